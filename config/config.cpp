@@ -1,0 +1,73 @@
+#include "config/config.hpp"
+
+#include "config/values.hpp"
+
+namespace ward::config {
+
+std::string_view to_string(SecurityMode v) { return enum_name(v); }
+std::string_view to_string(FipsProvider v) { return enum_name(v); }
+std::string_view to_string(CrlMissing v) { return enum_name(v); }
+std::string_view to_string(VerifyPeer v) { return enum_name(v); }
+std::string_view to_string(TlsVersion v) { return enum_name(v); }
+std::string_view to_string(LogLevel v) { return enum_name(v); }
+std::string_view to_string(Protocol v) { return enum_name(v); }
+
+bool is_outbound(Protocol p) {
+    return p == Protocol::tls_outbound || p == Protocol::sip_outbound || p == Protocol::xmpp_server_outbound;
+}
+
+bool is_xmpp(Protocol p) {
+    switch (p) {
+        case Protocol::xmpp_client:
+        case Protocol::xmpp_client_tls:
+        case Protocol::xmpp_server:
+        case Protocol::xmpp_server_tls:
+        case Protocol::xmpp_server_outbound:
+        case Protocol::xmpp_web: return true;
+        default: return false;
+    }
+}
+
+Mark SourceMap::find(std::string_view path) const {
+    std::string p(path);
+    for (;;) {
+        if (auto it = marks_.find(p); it != marks_.end()) return it->second;
+        // Drop the last component: "a.b[2]" -> "a.b" -> "a".
+        const auto cut = p.find_last_of(".[");
+        if (cut == std::string::npos || cut == 0) break;
+        p.resize(cut);
+    }
+    if (auto it = marks_.find(""); it != marks_.end()) return it->second;
+    return {};
+}
+
+namespace {
+
+template <class T>
+const T* find_named(const std::vector<T>& items, std::string_view name) {
+    for (const auto& item : items)
+        if (item.name == name) return &item;
+    return nullptr;
+}
+
+}  // namespace
+
+const Certificate* Config::find_certificate(std::string_view name) const { return find_named(certificates, name); }
+const TrustStore* Config::find_trust_store(std::string_view name) const { return find_named(trust_stores, name); }
+const TlsContext* Config::find_tls_context(std::string_view name) const { return find_named(tls_contexts, name); }
+
+const PeerSubject* Config::find_peer_subject(std::string_view subject) const {
+    const auto want = lower(subject);
+    for (const auto& s : tls_peer_subjects)
+        if (lower(s.subject) == want) return &s;
+    return nullptr;
+}
+
+bool Config::same_settings(const Config& o) const {
+    return node == o.node && user == o.user && security == o.security && certificates == o.certificates &&
+           trust_stores == o.trust_stores && tls_peer_subjects == o.tls_peer_subjects &&
+           tls_contexts == o.tls_contexts && listeners == o.listeners && workers == o.workers &&
+           limits == o.limits && metrics == o.metrics && admin == o.admin && logging == o.logging;
+}
+
+}  // namespace ward::config

@@ -1,0 +1,224 @@
+#pragma once
+// ward's configuration model: typed, validated, immutable once loaded. Defaults are the secure
+// ones. DESIGN.md section 1 maps each setting to the admin guide it comes from.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/diagnostics.hpp"
+
+namespace ward::config {
+
+using Duration = std::chrono::milliseconds;
+
+// A file or folder named in the configuration: as written (kept for writing the file back)
+// and resolved against the configuration file's folder.
+struct FilePath {
+    std::string written;
+    std::filesystem::path resolved;
+    bool empty() const { return written.empty(); }
+    bool operator==(const FilePath&) const = default;
+};
+
+// host:port, IPv4, IPv6 written [v6]:port, or a host name (backends and routes only).
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string to_string() const;
+    bool operator==(const Endpoint&) const = default;
+};
+
+enum class SecurityMode { standard, fips, enhanced, common_criteria };
+enum class FipsProvider { required, policy_only };
+enum class CrlMissing { reject, accept };
+enum class VerifyPeer { required, optional, none };
+// TLS 1.0 and 1.1 are accepted in standard mode only, for legacy peers; never by default.
+enum class TlsVersion { tls1_0, tls1_1, tls1_2, tls1_3 };
+enum class LogLevel { trace, debug, info, warn, error };
+
+enum class Protocol {
+    tls,                   // plain TLS termination in front of any TCP backend
+    tls_outbound,          // plaintext in on loopback, TLS originated to the backend
+    sip,                   // SIP over TLS, inbound
+    sip_outbound,          // plaintext SIP in on loopback, TLS originated
+    xmpp_client,           // c2s, STARTTLS
+    xmpp_client_tls,       // c2s, Direct TLS
+    xmpp_server,           // s2s, STARTTLS
+    xmpp_server_tls,       // s2s, Direct TLS
+    xmpp_server_outbound,  // plaintext s2s in from the local backend, ward originates
+    xmpp_web,              // BOSH / WebSocket
+};
+
+std::string_view to_string(SecurityMode);
+std::string_view to_string(FipsProvider);
+std::string_view to_string(CrlMissing);
+std::string_view to_string(VerifyPeer);
+std::string_view to_string(TlsVersion);
+std::string_view to_string(LogLevel);
+std::string_view to_string(Protocol);
+
+bool is_outbound(Protocol);  // ward originates TLS; accepts plaintext on loopback
+bool is_xmpp(Protocol);
+
+// At least as strict as fips: fips, enhanced, common-criteria.
+inline bool at_least_fips(SecurityMode m) { return m != SecurityMode::standard; }
+
+struct Node {
+    std::string name = "ward";
+    FilePath banner_file;
+    bool operator==(const Node&) const = default;
+};
+
+struct XmppSecurity {
+    bool client_to_node_secure = true;
+    bool router_to_router_secure = true;
+    bool web_client_secure = true;
+    bool operator==(const XmppSecurity&) const = default;
+};
+
+inline constexpr const char* kDefaultFipsModuleDir = "/usr/local/lib/ward/fips";
+
+struct Security {
+    SecurityMode mode = SecurityMode::standard;
+    FipsProvider fips_provider = FipsProvider::required;
+    FilePath fips_module_dir{kDefaultFipsModuleDir, kDefaultFipsModuleDir};
+    // Common Criteria: what to do with a peer whose issuer has no CRL in the trust store.
+    CrlMissing crl_missing = CrlMissing::reject;
+    XmppSecurity xmpp;
+    bool operator==(const Security&) const = default;
+};
+
+struct Certificate {
+    std::string name;
+    FilePath cert;  // PEM: the certificate, then its chain
+    FilePath key;   // PEM private key
+    bool operator==(const Certificate&) const = default;
+};
+
+struct TrustStore {
+    std::string name;
+    FilePath dir;  // folder of PEM files: CA or self-signed peer certificates, and CRLs
+    bool operator==(const TrustStore&) const = default;
+};
+
+struct PeerSubject {
+    std::string subject;  // certificate subject CN
+    std::string description;
+    bool operator==(const PeerSubject&) const = default;
+};
+
+struct TlsContext {
+    std::string name;
+    std::string certificate;                 // name in `certificates`
+    std::string trust_store;                 // name in `trust_stores` (empty: none)
+    std::vector<std::string> peer_subjects;  // selected subjects from `tls_peer_subjects`
+    VerifyPeer verify_peer = VerifyPeer::required;
+    std::vector<std::string> ciphers;  // TLS 1.2 ciphers and TLS 1.3 suites; empty: mode default
+    TlsVersion min_version = TlsVersion::tls1_2;
+    TlsVersion max_version = TlsVersion::tls1_3;
+    std::vector<std::string> groups;  // empty: mode default
+    bool operator==(const TlsContext&) const = default;
+};
+
+struct Limits {
+    std::uint32_t max_connections = 10000;
+    Duration handshake_timeout = std::chrono::seconds(10);
+    Duration connect_timeout = std::chrono::seconds(5);
+    Duration idle_timeout = std::chrono::minutes(5);
+    Duration drain_timeout = std::chrono::seconds(30);
+    std::uint32_t buffer_size = 16 * 1024;
+    bool operator==(const Limits&) const = default;
+};
+
+struct XmppListenerOptions {
+    std::vector<std::string> domains;
+    std::map<std::string, Endpoint> routes;  // xmpp-server-outbound: remote domain -> host:port
+    bool operator==(const XmppListenerOptions&) const = default;
+};
+
+struct SipListenerOptions {
+    std::string identity_header = "X-Ward-TLS-Peer";
+    std::uint32_t max_header_size = 16 * 1024;
+    std::uint32_t max_body_size = 64 * 1024;
+    Duration message_timeout = std::chrono::seconds(30);
+    bool operator==(const SipListenerOptions&) const = default;
+};
+
+struct Listener {
+    std::string name;
+    Protocol protocol = Protocol::tls;
+    Endpoint bind;
+    std::vector<Endpoint> backends;
+    std::string tls_context;
+    Limits limits;  // starts from the top-level limits; per-listener keys override
+    std::optional<XmppListenerOptions> xmpp;
+    std::optional<SipListenerOptions> sip;
+    bool operator==(const Listener&) const = default;
+};
+
+struct Metrics {
+    bool enabled = true;
+    Endpoint bind{"127.0.0.1", 9464};
+    bool operator==(const Metrics&) const = default;
+};
+
+struct Admin {
+    bool enabled = false;
+    Endpoint bind{"127.0.0.1", 9443};
+    std::string tls_context;
+    bool operator==(const Admin&) const = default;
+};
+
+struct Logging {
+    LogLevel level = LogLevel::info;
+    bool operator==(const Logging&) const = default;
+};
+
+// Where each setting was written, by dotted path, so that checks made after loading (cipher
+// names against OpenSSL, certificate files) can still point at file:line:col.
+class SourceMap {
+public:
+    void set(const std::string& path, Mark mark) { marks_[path] = mark; }
+    // The mark of `path`, or of its closest written parent.
+    Mark find(std::string_view path) const;
+
+private:
+    std::unordered_map<std::string, Mark> marks_;
+};
+
+struct Config {
+    std::filesystem::path file;  // the configuration file as given
+    Node node;
+    std::string user;  // drop privileges to this user after binding (empty: stay)
+    Security security;
+    std::vector<Certificate> certificates;
+    std::vector<TrustStore> trust_stores;
+    std::vector<PeerSubject> tls_peer_subjects;
+    std::vector<TlsContext> tls_contexts;
+    std::vector<Listener> listeners;
+    unsigned workers = 0;  // 0: one per core
+    Limits limits;
+    Metrics metrics;
+    Admin admin;
+    Logging logging;
+    std::shared_ptr<const SourceMap> sources = std::make_shared<SourceMap>();
+
+    const Certificate* find_certificate(std::string_view name) const;
+    const TrustStore* find_trust_store(std::string_view name) const;
+    const TlsContext* find_tls_context(std::string_view name) const;
+    const PeerSubject* find_peer_subject(std::string_view subject) const;
+
+    Mark mark(std::string_view path) const { return sources->find(path); }
+
+    // The model, without where it came from.
+    bool same_settings(const Config& other) const;
+};
+
+}  // namespace ward::config

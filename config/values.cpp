@@ -1,0 +1,205 @@
+#include "config/values.hpp"
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <charconv>
+
+namespace ward::config {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+// Splits "123unit" into the number and the unit (spaces between allowed).
+bool split_number(std::string_view s, std::uint64_t& number, std::string_view& unit) {
+    s = trim(s);
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), number);
+    if (ec != std::errc{} || p == s.data()) return false;
+    unit = trim(std::string_view(p, static_cast<std::size_t>(s.data() + s.size() - p)));
+    return true;
+}
+
+}  // namespace
+
+std::optional<Duration> parse_duration(std::string_view s) {
+    std::uint64_t n = 0;
+    std::string_view unit;
+    if (!split_number(s, n, unit) || n > 1'000'000'000ULL) return std::nullopt;
+    const auto v = static_cast<Duration::rep>(n);
+    if (unit == "ms") return Duration(v);
+    if (unit == "s") return std::chrono::seconds(v);
+    if (unit == "m") return std::chrono::minutes(v);
+    if (unit == "h") return std::chrono::hours(v);
+    return std::nullopt;
+}
+
+std::string format_duration(Duration d) {
+    const auto ms = d.count();
+    if (ms % 3'600'000 == 0 && ms != 0) return std::to_string(ms / 3'600'000) + "h";
+    if (ms % 60'000 == 0 && ms != 0) return std::to_string(ms / 60'000) + "m";
+    if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+    return std::to_string(ms) + "ms";
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view s) {
+    std::uint64_t n = 0;
+    std::string_view unit;
+    if (!split_number(s, n, unit) || n > (1ULL << 40)) return std::nullopt;
+    if (unit.empty() || unit == "B") return n;
+    if (unit == "KiB") return n * 1024;
+    if (unit == "MiB") return n * 1024 * 1024;
+    return std::nullopt;
+}
+
+std::string format_size(std::uint64_t bytes) {
+    if (bytes != 0 && bytes % (1024 * 1024) == 0) return std::to_string(bytes / (1024 * 1024)) + "MiB";
+    if (bytes != 0 && bytes % 1024 == 0) return std::to_string(bytes / 1024) + "KiB";
+    return std::to_string(bytes);
+}
+
+namespace {
+
+bool is_ipv4(std::string_view h) {
+    in_addr a{};
+    return inet_pton(AF_INET, std::string(h).c_str(), &a) == 1;
+}
+
+bool is_ipv6(std::string_view h) {
+    in6_addr a{};
+    return inet_pton(AF_INET6, std::string(h).c_str(), &a) == 1;
+}
+
+bool is_host_name(std::string_view h) {
+    if (h.empty() || h.size() > 253) return false;
+    std::size_t label = 0;
+    for (char c : h) {
+        if (c == '.') {
+            if (label == 0) return false;
+            label = 0;
+        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+            if (++label > 63) return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0;
+}
+
+}  // namespace
+
+std::optional<Endpoint> parse_endpoint(std::string_view s, bool bind, std::string& why) {
+    Endpoint e;
+    std::string_view port;
+    if (!s.empty() && s.front() == '[') {
+        const auto close = s.find(']');
+        if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+            why = "is not [IPv6]:port";
+            return std::nullopt;
+        }
+        e.host = std::string(s.substr(1, close - 1));
+        port = s.substr(close + 2);
+        if (!is_ipv6(e.host)) {
+            why = "does not hold a valid IPv6 address";
+            return std::nullopt;
+        }
+    } else {
+        const auto colon = s.rfind(':');
+        if (colon == std::string_view::npos) {
+            why = "has no port (write host:port, or [IPv6]:port)";
+            return std::nullopt;
+        }
+        e.host = std::string(s.substr(0, colon));
+        port = s.substr(colon + 1);
+        if (e.host.find(':') != std::string::npos) {
+            why = "is an IPv6 address without brackets (write [IPv6]:port)";
+            return std::nullopt;
+        }
+        const bool ok = is_ipv4(e.host) || e.host == "localhost" || (bind && e.host == "*") ||
+                        (!bind && is_host_name(e.host));
+        if (!ok) {
+            why = bind ? "does not name an IP address to bind (IPv4, [IPv6], * or localhost)"
+                       : "does not name a valid host";
+            return std::nullopt;
+        }
+    }
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    // Port 0 asks the system for a free port: tests use it, so a bind may say so.
+    if (ec != std::errc{} || p != port.data() + port.size() || v > 65535 || (!bind && v == 0)) {
+        why = "has no valid port (1 to 65535)";
+        return std::nullopt;
+    }
+    e.port = static_cast<std::uint16_t>(v);
+    return e;
+}
+
+std::string Endpoint::to_string() const {
+    if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+    return host + ":" + std::to_string(port);
+}
+
+bool is_loopback(std::string_view host) {
+    if (host == "localhost" || host == "::1") return true;
+    in_addr a{};
+    if (inet_pton(AF_INET, std::string(host).c_str(), &a) == 1) return (ntohl(a.s_addr) >> 24) == 127;
+    return false;
+}
+
+bool binds_overlap(std::string_view a, std::string_view b) {
+    if (a == b) return true;
+    auto family = [](std::string_view h) {
+        if (h == "*") return 0;
+        return h.find(':') != std::string_view::npos ? 6 : 4;
+    };
+    auto wildcard = [](std::string_view h) { return h == "*" || h == "0.0.0.0" || h == "::"; };
+    if (a == "*" || b == "*") return true;
+    return (wildcard(a) || wildcard(b)) && family(a) == family(b);
+}
+
+std::size_t first_invalid_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;
+        std::uint32_t cp = 0;
+        if (c < 0x80) { ++i; continue; }
+        if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
+        else return i;
+        for (std::size_t k = 1; k <= n; ++k) {
+            if (i + k >= s.size()) return i;
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xC0) != 0x80) return i;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
+        i += n + 1;
+    }
+    return std::string_view::npos;
+}
+
+bool is_sip_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (std::isalnum(static_cast<unsigned char>(c))) continue;
+        if (std::string_view("-.!%*_+`'~").find(c) == std::string_view::npos) return false;
+    }
+    return true;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+}  // namespace ward::config

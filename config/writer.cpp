@@ -1,0 +1,269 @@
+#include "config/writer.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/values.hpp"
+
+namespace ward::config {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_limits(YAML::Emitter& out, const Limits& l, const Limits& base) {
+    out << YAML::BeginMap;
+    if (l.max_connections != base.max_connections) out << YAML::Key << "max_connections" << YAML::Value << l.max_connections;
+    if (l.handshake_timeout != base.handshake_timeout)
+        out << YAML::Key << "handshake_timeout" << YAML::Value << format_duration(l.handshake_timeout);
+    if (l.connect_timeout != base.connect_timeout)
+        out << YAML::Key << "connect_timeout" << YAML::Value << format_duration(l.connect_timeout);
+    if (l.idle_timeout != base.idle_timeout)
+        out << YAML::Key << "idle_timeout" << YAML::Value << format_duration(l.idle_timeout);
+    if (l.drain_timeout != base.drain_timeout)
+        out << YAML::Key << "drain_timeout" << YAML::Value << format_duration(l.drain_timeout);
+    if (l.buffer_size != base.buffer_size) out << YAML::Key << "buffer_size" << YAML::Value << format_size(l.buffer_size);
+    out << YAML::EndMap;
+}
+
+void write_list(YAML::Emitter& out, const char* key, const std::vector<std::string>& items) {
+    if (items.empty()) return;
+    out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+    for (const auto& i : items) out << i;
+    out << YAML::EndSeq;
+}
+
+}  // namespace
+
+std::string to_yaml(const Config& c) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+
+    out << YAML::Key << "node" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << c.node.name;
+    if (!c.node.banner_file.empty()) out << YAML::Key << "banner_file" << YAML::Value << c.node.banner_file.written;
+    out << YAML::EndMap;
+    if (!c.user.empty()) out << YAML::Key << "user" << YAML::Value << c.user;
+
+    out << YAML::Key << "security" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "mode" << YAML::Value << std::string(to_string(c.security.mode));
+    out << YAML::Key << "fips_provider" << YAML::Value << std::string(to_string(c.security.fips_provider));
+    out << YAML::Key << "fips_module_dir" << YAML::Value << c.security.fips_module_dir.written;
+    out << YAML::Key << "crl_missing" << YAML::Value << std::string(to_string(c.security.crl_missing));
+    out << YAML::Key << "xmpp" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "client_to_node_secure" << YAML::Value << c.security.xmpp.client_to_node_secure;
+    out << YAML::Key << "router_to_router_secure" << YAML::Value << c.security.xmpp.router_to_router_secure;
+    out << YAML::Key << "web_client_secure" << YAML::Value << c.security.xmpp.web_client_secure;
+    out << YAML::EndMap << YAML::EndMap;
+
+    if (c.workers != 0) out << YAML::Key << "workers" << YAML::Value << c.workers;
+    const Limits defaults;
+    if (!(c.limits == defaults)) {
+        out << YAML::Key << "limits" << YAML::Value;
+        write_limits(out, c.limits, defaults);
+    }
+
+    if (!c.certificates.empty()) {
+        out << YAML::Key << "certificates" << YAML::Value << YAML::BeginMap;
+        for (const auto& x : c.certificates) {
+            out << YAML::Key << x.name << YAML::Value << YAML::BeginMap;
+            out << YAML::Key << "cert" << YAML::Value << x.cert.written;
+            out << YAML::Key << "key" << YAML::Value << x.key.written;
+            out << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+    }
+    if (!c.trust_stores.empty()) {
+        out << YAML::Key << "trust_stores" << YAML::Value << YAML::BeginMap;
+        for (const auto& x : c.trust_stores)
+            out << YAML::Key << x.name << YAML::Value << YAML::BeginMap << YAML::Key << "dir" << YAML::Value
+                << x.dir.written << YAML::EndMap;
+        out << YAML::EndMap;
+    }
+    if (!c.tls_peer_subjects.empty()) {
+        out << YAML::Key << "tls_peer_subjects" << YAML::Value << YAML::BeginSeq;
+        for (const auto& x : c.tls_peer_subjects) {
+            out << YAML::BeginMap << YAML::Key << "subject" << YAML::Value << x.subject;
+            if (!x.description.empty()) out << YAML::Key << "description" << YAML::Value << x.description;
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+    }
+    if (!c.tls_contexts.empty()) {
+        out << YAML::Key << "tls_contexts" << YAML::Value << YAML::BeginMap;
+        for (const auto& x : c.tls_contexts) {
+            out << YAML::Key << x.name << YAML::Value << YAML::BeginMap;
+            if (!x.certificate.empty()) out << YAML::Key << "certificate" << YAML::Value << x.certificate;
+            if (!x.trust_store.empty()) out << YAML::Key << "trust_store" << YAML::Value << x.trust_store;
+            write_list(out, "peer_subjects", x.peer_subjects);
+            out << YAML::Key << "verify_peer" << YAML::Value << std::string(to_string(x.verify_peer));
+            write_list(out, "ciphers", x.ciphers);
+            out << YAML::Key << "min_version" << YAML::Value << std::string(to_string(x.min_version));
+            out << YAML::Key << "max_version" << YAML::Value << std::string(to_string(x.max_version));
+            write_list(out, "groups", x.groups);
+            out << YAML::EndMap;
+        }
+        out << YAML::EndMap;
+    }
+    if (!c.listeners.empty()) {
+        out << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
+        for (const auto& l : c.listeners) {
+            out << YAML::BeginMap;
+            out << YAML::Key << "name" << YAML::Value << l.name;
+            out << YAML::Key << "protocol" << YAML::Value << std::string(to_string(l.protocol));
+            out << YAML::Key << "bind" << YAML::Value << l.bind.to_string();
+            if (!l.backends.empty()) {
+                out << YAML::Key << "backends" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+                for (const auto& b : l.backends) out << b.to_string();
+                out << YAML::EndSeq;
+            }
+            if (!l.tls_context.empty()) out << YAML::Key << "tls_context" << YAML::Value << l.tls_context;
+            if (!(l.limits == c.limits)) {
+                out << YAML::Key << "limits" << YAML::Value;
+                write_limits(out, l.limits, c.limits);
+            }
+            if (l.xmpp) {
+                out << YAML::Key << "xmpp" << YAML::Value << YAML::BeginMap;
+                write_list(out, "domains", l.xmpp->domains);
+                if (!l.xmpp->routes.empty()) {
+                    out << YAML::Key << "routes" << YAML::Value << YAML::BeginMap;
+                    for (const auto& [domain, e] : l.xmpp->routes)
+                        out << YAML::Key << domain << YAML::Value << e.to_string();
+                    out << YAML::EndMap;
+                }
+                out << YAML::EndMap;
+            }
+            if (l.sip) {
+                out << YAML::Key << "sip" << YAML::Value << YAML::BeginMap;
+                out << YAML::Key << "identity_header" << YAML::Value << l.sip->identity_header;
+                out << YAML::Key << "max_header_size" << YAML::Value << format_size(l.sip->max_header_size);
+                out << YAML::Key << "max_body_size" << YAML::Value << format_size(l.sip->max_body_size);
+                out << YAML::Key << "message_timeout" << YAML::Value << format_duration(l.sip->message_timeout);
+                out << YAML::EndMap;
+            }
+            out << YAML::EndMap;
+        }
+        out << YAML::EndSeq;
+    }
+
+    const Metrics metrics_defaults;
+    if (!(c.metrics == metrics_defaults)) {
+        out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "enabled" << YAML::Value << c.metrics.enabled;
+        out << YAML::Key << "bind" << YAML::Value << c.metrics.bind.to_string();
+        out << YAML::EndMap;
+    }
+    const Admin admin_defaults;
+    if (!(c.admin == admin_defaults)) {
+        out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "enabled" << YAML::Value << c.admin.enabled;
+        out << YAML::Key << "bind" << YAML::Value << c.admin.bind.to_string();
+        if (!c.admin.tls_context.empty()) out << YAML::Key << "tls_context" << YAML::Value << c.admin.tls_context;
+        out << YAML::EndMap;
+    }
+    if (c.logging.level != LogLevel::info) {
+        out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap << YAML::Key << "level" << YAML::Value
+            << std::string(to_string(c.logging.level)) << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+    return std::string("# Written by ward; the previous version is kept beside this file as .prev\n") +
+           out.c_str() + "\n";
+}
+
+namespace {
+
+Error sys_error(const std::string& what, const fs::path& p) {
+    return Error{what + " '" + p.string() + "': " + std::strerror(errno)};
+}
+
+// Writes all of `text` to a new file and fsyncs it.
+Status write_synced(const fs::path& path, const std::string& text, mode_t mode) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) return sys_error("cannot create", path);
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const auto n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            auto e = sys_error("cannot write", path);
+            ::close(fd);
+            ::unlink(path.c_str());
+            return e;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+        auto e = sys_error("cannot sync", path);
+        ::close(fd);
+        ::unlink(path.c_str());
+        return e;
+    }
+    ::close(fd);
+    return {};
+}
+
+Status sync_folder(const fs::path& folder) {
+    const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sys_error("cannot open folder", folder);
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) return sys_error("cannot sync folder", folder);
+    return {};
+}
+
+fs::path temp_beside(const fs::path& file, const char* tag) {
+    std::random_device rd;
+    auto name = "." + file.filename().string() + "." + tag + "." + std::to_string(rd());
+    return file.parent_path().empty() ? fs::path(name) : file.parent_path() / name;
+}
+
+}  // namespace
+
+Status save_text_atomically(const fs::path& file, const std::string& text, const SaveOptions& options) {
+    const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
+    mode_t mode = 0644;
+    struct stat st {};
+    const bool existed = ::stat(file.c_str(), &st) == 0;
+    if (existed) mode = st.st_mode & 07777;
+
+    // Keep the current version: copied to a temporary file first so that `.prev` itself is
+    // always whole.
+    if (existed) {
+        std::ifstream in(file, std::ios::binary);
+        std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) return sys_error("cannot read", file);
+        const auto prev_tmp = temp_beside(file, "prev");
+        if (auto s = write_synced(prev_tmp, old, mode); !s) return s;
+        fs::path prev = file;
+        prev += ".prev";
+        if (::rename(prev_tmp.c_str(), prev.c_str()) != 0) {
+            auto e = sys_error("cannot keep the previous version as", prev);
+            ::unlink(prev_tmp.c_str());
+            return e;
+        }
+    }
+
+    const auto tmp = temp_beside(file, "new");
+    if (auto s = write_synced(tmp, text, mode); !s) return s;
+    if (options.before_rename) options.before_rename();
+    if (::rename(tmp.c_str(), file.c_str()) != 0) {
+        auto e = sys_error("cannot replace", file);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    return sync_folder(folder);
+}
+
+Status save(const Config& config, const fs::path& file, const SaveOptions& options) {
+    return save_text_atomically(file, to_yaml(config), options);
+}
+
+}  // namespace ward::config

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of ward from Debian packages, then builds the
+# OpenSSL FIPS provider (Debian ships none). Both README Quick start commands and .ci/run
+# call this script; it is idempotent and skips what is already in place.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libssl-dev libpugixml-dev libyaml-cpp-dev libspdlog-dev doctest-dev
+  libexpat1-dev
+  # tools the tests drive
+  openssl ca-certificates
+  # building the FIPS provider from Debian's OpenSSL source
+  perl make dpkg-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_=; [ "$(id -u)" -eq 0 ] || sudo_=sudo
+  $sudo_ apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+"$here/fips/build-provider.sh"

@@ -1,0 +1,374 @@
+#include "tls/context_builder.hpp"
+
+#include <algorithm>
+
+#include <openssl/err.h>
+#include <openssl/sha.h>
+
+#include "tls/cipher_catalog.hpp"
+#include "tls/openssl_error.hpp"
+#include "tls/pki.hpp"
+
+namespace ward::tls {
+
+using config::TlsVersion;
+
+namespace {
+
+int to_openssl(TlsVersion v) {
+    switch (v) {
+        case TlsVersion::tls1_0: return TLS1_VERSION;
+        case TlsVersion::tls1_1: return TLS1_1_VERSION;
+        case TlsVersion::tls1_2: return TLS1_2_VERSION;
+        case TlsVersion::tls1_3: return TLS1_3_VERSION;
+    }
+    return TLS1_2_VERSION;
+}
+
+std::string join(const std::vector<std::string>& items, char sep) {
+    std::string out;
+    for (const auto& i : items) {
+        if (!out.empty()) out += sep;
+        out += i;
+    }
+    return out;
+}
+
+std::string subject_of(X509* cert) { return subject_oneline(cert); }
+
+// Validity: an own certificate outside its validity period is a configuration error.
+std::optional<std::string> validity_problem(X509* cert) {
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) return "it has expired";
+    if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) return "it is not valid yet";
+    return std::nullopt;
+}
+
+}  // namespace
+
+UniqueSsl Context::new_server() const {
+    UniqueSsl ssl(SSL_new(ctx_.get()));
+    if (ssl) SSL_set_accept_state(ssl.get());
+    return ssl;
+}
+
+UniqueSsl Context::new_client(const std::string& server_name) const {
+    UniqueSsl ssl(SSL_new(ctx_.get()));
+    if (!ssl) return ssl;
+    SSL_set_connect_state(ssl.get());
+    SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, nullptr);
+    if (!server_name.empty())  // SSL_set_tlsext_host_name, without the macro's C cast
+        SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(server_name.c_str()));
+    return ssl;
+}
+
+ContextBuilder::ContextBuilder(const config::Config& config, config::Diagnostics& diagnostics)
+    : config_(config), diag_(diagnostics), policy_(config.security.mode) {}
+
+const ContextBuilder::LoadedCertificate& ContextBuilder::certificate(const std::string& name) {
+    if (auto it = certificates_.find(name); it != certificates_.end()) return it->second;
+    auto& out = certificates_[name];
+    const auto* c = config_.find_certificate(name);
+    if (!c) return out;  // reported by the loader
+    const auto cert_path = "certificates." + name + ".cert";
+    const auto key_path = "certificates." + name + ".key";
+
+    auto certs = read_certificates_pem(c->cert.resolved);
+    if (!certs) {
+        diag_.error(config_.mark(cert_path), cert_path, certs.error());
+        return out;
+    }
+    if (certs->empty()) {
+        diag_.error(config_.mark(cert_path), cert_path, "'" + c->cert.resolved.string() + "' holds no certificate");
+        return out;
+    }
+    bool ok = true;
+    for (std::size_t i = 0; i < certs->size(); ++i) {
+        X509* x = (*certs)[i].get();
+        const bool anchor = i + 1 == certs->size() && i > 0 && (X509_get_extension_flags(x) & EXFLAG_SS);
+        // The leaf's extended key usage is checked per listener, where its role is known.
+        if (i == 0) {
+            if (auto why = validity_problem(x)) {
+                diag_.error(config_.mark(cert_path), cert_path,
+                            "certificate " + subject_of(x) + " in '" + c->cert.resolved.string() + "': " + *why);
+                ok = false;
+            }
+        }
+        std::optional<std::string> why;
+        if (i == 0) {
+            SecurityPolicy relaxed(policy_.mode());
+            why = relaxed.check_certificate(x, CertRole::server, false);
+            // EKU is per role; re-check without it by accepting either usage here.
+            if (why && why->find("extended key usage") != std::string::npos) why.reset();
+        } else {
+            why = policy_.check_certificate(x, CertRole::ca, anchor);
+        }
+        if (why) {
+            diag_.error(config_.mark(cert_path), cert_path,
+                        std::string(config::to_string(policy_.mode())) + " mode refuses certificate " + subject_of(x) +
+                            " in '" + c->cert.resolved.string() + "': " + *why);
+            ok = false;
+        }
+    }
+    auto key = read_private_key_pem(c->key.resolved);
+    if (!key) {
+        diag_.error(config_.mark(key_path), key_path, key.error());
+        return out;
+    }
+    if (X509_check_private_key((*certs)[0].get(), key->get()) != 1) {
+        clear_openssl_errors();
+        diag_.error(config_.mark(key_path), key_path,
+                    "key '" + c->key.resolved.string() + "' does not match certificate '" +
+                        c->cert.resolved.string() + "' (" + subject_of((*certs)[0].get()) + ")");
+        return out;
+    }
+    if (!ok) return out;
+    out.chain.reset(sk_X509_new_null());
+    for (auto& x : *certs) sk_X509_push(out.chain.get(), x.release());
+    out.key = std::move(key.value());
+    out.ok = true;
+    return out;
+}
+
+const ContextBuilder::LoadedTrustStore& ContextBuilder::trust_store(const std::string& name) {
+    if (auto it = trust_stores_.find(name); it != trust_stores_.end()) return it->second;
+    auto& out = trust_stores_[name];
+    const auto* t = config_.find_trust_store(name);
+    if (!t) return out;
+    const auto path = "trust_stores." + name + ".dir";
+    auto contents = read_trust_store(t->dir.resolved);
+    if (!contents) {
+        diag_.error(config_.mark(path), path, contents.error());
+        return out;
+    }
+    bool ok = true;
+    for (const auto& problem : contents->problems) {
+        diag_.error(config_.mark(path), path, problem);
+        ok = false;
+    }
+    if (contents->certificates.empty() && ok)
+        diag_.warning(config_.mark(path), path,
+                      "trust store '" + name + "' holds no certificate, so no peer can be verified against it");
+    for (const auto& e : contents->certificates) {
+        const bool self_signed = X509_get_extension_flags(e.cert.get()) & EXFLAG_SS;
+        // A trust store holds CAs and self-signed peers: only key and signature rules apply to
+        // peers that are their own anchor.
+        const auto role = (X509_check_ca(e.cert.get()) != 0) ? CertRole::ca : CertRole::client;
+        auto why = policy_.check_certificate(e.cert.get(), role, self_signed);
+        if (why && role == CertRole::client && why->find("extended key usage") != std::string::npos) why.reset();
+        if (why) {
+            diag_.error(config_.mark(path), path,
+                        std::string(config::to_string(policy_.mode())) + " mode refuses certificate " +
+                            subject_of(e.cert.get()) + " in '" + e.file.string() + "': " + *why);
+            ok = false;
+        }
+    }
+    clear_openssl_errors();
+    out.contents = std::make_shared<TrustStoreContents>(std::move(contents.value()));
+    out.ok = ok;
+    return out;
+}
+
+bool ContextBuilder::apply_versions_and_ciphers(SSL_CTX* ctx, const config::TlsContext& c) {
+    const auto base = "tls_contexts." + c.name;
+    const auto& catalog = CipherCatalog::instance();
+    const auto mode = config_.security.mode;
+    const bool defaults = c.ciphers.empty();
+    const auto names = defaults ? CipherCatalog::defaults(mode) : c.ciphers;
+
+    std::vector<std::string> tls12, tls13;
+    std::vector<std::string> paths;  // the setting each name came from, for messages
+    bool ok = true;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const auto path = defaults ? base : base + ".ciphers[" + std::to_string(i) + "]";
+        const auto* info = catalog.find(names[i]);
+        if (!info) {
+            if (defaults) continue;  // a default the linked OpenSSL lacks: leave it out
+            diag_.error(config_.mark(path), path,
+                        "'" + names[i] + "' is not a TLS cipher known to OpenSSL " + OPENSSL_VERSION_STR);
+            ok = false;
+            continue;
+        }
+        std::string why;
+        if (!CipherCatalog::allowed(*info, mode, &why)) {
+            diag_.error(config_.mark(path), path,
+                        "'" + names[i] + "' is not allowed in " + std::string(config::to_string(mode)) + " mode: " + why);
+            ok = false;
+            continue;
+        }
+        (info->tls13 ? tls13 : tls12).push_back(info->openssl_name);
+    }
+    if (!ok) return false;
+
+    // The selection decides the versions: no TLS 1.2 cipher means no TLS 1.2 (and older), no
+    // TLS 1.3 suite means no TLS 1.3. Never fall back to OpenSSL's defaults for either.
+    int min_v = to_openssl(c.min_version);
+    int max_v = to_openssl(c.max_version);
+    if (tls12.empty() && min_v < TLS1_3_VERSION) min_v = TLS1_3_VERSION;
+    if (tls13.empty() && max_v > TLS1_2_VERSION) max_v = TLS1_2_VERSION;
+    if (min_v > max_v || (tls12.empty() && tls13.empty())) {
+        const auto path = defaults ? base : base + ".ciphers";
+        diag_.error(config_.mark(path), path,
+                    "no selected cipher can be used between " + std::string(config::to_string(c.min_version)) +
+                        " and " + std::string(config::to_string(c.max_version)));
+        return false;
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, min_v) != 1 || SSL_CTX_set_max_proto_version(ctx, max_v) != 1) {
+        diag_.error(config_.mark(base), base, openssl_error("cannot set the TLS versions"));
+        return false;
+    }
+
+    // TLS 1.2 list: OpenSSL drops names it cannot use instead of failing, so compare what it
+    // kept with what was asked, and name each one it refused.
+    if (!tls12.empty()) {
+        if (SSL_CTX_set_cipher_list(ctx, join(tls12, ':').c_str()) != 1) clear_openssl_errors();
+        std::vector<std::string> kept;
+        if (STACK_OF(SSL_CIPHER)* list = SSL_CTX_get_ciphers(ctx)) {
+            for (int i = 0; i < sk_SSL_CIPHER_num(list); ++i) kept.emplace_back(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(list, i)));
+        }
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const auto* info = catalog.find(names[i]);
+            if (!info || info->tls13) continue;
+            if (std::find(kept.begin(), kept.end(), info->openssl_name) == kept.end()) {
+                const auto path = defaults ? base : base + ".ciphers[" + std::to_string(i) + "]";
+                diag_.error(config_.mark(path), path,
+                            "OpenSSL cannot use '" + names[i] + "' here (not offered by the loaded providers)");
+                ok = false;
+            }
+        }
+    }
+    if (SSL_CTX_set_ciphersuites(ctx, join(tls13, ':').c_str()) != 1) {
+        // Retry one by one to name the suites OpenSSL refuses.
+        clear_openssl_errors();
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            const auto* info = catalog.find(names[i]);
+            if (!info || !info->tls13) continue;
+            if (SSL_CTX_set_ciphersuites(ctx, info->openssl_name.c_str()) != 1) {
+                const auto path = defaults ? base : base + ".ciphers[" + std::to_string(i) + "]";
+                diag_.error(config_.mark(path), path, openssl_error("OpenSSL refuses '" + names[i] + "'"));
+                ok = false;
+            }
+        }
+    }
+    return ok;
+}
+
+bool ContextBuilder::apply_groups(SSL_CTX* ctx, const config::TlsContext& c) {
+    const auto base = "tls_contexts." + c.name;
+    const bool defaults = c.groups.empty();
+    const auto groups = defaults ? policy_.default_groups() : c.groups;
+    bool ok = true;
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto path = defaults ? base : base + ".groups[" + std::to_string(i) + "]";
+        if (auto why = policy_.check_group(groups[i])) {
+            diag_.error(config_.mark(path), path, *why);
+            ok = false;
+        } else if (SSL_CTX_set1_groups_list(ctx, groups[i].c_str()) != 1) {
+            diag_.error(config_.mark(path), path,
+                        openssl_error("'" + groups[i] + "' is not a key exchange group OpenSSL can use"));
+            ok = false;
+        }
+    }
+    if (ok && SSL_CTX_set1_groups_list(ctx, join(groups, ':').c_str()) != 1) {
+        diag_.error(config_.mark(base), base, openssl_error("OpenSSL refuses the group list"));
+        ok = false;
+    }
+    return ok;
+}
+
+std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c) {
+    const auto base = "tls_contexts." + c.name;
+    const int errors_before = diag_.error_count();
+    clear_openssl_errors();
+
+    auto context = std::shared_ptr<Context>(new Context());
+    context->name_ = c.name;
+    context->ctx_.reset(SSL_CTX_new_ex(nullptr, nullptr, TLS_method()));
+    SSL_CTX* ctx = context->ctx_.get();
+    if (!ctx) {
+        diag_.error(config_.mark(base), base, openssl_error("cannot create an OpenSSL context"));
+        return nullptr;
+    }
+
+    // Security level 2 (112 bits: RSA >= 2048, no SHA-1 signatures) everywhere; TLS 1.0 and 1.1,
+    // allowed in standard mode only, do not run above level 0 in OpenSSL 3, and ward's own key
+    // checks still apply then.
+    SSL_CTX_set_security_level(ctx, c.min_version < TlsVersion::tls1_2 ? 0 : 2);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    // One ticket per handshake is enough for one resumption; OpenSSL's default is two.
+    SSL_CTX_set_num_tickets(ctx, 1);
+    // Sessions resume only within the context that made them.
+    unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(c.name.data()), c.name.size(), sid_ctx);
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, SSL_MAX_SID_CTX_LENGTH);
+
+    apply_versions_and_ciphers(ctx, c);
+    apply_groups(ctx, c);
+    if (const auto sigalgs = policy_.sigalgs(); config::at_least_fips(policy_.mode()) &&
+                                                SSL_CTX_set1_sigalgs_list(ctx, sigalgs.c_str()) != 1) {
+        diag_.error(config_.mark(base), base, openssl_error("OpenSSL refuses the signature algorithms"));
+    }
+
+    if (!c.certificate.empty()) {
+        const auto& loaded = certificate(c.certificate);
+        if (loaded.ok) {
+            X509* leaf = sk_X509_value(loaded.chain.get(), 0);
+            bool ok = SSL_CTX_use_certificate(ctx, leaf) == 1 && SSL_CTX_use_PrivateKey(ctx, loaded.key.get()) == 1;
+            for (int i = 1; ok && i < sk_X509_num(loaded.chain.get()); ++i)
+                ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(loaded.chain.get(), i)) == 1;
+            ok = ok && SSL_CTX_check_private_key(ctx) == 1;
+            if (!ok) {
+                const auto path = "certificates." + c.certificate;
+                diag_.error(config_.mark(path), path,
+                            openssl_error("OpenSSL refuses certificate '" + c.certificate + "' in context '" + c.name + "'"));
+            }
+        } else if (errors_before == diag_.error_count()) {
+            // Reported once where the certificate is defined; make sure this context fails too.
+            diag_.note(config_.mark(base + ".certificate"), base + ".certificate",
+                       "certificate '" + c.certificate + "' cannot be used (see above)");
+            return nullptr;
+        }
+    }
+
+    auto rules = std::make_unique<PeerRules>();
+    rules->subjects = c.peer_subjects;
+    rules->policy = policy_;
+    rules->crl_missing = config_.security.crl_missing;
+
+    if (!c.trust_store.empty()) {
+        const auto& store = trust_store(c.trust_store);
+        if (store.ok && store.contents) {
+            UniqueX509Store x509_store = make_x509_store(*store.contents);
+            unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
+            if (policy_.mode() == config::SecurityMode::common_criteria)
+                flags |= X509_V_FLAG_X509_STRICT | X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+            X509_STORE_set_flags(x509_store.get(), flags);
+            X509_STORE_set_depth(x509_store.get(), 8);
+            SSL_CTX_set_cert_store(ctx, x509_store.release());
+            // Tell clients which issuers are trusted, so they pick the right certificate.
+            STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+            for (const auto& e : store.contents->certificates)
+                sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(e.cert.get())));
+            SSL_CTX_set_client_CA_list(ctx, names);
+        } else if (!store.ok) {
+            return nullptr;
+        }
+    }
+
+    int verify = SSL_VERIFY_NONE;
+    switch (c.verify_peer) {
+        case config::VerifyPeer::required: verify = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE; break;
+        case config::VerifyPeer::optional: verify = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE; break;
+        case config::VerifyPeer::none: break;
+    }
+    SSL_CTX_set_verify(ctx, verify, nullptr);
+    context->rules_ = std::move(rules);
+    install_peer_verifier(ctx, context->rules_.get());
+
+    clear_openssl_errors();
+    if (diag_.error_count() != errors_before) return nullptr;
+    return context;
+}
+
+}  // namespace ward::tls

@@ -1,0 +1,69 @@
+#pragma once
+// Turns a configured TLS context into an OpenSSL SSL_CTX: certificate chain and key, versions,
+// ciphers, groups, signature algorithms, trust store and peer verification, all under the
+// security mode's rules. Every problem is reported with the file:line:col of the setting.
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "config/diagnostics.hpp"
+#include "tls/openssl_ptr.hpp"
+#include "tls/peer_verifier.hpp"
+#include "tls/trust_store.hpp"
+
+namespace ward::tls {
+
+// A built context. Immutable and shared by every connection that uses it; an SSL made from it
+// must not outlive it.
+class Context {
+public:
+    const std::string& name() const { return name_; }
+    SSL_CTX* native() const { return ctx_.get(); }
+    const PeerRules& rules() const { return *rules_; }
+
+    // A new server-side connection state (verification as configured).
+    UniqueSsl new_server() const;
+    // A new client-side connection state: the server's chain and subject are always verified;
+    // `server_name` goes into SNI when not empty.
+    UniqueSsl new_client(const std::string& server_name = {}) const;
+
+private:
+    friend class ContextBuilder;
+    std::string name_;
+    UniqueSslCtx ctx_;
+    std::unique_ptr<PeerRules> rules_;
+};
+
+class ContextBuilder {
+public:
+    ContextBuilder(const config::Config& config, config::Diagnostics& diagnostics);
+
+    // Builds one context, reporting every problem; nullptr when there was any.
+    std::shared_ptr<const Context> build(const config::TlsContext& context);
+
+private:
+    struct LoadedCertificate {
+        bool ok = false;
+        UniqueX509Stack chain;  // leaf first
+        UniquePkey key;
+    };
+    struct LoadedTrustStore {
+        bool ok = false;
+        std::shared_ptr<TrustStoreContents> contents;
+    };
+
+    const LoadedCertificate& certificate(const std::string& name);
+    const LoadedTrustStore& trust_store(const std::string& name);
+    bool apply_versions_and_ciphers(SSL_CTX* ctx, const config::TlsContext& c);
+    bool apply_groups(SSL_CTX* ctx, const config::TlsContext& c);
+
+    const config::Config& config_;
+    config::Diagnostics& diag_;
+    SecurityPolicy policy_;
+    std::map<std::string, LoadedCertificate> certificates_;
+    std::map<std::string, LoadedTrustStore> trust_stores_;
+};
+
+}  // namespace ward::tls

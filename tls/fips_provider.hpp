@@ -1,0 +1,30 @@
+#pragma once
+// Switching the process's default OpenSSL library context to the FIPS provider (OpenSSL 3.0).
+#include <filesystem>
+#include <string>
+
+namespace ward::tls {
+
+// Where deploy/fips/build-provider.sh installs fips.so and fipsmodule.cnf.
+inline constexpr const char* kDefaultFipsModuleDir = "/usr/local/lib/ward/fips";
+
+// Loads the OpenSSL FIPS provider from module_dir (fips.so + fipsmodule.cnf written by
+// `openssl fipsinstall`) into the default library context, activates "base" next to it, and makes
+// "fips=yes" the default property query, so every later fetch (libssl included) uses FIPS
+// implementations only. Runs the provider's self tests (OSSL_PROVIDER_self_test).
+// Returns an empty string on success, otherwise a one-paragraph reason that names the files looked
+// at and says how to install the provider (run deploy/fips/build-provider.sh, or point
+// security.fips_module_dir at a validated provider). Leaves the OpenSSL error queue empty either way.
+//
+// Call it once at startup, before other threads use OpenSSL. Calling it again once the provider
+// is active only re-runs the self tests. A failure reported before OpenSSL was touched (a missing
+// or unparsable file) leaves the library context as it was; a later failure (e.g. fips.so does
+// not match the MAC in fipsmodule.cnf) can leave it with no usable algorithms, because OpenSSL
+// stops falling back to its default provider as soon as a configuration activates one, so the
+// caller must treat any failure as fatal rather than carry on without FIPS.
+std::string load_fips_provider(const std::filesystem::path& module_dir);
+
+// True when the FIPS provider is loaded and fips=yes is the default property.
+bool fips_provider_active();
+
+}  // namespace ward::tls

@@ -1,0 +1,169 @@
+#include "tls/peer_verifier.hpp"
+
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "tls/openssl_error.hpp"
+
+namespace ward::tls {
+
+namespace {
+
+// Per-SSL slots: the refusal reason and the verified subject, as heap strings freed with the SSL.
+void free_string(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+
+int reason_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_string);
+    return index;
+}
+
+int subject_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_string);
+    return index;
+}
+
+void set_string(SSL* ssl, int index, std::string value) {
+    delete static_cast<std::string*>(SSL_get_ex_data(ssl, index));
+    SSL_set_ex_data(ssl, index, new std::string(std::move(value)));
+}
+
+std::string get_string(const SSL* ssl, int index) {
+    const auto* s = static_cast<const std::string*>(SSL_get_ex_data(ssl, index));
+    return s ? *s : std::string();
+}
+
+bool equal_ignoring_ascii_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Tolerates a missing CRL when the operator chose crl_missing: accept.
+int accept_missing_crl(int ok, X509_STORE_CTX* ctx) {
+    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL) return 1;
+    return ok;
+}
+
+int verify_peer(X509_STORE_CTX* store_ctx, void* arg) {
+    const auto* rules = static_cast<const PeerRules*>(arg);
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto refuse = [&](int error, std::string reason) {
+        X509_STORE_CTX_set_error(store_ctx, error);
+        if (ssl) set_string(ssl, reason_index(), std::move(reason));
+        return 0;
+    };
+
+    if (rules->crl_missing == config::CrlMissing::accept) X509_STORE_CTX_set_verify_cb(store_ctx, accept_missing_crl);
+    if (X509_verify_cert(store_ctx) != 1) {
+        const int err = X509_STORE_CTX_get_error(store_ctx);
+        const int depth = X509_STORE_CTX_get_error_depth(store_ctx);
+        std::string reason = std::string("certificate verification failed: ") + X509_verify_cert_error_string(err);
+        if (X509* bad = X509_STORE_CTX_get_current_cert(store_ctx)) {
+            char name[256];
+            X509_NAME_oneline(X509_get_subject_name(bad), name, sizeof name);
+            reason += " (depth " + std::to_string(depth) + ", " + name + ")";
+        }
+        clear_openssl_errors();
+        return refuse(err, std::move(reason));
+    }
+
+    // The chain reached a trust anchor: now the mode's rules on every certificate in it.
+    STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store_ctx);
+    const int n = chain ? sk_X509_num(chain) : 0;
+    const bool peer_is_client = ssl && SSL_is_server(ssl);
+    for (int i = 0; i < n; ++i) {
+        X509* cert = sk_X509_value(chain, i);
+        const bool anchor = i == n - 1 && (X509_get_extension_flags(cert) & EXFLAG_SS);
+        const CertRole role = i == 0 ? (peer_is_client ? CertRole::client : CertRole::server) : CertRole::ca;
+        if (auto why = rules->policy.check_certificate(cert, role, anchor)) {
+            char name[256];
+            X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof name);
+            return refuse(X509_V_ERR_APPLICATION_VERIFICATION,
+                          std::string(config::to_string(rules->policy.mode())) + " mode refuses " +
+                              (i == 0 ? "the peer certificate " : "the issuer certificate ") + name + ": " + *why);
+        }
+    }
+
+    X509* leaf = X509_STORE_CTX_get0_cert(store_ctx);
+    auto match = match_subject(leaf, rules->subjects);
+    if (!match.ok) return refuse(X509_V_ERR_APPLICATION_VERIFICATION, match.reason);
+    if (ssl) set_string(ssl, subject_index(), match.common_name);
+    return 1;
+}
+
+}  // namespace
+
+SubjectMatch match_subject(X509* cert, const std::vector<std::string>& subjects) {
+    SubjectMatch out;
+    X509_NAME* name = X509_get_subject_name(cert);
+    int count = 0;
+    for (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0;
+         i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) {
+        ++count;
+        ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+        unsigned char* utf8 = nullptr;
+        const int len = ASN1_STRING_to_UTF8(&utf8, data);
+        if (len < 0) {
+            clear_openssl_errors();
+            out.reason = "the subject CN is not a valid string";
+            return out;
+        }
+        out.common_name.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+        OPENSSL_free(utf8);
+    }
+    if (count == 0) {
+        out.reason = "the peer certificate has no subject CN";
+        return out;
+    }
+    if (count > 1) {
+        out.reason = "the peer certificate has " + std::to_string(count) + " subject CNs; exactly one is accepted";
+        out.common_name.clear();
+        return out;
+    }
+    if (out.common_name.find('\0') != std::string::npos) {
+        out.reason = "the peer certificate's subject CN holds a NUL byte";
+        out.common_name.clear();
+        return out;
+    }
+    if (subjects.empty()) {
+        out.ok = true;
+        return out;
+    }
+    for (const auto& s : subjects) {
+        if (equal_ignoring_ascii_case(s, out.common_name)) {
+            out.ok = true;
+            return out;
+        }
+    }
+    out.reason = "peer subject '" + out.common_name + "' is not selected in this TLS context";
+    return out;
+}
+
+void install_peer_verifier(SSL_CTX* ctx, const PeerRules* rules) {
+    SSL_CTX_set_cert_verify_callback(ctx, verify_peer, const_cast<PeerRules*>(rules));
+}
+
+std::string peer_refusal_reason(const SSL* ssl) {
+    auto reason = get_string(ssl, reason_index());
+    if (!reason.empty()) return reason;
+    const long result = SSL_get_verify_result(ssl);
+    if (result != X509_V_OK) return std::string("certificate verification failed: ") +
+                                    X509_verify_cert_error_string(result);
+    return {};
+}
+
+std::string verified_peer_subject(const SSL* ssl) {
+    if (SSL_get_verify_result(ssl) != X509_V_OK) return {};
+    auto subject = get_string(ssl, subject_index());
+    if (subject.empty() && SSL_session_reused(ssl)) {
+        // A resumed session skips verification; its peer certificate was verified when the
+        // session was made, under the same context.
+        if (X509* peer = SSL_get0_peer_certificate(ssl)) {
+            auto match = match_subject(peer, {});
+            if (match.ok) subject = match.common_name;
+        }
+    }
+    return subject;
+}
+
+}  // namespace ward::tls

@@ -1,0 +1,66 @@
+#include "tls/tls_snapshot.hpp"
+
+#include "tls/fips_provider.hpp"
+#include "tls/pki.hpp"
+#include "tls/security_policy.hpp"
+
+namespace ward::tls {
+
+bool activate_security_mode(const config::Config& config, config::Diagnostics& diagnostics) {
+    const auto& sec = config.security;
+    if (!config::at_least_fips(sec.mode)) return true;
+    if (sec.fips_provider == config::FipsProvider::policy_only) {
+        diagnostics.warning(config.mark("security.fips_provider"), "security.fips_provider",
+                            "policy-only: " + std::string(config::to_string(sec.mode)) +
+                                " mode's algorithm rules are enforced, but cryptography runs in OpenSSL's default "
+                                "provider, not a FIPS 140 module");
+        return true;
+    }
+    if (fips_provider_active()) return true;
+    if (auto error = load_fips_provider(sec.fips_module_dir.resolved); !error.empty()) {
+        const auto path = config.mark("security.fips_module_dir").line > 0 ? "security.fips_module_dir" : "security.mode";
+        diagnostics.error(config.mark(path), path,
+                          std::string(config::to_string(sec.mode)) + " mode needs the OpenSSL FIPS provider: " + error);
+        return false;
+    }
+    return true;
+}
+
+std::optional<TlsSnapshot> build_tls_snapshot(const config::Config& config, config::Diagnostics& diagnostics) {
+    const int errors_before = diagnostics.error_count();
+    TlsSnapshot snapshot;
+    ContextBuilder builder(config, diagnostics);
+    for (const auto& c : config.tls_contexts) {
+        if (auto built = builder.build(c)) snapshot.contexts[c.name] = std::move(built);
+    }
+
+    // Roles: a context's certificate is presented as server by inbound listeners and as client
+    // by outbound ones; common-criteria demands the matching extended key usage.
+    const SecurityPolicy policy(config.security.mode);
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const auto& l = config.listeners[i];
+        const auto* ctx = snapshot.find(l.tls_context);
+        const auto* c = config.find_tls_context(l.tls_context);
+        if (!ctx || !c || c->certificate.empty()) continue;
+        X509* cert = SSL_CTX_get0_certificate(ctx->native());
+        if (!cert) continue;
+        const auto role = config::is_outbound(l.protocol) ? CertRole::client : CertRole::server;
+        if (auto why = policy.check_certificate(cert, role)) {
+            const auto path = "listeners[" + std::to_string(i) + "].tls_context";
+            diagnostics.error(config.mark(path), path,
+                              std::string(config::to_string(config.security.mode)) + " mode refuses certificate '" +
+                                  c->certificate + "' (" + subject_oneline(cert) + ") as " +
+                                  (role == CertRole::server ? "a server" : "a client") + " certificate: " + *why);
+        }
+        if (l.protocol == config::Protocol::sip || l.protocol == config::Protocol::tls) {
+            if (c->verify_peer != config::VerifyPeer::none && c->peer_subjects.empty())
+                diagnostics.warning(config.mark("tls_contexts." + c->name), "tls_contexts." + c->name,
+                                    "no peer subjects are selected: any certificate that chains to trust store '" +
+                                        c->trust_store + "' is accepted");
+        }
+    }
+    if (diagnostics.error_count() != errors_before) return std::nullopt;
+    return snapshot;
+}
+
+}  // namespace ward::tls

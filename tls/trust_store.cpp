@@ -1,0 +1,63 @@
+#include "tls/trust_store.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include <openssl/pem.h>
+
+#include "tls/openssl_error.hpp"
+
+namespace ward::tls {
+
+namespace fs = std::filesystem;
+
+Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
+    TrustStoreContents out;
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (name.empty() || name[0] == '.') continue;
+        if (it->is_regular_file(ec)) files.push_back(it->path());
+    }
+    if (ec) return Error{"cannot read trust store folder '" + dir.string() + "': " + ec.message()};
+    std::sort(files.begin(), files.end());
+
+    for (const auto& file : files) {
+        UniqueBio bio(BIO_new_file(file.c_str(), "r"));
+        if (!bio) {
+            out.problems.push_back(openssl_error("cannot open '" + file.string() + "'"));
+            continue;
+        }
+        STACK_OF(X509_INFO)* infos = PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr);
+        int found = 0;
+        for (int i = 0; infos && i < sk_X509_INFO_num(infos); ++i) {
+            X509_INFO* info = sk_X509_INFO_value(infos, i);
+            if (info->x509) {
+                X509_up_ref(info->x509);
+                out.certificates.push_back({file, UniqueX509(info->x509)});
+                ++found;
+            }
+            if (info->crl) {
+                X509_CRL_up_ref(info->crl);
+                out.crls.emplace_back(info->crl);
+                ++found;
+            }
+        }
+        sk_X509_INFO_pop_free(infos, X509_INFO_free);
+        clear_openssl_errors();
+        if (found == 0) out.problems.push_back("'" + file.string() + "' holds no PEM certificate or CRL");
+    }
+    return out;
+}
+
+UniqueX509Store make_x509_store(const TrustStoreContents& contents) {
+    UniqueX509Store store(X509_STORE_new());
+    for (const auto& e : contents.certificates) X509_STORE_add_cert(store.get(), e.cert.get());
+    for (const auto& crl : contents.crls) X509_STORE_add_crl(store.get(), crl.get());
+    // A certificate listed twice ("already in hash table") is harmless.
+    clear_openssl_errors();
+    return store;
+}
+
+}  // namespace ward::tls
