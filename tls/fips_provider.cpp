@@ -189,6 +189,9 @@ std::string activation_failure(const ModuleFiles& files, const SelfTestRecorder&
         return "the FIPS provider refused to activate because self tests failed: " +
                self_tests.failures();
     }
+    if (self_tests.events() > 0) {
+        return "the FIPS provider did not activate although none of its self tests failed";
+    }
     // No self test ran, so the module itself did not load; OpenSSL dropped the loader's error,
     // so ask the dynamic loader directly.
     std::string reason = "the FIPS provider did not activate and ran no self tests";
@@ -301,8 +304,9 @@ std::string load_fips_provider(const std::filesystem::path& module_dir) {
     if (fips == nullptr) return failure(files, openssl_error("the FIPS provider is not loaded"));
     SelfTestRecorder self_tests(nullptr);
     if (OSSL_PROVIDER_self_test(fips) != 1) {
-        return failure(files, openssl_error("the FIPS provider's self tests failed: " +
-                                            self_tests.failures()));
+        const std::string failed = self_tests.failures();
+        return failure(files, openssl_error("the FIPS provider's self tests failed" +
+                                            (failed.empty() ? "" : ": " + failed)));
     }
 
     clear_openssl_errors();

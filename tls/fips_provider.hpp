@@ -17,11 +17,11 @@ inline constexpr const char* kDefaultFipsModuleDir = "/usr/local/lib/ward/fips";
 // security.fips_module_dir at a validated provider). Leaves the OpenSSL error queue empty either way.
 //
 // Call it once at startup, before other threads use OpenSSL. Calling it again once the provider
-// is active only re-runs the self tests. A failure reported before OpenSSL was touched (a missing
-// or unparsable file) leaves the library context as it was; a later failure (e.g. fips.so does
-// not match the MAC in fipsmodule.cnf) can leave it with no usable algorithms, because OpenSSL
-// stops falling back to its default provider as soon as a configuration activates one, so the
-// caller must treat any failure as fatal rather than carry on without FIPS.
+// is active only re-runs the self tests. The configuration is tried in a throwaway library context
+// first, so the usual failures (missing or damaged files, a fips.so that does not match the MACs
+// in fipsmodule.cnf) leave the default context as it was. Only a failure that shows up in the
+// default context alone can leave it without usable algorithms (OpenSSL stops falling back to its
+// default provider once a configuration activates one), so treat any failure as fatal.
 std::string load_fips_provider(const std::filesystem::path& module_dir);
 
 // True when the FIPS provider is loaded and fips=yes is the default property.
