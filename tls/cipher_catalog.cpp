@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <openssl/provider.h>
 #include <openssl/ssl.h>
 
 #include "tls/openssl_error.hpp"
@@ -60,9 +61,12 @@ std::string cipher_name(int nid) {
 }  // namespace
 
 CipherCatalog::CipherCatalog() {
-    // An SSL_CTX that enables everything this libssl knows, at security level 0, so the
-    // catalog lists what OpenSSL offers, not what a policy leaves.
-    UniqueSslCtx ctx(SSL_CTX_new(TLS_method()));
+    // An SSL_CTX that enables everything this libssl knows, at security level 0, in a library
+    // context of its own with the default provider, so the catalog lists what OpenSSL offers,
+    // not what a policy or the FIPS provider (when it is the process default) leaves.
+    OSSL_LIB_CTX* libctx = OSSL_LIB_CTX_new();
+    OSSL_PROVIDER* provider = libctx ? OSSL_PROVIDER_load(libctx, "default") : nullptr;
+    UniqueSslCtx ctx(provider ? SSL_CTX_new_ex(libctx, nullptr, TLS_method()) : nullptr);
     if (ctx) {
         SSL_CTX_set_security_level(ctx.get(), 0);
         SSL_CTX_set_cipher_list(ctx.get(), "ALL:COMPLEMENTOFALL");
@@ -92,6 +96,9 @@ CipherCatalog::CipherCatalog() {
             ciphers_.push_back(std::move(info));
         }
     }
+    ctx.reset();
+    if (provider) OSSL_PROVIDER_unload(provider);
+    OSSL_LIB_CTX_free(libctx);
     clear_openssl_errors();
 }
 

@@ -1,0 +1,168 @@
+// The ward binary, as operators run it: check on the shipped example, exit statuses, pki,
+// certificate import, and fips mode against the real FIPS provider.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "../support/process.hpp"
+
+namespace fs = std::filesystem;
+using ward::test::run_process;
+using ward::test::ward_binary;
+
+namespace {
+
+struct Workdir {
+    fs::path path = fs::temp_directory_path() / ("ward-e2e-" + std::to_string(std::random_device{}()));
+    Workdir() { fs::create_directories(path); }
+    ~Workdir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+std::string fips_module_dir() {
+    const char* env = std::getenv("WARD_FIPS_MODULE_DIR");
+    return env && *env ? env : "/usr/local/lib/ward/fips";
+}
+
+// The shipped example, copied next to a fresh development PKI.
+fs::path example_setup(const Workdir& w) {
+    const fs::path examples = fs::path(WARD_SOURCE_DIR) / "deploy" / "examples";
+    fs::copy_file(examples / "ward.yaml", w.path / "ward.yaml");
+    fs::copy_file(examples / "banner.txt", w.path / "banner.txt");
+    auto init = run_process({ward_binary(), "pki", "init", (w.path / "pki").string()});
+    INFO(init.err);
+    REQUIRE(init.exit_code == 0);
+    return w.path / "ward.yaml";
+}
+
+}  // namespace
+
+TEST_CASE("ward check passes the shipped example configuration") {
+    Workdir w;
+    const auto config = example_setup(w);
+    auto r = run_process({ward_binary(), "check", "-c", config.string()});
+    INFO(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == config.string() + ": configuration is valid (standard mode, 2 TLS contexts, 2 listeners)\n");
+}
+
+TEST_CASE("ward check reports every problem and exits 78") {
+    Workdir w;
+    const auto config = example_setup(w);
+    {
+        std::ofstream out(config, std::ios::app);
+        out << "bogus_section: 1\n";
+    }
+    // A cipher name OpenSSL does not know and a key that belongs to another certificate.
+    auto text = [&] {
+        std::ifstream in(config);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }();
+    text.replace(text.find("TLS_AES_128_GCM_SHA256"), 22, "TLS_AES_128_GCM_SHA999");
+    text.replace(text.find("key: pki/sip.key"), 16, "key: pki/xmpp.key");
+    std::ofstream(config, std::ios::trunc) << text;
+
+    auto r = run_process({ward_binary(), "check", "-c", config.string()});
+    CHECK(r.exit_code == 78);
+    const auto f = config.string();
+    CHECK(r.err.find(f + ":16:34: error: certificates.sip.key: key '" + (w.path / "pki/xmpp.key").string() +
+                     "' does not match certificate") != std::string::npos);
+    CHECK(r.err.find(f + ":34:39: error: tls_contexts.Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context.ciphers[1]: "
+                         "'TLS_AES_128_GCM_SHA999' is not a TLS cipher known to OpenSSL 3.0") != std::string::npos);
+    CHECK(r.err.find("error: bogus_section: unknown key 'bogus_section'") != std::string::npos);
+    CHECK(r.err.find(f + ": configuration is not valid\n") != std::string::npos);
+}
+
+TEST_CASE("usage errors exit 64, --help exits 0") {
+    CHECK(run_process({ward_binary()}).exit_code == 64);
+    CHECK(run_process({ward_binary(), "frobnicate"}).exit_code == 64);
+    CHECK(run_process({ward_binary(), "check"}).exit_code == 64);
+    for (const char* cmd : {"check", "run", "pki", "cert", "ciphers"}) {
+        auto r = run_process({ward_binary(), cmd, "--help"});
+        CHECK(r.exit_code == 0);
+        CHECK(r.out.rfind("usage: ward ", 0) == 0);
+    }
+}
+
+TEST_CASE("ward pki issue and ward cert import: the CLI prints what changed, and a second import nothing") {
+    Workdir w;
+    const auto config = example_setup(w);
+    auto issue = run_process({ward_binary(), "pki", "issue", "--ca-dir", (w.path / "pki").string(), "--cn",
+                              "trunk.example.net", "--client-only", "--out", (w.path / "trunk").string()});
+    INFO(issue.err);
+    REQUIRE(issue.exit_code == 0);
+    CHECK(issue.out.find("wrote " + (w.path / "trunk.pem").string()) != std::string::npos);
+
+    auto first = run_process({ward_binary(), "cert", "import", "-c", config.string(), "--store", "sip-trust",
+                              "--description", "trunk to the PSTN", (w.path / "trunk.pem").string()});
+    INFO(first.err);
+    REQUIRE(first.exit_code == 0);
+    CHECK(first.out.find("added 'trunk.example.net' to tls_peer_subjects\n") != std::string::npos);
+    CHECK(first.out.find("selected 'trunk.example.net' in TLS context 'Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context'\n") !=
+          std::string::npos);
+
+    auto second = run_process({ward_binary(), "cert", "import", "-c", config.string(), "--store", "sip-trust",
+                               (w.path / "trunk.pem").string()});
+    CHECK(second.exit_code == 0);
+    CHECK(second.out.rfind("nothing changed: CN=trunk.example.net", 0) == 0);
+
+    // The rewritten configuration is still valid.
+    auto check = run_process({ward_binary(), "check", "-c", config.string()});
+    INFO(check.err);
+    CHECK(check.exit_code == 0);
+}
+
+TEST_CASE("fips mode: ward check loads the real FIPS provider; without one it refuses and says how to install it") {
+    Workdir w;
+    const auto config = example_setup(w);
+    auto text = [&] {
+        std::ifstream in(config);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }();
+    // The example selects X25519, which fips mode forbids; P-256 is approved.
+    text.replace(text.find("mode: standard"), 14, "mode: fips\n  fips_module_dir: " + fips_module_dir());
+    text.replace(text.find("groups: [X25519, P-256]"), 23, "groups: [P-256]");
+    std::ofstream(config, std::ios::trunc) << text;
+    auto ok = run_process({ward_binary(), "check", "-c", config.string()});
+    INFO(ok.err);
+    CHECK(ok.exit_code == 0);
+    CHECK(ok.out.find("(fips mode, ") != std::string::npos);
+
+    const auto empty = w.path / "no-provider";
+    fs::create_directories(empty);
+    text.replace(text.find(fips_module_dir()), fips_module_dir().size(), empty.string());
+    std::ofstream(config, std::ios::trunc) << text;
+    auto missing = run_process({ward_binary(), "check", "-c", config.string()});
+    CHECK(missing.exit_code == 78);
+    CHECK(missing.err.find("error: security.fips_module_dir: fips mode needs the OpenSSL FIPS provider: ") !=
+          std::string::npos);
+    CHECK(missing.err.find("build-provider.sh") != std::string::npos);
+
+    text.replace(text.find("mode: fips"), 10, "mode: fips\n  fips_provider: policy-only");
+    std::ofstream(config, std::ios::trunc) << text;
+    auto policy_only = run_process({ward_binary(), "check", "-c", config.string()});
+    CHECK(policy_only.exit_code == 0);
+    CHECK(policy_only.err.find("warning: security.fips_provider: policy-only:") != std::string::npos);
+}
+
+TEST_CASE("fips mode rejects a configuration that asks for ChaCha20-Poly1305, naming the rule") {
+    Workdir w;
+    const auto config = example_setup(w);
+    auto text = [&] {
+        std::ifstream in(config);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }();
+    text.replace(text.find("mode: standard"), 14, "mode: fips\n  fips_module_dir: " + fips_module_dir());
+    text.replace(text.find("TLS_AES_128_GCM_SHA256"), 22, "TLS_CHACHA20_POLY1305_SHA256");
+    std::ofstream(config, std::ios::trunc) << text;
+    auto r = run_process({ward_binary(), "check", "-c", config.string()});
+    CHECK(r.exit_code == 78);
+    CHECK(r.err.find("ciphers[1]: 'TLS_CHACHA20_POLY1305_SHA256' is not allowed in fips mode: ChaCha20-Poly1305 is "
+                     "not a FIPS-approved cipher") != std::string::npos);
+    CHECK(r.err.find("groups[0]: 'X25519' is not allowed in fips mode") != std::string::npos);
+}
