@@ -78,7 +78,7 @@ TEST_CASE("ward check reports every problem and exits 78") {
     CHECK(r.err.find(f + ": configuration is not valid\n") != std::string::npos);
 }
 
-TEST_CASE("usage errors exit 64, --help exits 0") {
+TEST_CASE("usage errors exit 64 - --help exits 0") {
     CHECK(run_process({ward_binary()}).exit_code == 64);
     CHECK(run_process({ward_binary(), "frobnicate"}).exit_code == 64);
     CHECK(run_process({ward_binary(), "check"}).exit_code == 64);
@@ -89,7 +89,7 @@ TEST_CASE("usage errors exit 64, --help exits 0") {
     }
 }
 
-TEST_CASE("ward pki issue and ward cert import: the CLI prints what changed, and a second import nothing") {
+TEST_CASE("ward pki issue and ward cert import: the CLI prints what changed - and a second import nothing") {
     Workdir w;
     const auto config = example_setup(w);
     auto issue = run_process({ward_binary(), "pki", "issue", "--ca-dir", (w.path / "pki").string(), "--cn",
@@ -117,7 +117,7 @@ TEST_CASE("ward pki issue and ward cert import: the CLI prints what changed, and
     CHECK(check.exit_code == 0);
 }
 
-TEST_CASE("fips mode: ward check loads the real FIPS provider; without one it refuses and says how to install it") {
+TEST_CASE("fips mode: ward check loads the real FIPS provider - without one it refuses and says how to install it") {
     Workdir w;
     const auto config = example_setup(w);
     auto text = [&] {
@@ -150,7 +150,7 @@ TEST_CASE("fips mode: ward check loads the real FIPS provider; without one it re
     CHECK(policy_only.err.find("warning: security.fips_provider: policy-only:") != std::string::npos);
 }
 
-TEST_CASE("fips mode rejects a configuration that asks for ChaCha20-Poly1305, naming the rule") {
+TEST_CASE("fips mode rejects a configuration that asks for ChaCha20-Poly1305 - naming the rule") {
     Workdir w;
     const auto config = example_setup(w);
     auto text = [&] {

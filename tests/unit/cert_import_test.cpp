@@ -131,7 +131,7 @@ TEST_CASE("importing the same certificate again changes nothing and says so") {
     CHECK(files_in(s.dir / "sip-trust") == files_before);
 }
 
-TEST_CASE("a renewed certificate for a known subject is stored beside the old one; the configuration stays") {
+TEST_CASE("a renewed certificate for a known subject is stored beside the old one - the configuration stays") {
     ImportSetup s;
     REQUIRE(s.import(s.peer_file("cups.example.org")));
     const auto config_before = read_file(s.config_file);
@@ -166,7 +166,7 @@ TEST_CASE("a crash between writing and renaming the configuration leaves the old
     CHECK(s.load().tls_peer_subjects.size() == 2);
 }
 
-TEST_CASE("a certificate the security mode forbids is refused with the reason, and nothing is written") {
+TEST_CASE("a certificate the security mode forbids is refused with the reason - and nothing is written") {
     ImportSetup s("fips");
     const auto before = read_file(s.config_file);
     auto report = s.import(s.peer_file("weak.peer", 1024));
@@ -183,7 +183,7 @@ TEST_CASE("a certificate with several CNs is refused: the subject rule allows ex
     CHECK(report.error().find("has 2 subject CNs; exactly one is accepted") != std::string::npos);
 }
 
-TEST_CASE("importing a CA certificate stores an anchor and selects no subject; an unknown store is named") {
+TEST_CASE("importing a CA certificate stores an anchor and selects no subject - an unknown store is named") {
     ImportSetup s;
     tls::CertSpec spec;
     spec.common_names = {"Other CA"};

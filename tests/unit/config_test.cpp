@@ -50,7 +50,7 @@ struct Folder {
 
 }  // namespace
 
-TEST_CASE("several independent errors are all reported, each with file:line:col and the setting's path") {
+TEST_CASE("several independent errors are all reported - each with file:line:col and the setting's path") {
     const std::string yaml =
         "security:\n"                                 // 1
         "  mode: fipz\n"                              // 2
@@ -90,7 +90,7 @@ TEST_CASE("several independent errors are all reported, each with file:line:col 
     CHECK(r.diagnostics.error_count() == 7);
 }
 
-TEST_CASE("unknown keys get a did-you-mean suggestion, or none when nothing is close") {
+TEST_CASE("unknown keys get a did-you-mean suggestion - or none when nothing is close") {
     auto r = load_string("node:\n  nmae: x\n  colour: blue\nlistners: []\n", "w.yaml");
     const std::vector<std::string> expected = {
         "w.yaml:4:1: error: listners: unknown key 'listners'; did you mean 'listeners'?",
@@ -134,7 +134,7 @@ TEST_CASE("dangling references between sections are named with suggestions") {
     CHECK(lines_of(r.diagnostics) == lines_of(expected));
 }
 
-TEST_CASE("files named in the configuration must exist, resolved against the configuration's folder") {
+TEST_CASE("files named in the configuration must exist - resolved against the configuration's folder") {
     Folder f;
     auto r = load_string("certificates:\n  x: { cert: pki/missing.pem, key: /nonexistent/k.pem }\n"
                          "trust_stores:\n  t: { dir: pki/nofolder }\n",
@@ -157,7 +157,7 @@ TEST_CASE("YAML syntax errors point at the spot") {
     CHECK_FALSE(r.partial);
 }
 
-TEST_CASE("repeated keys are errors, not silently merged") {
+TEST_CASE("repeated keys are errors - not silently merged") {
     auto r = load_string("node:\n  name: a\n  name: b\n", "w.yaml");
     CHECK(lines_of(r.diagnostics) == "w.yaml:3:3: error: node.name: repeated key 'name'\n");
 }
@@ -182,7 +182,7 @@ TEST_CASE("an empty configuration gets the secure defaults") {
     CHECK(ctx.min_version == TlsVersion::tls1_2);
 }
 
-TEST_CASE("modes above standard refuse TLS 1.0 and 1.1 with the rule; standard warns") {
+TEST_CASE("modes above standard refuse TLS 1.0 and 1.1 with the rule - standard warns") {
     Folder f;
     f.write("pki/a.pem", "x");
     f.write("pki/a.key", "x");
@@ -201,7 +201,7 @@ TEST_CASE("modes above standard refuse TLS 1.0 and 1.1 with the rule; standard w
     CHECK(standard.diagnostics.all()[0].severity == Severity::warning);
 }
 
-TEST_CASE("protocol rules: outbound listeners bind loopback, XMPP listeners name domains, options match protocol") {
+TEST_CASE("protocol rules: outbound listeners bind loopback - XMPP listeners name domains - options match protocol") {
     Folder f;
     f.write("pki/a.pem", "x");
     f.write("pki/a.key", "x");
@@ -224,7 +224,7 @@ TEST_CASE("protocol rules: outbound listeners bind loopback, XMPP listeners name
     CHECK(lines_of(r.diagnostics) == lines_of(expected));
 }
 
-TEST_CASE("value syntax: endpoints, durations, sizes") {
+TEST_CASE("value syntax: endpoints - durations - sizes") {
     std::string why;
     auto v6 = parse_endpoint("[::1]:5061", true, why);
     REQUIRE(v6);
@@ -308,7 +308,7 @@ TEST_CASE("the model written back loads into an equal model (round trip)") {
     CHECK(to_yaml(*second.config) == text);
 }
 
-TEST_CASE("saving is atomic: the previous version is kept, and a crash before the rename leaves the old file") {
+TEST_CASE("saving is atomic: the previous version is kept - and a crash before the rename leaves the old file") {
     Folder f;
     const auto file = f.write("ward.yaml", "node: { name: old }\n");
     REQUIRE(save_text_atomically(file, "node: { name: new }\n"));

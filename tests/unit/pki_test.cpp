@@ -215,7 +215,7 @@ TEST_CASE("pki: intermediate CA chains and mismatched issuer keys fail") {
     CHECK(verify(forged.cert.get(), {root.cert.get()}) == X509_V_ERR_CERT_SIGNATURE_FAILURE);
 }
 
-TEST_CASE("pki: a CA without basicConstraints, or a leaf as issuer, is not a valid CA") {
+TEST_CASE("pki: a CA without basicConstraints - or a leaf as issuer - is not a valid CA") {
     CertSpec no_bc = ca_spec("no basicConstraints");
     no_bc.basic_constraints = false;
     Credential ca = issue(no_bc);
