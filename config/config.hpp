@@ -83,6 +83,7 @@ struct XmppSecurity {
     bool operator==(const XmppSecurity&) const = default;
 };
 
+// Where deploy/fips/build-provider.sh installs fips.so and fipsmodule.cnf.
 inline constexpr const char* kDefaultFipsModuleDir = "/usr/local/lib/ward/fips";
 
 struct Security {

@@ -94,15 +94,7 @@ const ContextBuilder::LoadedCertificate& ContextBuilder::certificate(const std::
                 ok = false;
             }
         }
-        std::optional<std::string> why;
-        if (i == 0) {
-            SecurityPolicy relaxed(policy_.mode());
-            why = relaxed.check_certificate(x, CertRole::server, false);
-            // EKU is per role; re-check without it by accepting either usage here.
-            if (why && why->find("extended key usage") != std::string::npos) why.reset();
-        } else {
-            why = policy_.check_certificate(x, CertRole::ca, anchor);
-        }
+        const auto why = policy_.check_certificate(x, i == 0 ? CertRole::end_entity : CertRole::ca, anchor);
         if (why) {
             diag_.error(config_.mark(cert_path), cert_path,
                         std::string(config::to_string(policy_.mode())) + " mode refuses certificate " + subject_of(x) +
@@ -153,9 +145,8 @@ const ContextBuilder::LoadedTrustStore& ContextBuilder::trust_store(const std::s
         const bool self_signed = X509_get_extension_flags(e.cert.get()) & EXFLAG_SS;
         // A trust store holds CAs and self-signed peers: only key and signature rules apply to
         // peers that are their own anchor.
-        const auto role = (X509_check_ca(e.cert.get()) != 0) ? CertRole::ca : CertRole::client;
-        auto why = policy_.check_certificate(e.cert.get(), role, self_signed);
-        if (why && role == CertRole::client && why->find("extended key usage") != std::string::npos) why.reset();
+        const auto role = (X509_check_ca(e.cert.get()) != 0) ? CertRole::ca : CertRole::end_entity;
+        const auto why = policy_.check_certificate(e.cert.get(), role, self_signed);
         if (why) {
             diag_.error(config_.mark(path), path,
                         std::string(config::to_string(policy_.mode())) + " mode refuses certificate " +

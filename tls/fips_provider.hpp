@@ -3,10 +3,13 @@
 #include <filesystem>
 #include <string>
 
+#include "config/config.hpp"
+
 namespace ward::tls {
 
-// Where deploy/fips/build-provider.sh installs fips.so and fipsmodule.cnf.
-inline constexpr const char* kDefaultFipsModuleDir = "/usr/local/lib/ward/fips";
+// Where deploy/fips/build-provider.sh installs fips.so and fipsmodule.cnf (the default of
+// security.fips_module_dir).
+using config::kDefaultFipsModuleDir;
 
 // Loads the OpenSSL FIPS provider from module_dir (fips.so + fipsmodule.cnf written by
 // `openssl fipsinstall`) into the default library context, activates "base" next to it, and makes

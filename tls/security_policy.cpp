@@ -94,6 +94,7 @@ std::optional<std::string> SecurityPolicy::check_certificate(X509* cert, CertRol
         if (!(flags & EXFLAG_CA)) return "it issues certificates but has no basicConstraints CA:TRUE";
         return std::nullopt;
     }
+    if (role == CertRole::end_entity) return std::nullopt;
     const std::uint32_t eku = X509_get_extended_key_usage(cert);
     if (!(flags & EXFLAG_XKUSAGE))
         return std::string("it has no extended key usage; common-criteria mode needs ") +

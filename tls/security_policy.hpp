@@ -17,6 +17,7 @@ enum class CertRole {
     server,  // presented by a TLS server: needs serverAuth (common-criteria)
     client,  // presented by a TLS client: needs clientAuth (common-criteria)
     ca,      // an issuer in a chain: needs basicConstraints CA:TRUE (common-criteria)
+    end_entity,  // an end-entity certificate whose role is not known yet: no usage rule
 };
 
 class SecurityPolicy {

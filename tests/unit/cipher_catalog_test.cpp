@@ -1,0 +1,74 @@
+// The cipher catalog: what the linked OpenSSL offers, both names, and each mode's rules.
+#include <doctest/doctest.h>
+
+#include "tls/cipher_catalog.hpp"
+#include "tls/security_policy.hpp"
+
+using ward::config::SecurityMode;
+using ward::tls::CipherCatalog;
+
+TEST_CASE("catalog: ciphers are found by OpenSSL and by IANA name - case-insensitively") {
+    const auto& catalog = CipherCatalog::instance();
+    const auto* a = catalog.find("ECDHE-ECDSA-AES128-GCM-SHA256");
+    const auto* b = catalog.find("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+    const auto* c = catalog.find("ecdhe-ecdsa-aes128-gcm-sha256");
+    REQUIRE(a);
+    CHECK(a == b);
+    CHECK(a == c);
+    CHECK_FALSE(a->tls13);
+    CHECK(a->id == 0xC02B);
+    CHECK(a->kx == "ECDHE");
+    CHECK(a->auth == "ECDSA");
+    CHECK(a->cipher == "AES-128-GCM");
+    CHECK(a->mac == "AEAD");
+    const auto* suite = catalog.find("TLS_AES_256_GCM_SHA384");
+    REQUIRE(suite);
+    CHECK(suite->tls13);
+    CHECK(suite->id == 0x1302);
+    CHECK_FALSE(catalog.find("FOO"));
+    CHECK_FALSE(catalog.find("ECDHE-ECDSA-AES128-GCM-SHA25"));
+    // Every TLS 1.3 suite OpenSSL 3.0 implements is listed.
+    for (auto name : {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+                      "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"})
+        CHECK_MESSAGE(catalog.find(name), name);
+}
+
+TEST_CASE("catalog: each mode allows what its rules say and explains what it refuses") {
+    const auto& catalog = CipherCatalog::instance();
+    auto allowed = [&](const char* name, SecurityMode mode, std::string* why = nullptr) {
+        const auto* c = catalog.find(name);
+        REQUIRE_MESSAGE(c, name);
+        return CipherCatalog::allowed(*c, mode, why);
+    };
+    std::string why;
+    CHECK(allowed("TLS_CHACHA20_POLY1305_SHA256", SecurityMode::standard));
+    CHECK_FALSE(allowed("TLS_CHACHA20_POLY1305_SHA256", SecurityMode::fips, &why));
+    CHECK(why == "ChaCha20-Poly1305 is not a FIPS-approved cipher");
+    CHECK(allowed("TLS_AES_128_GCM_SHA256", SecurityMode::enhanced));
+    CHECK_FALSE(allowed("TLS_AES_128_GCM_SHA256", SecurityMode::common_criteria, &why));
+    CHECK(why == "common-criteria mode allows AES-256-GCM suites only (CNSA), not AES-128-GCM");
+    CHECK(allowed("TLS_AES_256_GCM_SHA384", SecurityMode::common_criteria));
+    CHECK(allowed("ECDHE-RSA-AES256-GCM-SHA384", SecurityMode::common_criteria));
+    CHECK_FALSE(allowed("AES256-GCM-SHA384", SecurityMode::fips, &why));
+    CHECK(why == "RSA key transport has no forward secrecy and is not allowed in fips mode");
+    CHECK_FALSE(allowed("ADH-AES256-GCM-SHA384", SecurityMode::standard, &why));
+    CHECK(why == "it has no authentication (anonymous key exchange)");
+    CHECK_FALSE(allowed("PSK-AES128-GCM-SHA256", SecurityMode::standard));
+
+    // Defaults are all allowed in their own mode, and the modes nest.
+    for (auto mode : {SecurityMode::standard, SecurityMode::fips, SecurityMode::enhanced, SecurityMode::common_criteria})
+        for (const auto& name : CipherCatalog::defaults(mode)) CHECK_MESSAGE(allowed(name.c_str(), mode), name);
+    CHECK(catalog.available(SecurityMode::common_criteria).size() < catalog.available(SecurityMode::fips).size());
+    CHECK(catalog.available(SecurityMode::fips).size() < catalog.available(SecurityMode::standard).size());
+}
+
+TEST_CASE("policy: groups per mode") {
+    using ward::tls::SecurityPolicy;
+    CHECK_FALSE(SecurityPolicy(SecurityMode::standard).check_group("X25519"));
+    CHECK(SecurityPolicy(SecurityMode::fips).check_group("X25519") ==
+          "'X25519' is not allowed in fips mode: approved groups are P-256, P-384, P-521 and ffdhe2048 or larger");
+    CHECK_FALSE(SecurityPolicy(SecurityMode::fips).check_group("ffdhe3072"));
+    CHECK(SecurityPolicy(SecurityMode::common_criteria).check_group("ffdhe3072"));
+    CHECK_FALSE(SecurityPolicy(SecurityMode::common_criteria).check_group("P-384"));
+    CHECK(SecurityPolicy(SecurityMode::standard).check_group("brainpoolP256r1"));
+}
