@@ -38,9 +38,14 @@ bool equal_ignoring_ascii_case(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// Tolerates a missing CRL when the operator chose crl_missing: accept.
+// Tolerates a missing CRL when the operator chose crl_missing: accept. The error is cleared as
+// well: libssl takes the connection's verify result from the store context afterwards, and a
+// left-over UNABLE_TO_GET_CRL would make an accepted peer look unverified.
 int accept_missing_crl(int ok, X509_STORE_CTX* ctx) {
-    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL) return 1;
+    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL) {
+        X509_STORE_CTX_set_error(ctx, X509_V_OK);
+        return 1;
+    }
     return ok;
 }
 
@@ -149,6 +154,11 @@ std::string peer_refusal_reason(const SSL* ssl) {
     const long result = SSL_get_verify_result(ssl);
     if (result != X509_V_OK) return std::string("certificate verification failed: ") +
                                     X509_verify_cert_error_string(result);
+    // A required client certificate that never came: libssl fails the handshake while reading
+    // the client's (empty) Certificate message, before any verification runs.
+    if (SSL_is_server(ssl) && !SSL_is_init_finished(ssl) && SSL_get_state(ssl) == TLS_ST_SR_CERT &&
+        SSL_get0_peer_certificate(ssl) == nullptr && (SSL_get_verify_mode(ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT))
+        return "the peer presented no certificate, and this TLS context requires one (verify_peer: required)";
     return {};
 }
 

@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "../support/process.hpp"
+#include "../support/tls_test_support.hpp"
 
 namespace fs = std::filesystem;
 using ward::test::run_process;
@@ -16,12 +16,8 @@ using ward::test::ward_binary;
 namespace {
 
 struct Workdir {
-    fs::path path = fs::temp_directory_path() / ("ward-e2e-" + std::to_string(std::random_device{}()));
-    Workdir() { fs::create_directories(path); }
-    ~Workdir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+    ward::test::TempDir dir{"e2e"};
+    const fs::path& path = dir.path();
 };
 
 std::string fips_module_dir() {

@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <random>
 
 #include "config/loader.hpp"
 #include "tls/cert_import.hpp"
 #include "tls/pki.hpp"
+#include "../support/tls_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace ward;
@@ -27,7 +27,8 @@ std::size_t files_in(const fs::path& dir) {
 
 // A configuration with two trust stores and three contexts, and a CA to issue peers with.
 struct ImportSetup {
-    fs::path dir = fs::temp_directory_path() / ("ward-import-test-" + std::to_string(std::random_device{}()));
+    ward::test::TempDir tmp{"import"};
+    fs::path dir = tmp.path();
     fs::path config_file = dir / "ward.yaml";
     tls::Credential ca;
 
@@ -54,11 +55,6 @@ struct ImportSetup {
                                       "  sip-b: { certificate: node, trust_store: sip-trust }\n"
                                       "  xmpp: { certificate: node, trust_store: xmpp-trust }\n";
     }
-    ~ImportSetup() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-
     tls::Credential issue(const std::string& cn, int rsa_bits = 0, std::vector<std::string> extra_cns = {}) {
         tls::CertSpec spec;
         spec.common_names = {cn};

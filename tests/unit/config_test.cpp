@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <random>
 
 #include "config/loader.hpp"
 #include "config/values.hpp"
 #include "config/writer.hpp"
+#include "../support/tls_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace ward::config;
@@ -36,14 +36,11 @@ std::string read_file(const fs::path& p) {
 }
 
 struct Folder {
-    fs::path path = fs::temp_directory_path() / ("ward-config-test-" + std::to_string(std::random_device{}()));
+    ward::test::TempDir dir{"config"};
+    const fs::path& path = dir.path();
     Folder() { fs::create_directories(path / "pki" / "trust"); }
-    ~Folder() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
     fs::path write(const std::string& name, const std::string& text) const {
-        std::ofstream(path / name, std::ios::binary) << text;
+        ward::test::write_text_file(path / name, text);
         return path / name;
     }
 };

@@ -1,0 +1,738 @@
+// Real handshakes against contexts built by ward from a YAML configuration: ward's SSL_CTX on the
+// server side, plain OpenSSL on the client side, in-process over a BIO pair. No mocks.
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tests/support/tls_test_support.hpp"
+#include "tls/peer_verifier.hpp"
+
+namespace {
+
+namespace tls = ward::tls;
+using ward::test::CertFiles;
+using ward::test::HandshakeResult;
+using ward::test::PeerOptions;
+using ward::test::Signer;
+using ward::test::TempDir;
+using ward::test::TestPki;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+// A configuration with one TLS context, "peer": the server certificate, the trust store in
+// trust/, and `context_settings` (lines indented by four spaces).
+std::string config_yaml(const std::string& context_settings, const std::vector<std::string>& subjects = {},
+                        const std::string& security = "  mode: standard\n") {
+    std::string yaml = "security:\n" + security +
+                       "certificates:\n"
+                       "  server: { cert: server.pem, key: server.key }\n"
+                       "trust_stores:\n"
+                       "  peers: { dir: trust }\n";
+    if (!subjects.empty()) {
+        yaml += "tls_peer_subjects:\n";
+        for (const auto& s : subjects) yaml += "  - subject: " + s + "\n";
+    }
+    yaml += "tls_contexts:\n"
+            "  peer:\n"
+            "    certificate: server\n"
+            "    trust_store: peers\n" +
+            context_settings;
+    return yaml;
+}
+
+// A client that verifies the server against the test CA and presents `cert` (if any).
+PeerOptions peer(const TestPki& pki, const CertFiles* cert = nullptr) {
+    PeerOptions o;
+    o.trust_ca = pki.ca().cert;
+    if (cert) {
+        o.cert = cert->cert;
+        o.key = cert->key;
+    }
+    return o;
+}
+
+HandshakeResult connect(const ward::tls::Context& context, const PeerOptions& options) {
+    auto client_ctx = ward::test::make_peer_ctx(options);
+    auto server = context.new_server();
+    REQUIRE(server);
+    auto client = ward::test::make_peer_client(client_ctx.get());
+    auto result = ward::test::handshake(server.get(), client.get());
+    CHECK(ERR_peek_error() == 0);
+    return result;
+}
+
+std::string version_name(int version) { return version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2"; }
+
+// Both sides agree and data flows.
+void check_established(const HandshakeResult& r) {
+    INFO(r.describe());
+    CHECK(r.server_ok);
+    CHECK(r.client_ok);
+    CHECK(r.data_exchanged);
+    CHECK(r.peer_refusal_reason.empty());
+    CHECK(r.client_alerts_received.empty());
+    CHECK(r.server_alerts_received.empty());
+}
+
+// The server refused during the handshake: it never finished its handshake, it sent a fatal
+// alert, the client got that alert and has no connection, and no data moved.
+void check_refused_in_handshake(const HandshakeResult& r, int client_max_version) {
+    INFO(r.describe());
+    CHECK_FALSE(r.server_ok);
+    CHECK_FALSE(r.client_ok);
+    CHECK_FALSE(r.data_exchanged);
+    CHECK(r.verified_peer_subject.empty());
+    REQUIRE_FALSE(r.server_alerts_sent.empty());
+    CHECK(starts_with(r.server_alerts_sent.front(), "fatal: "));
+    CHECK_FALSE(r.client_alert.empty());
+    // TLS 1.2: the client's own handshake call fails (it waits for the server's Finished).
+    // TLS 1.3: the client has sent its Finished when the server judges its certificate, so its
+    // SSL_do_handshake returned; the alert then arrives instead of the session ticket.
+    if (client_max_version == TLS1_2_VERSION) CHECK_FALSE(r.client_handshake_returned);
+}
+
+}  // namespace
+
+// --- peer subjects -----------------------------------------------------------------------------
+
+TEST_CASE("handshake: a listed peer subject is accepted") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test, other.test]\n    verify_peer: required\n",
+                                {"client.test", "other.test"}));
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &client);
+        options.max_version = version;
+        const auto r = connect(loaded.context("peer"), options);
+        check_established(r);
+        CHECK(r.verified_peer_subject == "client.test");
+        CHECK(r.version == (version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"));
+    }
+}
+
+TEST_CASE("handshake: a chain-valid peer whose CN is not selected is refused during the handshake") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto intruder = pki.issue("intruder", TestPki::client_spec("intruder.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n", {"client.test", "intruder.example"}));
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &intruder);
+        options.max_version = version;
+        const auto r = connect(loaded.context("peer"), options);
+        check_refused_in_handshake(r, version);
+        INFO(r.describe());
+        CHECK(r.peer_refusal_reason == "peer subject 'intruder.test' is not selected in this TLS context");
+        CHECK(r.client_alert == "handshake failure");
+        CHECK(contains(r.server_errors, "certificate verify failed"));
+    }
+}
+
+TEST_CASE("handshake: a peer certificate with two subject CNs is refused") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    auto spec = TestPki::client_spec("client.test");
+    spec.common_names = {"client.test", "other.test"};
+    const auto two = pki.issue("two-cns", spec);
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test, other.test]\n", {"client.test", "other.test"}));
+
+    const auto r = connect(loaded.context("peer"), peer(pki, &two));
+    check_refused_in_handshake(r, TLS1_3_VERSION);
+    INFO(r.describe());
+    CHECK(r.peer_refusal_reason == "the peer certificate has 2 subject CNs; exactly one is accepted");
+    CHECK(r.client_alert == "handshake failure");
+}
+
+TEST_CASE("handshake: subject CN matching ignores ASCII case only") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto mixed = pki.issue("mixed", TestPki::client_spec("cLiEnT.TeSt"));
+    // U+00DC vs U+00FC: different bytes, and no Unicode case folding is done.
+    const auto umlaut = pki.issue("umlaut", TestPki::client_spec("\xC3\x9Cmlaut.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [Client.Test, \"\xC3\xBCmlaut.test\"]\n",
+                                {"client.test", "\"\xC3\xBCmlaut.test\""}));
+
+    const auto accepted = connect(loaded.context("peer"), peer(pki, &mixed));
+    check_established(accepted);
+    CHECK(accepted.verified_peer_subject == "cLiEnT.TeSt");
+
+    const auto refused = connect(loaded.context("peer"), peer(pki, &umlaut));
+    check_refused_in_handshake(refused, TLS1_3_VERSION);
+    CHECK(refused.peer_refusal_reason ==
+          "peer subject '\xC3\x9Cmlaut.test' is not selected in this TLS context");
+}
+
+TEST_CASE("handshake: a resumed session keeps its verified peer subject") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n", {"client.test"}));
+    const auto& context = loaded.context("peer");
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &client);
+        options.max_version = version;
+        auto client_ctx = ward::test::make_peer_ctx(options);
+
+        auto first_server = context.new_server();
+        auto first_client = ward::test::make_peer_client(client_ctx.get());
+        const auto first = ward::test::handshake(first_server.get(), first_client.get());
+        check_established(first);
+        SSL_SESSION* session = SSL_get1_session(first_client.get());
+        REQUIRE(session != nullptr);
+        REQUIRE(SSL_SESSION_is_resumable(session) == 1);
+
+        auto second_server = context.new_server();
+        auto second_client = ward::test::make_peer_client(client_ctx.get());
+        REQUIRE(SSL_set_session(second_client.get(), session) == 1);
+        SSL_SESSION_free(session);
+        const auto second = ward::test::handshake(second_server.get(), second_client.get());
+        check_established(second);
+        CHECK(SSL_session_reused(second_server.get()) == 1);
+        CHECK(second.verified_peer_subject == "client.test");
+    }
+}
+
+// --- ward as the client (outbound) -------------------------------------------------------------
+
+TEST_CASE("handshake: an outbound context verifies the server's subject during the handshake") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    tls::CertSpec other_spec;
+    other_spec.common_names = {"other.test"};
+    other_spec.dns_names = {"other.test"};
+    const auto other = pki.issue("other", other_spec);
+    // The server certificate (serverAuth + clientAuth) doubles as ward's client certificate.
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [server.test]\n", {"server.test"}));
+    const auto& context = loaded.context("peer");
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        PeerOptions listed;
+        listed.cert = pki.server().cert;
+        listed.key = pki.server().key;
+        listed.trust_ca = pki.ca().cert;  // the plain server asks for and verifies ward's certificate
+        listed.max_version = version;
+        auto server_ctx = ward::test::make_peer_server_ctx(listed);
+        auto server_ssl = ward::test::make_peer_server(server_ctx.get());
+        auto ward_ssl = context.new_client("server.test");
+        const auto ok = ward::test::handshake(server_ssl.get(), ward_ssl.get());
+        INFO(ok.describe());
+        CHECK(ok.server_ok);
+        CHECK(ok.client_ok);
+        CHECK(ok.data_exchanged);
+        CHECK(ward::tls::verified_peer_subject(ward_ssl.get()) == "server.test");
+        CHECK(ward::tls::peer_refusal_reason(ward_ssl.get()).empty());
+
+        PeerOptions unlisted = listed;
+        unlisted.cert = other.cert;
+        unlisted.key = other.key;
+        auto other_ctx = ward::test::make_peer_server_ctx(unlisted);
+        auto other_ssl = ward::test::make_peer_server(other_ctx.get());
+        auto refusing_ssl = context.new_client("other.test");
+        const auto refused = ward::test::handshake(other_ssl.get(), refusing_ssl.get());
+        INFO(refused.describe());
+        CHECK_FALSE(refused.client_ok);
+        CHECK_FALSE(refused.client_handshake_returned);
+        CHECK_FALSE(refused.server_ok);
+        CHECK(refused.server_alert == "handshake failure");
+        CHECK(ward::tls::peer_refusal_reason(refusing_ssl.get()) ==
+              "peer subject 'other.test' is not selected in this TLS context");
+        CHECK(ward::tls::verified_peer_subject(refusing_ssl.get()).empty());
+    }
+}
+
+// --- verify_peer -------------------------------------------------------------------------------
+
+TEST_CASE("handshake: no client certificate is refused with verify_peer: required") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto loaded = ward::test::load_config(dir.path(), config_yaml("    verify_peer: required\n"));
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki);
+        options.max_version = version;
+        const auto r = connect(loaded.context("peer"), options);
+        check_refused_in_handshake(r, version);
+        INFO(r.describe());
+        CHECK(contains(r.server_errors, "peer did not return a certificate"));
+        CHECK(r.peer_refusal_reason ==
+              "the peer presented no certificate, and this TLS context requires one (verify_peer: required)");
+        // TLS 1.3 has an alert for exactly this (RFC 8446 section 4.4.2.4); TLS 1.2 does not.
+        CHECK(r.client_alert == (version == TLS1_3_VERSION ? "certificate required" : "handshake failure"));
+    }
+}
+
+TEST_CASE("handshake: no client certificate is accepted with verify_peer: optional") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto loaded = ward::test::load_config(dir.path(), config_yaml("    verify_peer: optional\n"));
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki);
+        options.max_version = version;
+        const auto r = connect(loaded.context("peer"), options);
+        check_established(r);
+        CHECK(r.verified_peer_subject.empty());
+    }
+}
+
+TEST_CASE("handshake: a client certificate from an untrusted CA is refused with verify_peer: optional") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto stranger = pki.issue("stranger", TestPki::client_spec("client.test"), Signer::untrusted_ca);
+    const auto loaded = ward::test::load_config(dir.path(), config_yaml("    verify_peer: optional\n"));
+
+    const auto r = connect(loaded.context("peer"), peer(pki, &stranger));
+    check_refused_in_handshake(r, TLS1_3_VERSION);
+    INFO(r.describe());
+    CHECK(starts_with(r.peer_refusal_reason,
+                      "certificate verification failed: unable to get local issuer certificate (depth 0, "));
+    CHECK(r.client_alert == "unknown CA");
+}
+
+// --- chain validation --------------------------------------------------------------------------
+
+TEST_CASE("handshake: a client certificate from an unknown CA is refused") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto stranger = pki.issue("stranger", TestPki::client_spec("client.test"), Signer::untrusted_ca);
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n    verify_peer: required\n", {"client.test"}));
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &stranger);
+        options.max_version = version;
+        const auto r = connect(loaded.context("peer"), options);
+        check_refused_in_handshake(r, version);
+        INFO(r.describe());
+        CHECK(r.peer_refusal_reason ==
+              "certificate verification failed: unable to get local issuer certificate (depth 0, "
+              "/O=ward/CN=client.test)");
+        CHECK(r.client_alert == "unknown CA");
+    }
+}
+
+TEST_CASE("handshake: an expired client certificate is refused") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    auto spec = TestPki::client_spec("client.test");
+    spec.not_before = -std::chrono::hours(48);
+    spec.not_after = -std::chrono::hours(24);
+    const auto expired = pki.issue("expired", spec);
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n", {"client.test"}));
+
+    const auto r = connect(loaded.context("peer"), peer(pki, &expired));
+    check_refused_in_handshake(r, TLS1_3_VERSION);
+    INFO(r.describe());
+    CHECK(starts_with(r.peer_refusal_reason, "certificate verification failed: certificate has expired (depth 0, "));
+    CHECK(r.client_alert == "certificate expired");
+}
+
+TEST_CASE("handshake: a self-signed peer certificate in the trust store is accepted") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto self = pki.issue("self", TestPki::client_spec("self.test"), Signer::self);
+    pki.trust(self);
+    // A true partial chain too: a leaf whose issuer is not trusted, but which is itself in the
+    // trust store, is its own anchor (X509_V_FLAG_PARTIAL_CHAIN).
+    const auto pinned = pki.issue("pinned", TestPki::client_spec("pinned.test"), Signer::untrusted_ca);
+    pki.trust(pinned);
+    // Not in the trust store: still refused.
+    const auto unpinned = pki.issue("unpinned", TestPki::client_spec("pinned.test"), Signer::untrusted_ca);
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [self.test, pinned.test]\n", {"self.test", "pinned.test"}));
+
+    const auto a = connect(loaded.context("peer"), peer(pki, &self));
+    check_established(a);
+    CHECK(a.verified_peer_subject == "self.test");
+
+    const auto b = connect(loaded.context("peer"), peer(pki, &pinned));
+    check_established(b);
+    CHECK(b.verified_peer_subject == "pinned.test");
+
+    const auto c = connect(loaded.context("peer"), peer(pki, &unpinned));
+    check_refused_in_handshake(c, TLS1_3_VERSION);
+    CHECK(contains(c.peer_refusal_reason, "unable to get local issuer certificate"));
+}
+
+// --- versions and ciphers ----------------------------------------------------------------------
+
+TEST_CASE("handshake: a context with TLS 1.2 ciphers only speaks TLS 1.2 and the selected cipher") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n    ciphers: [ECDHE-ECDSA-AES128-GCM-SHA256]\n",
+                                {"client.test"}));
+    const auto& context = loaded.context("peer");
+    CHECK(SSL_CTX_get_max_proto_version(context.native()) == TLS1_2_VERSION);
+
+    SUBCASE("a TLS 1.3-only client fails") {
+        auto options = peer(pki, &client);
+        options.min_version = TLS1_3_VERSION;
+        const auto r = connect(context, options);
+        INFO(r.describe());
+        CHECK_FALSE(r.server_ok);
+        CHECK_FALSE(r.client_ok);
+        CHECK(r.client_alert == "protocol version");
+        CHECK(contains(r.server_errors, "unsupported protocol"));
+        CHECK(r.peer_refusal_reason.empty());  // not a verification failure
+    }
+    SUBCASE("a TLS 1.2 client negotiates exactly the selected cipher") {
+        auto options = peer(pki, &client);
+        options.max_version = TLS1_2_VERSION;
+        options.cipher_list = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256";
+        const auto r = connect(context, options);
+        check_established(r);
+        CHECK(r.version == "TLSv1.2");
+        CHECK(r.cipher == "ECDHE-ECDSA-AES128-GCM-SHA256");
+        CHECK(r.verified_peer_subject == "client.test");
+    }
+    SUBCASE("a client offering TLS 1.2 and 1.3 gets TLS 1.2") {
+        const auto r = connect(context, peer(pki, &client));
+        check_established(r);
+        CHECK(r.version == "TLSv1.2");
+        CHECK(r.cipher == "ECDHE-ECDSA-AES128-GCM-SHA256");
+    }
+}
+
+TEST_CASE("handshake: a context with TLS 1.3 suites only refuses a TLS 1.2 client") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(),
+        config_yaml("    peer_subjects: [client.test]\n    ciphers: [TLS_AES_128_GCM_SHA256]\n", {"client.test"}));
+    const auto& context = loaded.context("peer");
+    CHECK(SSL_CTX_get_min_proto_version(context.native()) == TLS1_3_VERSION);
+
+    SUBCASE("a TLS 1.2-only client fails") {
+        auto options = peer(pki, &client);
+        options.max_version = TLS1_2_VERSION;
+        const auto r = connect(context, options);
+        INFO(r.describe());
+        CHECK_FALSE(r.server_ok);
+        CHECK_FALSE(r.client_ok);
+        CHECK_FALSE(r.client_handshake_returned);
+        CHECK(r.client_alert == "protocol version");
+        CHECK(contains(r.server_errors, "unsupported protocol"));
+    }
+    SUBCASE("a TLS 1.3 client negotiates exactly the selected suite") {
+        auto options = peer(pki, &client);
+        options.ciphersuites = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+        const auto r = connect(context, options);
+        check_established(r);
+        CHECK(r.version == "TLSv1.3");
+        CHECK(r.cipher == "TLS_AES_128_GCM_SHA256");
+    }
+}
+
+TEST_CASE("handshake: a client offering only an unselected cipher is refused") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n"
+                                "    ciphers: [TLS_AES_256_GCM_SHA384, ECDHE-ECDSA-AES256-GCM-SHA384]\n",
+                                {"client.test"}));
+    const auto& context = loaded.context("peer");
+
+    SUBCASE("TLS 1.3") {
+        auto options = peer(pki, &client);
+        options.min_version = TLS1_3_VERSION;
+        options.ciphersuites = "TLS_AES_128_GCM_SHA256";
+        const auto r = connect(context, options);
+        INFO(r.describe());
+        CHECK_FALSE(r.server_ok);
+        CHECK_FALSE(r.client_ok);
+        CHECK_FALSE(r.client_handshake_returned);
+        CHECK(r.client_alert == "handshake failure");
+        CHECK(contains(r.server_errors, "no shared cipher"));
+        CHECK(r.peer_refusal_reason.empty());  // not a verification failure
+    }
+    SUBCASE("TLS 1.2") {
+        auto options = peer(pki, &client);
+        options.max_version = TLS1_2_VERSION;
+        options.cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256";
+        const auto r = connect(context, options);
+        INFO(r.describe());
+        CHECK_FALSE(r.server_ok);
+        CHECK_FALSE(r.client_ok);
+        CHECK_FALSE(r.client_handshake_returned);
+        CHECK(r.client_alert == "handshake failure");
+        CHECK(contains(r.server_errors, "no shared cipher"));
+        CHECK(r.peer_refusal_reason.empty());  // not a verification failure
+    }
+    SUBCASE("the selected ones work") {
+        auto tls13 = peer(pki, &client);
+        tls13.ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
+        const auto a = connect(context, tls13);
+        check_established(a);
+        CHECK(a.cipher == "TLS_AES_256_GCM_SHA384");
+
+        auto tls12 = peer(pki, &client);
+        tls12.max_version = TLS1_2_VERSION;
+        tls12.cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384";
+        const auto b = connect(context, tls12);
+        check_established(b);
+        CHECK(b.cipher == "ECDHE-ECDSA-AES256-GCM-SHA384");
+    }
+}
+
+TEST_CASE("handshake: renegotiation and compression are off") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n", {"client.test"}));
+    const auto& context = loaded.context("peer");
+
+    const auto server_state = context.new_server();
+    const auto client_state = context.new_client("server.test");
+    for (SSL* ssl : {server_state.get(), client_state.get()}) {
+        REQUIRE(ssl != nullptr);
+        const auto options = SSL_get_options(ssl);
+        CHECK((options & SSL_OP_NO_RENEGOTIATION) != 0);
+        CHECK((options & SSL_OP_NO_COMPRESSION) != 0);
+    }
+
+    // And in practice: a TLS 1.2 client asking to renegotiate is refused.
+    auto options = peer(pki, &client);
+    options.max_version = TLS1_2_VERSION;
+    auto client_ctx = ward::test::make_peer_ctx(options);
+    auto server_ssl = context.new_server();
+    auto client_ssl = ward::test::make_peer_client(client_ctx.get());
+    const auto r = ward::test::handshake(server_ssl.get(), client_ssl.get());
+    check_established(r);
+    CHECK(r.version == "TLSv1.2");
+    CHECK(SSL_get_current_compression(server_ssl.get()) == nullptr);
+
+    REQUIRE(SSL_renegotiate(client_ssl.get()) == 1);
+    int client_result = 0;
+    int client_error = SSL_ERROR_NONE;
+    for (int i = 0; i < 20; ++i) {
+        client_result = SSL_do_handshake(client_ssl.get());
+        client_error = SSL_get_error(client_ssl.get(), client_result);
+        if (client_result == 1 || (client_error != SSL_ERROR_WANT_READ && client_error != SSL_ERROR_WANT_WRITE)) break;
+        char byte = 0;
+        const int read = SSL_read(server_ssl.get(), &byte, 1);  // the server sees the new ClientHello
+        CHECK(read <= 0);
+        CHECK(SSL_get_error(server_ssl.get(), read) == SSL_ERROR_WANT_READ);
+    }
+    const std::string client_errors = ward::test::drain_openssl_errors();
+    CHECK(client_result != 1);
+    CHECK(client_error == SSL_ERROR_SSL);
+    CHECK_MESSAGE(contains(client_errors, "no renegotiation"), client_errors);
+}
+
+// --- common-criteria mode ----------------------------------------------------------------------
+
+namespace {
+
+std::string cc_yaml(const std::string& crl_missing) {
+    return config_yaml("    peer_subjects: [client.test]\n"
+                       "    ciphers: [TLS_AES_256_GCM_SHA384, ECDHE-ECDSA-AES256-GCM-SHA384]\n",
+                       {"client.test"},
+                       "  mode: common-criteria\n"
+                       "  fips_provider: policy-only\n"
+                       "  crl_missing: " + crl_missing + "\n");
+}
+
+}  // namespace
+
+TEST_CASE("handshake: common-criteria mode with crl_missing: reject needs the issuer's CRL") {
+    TempDir dir("handshake-cc");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+
+    {
+        const auto loaded = ward::test::load_config(dir.path(), cc_yaml("reject"));
+        const auto r = connect(loaded.context("peer"), peer(pki, &client));
+        check_refused_in_handshake(r, TLS1_3_VERSION);
+        INFO(r.describe());
+        CHECK(starts_with(r.peer_refusal_reason, "certificate verification failed: unable to get certificate CRL"));
+    }
+
+    pki.write_ca_crl();
+    const auto loaded = ward::test::load_config(dir.path(), cc_yaml("reject"), "ward-with-crl.yaml");
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &client);
+        options.max_version = version;
+        const auto r = connect(loaded.context("peer"), options);
+        check_established(r);
+        CHECK(r.verified_peer_subject == "client.test");
+        CHECK(r.cipher == (version == TLS1_3_VERSION ? "TLS_AES_256_GCM_SHA384" : "ECDHE-ECDSA-AES256-GCM-SHA384"));
+    }
+}
+
+TEST_CASE("handshake: common-criteria mode with crl_missing: accept needs no CRL") {
+    TempDir dir("handshake-cc");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(dir.path(), cc_yaml("accept"));
+
+    const auto r = connect(loaded.context("peer"), peer(pki, &client));
+    check_established(r);
+    CHECK(r.verified_peer_subject == "client.test");
+}
+
+TEST_CASE("handshake: common-criteria mode refuses a revoked client certificate") {
+    TempDir dir("handshake-cc");
+    TestPki pki(dir.path());
+    auto spec = TestPki::client_spec("client.test");
+    spec.serial = 4242;
+    const auto revoked = pki.issue("revoked", spec);
+    pki.write_ca_crl({4242});
+    const auto loaded = ward::test::load_config(dir.path(), cc_yaml("accept"));
+
+    const auto r = connect(loaded.context("peer"), peer(pki, &revoked));
+    check_refused_in_handshake(r, TLS1_3_VERSION);
+    INFO(r.describe());
+    CHECK(starts_with(r.peer_refusal_reason, "certificate verification failed: certificate revoked"));
+    CHECK(r.client_alert == "certificate revoked");
+}
+
+TEST_CASE("handshake: common-criteria mode checks the client certificate's version and usage") {
+    TempDir dir("handshake-cc");
+    TestPki pki(dir.path());
+    pki.write_ca_crl();
+    const auto loaded = ward::test::load_config(dir.path(), cc_yaml("reject"));
+    const auto& context = loaded.context("peer");
+
+    SUBCASE("a v3 clientAuth certificate is accepted") {
+        const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+        const auto r = connect(context, peer(pki, &client));
+        check_established(r);
+        CHECK(r.verified_peer_subject == "client.test");
+        CHECK(r.version == "TLSv1.3");
+        CHECK(r.cipher == "TLS_AES_256_GCM_SHA384");
+    }
+    SUBCASE("an X.509 v1 certificate is refused") {
+        auto spec = TestPki::client_spec("client.test");
+        spec.version = 1;
+        const auto v1 = pki.issue("v1", spec);
+        const auto r = connect(context, peer(pki, &v1));
+        check_refused_in_handshake(r, TLS1_3_VERSION);
+        INFO(r.describe());
+        CHECK(r.peer_refusal_reason ==
+              "common-criteria mode refuses the peer certificate /O=ward/CN=client.test: it is an X.509 v1 "
+              "certificate; common-criteria mode accepts X.509 v3 only");
+        CHECK(r.client_alert == "handshake failure");
+    }
+    SUBCASE("a serverAuth-only certificate is refused") {
+        auto spec = TestPki::client_spec("client.test");
+        spec.server_auth = true;
+        spec.client_auth = false;
+        const auto server_only = pki.issue("server-only", spec);
+        const auto r = connect(context, peer(pki, &server_only));
+        check_refused_in_handshake(r, TLS1_3_VERSION);
+        INFO(r.describe());
+        // OpenSSL's own purpose check (ssl_client, in every mode) refuses it before ward's rule.
+        CHECK(r.peer_refusal_reason ==
+              "certificate verification failed: unsuitable certificate purpose (depth 0, /O=ward/CN=client.test)");
+        CHECK(r.client_alert == "unsupported certificate");
+    }
+    SUBCASE("a certificate without extended key usage is refused") {
+        auto spec = TestPki::client_spec("client.test");
+        spec.server_auth = false;
+        spec.client_auth = false;
+        const auto no_eku = pki.issue("no-eku", spec);
+        const auto r = connect(context, peer(pki, &no_eku));
+        check_refused_in_handshake(r, TLS1_3_VERSION);
+        INFO(r.describe());
+        CHECK(r.peer_refusal_reason ==
+              "common-criteria mode refuses the peer certificate /O=ward/CN=client.test: it has no extended key "
+              "usage; common-criteria mode needs clientAuth");
+    }
+}
+
+// --- diagnostics when building -----------------------------------------------------------------
+
+TEST_CASE("handshake config: a cipher fips mode forbids is reported at its position") {
+    TempDir dir("handshake-diag");
+    TestPki pki(dir.path());
+    const std::string yaml = config_yaml("    ciphers: [TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256]\n", {},
+                                         "  mode: fips\n  fips_provider: policy-only\n");
+    const auto check = ward::test::check_config(dir.path(), yaml);
+    INFO(check.diagnostics.to_string());
+    CHECK(check.loaded);
+    CHECK(check.activated);
+    CHECK_FALSE(check.snapshot.has_value());
+
+    const auto at = ward::test::mark_of(yaml, "TLS_CHACHA20_POLY1305_SHA256");
+    const auto errors = check.formatted("tls_contexts.peer.ciphers[1]");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == check.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
+                           ": error: tls_contexts.peer.ciphers[1]: 'TLS_CHACHA20_POLY1305_SHA256' is not allowed in "
+                           "fips mode: ChaCha20-Poly1305 is not a FIPS-approved cipher");
+    CHECK(check.diagnostics.error_count() == 1);
+    // policy-only says what it does not do.
+    CHECK(check.formatted("security.fips_provider", ward::config::Severity::warning).size() == 1);
+}
+
+TEST_CASE("handshake config: an unknown cipher is reported at its position") {
+    TempDir dir("handshake-diag");
+    TestPki pki(dir.path());
+    const std::string yaml = config_yaml("    ciphers:\n      - TLS_AES_256_GCM_SHA384\n      - FOO\n");
+    const auto check = ward::test::check_config(dir.path(), yaml);
+    INFO(check.diagnostics.to_string());
+    CHECK_FALSE(check.snapshot.has_value());
+
+    const auto at = ward::test::mark_of(yaml, "FOO");
+    const auto errors = check.formatted("tls_contexts.peer.ciphers[1]");
+    REQUIRE(errors.size() == 1);
+    CHECK(starts_with(errors[0], check.file.string() + ":" + std::to_string(at.line) + ":" +
+                                     std::to_string(at.column) +
+                                     ": error: tls_contexts.peer.ciphers[1]: 'FOO' is not a TLS cipher known to "
+                                     "OpenSSL 3.0"));
+    CHECK(check.diagnostics.error_count() == 1);
+}
+
+TEST_CASE("handshake config: a key that does not match its certificate is named") {
+    TempDir dir("handshake-diag");
+    TestPki pki(dir.path());
+    const auto other = pki.issue("other", TestPki::client_spec("other.test"));
+    const std::string yaml = "certificates:\n"
+                             "  server: { cert: server.pem, key: other.key }\n"
+                             "trust_stores:\n"
+                             "  peers: { dir: trust }\n"
+                             "tls_contexts:\n"
+                             "  peer:\n"
+                             "    certificate: server\n"
+                             "    trust_store: peers\n";
+    const auto check = ward::test::check_config(dir.path(), yaml);
+    INFO(check.diagnostics.to_string());
+    CHECK(check.loaded);
+    CHECK_FALSE(check.snapshot.has_value());
+
+    const auto at = ward::test::mark_of(yaml, "other.key");
+    const auto errors = check.formatted("certificates.server.key");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == check.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
+                           ": error: certificates.server.key: key '" + other.key.string() +
+                           "' does not match certificate '" + pki.server().cert.string() +
+                           "' (CN=server.test, O=ward)");
+}
