@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <string_view>
 
 namespace {
 
@@ -31,6 +32,21 @@ struct CountingListener : doctest::IReporter {
 DOCTEST_REGISTER_LISTENER("count", 1, CountingListener);
 
 int main(int argc, char** argv) {
+#ifdef WARD_ONE_CASE_PER_PROCESS
+    // The FIPS provider, once loaded, is the default for the whole process: each case of this
+    // tier must run alone, as CTest runs it.
+    bool filtered = false, listing = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        filtered = filtered || a.rfind("--test-case=", 0) == 0 || a.rfind("-tc=", 0) == 0;
+        listing = listing || a.rfind("--list", 0) == 0 || a.rfind("-ltc", 0) == 0 || a == "--help" || a == "-h";
+    }
+    if (!filtered && !listing) {
+        std::fprintf(stderr, "each test case of this executable needs a process of its own (the FIPS provider is "
+                             "process-wide): run it through ctest, or pick one case with --test-case=NAME\n");
+        return 2;
+    }
+#endif
     doctest::Context context(argc, argv);
     const int result = context.run();
     if (context.shouldExit()) return result;
