@@ -198,6 +198,7 @@ struct Config {
     std::filesystem::path file;  // the configuration file as given
     Node node;
     std::string user;  // drop privileges to this user after binding (empty: stay)
+    FilePath pid_file;  // written by `ward run`, read by `ward reload` (empty: none)
     Security security;
     std::vector<Certificate> certificates;
     std::vector<TrustStore> trust_stores;

@@ -255,11 +255,12 @@ void Reader::read(const YAML::Node& root, Config& config) {
         diag_.error({1, 1}, "", "the configuration is empty");
         return;
     }
-    if (!map(root, "", {"node", "user", "security", "certificates", "trust_stores", "tls_peer_subjects",
+    if (!map(root, "", {"node", "user", "pid_file", "security", "certificates", "trust_stores", "tls_peer_subjects",
                         "tls_contexts", "listeners", "workers", "limits", "metrics", "admin", "logging"}))
         return;
     field(root, "node", "", [&](auto& n, auto& p) { read_node(n, p, config.node); });
     field(root, "user", "", [&](auto& n, auto& p) { set_string(n, p, config.user); });
+    field(root, "pid_file", "", [&](auto& n, auto& p) { set_path(n, p, config.pid_file); });
     field(root, "security", "", [&](auto& n, auto& p) { read_security(n, p, config.security); });
     field(root, "limits", "", [&](auto& n, auto& p) { read_limits(n, p, config.limits, false); });
     field(root, "workers", "", [&](auto& n, auto& p) { set_int(n, p, config.workers, 0u, 256u); });

@@ -52,6 +52,7 @@ std::string to_yaml(const Config& c) {
     if (!c.node.banner_file.empty()) out << YAML::Key << "banner_file" << YAML::Value << c.node.banner_file.written;
     out << YAML::EndMap;
     if (!c.user.empty()) out << YAML::Key << "user" << YAML::Value << c.user;
+    if (!c.pid_file.empty()) out << YAML::Key << "pid_file" << YAML::Value << c.pid_file.written;
 
     out << YAML::Key << "security" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "mode" << YAML::Value << std::string(to_string(c.security.mode));

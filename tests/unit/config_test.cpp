@@ -270,6 +270,7 @@ TEST_CASE("the model written back loads into an equal model (round trip)") {
     const std::string yaml =
         "node: { name: n1, banner_file: banner.txt }\n"
         "user: ward\n"
+        "pid_file: run/ward.pid\n"
         "security:\n  mode: common-criteria\n  fips_provider: policy-only\n  crl_missing: accept\n"
         "  xmpp: { client_to_node_secure: false, router_to_router_secure: true, web_client_secure: false }\n"
         "workers: 3\n"
