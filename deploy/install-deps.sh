@@ -10,8 +10,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libssl-dev libpugixml-dev libyaml-cpp-dev libspdlog-dev doctest-dev
   libexpat1-dev
-  # tools the tests drive
-  openssl ca-certificates
+  # tools the tests drive (real, independent peers)
+  openssl ca-certificates curl sip-tester stunnel4 sslscan testssl.sh
   # building the FIPS provider from Debian's OpenSSL source
   perl make dpkg-dev
 )

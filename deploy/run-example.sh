@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds ward and runs it on the bundled example setup (deploy/examples): installs the
 # dependencies, makes the development PKI in deploy/examples/pki (once), validates the
-# configuration with `ward check`. (Starting the proxy with `ward run` joins when the relay
-# engine lands.)
+# configuration with `ward check`, then runs ward in the foreground (Ctrl-C stops it).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$top/deploy/install-deps.sh"
@@ -12,3 +11,4 @@ ward="$top/build/proxy/ward"
 examples="$top/deploy/examples"
 [ -f "$examples/pki/ca.pem" ] || "$ward" pki init "$examples/pki"
 "$ward" check -c "$examples/ward.yaml"
+exec "$ward" run -c "$examples/ward.yaml"

@@ -9,7 +9,18 @@
 #include <string_view>
 #include <vector>
 
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+
 #include "config/loader.hpp"
+#include "config/writer.hpp"
+#include "proxy/log.hpp"
+#include "proxy/server.hpp"
+#include "proxy/snapshot.hpp"
 #include "tls/cert_import.hpp"
 #include "tls/cipher_catalog.hpp"
 #include "tls/pki.hpp"
@@ -26,6 +37,7 @@ constexpr std::string_view kUsage = R"(usage: ward <command> [options]
 commands:
   check   validate a configuration (every problem, with file:line:col)
   run     start the proxy
+  reload  ask the running proxy to reload its configuration
   pki     make a development PKI or issue certificates
   cert    import a peer certificate into a trust store
   ciphers list the TLS ciphers OpenSSL offers and which each security mode allows
@@ -43,7 +55,10 @@ Exit status: 0 when the configuration is valid, 78 when it is not.
 
 constexpr std::string_view kRunUsage = R"(usage: ward run -c FILE
 
-Starts ward in the foreground with the configuration in FILE.
+Starts ward in the foreground with the configuration in FILE: binds every listener (then drops
+privileges to `user`), runs one worker per core, logs to stderr. SIGHUP (or `ward reload`)
+reloads FILE without dropping connections; SIGTERM or SIGINT stops accepting, drains for up to
+limits.drain_timeout, then closes.
 )";
 
 constexpr std::string_view kPkiUsage = R"(usage: ward pki init DIR [--domain DOMAIN] [--rsa [BITS]] [--force]
@@ -139,24 +154,12 @@ std::optional<std::string> config_option(Args& args, std::string_view usage, int
     return file;
 }
 
-// Loads, activates the security mode, builds every TLS context. Prints diagnostics.
-struct Checked {
-    std::optional<config::Config> config;
-    std::optional<tls::TlsSnapshot> tls;
-};
-
-Checked load_and_check(const std::string& file) {
-    Checked out;
-    auto loaded = config::load_file(file);
-    auto& diagnostics = loaded.diagnostics;
-    // TLS checks run on what could be read even when the file has errors, so one run reports
-    // every problem.
-    if (loaded.partial && tls::activate_security_mode(*loaded.partial, diagnostics)) {
-        out.tls = tls::build_tls_snapshot(*loaded.partial, diagnostics);
-    }
+// Loads, activates the security mode, builds every TLS context; prints the diagnostics.
+std::shared_ptr<const Snapshot> load_and_check(const std::string& file) {
+    config::Diagnostics diagnostics(file);
+    auto snapshot = build_snapshot(file, diagnostics);
     print_diagnostics(diagnostics);
-    if (out.tls && loaded.config && !diagnostics.has_errors()) out.config = std::move(loaded.config);
-    return out;
+    return snapshot;
 }
 
 int cmd_check(Args& args) {
@@ -164,32 +167,104 @@ int cmd_check(Args& args) {
     int status = kExitOk;
     auto file = config_option(args, kCheckUsage, status);
     if (!file) return status;
-    auto checked = load_and_check(*file);
-    if (!checked.config) {
+    auto snapshot = load_and_check(*file);
+    if (!snapshot) {
         std::cerr << *file << ": configuration is not valid\n";
         return kExitConfig;
     }
-    const auto& c = *checked.config;
+    const auto& c = snapshot->config;
     std::cout << *file << ": configuration is valid (" << config::to_string(c.security.mode) << " mode, "
               << c.tls_contexts.size() << " TLS context" << (c.tls_contexts.size() == 1 ? "" : "s") << ", "
               << c.listeners.size() << " listener" << (c.listeners.size() == 1 ? "" : "s") << ")\n";
     return kExitOk;
 }
 
+// Writes the pid file (atomically) and removes it when ward exits.
+class PidFile {
+public:
+    explicit PidFile(std::filesystem::path path) : path_(std::move(path)) {}
+    bool write() {
+        if (path_.empty()) return true;
+        if (auto s = config::save_text_atomically(path_, std::to_string(::getpid()) + "\n"); !s) {
+            std::cerr << "ward run: cannot write the pid file: " << s.error() << '\n';
+            return false;
+        }
+        std::error_code ec;
+        std::filesystem::remove(std::filesystem::path(path_.string() + ".prev"), ec);
+        return true;
+    }
+    ~PidFile() {
+        std::error_code ec;
+        if (!path_.empty()) std::filesystem::remove(path_, ec);
+    }
+
+private:
+    std::filesystem::path path_;
+};
+
 int cmd_run(Args& args) {
     if (args.help()) return std::cout << kRunUsage, kExitOk;
     int status = kExitOk;
     auto file = config_option(args, kRunUsage, status);
     if (!file) return status;
-    auto checked = load_and_check(*file);
-    if (!checked.config) {
+    // Logging first, at info, so that everything start-up says is seen; the configured level
+    // applies once the configuration is loaded.
+    init_logging(config::LogLevel::info);
+    auto snapshot = load_and_check(*file);
+    if (!snapshot) {
         std::cerr << *file << ": configuration is not valid; not starting\n";
         return kExitConfig;
     }
-    // The relay engine (listeners, workers, reload) is the next capability; until it lands,
-    // say so plainly rather than pretend to serve.
-    std::cerr << "ward run: configuration and TLS contexts are ready, but this build has no relay engine yet\n";
-    return kExitUnavailable;
+    set_log_level(snapshot->config.logging.level);
+    // Signals are handled by the control loop: block them before any thread starts so that
+    // workers inherit the mask and never take one.
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    Server server(*file);
+    PidFile pid(snapshot->config.pid_file.resolved);
+    if (!server.start(snapshot)) return kExitUnavailable;
+    if (!pid.write()) return kExitFailure;
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    return server.run();
+}
+
+constexpr std::string_view kReloadUsage = R"(usage: ward reload -c FILE
+
+Checks FILE, then asks the running ward (the pid in FILE's pid_file) to reload it (SIGHUP).
+New connections use the new configuration; established ones keep theirs. A configuration that
+does not validate is not sent: the diagnostics are printed and the exit status is 78.
+)";
+
+int cmd_reload(Args& args) {
+    if (args.help()) return std::cout << kReloadUsage, kExitOk;
+    int status = kExitOk;
+    auto file = config_option(args, kReloadUsage, status);
+    if (!file) return status;
+    auto loaded = config::load_file(*file);
+    if (!loaded.config) {
+        print_diagnostics(loaded.diagnostics);
+        return kExitConfig;
+    }
+    const auto& pid_path = loaded.config->pid_file.resolved;
+    if (pid_path.empty()) {
+        std::cerr << "ward reload: " << *file << " sets no pid_file, so the running ward cannot be found\n";
+        return kExitConfig;
+    }
+    std::ifstream in(pid_path);
+    long pid = 0;
+    if (!(in >> pid) || pid <= 1) {
+        std::cerr << "ward reload: cannot read a pid from " << pid_path.string() << " (is ward running?)\n";
+        return kExitUnavailable;
+    }
+    if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+        std::cerr << "ward reload: cannot signal process " << pid << ": " << std::strerror(errno) << '\n';
+        return kExitUnavailable;
+    }
+    std::cout << "sent SIGHUP to ward (pid " << pid << "); its log says whether the reload took effect\n";
+    return kExitOk;
 }
 
 bool parse_int(std::string_view s, int& out) {
@@ -361,6 +436,7 @@ int run_cli(int argc, char** argv) {
     if (command == "--version") return std::cout << "ward " << kVersion << '\n', kExitOk;
     if (command == "check") return cmd_check(args);
     if (command == "run") return cmd_run(args);
+    if (command == "reload") return cmd_reload(args);
     if (command == "pki") return cmd_pki(args);
     if (command == "cert") return cmd_cert(args);
     if (command == "ciphers") return cmd_ciphers(args);

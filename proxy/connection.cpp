@@ -1,0 +1,185 @@
+#include "proxy/connection.hpp"
+
+#include <openssl/err.h>
+
+#include "tls/openssl_error.hpp"
+
+namespace ward::proxy {
+
+Connection::Connection(tcp::socket socket) : socket_(std::move(socket)) {
+    if (socket_.is_open()) on_connected();
+}
+
+void Connection::on_connected() {
+    error_code ec;
+    socket_.native_non_blocking(true, ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+}
+
+void Connection::attach_tls(tls::UniqueSsl ssl) {
+    ssl_ = std::move(ssl);
+    SSL_set_fd(ssl_.get(), socket_.native_handle());
+}
+
+awaitable<int> Connection::after_ssl_call(int ret, const char* what, error_code& ec) {
+    const int err = SSL_get_error(ssl_.get(), ret);
+    switch (err) {
+        case SSL_ERROR_WANT_READ: {
+            auto [e] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+            ec = e;
+            co_return 1;
+        }
+        case SSL_ERROR_WANT_WRITE: {
+            auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+            ec = e;
+            co_return 1;
+        }
+        case SSL_ERROR_ZERO_RETURN:
+            clean_eof_ = true;
+            ec = asio::error::eof;
+            co_return -1;
+        case SSL_ERROR_SYSCALL:
+            tls::clear_openssl_errors();
+            // errno 0: the peer closed the TCP connection without a TLS alert.
+            ec = errno ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
+            co_return -1;
+        default: {
+            const unsigned long e = ERR_peek_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+                // A peer that vanishes without close_notify: a normal close, not an error.
+                tls::clear_openssl_errors();
+                ec = asio::error::eof;
+                co_return -1;
+            }
+            tls_error_ = tls::openssl_error(what);
+            ec = make_error_code(Errc::tls_failure);
+            co_return -1;
+        }
+    }
+    co_return -1;  // not reached: every case returns
+}
+
+awaitable<error_code> Connection::handshake() {
+    error_code ec;
+    for (;;) {
+        ERR_clear_error();
+        const int r = SSL_do_handshake(ssl_.get());
+        if (r == 1) co_return error_code{};
+        const int next = co_await after_ssl_call(r, "TLS handshake", ec);
+        if (next < 0) {
+            if (ec == make_error_code(Errc::tls_failure)) ec = make_error_code(Errc::tls_handshake_failed);
+            co_return ec;
+        }
+        if (ec) co_return ec;
+    }
+}
+
+awaitable<error_code> Connection::wait_readable() {
+    if (ssl_ && SSL_has_pending(ssl_.get())) co_return error_code{};
+    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+    co_return ec;
+}
+
+awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, std::size_t size) {
+    error_code ec;
+    if (!ssl_) {
+        for (;;) {
+            const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                auto [e] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+                if (e) co_return std::pair{e, std::size_t{0}};
+                continue;
+            }
+            co_return std::pair{ec, n};
+        }
+    }
+    for (;;) {
+        ERR_clear_error();
+        std::size_t n = 0;
+        const int r = SSL_read_ex(ssl_.get(), data, size, &n);
+        if (r == 1) co_return std::pair{error_code{}, n};
+        const int next = co_await after_ssl_call(r, "TLS read", ec);
+        if (next < 0 || ec) co_return std::pair{ec, std::size_t{0}};
+    }
+}
+
+awaitable<void> Connection::lock_writes() {
+    while (writing_) {
+        if (!write_waiters_) {
+            write_waiters_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+            write_waiters_->expires_at(asio::steady_timer::time_point::max());
+        }
+        // Woken by unlock_writes cancelling the timer.
+        co_await write_waiters_->async_wait(use_tuple);
+    }
+    writing_ = true;
+}
+
+void Connection::unlock_writes() {
+    writing_ = false;
+    if (write_waiters_) write_waiters_->cancel();
+}
+
+awaitable<error_code> Connection::write_all(const void* data, std::size_t size) {
+    co_await lock_writes();
+    error_code ec;
+    const auto* p = static_cast<const char*>(data);
+    std::size_t left = size;
+    while (left > 0 && !ec) {
+        if (!ssl_) {
+            const std::size_t n = socket_.write_some(asio::buffer(p, left), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+                ec = e;
+                continue;
+            }
+            p += n;
+            left -= n;
+            continue;
+        }
+        ERR_clear_error();
+        std::size_t n = 0;
+        const int r = SSL_write_ex(ssl_.get(), p, left, &n);
+        if (r == 1) {
+            p += n;
+            left -= n;
+            continue;
+        }
+        // On WANT_*, OpenSSL requires the same arguments again: the loop does exactly that.
+        const int next = co_await after_ssl_call(r, "TLS write", ec);
+        if (next < 0 && !ec) ec = make_error_code(Errc::tls_failure);
+    }
+    unlock_writes();
+    co_return ec;
+}
+
+awaitable<void> Connection::shutdown_send() {
+    if (send_shut_ || !socket_.is_open()) co_return;
+    send_shut_ = true;
+    error_code ec;
+    if (!ssl_) {
+        socket_.shutdown(tcp::socket::shutdown_send, ec);
+        co_return;
+    }
+    co_await lock_writes();
+    // Sends close_notify; ward does not wait for the peer's (the read side stays open).
+    for (int tries = 0; tries < 8; ++tries) {
+        ERR_clear_error();
+        const int r = SSL_shutdown(ssl_.get());
+        if (r >= 0) break;
+        const int err = SSL_get_error(ssl_.get(), r);
+        if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) break;
+        if (err == SSL_ERROR_WANT_READ) break;  // close_notify already queued and flushed
+        auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+        if (e) break;
+    }
+    tls::clear_openssl_errors();
+    unlock_writes();
+}
+
+void Connection::close() {
+    error_code ec;
+    socket_.close(ec);
+}
+
+}  // namespace ward::proxy

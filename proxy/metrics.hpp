@@ -1,0 +1,51 @@
+#pragma once
+// Counters per listener, shared by all workers (relaxed atomics), served as Prometheus text.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace ward::proxy {
+
+enum class HandshakeFailure { timeout, peer_refused, tls_error, closed, count_ };
+
+struct ListenerMetrics {
+    std::string name;
+    std::string protocol;
+    std::atomic<std::uint64_t> accepted{0};
+    std::atomic<std::uint64_t> refused_listener_limit{0};
+    std::atomic<std::uint64_t> refused_global_limit{0};
+    std::atomic<std::uint64_t> handshakes_ok{0};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(HandshakeFailure::count_)> handshakes_failed{};
+    std::atomic<std::uint64_t> backend_failures{0};
+    std::atomic<std::int64_t> active{0};
+    std::atomic<std::uint64_t> bytes_from_client{0};
+    std::atomic<std::uint64_t> bytes_to_client{0};
+
+    // Handshake duration histogram (seconds, Prometheus cumulative buckets).
+    static constexpr std::array<double, 12> kBuckets{0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
+                                                     0.1,   0.25,  0.5,   1.0,  2.5,   10.0};
+    std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> handshake_buckets{};
+    std::atomic<std::uint64_t> handshake_micros{0};
+
+    void observe_handshake(std::chrono::steady_clock::duration d);
+};
+
+class Metrics {
+public:
+    // The counters of a listener, made on first use (listener set-up, not the hot path).
+    std::shared_ptr<ListenerMetrics> listener(const std::string& name, const std::string& protocol);
+    std::atomic<std::int64_t>& global_active() { return global_active_; }
+    std::string prometheus_text() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<ListenerMetrics>> listeners_;
+    std::atomic<std::int64_t> global_active_{0};
+};
+
+}  // namespace ward::proxy

@@ -1,0 +1,326 @@
+#include "proxy/session.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "proxy/log.hpp"
+#include "config/values.hpp"
+#include "proxy/sip_filter.hpp"
+#include "proxy/worker.hpp"
+#include "tls/peer_verifier.hpp"
+
+namespace ward::proxy {
+
+using namespace asio::experimental::awaitable_operators;
+using config::Protocol;
+
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& e) {
+    const auto a = e.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
+}
+
+bool is_sip(Protocol p) { return p == Protocol::sip || p == Protocol::sip_outbound; }
+
+}  // namespace
+
+Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
+                 const config::Listener& listener, std::shared_ptr<ListenerMetrics> metrics)
+    : worker_(worker),
+      id_(id),
+      snapshot_(std::move(snapshot)),
+      listener_(listener),
+      metrics_(std::move(metrics)),
+      client_(std::move(socket)),
+      timer_(worker.io()),
+      started_(clock::now()),
+      last_activity_(started_) {
+    error_code ec;
+    const auto remote = client_.socket().remote_endpoint(ec);
+    peer_ = ec ? std::string("?") : endpoint_text(remote);
+    metrics_->active.fetch_add(1, std::memory_order_relaxed);
+    worker_.global_active().fetch_add(1, std::memory_order_relaxed);
+}
+
+Session::~Session() {
+    metrics_->active.fetch_sub(1, std::memory_order_relaxed);
+    worker_.global_active().fetch_sub(1, std::memory_order_relaxed);
+}
+
+const char* Session::phase_name() const {
+    switch (phase_) {
+        case Phase::handshake: return "handshake";
+        case Phase::connect: return "connect";
+        case Phase::relay: return "relay";
+    }
+    return "?";
+}
+
+void Session::set_deadline(clock::duration d) {
+    deadline_ = clock::now() + d;
+    arm_timer();
+}
+
+void Session::arm_timer() {
+    timer_.expires_at(deadline_);
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+        if (ec) return;  // re-armed or cancelled
+        if (auto self = weak.lock()) self->on_timer();
+    });
+}
+
+void Session::on_timer() {
+    if (phase_ == Phase::connect) {
+        // This backend did not answer in time: give up on it, not on the client.
+        connect_timed_out_ = true;
+        if (backend_) backend_->close();
+        return;
+    }
+    if (phase_ == Phase::relay) {
+        // Idle and message deadlines move with traffic: only time out when they really passed.
+        auto due = last_activity_ + listener_.limits.idle_timeout;
+        if (message_deadline_ && *message_deadline_ < due) due = *message_deadline_;
+        if (clock::now() < due) {
+            deadline_ = due;
+            arm_timer();
+            return;
+        }
+        detail_ = message_deadline_ && *message_deadline_ <= clock::now() ? "message not completed in time"
+                                                                          : "idle";
+    }
+    abort(make_error_code(Errc::timed_out));
+}
+
+void Session::abort(error_code reason) {
+    if (!reason_) reason_ = reason;
+    client_.close();
+    if (backend_) backend_->close();
+    timer_.cancel();
+}
+
+awaitable<bool> Session::tls_handshake(Connection& side) {
+    const auto begin = clock::now();
+    const auto ec = co_await side.handshake();
+    if (!ec) {
+        metrics_->handshakes_ok.fetch_add(1, std::memory_order_relaxed);
+        metrics_->observe_handshake(clock::now() - begin);
+        co_return true;
+    }
+    HandshakeFailure kind = HandshakeFailure::tls_error;
+    const auto refusal = tls::peer_refusal_reason(side.ssl());
+    if (reason_ == make_error_code(Errc::timed_out)) {
+        kind = HandshakeFailure::timeout;
+        detail_ = "no TLS handshake within " + std::to_string(listener_.limits.handshake_timeout.count()) + "ms";
+    } else if (!refusal.empty()) {
+        kind = HandshakeFailure::peer_refused;
+        reason_ = make_error_code(Errc::peer_refused);
+        detail_ = refusal;
+    } else if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+        kind = HandshakeFailure::closed;
+        reason_ = ec;
+        detail_ = "peer closed during the handshake";
+    } else {
+        reason_ = ec;
+        detail_ = side.tls_error().empty() ? ec.message() : side.tls_error();
+    }
+    metrics_->handshakes_failed[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+}
+
+awaitable<bool> Session::connect_backend() {
+    phase_ = Phase::connect;
+    tcp::resolver resolver(worker_.io());
+    for (const auto& b : listener_.backends) {
+        connect_timed_out_ = false;
+        set_deadline(listener_.limits.connect_timeout);
+        auto [rec, results] = co_await resolver.async_resolve(b.host, std::to_string(b.port), use_tuple);
+        if (reason_) break;
+        if (rec) continue;
+        for (const auto& entry : results) {
+            backend_.emplace(tcp::socket(worker_.io()));
+            auto [ec] = co_await backend_->socket().async_connect(entry.endpoint(), use_tuple);
+            if (!ec && !connect_timed_out_) {
+                backend_->on_connected();
+                backend_name_ = b.to_string();
+                co_return true;
+            }
+            backend_.reset();
+            if (reason_ || connect_timed_out_) break;
+        }
+        if (reason_) break;
+    }
+    if (!reason_) reason_ = make_error_code(Errc::backend_unreachable);
+    detail_ = "no backend accepted the connection";
+    metrics_->backend_failures.fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+}
+
+awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* filter, std::uint64_t& bytes,
+                              std::atomic<std::uint64_t>& counter, bool from_client) {
+    auto& pool = worker_.pool();
+    const std::size_t size = listener_.limits.buffer_size;
+    for (;;) {
+        if (auto ec = co_await from.wait_readable(); ec) {
+            abort(ec);
+            co_return;
+        }
+        auto buffer = pool.take(size);
+        auto [ec, n] = co_await from.read_some(buffer.data(), buffer.size());
+        if (ec == asio::error::eof) {
+            if (filter && filter->feed(nullptr, 0).mid_message) {
+                // A message cut short by the end of the stream is dropped, never forwarded.
+                detail_ = "stream ended inside a message";
+            }
+            co_await to.shutdown_send();
+            co_return;
+        }
+        if (ec) {
+            abort(ec);
+            co_return;
+        }
+        last_activity_ = clock::now();
+        if (filter) {
+            auto out = filter->feed(buffer.data(), n);
+            buffer = {};  // the filter holds what it still needs
+            // Forward first, then answer the sender: the pings or the broken message came after
+            // what is forwarded.
+            if (!out.forward.empty()) {
+                if (auto wec = co_await to.write_all(out.forward.data(), out.forward.size()); wec) {
+                    abort(wec);
+                    co_return;
+                }
+                bytes += out.forward.size();
+                counter.fetch_add(out.forward.size(), std::memory_order_relaxed);
+            }
+            if (!out.reply.empty()) {
+                if (auto wec = co_await from.write_all(out.reply.data(), out.reply.size()); wec) {
+                    abort(wec);
+                    co_return;
+                }
+            }
+            if (out.close) {
+                detail_ = std::string(from_client ? "client" : "backend") + ": " + out.reason;
+                co_await from.shutdown_send();
+                abort(make_error_code(Errc::protocol_error));
+                co_return;
+            }
+            if (out.mid_message && !message_deadline_) {
+                message_deadline_ = clock::now() + listener_.sip->message_timeout;
+                if (*message_deadline_ < deadline_) {
+                    deadline_ = *message_deadline_;
+                    arm_timer();
+                }
+            } else if (!out.mid_message) {
+                message_deadline_.reset();
+            }
+            continue;
+        }
+        if (auto wec = co_await to.write_all(buffer.data(), n); wec) {
+            abort(wec);
+            co_return;
+        }
+        bytes += n;
+        counter.fetch_add(n, std::memory_order_relaxed);
+    }
+}
+
+awaitable<void> Session::relay() {
+    phase_ = Phase::relay;
+    last_activity_ = clock::now();
+    deadline_ = last_activity_ + listener_.limits.idle_timeout;
+    arm_timer();
+    co_await (pump(client_, *backend_, filter_from_client_.get(), bytes_from_client_, metrics_->bytes_from_client,
+                   true) &&
+              pump(*backend_, client_, filter_from_backend_.get(), bytes_to_client_, metrics_->bytes_to_client,
+                   false));
+}
+
+awaitable<void> Session::run() {
+    auto self = shared_from_this();
+    const auto protocol = listener_.protocol;
+    const auto* context = snapshot_->tls.find(listener_.tls_context);
+    const bool outbound = config::is_outbound(protocol);
+
+    if (!outbound) {
+        client_.attach_tls(context->new_server());
+        set_deadline(listener_.limits.handshake_timeout);
+        if (!co_await tls_handshake(client_)) {
+            std::uint64_t suppressed = 0;
+            if (worker_.refusal_limiter().allow(suppressed)) {
+                session_log().info("[c{} w{}] {} {} refused in handshake: {}{}", id_, worker_.id(), listener_.name,
+                                   peer_, detail_,
+                                   suppressed ? " (" + std::to_string(suppressed) + " similar lines suppressed)" : "");
+            }
+            client_.close();
+            timer_.cancel();
+            co_return;
+        }
+        subject_ = tls::verified_peer_subject(client_.ssl());
+    }
+
+    if (!co_await connect_backend()) {
+        if (!outbound) co_await client_.shutdown_send();
+        log_summary();
+        client_.close();
+        timer_.cancel();
+        co_return;
+    }
+
+    if (outbound) {
+        const auto& host = backend_name_.substr(0, backend_name_.rfind(':'));
+        backend_->attach_tls(context->new_client(config::is_loopback(host) ? std::string() : host));
+        phase_ = Phase::handshake;
+        set_deadline(listener_.limits.handshake_timeout);
+        if (!co_await tls_handshake(*backend_)) {
+            log_summary();
+            client_.close();
+            backend_->close();
+            timer_.cancel();
+            co_return;
+        }
+        subject_ = tls::verified_peer_subject(backend_->ssl());
+    }
+
+    if (is_sip(protocol)) {
+        const auto& sip = *listener_.sip;
+        std::optional<SipIdentity> identity;
+        if (protocol == Protocol::sip) identity = SipIdentity{sip.identity_header, subject_, listener_.name, context->name()};
+        auto from_client = make_sip_filter(sip, /*from_peer=*/!outbound, identity);
+        auto from_backend = make_sip_filter(sip, /*from_peer=*/outbound, std::nullopt);
+        if (!from_client || !from_backend) {
+            reason_ = make_error_code(Errc::protocol_error);
+            detail_ = !from_client ? from_client.error() : from_backend.error();
+            log_summary();
+            client_.close();
+            backend_->close();
+            timer_.cancel();
+            co_return;
+        }
+        filter_from_client_ = std::move(from_client.value());
+        filter_from_backend_ = std::move(from_backend.value());
+    }
+
+    co_await relay();
+    log_summary();
+    client_.close();
+    backend_->close();
+    timer_.cancel();
+}
+
+void Session::log_summary() {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
+    std::string reason;
+    if (!reason_ || reason_ == asio::error::eof || reason_ == asio::error::operation_aborted)
+        reason = "closed";
+    else
+        reason = reason_.message();
+    SSL* ssl = client_.is_tls() ? client_.ssl() : (backend_ && backend_->is_tls() ? backend_->ssl() : nullptr);
+    session_log().info("[c{} w{}] {} {} -> {} {} phase={} sent_to_backend={} sent_to_client={} duration={}ms tls={} "
+                       "cipher={} peer_subject={}{}{}",
+                       id_, worker_.id(), listener_.name, peer_, backend_name_.empty() ? "-" : backend_name_, reason,
+                       phase_name(), bytes_from_client_, bytes_to_client_, ms, ssl ? SSL_get_version(ssl) : "-",
+                       ssl ? SSL_get_cipher_name(ssl) : "-", subject_.empty() ? "-" : subject_,
+                       detail_.empty() ? "" : " detail=", detail_);
+}
+
+}  // namespace ward::proxy
