@@ -608,7 +608,9 @@ void Reader::check(Config& config) {
     if (config.metrics.enabled) {
         for (std::size_t i = 0; i < config.listeners.size(); ++i) {
             const auto& l = config.listeners[i];
-            if (l.bind.port == config.metrics.bind.port && binds_overlap(l.bind.host, config.metrics.bind.host))
+            // Port 0 asks the system for a free port: it never collides.
+            if (l.bind.port != 0 && l.bind.port == config.metrics.bind.port &&
+                binds_overlap(l.bind.host, config.metrics.bind.host))
                 diag_.error(config.mark("metrics.bind"), "metrics.bind",
                             config.metrics.bind.to_string() + " is already bound by listener '" + l.name + "'");
         }

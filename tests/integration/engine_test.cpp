@@ -1,0 +1,341 @@
+// The engine in process, on real loopback sockets: relay and half-close, deadlines, limits,
+// refusals, backends, reload, tls-outbound.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "../support/net_test_support.hpp"
+#include "../support/running_ward.hpp"
+#include "../support/tls_test_support.hpp"
+
+using namespace ward;
+using namespace ward::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A PKI, a client certificate per name, and a configuration with one listener.
+struct EngineSetup {
+    TempDir dir{"engine"};
+    TestPki pki{dir.path()};
+    CertFiles client = pki.issue("client", TestPki::client_spec("client.test"));
+
+    std::string config(const std::string& listeners, const std::string& context_extra = "",
+                       const std::string& top = "") const {
+        return "certificates: { server: { cert: server.pem, key: server.key } }\n"
+               "trust_stores: { trust: { dir: trust } }\n"
+               "tls_peer_subjects:\n  - { subject: client.test }\n  - { subject: server.test }\n"
+               "tls_contexts:\n"
+               "  in:\n    certificate: server\n    trust_store: trust\n    peer_subjects: [client.test]\n" +
+               context_extra +
+               "  out:\n    certificate: server\n    trust_store: trust\n    peer_subjects: [server.test]\n"
+               "metrics: { bind: '127.0.0.1:0' }\n"
+               "workers: 2\n" +
+               top + "listeners:\n" + listeners;
+    }
+
+    fs::path write(const std::string& yaml) const {
+        const auto file = dir.path() / "ward.yaml";
+        write_text_file(file, yaml);
+        return file;
+    }
+
+    tls::UniqueSslCtx client_ctx(bool with_cert = true) const {
+        PeerOptions o;
+        if (with_cert) {
+            o.cert = client.cert;
+            o.key = client.key;
+        }
+        o.trust_ca = pki.ca().cert;
+        return make_peer_ctx(o);
+    }
+};
+
+std::string tls_listener(const std::string& backend, const std::string& extra = "") {
+    return "  - { name: edge, protocol: tls, bind: '127.0.0.1:0', backends: ['" + backend +
+           "'], tls_context: in" + extra + " }\n";
+}
+
+// A port nothing listens on: bound, then closed.
+std::uint16_t closed_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::uint64_t metric(const std::string& text, const std::string& series) {
+    const auto pos = text.find(series + " ");
+    if (pos == std::string::npos) return ~0ULL;
+    return std::stoull(text.substr(pos + series.size() + 1));
+}
+
+}  // namespace
+
+TEST_CASE("engine: a tls listener relays both ways and passes the half-close on") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    RunningWard ward(s.write(s.config(tls_listener(backend.endpoint()))));
+    auto ctx = s.client_ctx();
+    TlsClient client(ward.port("edge"), ctx.get());
+    REQUIRE_MESSAGE(client.ok(), client.error());
+    CHECK(client.send("hello through ward"));
+    CHECK(client.read(18) == "hello through ward");
+
+    // close_notify from the client becomes a FIN to the backend; the backend's FIN becomes
+    // close_notify to the client.
+    client.shutdown();
+    CHECK(backend.wait_until([&] { return backend.peer_closed(); }));
+    CHECK(client.wait_closed());
+    CHECK(client.clean_close());
+    CHECK(backend.received() == "hello through ward");
+
+    const auto m = fetch_metrics(ward.metrics_port());
+    CHECK(metric(m, "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"ok\"}") == 1);
+    CHECK(metric(m, "ward_bytes_total{listener=\"edge\",protocol=\"tls\",direction=\"from_client\"}") == 18);
+}
+
+TEST_CASE("engine: a connection that never sends a ClientHello is closed at handshake_timeout") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::capture);
+    RunningWard ward(s.write(s.config(tls_listener(backend.endpoint(), ", limits: { handshake_timeout: 300ms }"))));
+    const int fd = connect_tcp(ward.port("edge"));
+    REQUIRE(fd >= 0);
+    const auto begin = std::chrono::steady_clock::now();
+    CHECK(wait_closed(fd, std::chrono::seconds(10)));
+    const auto waited = std::chrono::steady_clock::now() - begin;
+    ::close(fd);
+    CHECK(waited >= std::chrono::milliseconds(250));
+    CHECK(waited < std::chrono::seconds(5));
+    CHECK(backend.connections() == 0);
+    const auto m = fetch_metrics(ward.metrics_port());
+    CHECK(metric(m, "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"timeout\"}") == 1);
+}
+
+TEST_CASE("engine: max_connections closes the excess at once and counts it") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    RunningWard ward(s.write(s.config(tls_listener(backend.endpoint(), ", limits: { max_connections: 1 }"))));
+    auto ctx = s.client_ctx();
+    TlsClient first(ward.port("edge"), ctx.get());
+    REQUIRE(first.ok());
+    CHECK(first.send("a"));
+    CHECK(first.read(1) == "a");  // established and relaying
+    TlsClient second(ward.port("edge"), ctx.get(), "server.test", std::chrono::seconds(5));
+    CHECK_FALSE(second.ok());
+    CHECK(backend.connections() == 1);
+    const auto m = fetch_metrics(ward.metrics_port());
+    CHECK(metric(m, "ward_connections_refused_total{listener=\"edge\",protocol=\"tls\",reason=\"listener_limit\"}") ==
+          1);
+    // The first one still works.
+    CHECK(first.send("b"));
+    CHECK(first.read(1) == "b");
+}
+
+TEST_CASE("engine: a peer whose subject is not selected is refused in the handshake and the backend sees nothing") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::capture);
+    RunningWard ward(s.write(s.config(tls_listener(backend.endpoint()))));
+    auto other = s.pki.issue("other", TestPki::client_spec("other.test"));
+    PeerOptions o;
+    o.cert = other.cert;
+    o.key = other.key;
+    o.trust_ca = s.pki.ca().cert;
+    auto ctx = make_peer_ctx(o);
+    TlsClient client(ward.port("edge"), ctx.get());
+    // TLS 1.3: the client's handshake may return before the server has refused; then the
+    // alert arrives as the first read.
+    if (client.ok()) {
+        client.send("GET / HTTP/1.0\r\n\r\n");
+        CHECK(client.wait_closed());
+    }
+    CHECK(backend.connections() == 0);
+    CHECK(backend.received().empty());
+    const auto m = fetch_metrics(ward.metrics_port());
+    CHECK(metric(m, "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"peer_refused\"}") == 1);
+}
+
+TEST_CASE("engine: backends are tried in order and an unreachable set closes the client") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    const auto dead = "127.0.0.1:" + std::to_string(closed_port());
+    RunningWard ward(s.write(s.config(
+        "  - { name: edge, protocol: tls, bind: '127.0.0.1:0', backends: ['" + dead + "', '" + backend.endpoint() +
+        "'], tls_context: in }\n"
+        "  - { name: nowhere, protocol: tls, bind: '127.0.0.1:0', backends: ['" + dead + "'], tls_context: in }\n")));
+    auto ctx = s.client_ctx();
+    TlsClient client(ward.port("edge"), ctx.get());
+    REQUIRE(client.ok());
+    CHECK(client.send("x"));
+    CHECK(client.read(1) == "x");
+
+    TlsClient lost(ward.port("nowhere"), ctx.get());
+    REQUIRE(lost.ok());
+    CHECK(lost.wait_closed());
+    const auto m = fetch_metrics(ward.metrics_port());
+    CHECK(metric(m, "ward_backend_failures_total{listener=\"nowhere\",protocol=\"tls\"}") == 1);
+}
+
+TEST_CASE("engine: an idle session is closed at idle_timeout") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    RunningWard ward(s.write(s.config(tls_listener(backend.endpoint(), ", limits: { idle_timeout: 300ms }"))));
+    auto ctx = s.client_ctx();
+    TlsClient client(ward.port("edge"), ctx.get());
+    REQUIRE(client.ok());
+    CHECK(client.send("x"));
+    CHECK(client.read(1) == "x");
+    const auto begin = std::chrono::steady_clock::now();
+    CHECK(client.wait_closed(std::chrono::seconds(10)));
+    CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(250));
+}
+
+TEST_CASE("engine: reload under traffic keeps established sessions and gives new ones the new ciphers") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    const auto listeners = tls_listener(backend.endpoint());
+    const auto file = s.write(s.config(listeners, "    ciphers: [TLS_AES_256_GCM_SHA384]\n"));
+    RunningWard ward(file);
+    auto ctx = s.client_ctx();
+    TlsClient before(ward.port("edge"), ctx.get());
+    REQUIRE(before.ok());
+    CHECK(std::string(SSL_get_cipher_name(before.ssl())) == "TLS_AES_256_GCM_SHA384");
+
+    // A broken configuration changes nothing.
+    write_text_file(file, s.config(listeners, "    ciphers: [TLS_NOT_A_CIPHER]\n"));
+    CHECK_FALSE(ward.reload());
+    {
+        TlsClient again(ward.port("edge"), ctx.get());
+        REQUIRE(again.ok());
+        CHECK(std::string(SSL_get_cipher_name(again.ssl())) == "TLS_AES_256_GCM_SHA384");
+    }
+
+    write_text_file(file, s.config(listeners, "    ciphers: [TLS_AES_128_GCM_SHA256]\n"));
+    CHECK(ward.reload());
+    TlsClient after(ward.port("edge"), ctx.get());
+    REQUIRE(after.ok());
+    CHECK(std::string(SSL_get_cipher_name(after.ssl())) == "TLS_AES_128_GCM_SHA256");
+
+    // The session made before both reloads still relays.
+    CHECK(before.send("still here"));
+    CHECK(before.read(10) == "still here");
+    CHECK(after.send("new"));
+    CHECK(after.read(3) == "new");
+}
+
+TEST_CASE("engine: reload opens added listeners and closes removed ones") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    const auto file = s.write(s.config(tls_listener(backend.endpoint())));
+    RunningWard ward(file);
+    const auto old_port = ward.port("edge");
+    write_text_file(file, s.config("  - { name: second, protocol: tls, bind: '127.0.0.1:0', backends: ['" +
+                                   backend.endpoint() + "'], tls_context: in }\n"));
+    REQUIRE(ward.reload());
+    auto ctx = s.client_ctx();
+    TlsClient client(ward.port("second"), ctx.get());
+    REQUIRE(client.ok());
+    CHECK(client.send("y"));
+    CHECK(client.read(1) == "y");
+    CHECK(connect_tcp(old_port) < 0);  // closed
+}
+
+namespace {
+
+// A plain OpenSSL TLS echo server on a real socket, for ward's outbound side.
+class TlsEchoServer {
+public:
+    explicit TlsEchoServer(SSL_CTX* ctx) : ctx_(ctx) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        ::listen(fd_, 16);
+        socklen_t len = sizeof a;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~TlsEchoServer() {
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+        ::close(fd_);
+    }
+    std::uint16_t port() const { return port_; }
+    std::atomic<int> handshakes_ok{0};
+    std::atomic<int> handshakes_failed{0};
+
+private:
+    void serve() {
+        for (;;) {
+            const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) return;
+            timeval tv{5, 0};
+            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            tls::UniqueSsl ssl(SSL_new(ctx_));
+            SSL_set_fd(ssl.get(), c);
+            if (SSL_accept(ssl.get()) == 1) {
+                ++handshakes_ok;
+                char buf[4096];
+                int n;
+                while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) SSL_write(ssl.get(), buf, n);
+                SSL_shutdown(ssl.get());
+            } else {
+                ++handshakes_failed;
+            }
+            ERR_clear_error();
+            ::close(c);
+        }
+    }
+    SSL_CTX* ctx_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("engine: tls-outbound originates TLS with the client certificate and checks the server's subject") {
+    EngineSetup s;
+    PeerOptions o;
+    o.cert = s.pki.server().cert;
+    o.key = s.pki.server().key;
+    o.trust_ca = s.pki.ca().cert;  // asks for and verifies ward's client certificate
+    auto server_ctx = make_peer_server_ctx(o);
+    TlsEchoServer remote(server_ctx.get());
+    const auto remote_ep = "127.0.0.1:" + std::to_string(remote.port());
+    RunningWard ward(s.write(s.config(
+        "  - { name: up, protocol: tls-outbound, bind: '127.0.0.1:0', backends: ['" + remote_ep +
+        "'], tls_context: out }\n"
+        "  - { name: wrong, protocol: tls-outbound, bind: '127.0.0.1:0', backends: ['" + remote_ep +
+        "'], tls_context: in }\n")));
+
+    const int fd = connect_tcp(ward.port("up"));
+    REQUIRE(fd >= 0);
+    CHECK(::send(fd, "over tls", 8, 0) == 8);
+    char buf[16] = {};
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    CHECK(::recv(fd, buf, 8, MSG_WAITALL) == 8);
+    CHECK(std::string(buf, 8) == "over tls");
+    ::close(fd);
+
+    // Context "in" selects client.test only: the remote presents server.test and is refused.
+    const int refused = connect_tcp(ward.port("wrong"));
+    REQUIRE(refused >= 0);
+    CHECK(wait_closed(refused, std::chrono::seconds(10)));
+    ::close(refused);
+    const auto m = fetch_metrics(ward.metrics_port());
+    CHECK(metric(m, "ward_handshakes_total{listener=\"wrong\",protocol=\"tls-outbound\",result=\"peer_refused\"}") == 1);
+}

@@ -1,0 +1,210 @@
+// SIP over real TLS through the engine: framing in both directions, keep-alives, the exact
+// reaction to broken framing, and the verified identity header, asserted on what the client
+// receives and on what the backend receives.
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "../support/net_test_support.hpp"
+#include "../support/running_ward.hpp"
+#include "../support/tls_test_support.hpp"
+
+using namespace ward;
+using namespace ward::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SipSetup {
+    TempDir dir{"sip-engine"};
+    TestPki pki{dir.path()};
+    CertFiles client = pki.issue("client", TestPki::client_spec("trunk.example.net"));
+    TcpBackend backend{TcpBackend::Mode::capture};
+    std::unique_ptr<RunningWard> ward;
+    tls::UniqueSslCtx ctx;
+
+    explicit SipSetup(const std::string& sip_options = "") {
+        const auto file = dir.path() / "ward.yaml";
+        write_text_file(file,
+                        "certificates: { server: { cert: server.pem, key: server.key } }\n"
+                        "trust_stores: { trust: { dir: trust } }\n"
+                        "tls_peer_subjects: [ { subject: trunk.example.net } ]\n"
+                        "tls_contexts:\n"
+                        "  sip-ctx: { certificate: server, trust_store: trust, peer_subjects: [trunk.example.net] }\n"
+                        "metrics: { enabled: false }\n"
+                        "workers: 1\n"
+                        "listeners:\n"
+                        "  - name: sip-in\n    protocol: sip\n    bind: '127.0.0.1:0'\n"
+                        "    backends: ['" + backend.endpoint() + "']\n    tls_context: sip-ctx\n" +
+                            sip_options);
+        ward = std::make_unique<RunningWard>(file);
+        PeerOptions o;
+        o.cert = client.cert;
+        o.key = client.key;
+        o.trust_ca = pki.ca().cert;
+        ctx = make_peer_ctx(o);
+    }
+
+    std::unique_ptr<TlsClient> connect() {
+        auto c = std::make_unique<TlsClient>(ward->port("sip-in"), ctx.get());
+        REQUIRE_MESSAGE(c->ok(), c->error());
+        return c;
+    }
+};
+
+std::string options_request(const std::string& call_id, const std::string& extra = "",
+                            const std::string& body = "") {
+    return "OPTIONS sip:ward.test SIP/2.0\r\n"
+           "Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK" + call_id + "\r\n"
+           "From: <sip:a@example.net>;tag=1\r\n"
+           "To: <sip:ward.test>\r\n"
+           "Call-ID: " + call_id + "\r\n"
+           "CSeq: 1 OPTIONS\r\n" + extra +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+const std::string kIdentity = "X-Ward-TLS-Peer: trunk.example.net;listener=sip-in;context=sip-ctx\r\n";
+
+// The request as the backend must see it: the identity line added as the last header.
+std::string stamped(const std::string& request) {
+    const auto end = request.find("\r\n\r\n");
+    return request.substr(0, end + 2) + kIdentity + request.substr(end + 2);
+}
+
+int count(const std::string& text, const std::string& needle) {
+    int n = 0;
+    for (auto p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("sip engine: two messages in one TLS record are both forwarded - each stamped once") {
+    SipSetup s;
+    auto c = s.connect();
+    const auto a = options_request("one"), b = options_request("two", "", "v=0\r\n");
+    REQUIRE(c->send(a + b));  // one SSL_write: one record
+    const auto expected = stamped(a) + stamped(b);
+    CHECK(s.backend.wait_until([&] { return s.backend.received().size() >= expected.size(); }));
+    CHECK(s.backend.received() == expected);
+}
+
+TEST_CASE("sip engine: one message split over three records arrives whole") {
+    SipSetup s;
+    auto c = s.connect();
+    const auto m = options_request("split", "", "hello body");
+    REQUIRE(c->send(m.substr(0, 10)));
+    REQUIRE(c->send(m.substr(10, 60)));
+    REQUIRE(c->send(m.substr(70)));
+    CHECK(s.backend.wait_until([&] { return s.backend.received().size() >= stamped(m).size(); }));
+    CHECK(s.backend.received() == stamped(m));
+}
+
+TEST_CASE("sip engine: a CRLFCRLF ping gets one CRLF pong from ward and nothing is forwarded") {
+    SipSetup s;
+    auto c = s.connect();
+    REQUIRE(c->send("\r\n\r\n"));
+    CHECK(c->read(2) == "\r\n");
+    // A stray CRLF before a request is ignored; the request goes through.
+    const auto m = options_request("after-ping");
+    REQUIRE(c->send("\r\n" + m));
+    CHECK(s.backend.wait_until([&] { return s.backend.received().size() >= stamped(m).size(); }));
+    CHECK(s.backend.received() == stamped(m));
+}
+
+TEST_CASE("sip engine: responses from the backend return on the same TLS connection unmodified") {
+    SipSetup s;
+    auto c = s.connect();
+    const auto m = options_request("resp");
+    REQUIRE(c->send(m));
+    REQUIRE(s.backend.wait_until([&] { return !s.backend.received().empty(); }));
+    const std::string response =
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKresp\r\n"
+        "From: <sip:a@example.net>;tag=1\r\nTo: <sip:ward.test>;tag=2\r\nCall-ID: resp\r\n"
+        "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    REQUIRE(s.backend.send(response.substr(0, 30)));
+    REQUIRE(s.backend.send(response.substr(30)));
+    CHECK(c->read(response.size()) == response);
+}
+
+TEST_CASE("sip engine: forged identity headers are removed and exactly one true one is added") {
+    SipSetup s;
+    auto c = s.connect();
+    const auto m = options_request("forged", "X-Ward-TLS-Peer: admin.evil;listener=x\r\nx-ward-tls-peer:   root\r\n");
+    REQUIRE(c->send(m));
+    CHECK(s.backend.wait_until([&] { return s.backend.received().find("\r\n\r\n") != std::string::npos; }));
+    const auto got = s.backend.received();
+    CHECK(count(got, "X-Ward-TLS-Peer") == 1);
+    CHECK(count(got, "x-ward-tls-peer") == 0);
+    CHECK(got.find("admin.evil") == std::string::npos);
+    CHECK(got.find(kIdentity) != std::string::npos);
+}
+
+TEST_CASE("sip engine: broken Content-Length gets 400 then close and nothing reaches the backend") {
+    for (const std::string bad : {"", "Content-Length: -1\r\n", "Content-Length: abc\r\n"}) {
+        CAPTURE(bad);
+        SipSetup s;
+        auto c = s.connect();
+        std::string m = options_request("bad-cl");
+        // Replace the valid Content-Length line with the broken one (or none).
+        m.replace(m.find("Content-Length: 0\r\n"), 19, bad);
+        REQUIRE(c->send(m));
+        std::string got;
+        CHECK(c->wait_closed(std::chrono::seconds(10), &got));
+        CHECK(got.rfind("SIP/2.0 400 Bad Request\r\n", 0) == 0);
+        CHECK(got.find("Call-ID: bad-cl\r\n") != std::string::npos);
+        CHECK(s.backend.received().empty());
+    }
+}
+
+TEST_CASE("sip engine: a huge Content-Length and a 70 KB header get 513 then close") {
+    {
+        SipSetup s;
+        auto c = s.connect();
+        std::string m = options_request("huge");
+        m.replace(m.find("Content-Length: 0"), 17, "Content-Length: 99999999");
+        REQUIRE(c->send(m));
+        std::string got;
+        CHECK(c->wait_closed(std::chrono::seconds(10), &got));
+        CHECK(got.rfind("SIP/2.0 513 Message Too Large\r\n", 0) == 0);
+        CHECK(s.backend.received().empty());
+    }
+    {
+        SipSetup s;
+        auto c = s.connect();
+        const auto m = options_request("big-head", "X-Padding: " + std::string(70 * 1024, 'a') + "\r\n");
+        c->send(m);  // ward may close before it has all of it
+        std::string got;
+        CHECK(c->wait_closed(std::chrono::seconds(10), &got));
+        CHECK(got.rfind("SIP/2.0 513 Message Too Large\r\n", 0) == 0);
+        CHECK(s.backend.received().empty());
+    }
+}
+
+TEST_CASE("sip engine: bytes that are not SIP close the connection with nothing forwarded") {
+    SipSetup s;
+    auto c = s.connect();
+    std::mt19937 rng(42);
+    std::string junk(512, '\0');
+    for (auto& ch : junk) ch = static_cast<char>(rng() & 0xff);
+    junk[0] = '\x16';  // not a method's first character
+    REQUIRE(c->send(junk));
+    std::string got;
+    CHECK(c->wait_closed(std::chrono::seconds(10), &got));
+    CHECK(got.empty());
+    CHECK(s.backend.received().empty());
+}
+
+TEST_CASE("sip engine: a message that does not complete within message_timeout is dropped with the connection") {
+    SipSetup s("    sip: { message_timeout: 300ms }\n");
+    auto c = s.connect();
+    const auto m = options_request("slow", "", "0123456789");
+    REQUIRE(c->send(m.substr(0, m.size() - 5)));  // the body stops short
+    const auto begin = std::chrono::steady_clock::now();
+    CHECK(c->wait_closed(std::chrono::seconds(10)));
+    CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(250));
+    CHECK(s.backend.received().empty());
+}

@@ -1,0 +1,296 @@
+#include "net_test_support.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <openssl/err.h>
+
+namespace ward::test {
+
+namespace {
+
+int remaining_ms(std::chrono::steady_clock::time_point until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+bool poll_for(int fd, short events, std::chrono::steady_clock::time_point until) {
+    for (;;) {
+        pollfd p{fd, events, 0};
+        const int n = ::poll(&p, 1, remaining_ms(until));
+        if (n < 0 && errno == EINTR) continue;
+        return n > 0;
+    }
+}
+
+}  // namespace
+
+TcpBackend::TcpBackend(Mode mode, std::uint64_t source_bytes) : mode_(mode), source_bytes_(source_bytes) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd_, 128);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+TcpBackend::~TcpBackend() {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    {
+        std::lock_guard lock(mutex_);
+        for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    if (acceptor_.joinable()) acceptor_.join();
+    for (auto& t : servers_)
+        if (t.joinable()) t.join();
+    ::close(listen_fd_);
+    for (int fd : fds_) ::close(fd);
+}
+
+void TcpBackend::accept_loop() {
+    for (;;) {
+        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR) continue;
+            return;  // shut down
+        }
+        if (stopping_) {
+            ::close(fd);
+            return;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            fds_.push_back(fd);
+            ++connections_;
+            peer_closed_ = false;
+        }
+        changed_.notify_all();
+        servers_.emplace_back([this, fd] { serve(fd); });
+    }
+}
+
+void TcpBackend::serve(int fd) {
+    if (mode_ == Mode::source) {
+        std::string chunk(64 * 1024, 'x');
+        std::uint64_t left = source_bytes_;
+        while (!stopping_ && (source_bytes_ == 0 || left > 0)) {
+            const std::size_t n = source_bytes_ == 0 ? chunk.size() : std::min<std::uint64_t>(left, chunk.size());
+            const auto w = ::send(fd, chunk.data(), n, MSG_NOSIGNAL);
+            if (w <= 0) break;
+            sent_ += static_cast<std::uint64_t>(w);
+            left -= static_cast<std::uint64_t>(w);
+        }
+    }
+    char buf[16384];
+    for (;;) {
+        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        {
+            std::lock_guard lock(mutex_);
+            received_.append(buf, static_cast<std::size_t>(n));
+        }
+        changed_.notify_all();
+        if (mode_ == Mode::echo) {
+            if (::send(fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) > 0) sent_ += static_cast<std::uint64_t>(n);
+        }
+    }
+    {
+        std::lock_guard lock(mutex_);
+        peer_closed_ = true;
+    }
+    changed_.notify_all();
+    ::shutdown(fd, SHUT_WR);
+}
+
+int TcpBackend::connections() const {
+    std::lock_guard lock(mutex_);
+    return connections_;
+}
+
+std::string TcpBackend::received() const {
+    std::lock_guard lock(mutex_);
+    return received_;
+}
+
+bool TcpBackend::peer_closed() const {
+    std::lock_guard lock(mutex_);
+    return peer_closed_;
+}
+
+bool TcpBackend::send(std::string_view bytes) {
+    int fd = -1;
+    {
+        std::lock_guard lock(mutex_);
+        if (fds_.empty()) return false;
+        fd = fds_.back();
+    }
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+bool TcpBackend::wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    std::unique_lock lock(mutex_);
+    while (true) {
+        lock.unlock();
+        const bool ok = predicate();
+        lock.lock();
+        if (ok) return true;
+        if (changed_.wait_until(lock, until) == std::cv_status::timeout) {
+            lock.unlock();
+            return predicate();
+        }
+    }
+}
+
+int connect_tcp(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool wait_closed(int fd, std::chrono::milliseconds deadline, std::string* got) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    char buf[4096];
+    while (poll_for(fd, POLLIN, until)) {
+        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return true;
+        if (got) got->append(buf, static_cast<std::size_t>(n));
+    }
+    return false;
+}
+
+TlsClient::TlsClient(std::uint16_t port, SSL_CTX* ctx, const std::string& sni, std::chrono::milliseconds deadline) {
+    fd_ = connect_tcp(port);
+    if (fd_ < 0) {
+        error_ = "connect failed";
+        return;
+    }
+    ssl_.reset(SSL_new(ctx));
+    SSL_set_fd(ssl_.get(), fd_);
+    if (!sni.empty())
+        SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(sni.c_str()));
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    for (;;) {
+        ERR_clear_error();
+        const int r = SSL_connect(ssl_.get());
+        if (r == 1) break;
+        const int e = SSL_get_error(ssl_.get(), r);
+        if (e == SSL_ERROR_WANT_READ && poll_for(fd_, POLLIN, until)) continue;
+        if (e == SSL_ERROR_WANT_WRITE && poll_for(fd_, POLLOUT, until)) continue;
+        char text[256];
+        ERR_error_string_n(ERR_get_error(), text, sizeof text);
+        error_ = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? "handshake timed out" : text;
+        ERR_clear_error();
+        return;
+    }
+    ok_ = true;
+}
+
+TlsClient::~TlsClient() {
+    ssl_.reset();
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool TlsClient::send(std::string_view bytes) {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        ERR_clear_error();
+        std::size_t n = 0;
+        if (SSL_write_ex(ssl_.get(), bytes.data() + done, bytes.size() - done, &n) == 1) {
+            done += n;
+            continue;
+        }
+        const int e = SSL_get_error(ssl_.get(), 0);
+        if (e == SSL_ERROR_WANT_WRITE && poll_for(fd_, POLLOUT, until)) continue;
+        if (e == SSL_ERROR_WANT_READ && poll_for(fd_, POLLIN, until)) continue;
+        ERR_clear_error();
+        return false;
+    }
+    return true;
+}
+
+int TlsClient::read_once(char* buf, int size, std::chrono::steady_clock::time_point until) {
+    for (;;) {
+        ERR_clear_error();
+        const int r = SSL_read(ssl_.get(), buf, size);
+        if (r > 0) return r;
+        const int e = SSL_get_error(ssl_.get(), r);
+        if (e == SSL_ERROR_WANT_READ) {
+            if (!poll_for(fd_, POLLIN, until)) return -1;
+            continue;
+        }
+        if (e == SSL_ERROR_WANT_WRITE) {
+            if (!poll_for(fd_, POLLOUT, until)) return -1;
+            continue;
+        }
+        clean_close_ = e == SSL_ERROR_ZERO_RETURN;
+        ERR_clear_error();
+        return 0;
+    }
+}
+
+std::string TlsClient::read(std::size_t n, std::chrono::milliseconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    std::string out;
+    char buf[16384];
+    while (out.size() < n) {
+        const int r = read_once(buf, sizeof buf, until);
+        if (r <= 0) break;
+        out.append(buf, static_cast<std::size_t>(r));
+    }
+    return out;
+}
+
+std::string TlsClient::read_until(std::string_view needle, std::chrono::milliseconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    std::string out;
+    char buf[16384];
+    while (out.find(needle) == std::string::npos) {
+        const int r = read_once(buf, sizeof buf, until);
+        if (r <= 0) break;
+        out.append(buf, static_cast<std::size_t>(r));
+    }
+    return out;
+}
+
+bool TlsClient::wait_closed(std::chrono::milliseconds deadline, std::string* got) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    char buf[16384];
+    for (;;) {
+        const int r = read_once(buf, sizeof buf, until);
+        if (r < 0) return false;
+        if (r == 0) return true;
+        if (got) got->append(buf, static_cast<std::size_t>(r));
+    }
+}
+
+void TlsClient::shutdown() {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());
+    ERR_clear_error();
+}
+
+}  // namespace ward::test

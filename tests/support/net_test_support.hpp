@@ -1,0 +1,112 @@
+#pragma once
+// Real loopback peers for engine tests: a plaintext TCP backend served by its own threads, a
+// blocking TLS client on a real socket, raw TCP connects. Every wait has a deadline; nothing
+// sleeps to synchronise (waits are on sockets or on a condition variable).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "tls/openssl_ptr.hpp"
+
+namespace ward::test {
+
+using namespace std::chrono_literals;
+
+// A plaintext TCP server on 127.0.0.1, port chosen by the system.
+class TcpBackend {
+public:
+    enum class Mode {
+        echo,     // sends back what it receives
+        capture,  // keeps what it receives, sends nothing (unless told to)
+        source,   // sends `source_bytes` (or forever when 0) as fast as the peer takes them
+    };
+    explicit TcpBackend(Mode mode, std::uint64_t source_bytes = 0);
+    ~TcpBackend();
+    TcpBackend(const TcpBackend&) = delete;
+    TcpBackend& operator=(const TcpBackend&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+    int connections() const;
+    std::string received() const;          // everything received, all connections, in order
+    std::uint64_t bytes_sent() const { return sent_.load(); }
+    bool peer_closed() const;               // the last connection saw EOF from ward
+    // Sends on the most recent connection.
+    bool send(std::string_view bytes);
+    // Waits until `predicate` holds (checked after every receive, accept and close) or the
+    // deadline passes; returns whether it held.
+    bool wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds deadline = 10s);
+
+private:
+    void accept_loop();
+    void serve(int fd);
+
+    Mode mode_;
+    std::uint64_t source_bytes_;
+    int listen_fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::uint64_t> sent_{0};
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::string received_;
+    std::vector<int> fds_;
+    int connections_ = 0;
+    bool peer_closed_ = false;
+    std::thread acceptor_;
+    std::vector<std::thread> servers_;
+};
+
+// A connected TCP socket to 127.0.0.1:port (blocking); -1 on failure.
+int connect_tcp(std::uint16_t port);
+
+// Whether the peer closed `fd` (EOF or reset) within the deadline; data that arrives first is
+// appended to `got` when given.
+bool wait_closed(int fd, std::chrono::milliseconds deadline, std::string* got = nullptr);
+
+// A TLS client on a real socket (OpenSSL, blocking with poll deadlines).
+class TlsClient {
+public:
+    // Connects and handshakes with `ctx`; `sni` goes into the ClientHello when not empty.
+    TlsClient(std::uint16_t port, SSL_CTX* ctx, const std::string& sni = "server.test",
+              std::chrono::milliseconds deadline = 10s);
+    ~TlsClient();
+    TlsClient(const TlsClient&) = delete;
+    TlsClient& operator=(const TlsClient&) = delete;
+
+    bool ok() const { return ok_; }
+    const std::string& error() const { return error_; }
+    SSL* ssl() const { return ssl_.get(); }
+    int fd() const { return fd_; }
+
+    bool send(std::string_view bytes);
+    // Reads until at least `n` bytes arrived, EOF, or the deadline.
+    std::string read(std::size_t n, std::chrono::milliseconds deadline = 10s);
+    // Reads until `needle` appears in what arrived, EOF, or the deadline.
+    std::string read_until(std::string_view needle, std::chrono::milliseconds deadline = 10s);
+    // True when the connection ends (close_notify, EOF or an alert) within the deadline.
+    bool wait_closed(std::chrono::milliseconds deadline = 10s, std::string* got = nullptr);
+    bool clean_close() const { return clean_close_; }
+    // Sends close_notify.
+    void shutdown();
+
+private:
+    // One SSL_read with a deadline: >0 bytes, 0 on close, -1 on timeout.
+    int read_once(char* buf, int size, std::chrono::steady_clock::time_point until);
+
+    int fd_ = -1;
+    tls::UniqueSsl ssl_;
+    bool ok_ = false;
+    bool clean_close_ = false;
+    std::string error_;
+};
+
+}  // namespace ward::test
