@@ -80,6 +80,19 @@ std::uint64_t metric(const std::string& text, const std::string& series) {
     return std::stoull(text.substr(pos + series.size() + 1));
 }
 
+// Counters are updated by the worker just after the event a test observes (a refusal alert
+// reaches the client before the worker counts it), so read them until they show the value or
+// the deadline passes.
+std::uint64_t metric_eventually(std::uint16_t port, const std::string& series, std::uint64_t want) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::uint64_t got = 0;
+    for (;;) {
+        got = metric(fetch_metrics(port), series);
+        if (got == want || std::chrono::steady_clock::now() >= until) return got;
+        std::this_thread::yield();
+    }
+}
+
 }  // namespace
 
 TEST_CASE("engine: a tls listener relays both ways and passes the half-close on") {
@@ -100,9 +113,9 @@ TEST_CASE("engine: a tls listener relays both ways and passes the half-close on"
     CHECK(client.clean_close());
     CHECK(backend.received() == "hello through ward");
 
-    const auto m = fetch_metrics(ward.metrics_port());
-    CHECK(metric(m, "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"ok\"}") == 1);
-    CHECK(metric(m, "ward_bytes_total{listener=\"edge\",protocol=\"tls\",direction=\"from_client\"}") == 18);
+    CHECK(metric_eventually(ward.metrics_port(), "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"ok\"}", 1) == 1);
+    CHECK(metric_eventually(ward.metrics_port(),
+                            "ward_bytes_total{listener=\"edge\",protocol=\"tls\",direction=\"from_client\"}", 18) == 18);
 }
 
 TEST_CASE("engine: a connection that never sends a ClientHello is closed at handshake_timeout") {
@@ -118,8 +131,7 @@ TEST_CASE("engine: a connection that never sends a ClientHello is closed at hand
     CHECK(waited >= std::chrono::milliseconds(250));
     CHECK(waited < std::chrono::seconds(5));
     CHECK(backend.connections() == 0);
-    const auto m = fetch_metrics(ward.metrics_port());
-    CHECK(metric(m, "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"timeout\"}") == 1);
+    CHECK(metric_eventually(ward.metrics_port(), "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"timeout\"}", 1) == 1);
 }
 
 TEST_CASE("engine: max_connections closes the excess at once and counts it") {
@@ -134,9 +146,7 @@ TEST_CASE("engine: max_connections closes the excess at once and counts it") {
     TlsClient second(ward.port("edge"), ctx.get(), "server.test", std::chrono::seconds(5));
     CHECK_FALSE(second.ok());
     CHECK(backend.connections() == 1);
-    const auto m = fetch_metrics(ward.metrics_port());
-    CHECK(metric(m, "ward_connections_refused_total{listener=\"edge\",protocol=\"tls\",reason=\"listener_limit\"}") ==
-          1);
+    CHECK(metric_eventually(ward.metrics_port(), "ward_connections_refused_total{listener=\"edge\",protocol=\"tls\",reason=\"listener_limit\"}", 1) == 1);
     // The first one still works.
     CHECK(first.send("b"));
     CHECK(first.read(1) == "b");
@@ -161,8 +171,7 @@ TEST_CASE("engine: a peer whose subject is not selected is refused in the handsh
     }
     CHECK(backend.connections() == 0);
     CHECK(backend.received().empty());
-    const auto m = fetch_metrics(ward.metrics_port());
-    CHECK(metric(m, "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"peer_refused\"}") == 1);
+    CHECK(metric_eventually(ward.metrics_port(), "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"peer_refused\"}", 1) == 1);
 }
 
 TEST_CASE("engine: backends are tried in order and an unreachable set closes the client") {
@@ -182,8 +191,7 @@ TEST_CASE("engine: backends are tried in order and an unreachable set closes the
     TlsClient lost(ward.port("nowhere"), ctx.get());
     REQUIRE(lost.ok());
     CHECK(lost.wait_closed());
-    const auto m = fetch_metrics(ward.metrics_port());
-    CHECK(metric(m, "ward_backend_failures_total{listener=\"nowhere\",protocol=\"tls\"}") == 1);
+    CHECK(metric_eventually(ward.metrics_port(), "ward_backend_failures_total{listener=\"nowhere\",protocol=\"tls\"}", 1) == 1);
 }
 
 TEST_CASE("engine: an idle session is closed at idle_timeout") {
@@ -336,6 +344,5 @@ TEST_CASE("engine: tls-outbound originates TLS with the client certificate and c
     REQUIRE(refused >= 0);
     CHECK(wait_closed(refused, std::chrono::seconds(10)));
     ::close(refused);
-    const auto m = fetch_metrics(ward.metrics_port());
-    CHECK(metric(m, "ward_handshakes_total{listener=\"wrong\",protocol=\"tls-outbound\",result=\"peer_refused\"}") == 1);
+    CHECK(metric_eventually(ward.metrics_port(), "ward_handshakes_total{listener=\"wrong\",protocol=\"tls-outbound\",result=\"peer_refused\"}", 1) == 1);
 }
