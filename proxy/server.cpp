@@ -269,7 +269,10 @@ void Server::begin_stop() {
     for (auto& w : workers_) w->stop_accepting();
     if (metrics_acceptor_) metrics_acceptor_->close();
     if (signals_) signals_->cancel();
-    asio::co_spawn(control_, drain(), [](std::exception_ptr) {});
+    asio::co_spawn(control_, drain(), [this](std::exception_ptr e) {
+        if (e) proxy_log().error("drain ended by an unexpected exception; stopping now");
+        if (e) control_.stop();
+    });
 }
 
 awaitable<void> Server::drain() {
@@ -305,7 +308,9 @@ awaitable<void> Server::serve_metrics(tcp::acceptor acceptor) {
         auto [ec, socket] = co_await metrics_acceptor_->async_accept(use_tuple);
         if (ec == asio::error::operation_aborted || !metrics_acceptor_->is_open()) co_return;
         if (ec) continue;
-        asio::co_spawn(control_, metrics_request(std::move(socket)), [](std::exception_ptr) {});
+        asio::co_spawn(control_, metrics_request(std::move(socket)), [](std::exception_ptr e) {
+            if (e) proxy_log().error("metrics request ended by an unexpected exception");
+        });
     }
 }
 

@@ -258,61 +258,6 @@ TEST_CASE("engine: reload opens added listeners and closes removed ones") {
     CHECK(connect_tcp(old_port) < 0);  // closed
 }
 
-namespace {
-
-// A plain OpenSSL TLS echo server on a real socket, for ward's outbound side.
-class TlsEchoServer {
-public:
-    explicit TlsEchoServer(SSL_CTX* ctx) : ctx_(ctx) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        ::listen(fd_, 16);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~TlsEchoServer() {
-        ::shutdown(fd_, SHUT_RDWR);
-        thread_.join();
-        ::close(fd_);
-    }
-    std::uint16_t port() const { return port_; }
-    std::atomic<int> handshakes_ok{0};
-    std::atomic<int> handshakes_failed{0};
-
-private:
-    void serve() {
-        for (;;) {
-            const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0) return;
-            timeval tv{5, 0};
-            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            tls::UniqueSsl ssl(SSL_new(ctx_));
-            SSL_set_fd(ssl.get(), c);
-            if (SSL_accept(ssl.get()) == 1) {
-                ++handshakes_ok;
-                char buf[4096];
-                int n;
-                while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) SSL_write(ssl.get(), buf, n);
-                SSL_shutdown(ssl.get());
-            } else {
-                ++handshakes_failed;
-            }
-            ERR_clear_error();
-            ::close(c);
-        }
-    }
-    SSL_CTX* ctx_;
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
-    std::thread thread_;
-};
-
-}  // namespace
 
 TEST_CASE("engine: tls-outbound originates TLS with the client certificate and checks the server's subject") {
     EngineSetup s;

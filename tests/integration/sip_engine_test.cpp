@@ -208,3 +208,44 @@ TEST_CASE("sip engine: a message that does not complete within message_timeout i
     CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(250));
     CHECK(s.backend.received().empty());
 }
+
+TEST_CASE("sip engine: sip-outbound frames plaintext SIP from the local side into TLS it originates") {
+    TempDir dir{"sip-outbound"};
+    TestPki pki{dir.path()};
+    PeerOptions o;
+    o.cert = pki.server().cert;
+    o.key = pki.server().key;
+    o.trust_ca = pki.ca().cert;
+    auto server_ctx = make_peer_server_ctx(o);
+    TlsEchoServer remote(server_ctx.get());
+    const auto file = dir.path() / "ward.yaml";
+    write_text_file(file,
+                    "certificates: { server: { cert: server.pem, key: server.key } }\n"
+                    "trust_stores: { trust: { dir: trust } }\n"
+                    "tls_peer_subjects: [ { subject: server.test } ]\n"
+                    "tls_contexts: { out: { certificate: server, trust_store: trust, peer_subjects: [server.test] } }\n"
+                    "metrics: { enabled: false }\nworkers: 1\n"
+                    "listeners:\n  - { name: sip-out, protocol: sip-outbound, bind: '127.0.0.1:0', backends: ['127.0.0.1:" +
+                        std::to_string(remote.port()) + "'], tls_context: out }\n");
+    RunningWard ward(file);
+    const int fd = connect_tcp(ward.port("sip-out"));
+    REQUIRE(fd >= 0);
+    const auto m = options_request("outbound", "X-Ward-TLS-Peer: untouched\r\n");
+    REQUIRE(::send(fd, m.data(), m.size(), 0) == static_cast<ssize_t>(m.size()));
+    // The remote echoes the request: it comes back framed, byte for byte (no stamping outbound).
+    std::string got;
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    while (got.size() < m.size()) {
+        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    CHECK(got == m);
+    // Junk from the local side closes the session.
+    ::send(fd, "\x01\x02junk", 6, 0);
+    CHECK(wait_closed(fd, std::chrono::seconds(10)));
+    ::close(fd);
+    CHECK(remote.handshakes_ok == 1);
+}

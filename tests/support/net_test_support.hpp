@@ -2,6 +2,11 @@
 // Real loopback peers for engine tests: a plaintext TCP backend served by its own threads, a
 // blocking TLS client on a real socket, raw TCP connects. Every wait has a deadline; nothing
 // sleeps to synchronise (waits are on sockets or on a condition variable).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +17,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include <openssl/err.h>
 
 #include "tls/openssl_ptr.hpp"
 
@@ -108,5 +115,59 @@ private:
     bool clean_close_ = false;
     std::string error_;
 };
+
+// A plain OpenSSL TLS echo server on a real socket (one connection at a time), for ward's
+// outbound side.
+class TlsEchoServer {
+public:
+    explicit TlsEchoServer(SSL_CTX* ctx) : ctx_(ctx) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        ::listen(fd_, 16);
+        socklen_t len = sizeof a;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~TlsEchoServer() {
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+        ::close(fd_);
+    }
+    std::uint16_t port() const { return port_; }
+    std::atomic<int> handshakes_ok{0};
+    std::atomic<int> handshakes_failed{0};
+
+private:
+    void serve() {
+        for (;;) {
+            const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (c < 0) return;
+            timeval tv{5, 0};
+            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            tls::UniqueSsl ssl(SSL_new(ctx_));
+            SSL_set_fd(ssl.get(), c);
+            if (SSL_accept(ssl.get()) == 1) {
+                ++handshakes_ok;
+                char buf[4096];
+                int n;
+                while ((n = SSL_read(ssl.get(), buf, sizeof buf)) > 0) SSL_write(ssl.get(), buf, n);
+                SSL_shutdown(ssl.get());
+            } else {
+                ++handshakes_failed;
+            }
+            ERR_clear_error();
+            ::close(c);
+        }
+    }
+    SSL_CTX* ctx_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
 
 }  // namespace ward::test
