@@ -38,8 +38,7 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, std::shar
     error_code ec;
     const auto remote = client_.socket().remote_endpoint(ec);
     peer_ = ec ? std::string("?") : endpoint_text(remote);
-    metrics_->active.fetch_add(1, std::memory_order_relaxed);
-    worker_.global_active().fetch_add(1, std::memory_order_relaxed);
+    // The worker reserved this session's slots in metrics_->active and global_active.
 }
 
 Session::~Session() {

@@ -120,13 +120,18 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket) {
     if (!listener) return;  // removed by a reload a moment ago
     auto& m = *a->metrics;
     m.accepted.fetch_add(1, std::memory_order_relaxed);
-    // Limits: excess connections are closed at once and counted, never queued.
-    if (m.active.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(listener->limits.max_connections)) {
+    // Limits: excess connections are closed at once and counted, never queued. A slot is
+    // reserved before checking, so workers accepting at the same moment cannot both take the
+    // last one; the session gives its slots back when it ends.
+    if (m.active.fetch_add(1, std::memory_order_relaxed) >= static_cast<std::int64_t>(listener->limits.max_connections)) {
+        m.active.fetch_sub(1, std::memory_order_relaxed);
         m.refused_listener_limit.fetch_add(1, std::memory_order_relaxed);
         return;
     }
-    if (global_active().load(std::memory_order_relaxed) >=
+    if (global_active().fetch_add(1, std::memory_order_relaxed) >=
         static_cast<std::int64_t>(snapshot_->config.limits.max_connections)) {
+        global_active().fetch_sub(1, std::memory_order_relaxed);
+        m.active.fetch_sub(1, std::memory_order_relaxed);
         m.refused_global_limit.fetch_add(1, std::memory_order_relaxed);
         return;
     }
