@@ -1,5 +1,7 @@
 #include "tls/pki.hpp"
 
+#include "../support/tls_test_support.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,28 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace ward::tls;
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        std::random_device rd;
-        path_ = fs::temp_directory_path() / ("ward-pki-test-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(counter++) + "-" + std::to_string(rd()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-    fs::path path_;
-};
+using ward::test::TempDir;
 
 bool error_queue_empty() { return ERR_peek_error() == 0; }
 
