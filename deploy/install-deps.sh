@@ -2,6 +2,7 @@
 # Installs every build and test dependency of ward from Debian packages, then builds the
 # OpenSSL FIPS provider (Debian ships none). Both README Quick start commands and .ci/run
 # call this script; it is idempotent and skips what is already in place.
+# `--bench` adds what the side-by-side benchmark runs (HAProxy, nginx, stunnel, wrk, ab, gnuplot).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -9,12 +10,16 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libssl-dev libpugixml-dev libyaml-cpp-dev libspdlog-dev doctest-dev
-  libexpat1-dev
+  libexpat1-dev libbenchmark-dev
   # tools the tests drive (real, independent peers)
   openssl ca-certificates curl sip-tester stunnel4 sslscan testssl.sh
   # building the FIPS provider from Debian's OpenSSL source
   perl make dpkg-dev
 )
+
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(haproxy nginx-light libnginx-mod-stream apache2-utils wrk gnuplot-nox util-linux procps)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
