@@ -1,0 +1,398 @@
+#!/usr/bin/python3
+"""Side-by-side comparison of ward with HAProxy (mode tcp), nginx (stream) and stunnel.
+
+All four terminate TLS with the same certificate (ECDSA P-256), versions (TLS 1.2 and 1.3),
+ciphers (TLS_AES_128_GCM_SHA256, ECDHE-ECDSA-AES128-GCM-SHA256), group (P-256) and worker
+count, in front of one plaintext echo backend (ward-loadgen backend). Each repetition runs
+every scenario against every proxy, in an order that rotates between repetitions. With one
+worker the proxy is pinned to CPU 0 and the load generator and backend to CPU 1, and each
+proxy's CPU seconds are read from /proc (all its processes and threads), so figures are given
+per proxy CPU-second: on two cores the TLS client, not the proxy, limits wall-clock rates.
+
+Writes bench/results/latest.{md,json,png} (and a dated copy of each) and prints the table.
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+CIPHER12 = "ECDHE-ECDSA-AES128-GCM-SHA256"
+SUITE13 = "TLS_AES_128_GCM_SHA256"
+PROXIES = ["ward", "haproxy", "nginx", "stunnel"]
+
+# name: (title, unit, higher_is_better, ward's target against the best peer)
+METRICS = {
+    "full_tls13": ("full handshakes, TLS 1.3", "per proxy CPU-s", True, 1.5),
+    "resumed_tls13": ("resumed handshakes, TLS 1.3", "per proxy CPU-s", True, 1.5),
+    "resumed_tls12": ("resumed handshakes, TLS 1.2", "per proxy CPU-s", True, 1.2),
+    "bulk": ("bulk throughput, both ways", "MiB per proxy CPU-s", True, 1.2),
+    "idle_rss": ("RSS per idle TLS connection", "KiB", False, 0.75),
+    "added_p99": ("added p99 latency, 64-byte echo", "us", False, 1.0),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, deadline=10.0):
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Proc:
+    """A process started in its own session, pinned to CPUs; CPU and RSS over all its processes."""
+
+    def __init__(self, argv, cpus, log, cwd=None):
+        self.log = open(log, "wb")
+        self.p = subprocess.Popen(["taskset", "-c", cpus] + argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True, preexec_fn=raise_nofile)
+        self.sid = self.p.pid
+
+    def pids(self):
+        out = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2:].split()
+            if int(fields[3]) == self.sid:  # session id
+                out.append(int(entry))
+        return out
+
+    def cpu_seconds(self):
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = open(f"/proc/{pid}/stat").read()
+            except OSError:
+                continue
+            fields = fields[fields.rfind(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime, all threads
+        return total / CLK_TCK
+
+    def rss_kib(self):
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in open(f"/proc/{pid}/status"):
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except OSError:
+                pass
+        return total
+
+    def stop(self):
+        if self.p.poll() is None:
+            os.killpg(self.sid, signal.SIGTERM)
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.sid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+
+
+def proxy_config(name, work, port, backend, cert, key, workers):
+    combined = work / "combined.pem"
+    if name == "ward":
+        path = work / "ward.yaml"
+        path.write_text(f"""
+certificates: {{ bench: {{ cert: {cert}, key: {key} }} }}
+tls_contexts:
+  bench: {{ certificate: bench, verify_peer: none, ciphers: [{SUITE13}, {CIPHER12}], groups: [P-256] }}
+workers: {workers}
+limits: {{ max_connections: 8000, idle_timeout: 1h, handshake_timeout: 10s }}
+metrics: {{ enabled: false }}
+logging: {{ level: warn }}
+listeners:
+  - {{ name: bench, protocol: tls, bind: '127.0.0.1:{port}', backends: ['127.0.0.1:{backend}'], tls_context: bench }}
+""")
+        return [str(ROOT / "build-bench" / "proxy" / "ward"), "run", "-c", str(path)]
+    if name == "haproxy":
+        combined.write_text(pathlib.Path(cert).read_text() + pathlib.Path(key).read_text())
+        path = work / "haproxy.cfg"
+        path.write_text(f"""
+global
+    nbthread {workers}
+    maxconn 8000
+    ssl-default-bind-ciphers {CIPHER12}
+    ssl-default-bind-ciphersuites {SUITE13}
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    maxconn 8000
+frontend tls
+    bind 127.0.0.1:{port} ssl crt {combined} curves P-256
+    default_backend echo
+backend echo
+    server s1 127.0.0.1:{backend}
+""")
+        return ["/usr/sbin/haproxy", "-f", str(path), "-db"]
+    if name == "nginx":
+        path = work / "nginx.conf"
+        path.write_text(f"""
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes {workers};
+daemon off;
+pid {work}/nginx.pid;
+error_log stderr warn;
+worker_rlimit_nofile 18000;
+events {{ worker_connections 8000; }}
+stream {{
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        proxy_pass 127.0.0.1:{backend};
+        proxy_timeout 1h;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers {CIPHER12};
+        ssl_conf_command Ciphersuites {SUITE13};
+        ssl_ecdh_curve prime256v1;
+        ssl_session_tickets on;
+    }}
+}}
+""")
+        return ["/usr/sbin/nginx", "-c", str(path), "-p", str(work), "-e", "stderr"]
+    if name == "stunnel":
+        path = work / "stunnel.conf"
+        path.write_text(f"""
+foreground = yes
+pid =
+debug = 3
+[bench]
+accept = 127.0.0.1:{port}
+connect = 127.0.0.1:{backend}
+cert = {cert}
+key = {key}
+sslVersionMin = TLSv1.2
+ciphers = {CIPHER12}
+ciphersuites = {SUITE13}
+curves = prime256v1
+""")
+        return ["/usr/bin/stunnel4", str(path)]
+    raise ValueError(name)
+
+
+def loadgen(args, cpus="1", expect_ok=True):
+    cmd = ["taskset", "-c", cpus, str(ROOT / "build-bench" / "bench" / "ward-loadgen")] + args
+    r = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=raise_nofile, timeout=600)
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
+    if expect_ok and r.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-500:]} {r.stdout[-300:]}")
+    return json.loads(lines[-1])
+
+
+def measure(proxy, port, scenario, opts, baseline_p99):
+    common = ["--connect", f"127.0.0.1:{port}"]
+    d = str(opts.duration)
+    cpu0 = proxy.cpu_seconds()
+    if scenario == "full_tls13":
+        r = loadgen(["handshake"] + common + ["--tls", "1.3", "--concurrency", "16", "--duration", d])
+        return r["completed"] / (proxy.cpu_seconds() - cpu0), r
+    if scenario == "resumed_tls13":
+        r = loadgen(["resume"] + common + ["--tls", "1.3", "--concurrency", "16", "--duration", d])
+        return r["completed"] / (proxy.cpu_seconds() - cpu0), r
+    if scenario == "resumed_tls12":
+        r = loadgen(["resume"] + common + ["--tls", "1.2", "--concurrency", "16", "--duration", d])
+        return r["completed"] / (proxy.cpu_seconds() - cpu0), r
+    if scenario == "bulk":
+        r = loadgen(["bulk"] + common + ["--concurrency", "4", "--duration", d, "--size", "16384"])
+        mib = (r["up"]["bytes"] + r["down"]["bytes"]) / (1 << 20)
+        return mib / (proxy.cpu_seconds() - cpu0), r
+    if scenario == "idle_rss":
+        before = proxy.rss_kib()
+        cmd = ["taskset", "-c", "1", str(ROOT / "build-bench" / "bench" / "ward-loadgen"), "idle"] + common + \
+              ["--connections", str(opts.idle), "--hold", "600"]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=raise_nofile)
+        first = json.loads(p.stdout.readline())
+        if first.get("established") != opts.idle:
+            p.kill()
+            raise RuntimeError(f"idle: {first}")
+        # The proxy has accepted, handshaken and connected every backend by now.
+        after = proxy.rss_kib()
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=60)
+        return (after - before) / opts.idle, first
+    if scenario == "added_p99":
+        r = loadgen(["latency"] + common + ["--count", str(opts.latency_count), "--warmup", "0.5"])
+        return r["latency_us"]["round_trip"]["p99"] - baseline_p99, r
+    raise ValueError(scenario)
+
+
+def fmt(values):
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:,.1f}"
+    return f"{med:,.1f} ({min(values):,.1f}-{max(values):,.1f})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per rate measurement")
+    ap.add_argument("--idle", type=int, default=2000, help="idle connections for the memory figure")
+    ap.add_argument("--latency-count", type=int, default=5000)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--proxies", default=",".join(PROXIES))
+    ap.add_argument("--scenarios", default=",".join(METRICS))
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    opts = ap.parse_args()
+    proxies = opts.proxies.split(",")
+    scenarios = opts.scenarios.split(",")
+    if opts.workers != 1:
+        print("note: CPU pinning applies to the 1-worker figures only", file=sys.stderr)
+    proxy_cpus = "0" if opts.workers == 1 else "0-1"
+    gen_cpus = "1" if opts.workers == 1 else "0-1"
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ward-bench-"))
+    ward = str(ROOT / "build-bench" / "proxy" / "ward")
+    subprocess.run([ward, "pki", "init", str(work / "pki")], check=True, capture_output=True)
+    subprocess.run([ward, "pki", "issue", "--ca-dir", str(work / "pki"), "--cn", "bench.test", "--dns", "bench.test",
+                    "--ip", "127.0.0.1", "--server-only", "--out", str(work / "bench")], check=True, capture_output=True)
+    cert, key = str(work / "bench.pem"), str(work / "bench.key")
+
+    backend = subprocess.Popen(["taskset", "-c", gen_cpus, str(ROOT / "build-bench" / "bench" / "ward-loadgen"),
+                                "backend", "--listen", "127.0.0.1:0", "--echo"], stdout=subprocess.PIPE, text=True,
+                               preexec_fn=raise_nofile, start_new_session=True)
+    backend_port = int(json.loads(backend.stdout.readline())["listening"].rsplit(":", 1)[1])
+
+    running = {}
+    results = {p: {s: [] for s in scenarios} for p in proxies}
+    raw = []
+    try:
+        for name in proxies:
+            port = free_port()
+            argv = proxy_config(name, work, port, backend_port, cert, key, opts.workers)
+            proc = Proc(argv, proxy_cpus, work / f"{name}.log", cwd=work)
+            if not wait_port(port):
+                raise RuntimeError(f"{name} did not listen: {(work / f'{name}.log').read_text()[-2000:]}")
+            running[name] = (proc, port)
+        baseline = loadgen(["latency", "--plain", "--connect", f"127.0.0.1:{backend_port}",
+                            "--count", str(opts.latency_count), "--warmup", "0.5"], cpus=gen_cpus)
+        baseline_p99 = baseline["latency_us"]["round_trip"]["p99"]
+        for rep in range(opts.reps):
+            order = proxies[rep % len(proxies):] + proxies[:rep % len(proxies)]
+            for scenario in scenarios:
+                for name in order:
+                    proc, port = running[name]
+                    value, report = measure(proc, port, scenario, opts, baseline_p99)
+                    results[name][scenario].append(value)
+                    raw.append({"rep": rep, "proxy": name, "scenario": scenario, "value": value, "report": report})
+                    print(f"rep {rep + 1}/{opts.reps} {scenario:14s} {name:8s} {value:12,.1f}", file=sys.stderr)
+    finally:
+        for proc, _ in running.values():
+            proc.stop()
+        os.killpg(backend.pid, signal.SIGTERM)
+        backend.wait()
+
+    # The table: medians (min-max), and ward against the best peer in this run.
+    peers = [p for p in proxies if p != "ward"]
+    lines = [f"| metric | unit | " + " | ".join(proxies) + " | ward / best peer | target | met |",
+             "|---|---|" + "---|" * len(proxies) + "---|---|---|"]
+    verdicts = {}
+    for scenario in scenarios:
+        title, unit, higher, target = METRICS[scenario]
+        cells = [fmt(results[p][scenario]) for p in proxies]
+        ratio_cell, target_cell, met_cell = "-", "-", "-"
+        if "ward" in proxies and peers:
+            ward_med = statistics.median(results["ward"][scenario])
+            peer_meds = {p: statistics.median(results[p][scenario]) for p in peers}
+            best = max(peer_meds, key=peer_meds.get) if higher else min(peer_meds, key=peer_meds.get)
+            if peer_meds[best] > 0:
+                ratio = ward_med / peer_meds[best]
+                ratio_cell = f"{ratio:.2f}x ({best})"
+                met = ratio >= target if higher else ratio <= target
+                target_cell = (">= " if higher else "<= ") + f"{target}x"
+                met_cell = "yes" if met else "no"
+                verdicts[scenario] = {"ratio": ratio, "best_peer": best, "target": target, "met": met}
+        lines.append(f"| {title} | {unit} | " + " | ".join(cells) + f" | {ratio_cell} | {target_cell} | {met_cell} |")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    header = (f"ward side by side, {stamp}: {opts.reps} repetitions, {opts.duration:g} s per rate, "
+              f"{opts.workers} worker(s), proxy on CPU {proxy_cpus}, generator and backend on CPU {gen_cpus}; "
+              f"ECDSA P-256, {SUITE13} / {CIPHER12}, P-256; {opts.idle} idle connections; "
+              f"direct p99 {baseline_p99:.1f} us. Medians (min-max).")
+    table = header + "\n\n" + "\n".join(lines) + "\n"
+    print(table)
+
+    out = pathlib.Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    day = stamp.replace(":", "")
+    (out / "latest.md").write_text(table)
+    (out / f"compare-{day}.md").write_text(table)
+    payload = {"when": stamp, "options": vars(opts), "baseline_p99_us": baseline_p99, "results": results,
+               "verdicts": verdicts, "raw": raw}
+    (out / "latest.json").write_text(json.dumps(payload, indent=1))
+    chart(results, proxies, scenarios, out / "latest.png")
+    shutil.copyfile(out / "latest.png", out / f"compare-{day}.png")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def chart(results, proxies, scenarios, path):
+    """Each metric relative to HAProxy's median (1.0), higher bars better (memory and latency inverted)."""
+    if shutil.which("gnuplot") is None or "haproxy" not in proxies:
+        return
+    rows = []
+    for s in scenarios:
+        title, _, higher, _ = METRICS[s]
+        ref = statistics.median(results["haproxy"][s])
+        vals = []
+        for p in proxies:
+            v = statistics.median(results[p][s])
+            rel = (v / ref if higher else (ref / v if v > 0 else 0)) if ref > 0 else 0
+            vals.append(f"{rel:.3f}")
+        rows.append('"' + title.replace('"', "") + '" ' + " ".join(vals))
+    data = path.with_suffix(".dat")
+    data.write_text("\n".join(rows) + "\n")
+    plot = "; ".join(f"'{data}' using {i + 2}:xtic(1) title '{p}'" for i, p in enumerate(proxies))
+    script = f"""
+set terminal pngcairo size 1200,600
+set output '{path}'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel 'relative to HAProxy (higher is better)'
+set xtics rotate by -20
+set grid ytics
+set key top left
+plot {plot.replace("; ", ", ")}
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=False)
+    data.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
