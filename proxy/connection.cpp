@@ -78,31 +78,55 @@ awaitable<error_code> Connection::handshake() {
 }
 
 awaitable<error_code> Connection::wait_readable() {
-    if (ssl_ && SSL_has_pending(ssl_.get())) co_return error_code{};
     auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
     co_return ec;
 }
 
-awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, std::size_t size) {
+awaitable<error_code> Connection::wait_writable() {
+    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+    co_return ec;
+}
+
+std::pair<error_code, std::size_t> Connection::try_read(void* data, std::size_t size) {
     error_code ec;
     if (!ssl_) {
-        for (;;) {
-            const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                auto [e] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
-                if (e) co_return std::pair{e, std::size_t{0}};
-                continue;
+        const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
+        if (ec == asio::error::try_again) ec = asio::error::would_block;
+        return {ec, n};
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    const int r = SSL_read_ex(ssl_.get(), data, size, &n);
+    if (r == 1) return {ec, n};
+    switch (SSL_get_error(ssl_.get(), r)) {
+        case SSL_ERROR_WANT_READ: return {asio::error::would_block, 0};
+        case SSL_ERROR_WANT_WRITE: return {asio::error::try_again, 0};
+        case SSL_ERROR_ZERO_RETURN:
+            clean_eof_ = true;
+            return {asio::error::eof, 0};
+        case SSL_ERROR_SYSCALL:
+            tls::clear_openssl_errors();
+            return {errno ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof), 0};
+        default: {
+            const unsigned long e = ERR_peek_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+                // A peer that vanishes without close_notify: a normal close, not an error.
+                tls::clear_openssl_errors();
+                return {asio::error::eof, 0};
             }
-            co_return std::pair{ec, n};
+            tls_error_ = tls::openssl_error("TLS read");
+            return {make_error_code(Errc::tls_failure), 0};
         }
     }
+}
+
+awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, std::size_t size) {
     for (;;) {
-        ERR_clear_error();
-        std::size_t n = 0;
-        const int r = SSL_read_ex(ssl_.get(), data, size, &n);
-        if (r == 1) co_return std::pair{error_code{}, n};
-        const int next = co_await after_ssl_call(r, "TLS read", ec);
-        if (next < 0 || ec) co_return std::pair{ec, std::size_t{0}};
+        auto [ec, n] = try_read(data, size);
+        if (ec == asio::error::would_block) ec = co_await wait_readable();
+        else if (ec == asio::error::try_again) ec = co_await wait_writable();
+        else co_return std::pair{ec, n};
+        if (ec) co_return std::pair{ec, std::size_t{0}};
     }
 }
 

@@ -32,11 +32,18 @@ public:
     // TLS handshake (either role). On failure, tls_error() says why.
     awaitable<error_code> handshake();
 
-    // Waits until a read would make progress, holding no buffer meanwhile.
+    // Reads what is there without waiting: (ec, n) with n >= 1, or asio::error::would_block
+    // when nothing is (then wait_readable()), or asio::error::try_again when TLS must write
+    // before it can read (then wait_writable()). asio::error::eof at the end of the stream; for
+    // TLS, clean_eof() tells whether the peer sent close_notify.
+    //
+    // Readiness is edge-triggered: only a read that found the socket empty guarantees that
+    // wait_readable() will wake again, so callers read first and wait only after would_block.
+    std::pair<error_code, std::size_t> try_read(void* data, std::size_t size);
     awaitable<error_code> wait_readable();
+    awaitable<error_code> wait_writable();
 
-    // Reads at least one byte. asio::error::eof at the end of the stream; for TLS,
-    // clean_eof() tells whether the peer sent close_notify.
+    // try_read, waiting as needed until at least one byte or the end.
     awaitable<std::pair<error_code, std::size_t>> read_some(void* data, std::size_t size);
 
     // Writes everything. Writes on one connection are serialised (two directions of a session

@@ -128,16 +128,25 @@ awaitable<bool> Session::tls_handshake(Connection& side) {
 
 awaitable<bool> Session::connect_backend() {
     phase_ = Phase::connect;
-    tcp::resolver resolver(worker_.io());
     for (const auto& b : listener_.backends) {
         connect_timed_out_ = false;
         set_deadline(listener_.limits.connect_timeout);
-        auto [rec, results] = co_await resolver.async_resolve(b.host, std::to_string(b.port), use_tuple);
-        if (reason_) break;
-        if (rec) continue;
-        for (const auto& entry : results) {
+        // An address needs no resolver (which would hand the lookup to another thread).
+        std::vector<tcp::endpoint> endpoints;
+        error_code aec;
+        const auto address = asio::ip::make_address(b.host == "localhost" ? "127.0.0.1" : b.host, aec);
+        if (!aec) {
+            endpoints.emplace_back(address, b.port);
+        } else {
+            tcp::resolver resolver(worker_.io());
+            auto [rec, results] = co_await resolver.async_resolve(b.host, std::to_string(b.port), use_tuple);
+            if (reason_) break;
+            if (rec) continue;
+            for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+        }
+        for (const auto& endpoint : endpoints) {
             backend_.emplace(tcp::socket(worker_.io()));
-            auto [ec] = co_await backend_->socket().async_connect(entry.endpoint(), use_tuple);
+            auto [ec] = co_await backend_->socket().async_connect(endpoint, use_tuple);
             if (!ec && !connect_timed_out_) {
                 backend_->on_connected();
                 backend_name_ = b.to_string();
@@ -159,12 +168,20 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
     auto& pool = worker_.pool();
     const std::size_t size = listener_.limits.buffer_size;
     for (;;) {
-        if (auto ec = co_await from.wait_readable(); ec) {
-            abort(ec);
-            co_return;
-        }
+        // Read first, wait only when the socket is empty (edge-triggered readiness), and hold
+        // no buffer while waiting.
         auto buffer = pool.take(size);
-        auto [ec, n] = co_await from.read_some(buffer.data(), buffer.size());
+        auto [ec, n] = from.try_read(buffer.data(), buffer.size());
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            buffer = {};
+            const auto wec = ec == asio::error::would_block ? co_await from.wait_readable()
+                                                            : co_await from.wait_writable();
+            if (wec) {
+                abort(wec);
+                co_return;
+            }
+            continue;
+        }
         if (ec == asio::error::eof) {
             if (filter && filter->feed(nullptr, 0).mid_message) {
                 // A message cut short by the end of the stream is dropped, never forwarded.

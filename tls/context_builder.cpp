@@ -289,6 +289,9 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     // One ticket per handshake is enough for one resumption; OpenSSL's default is two.
     SSL_CTX_set_num_tickets(ctx, 1);
+    // Stateless tickets carry resumption: no server-side session cache (its lock is shared by
+    // every worker, and its entries would hold memory for sessions tickets already carry).
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     // Sessions resume only within the context that made them.
     unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(c.name.data()), c.name.size(), sid_ctx);

@@ -291,3 +291,18 @@ TEST_CASE("engine: tls-outbound originates TLS with the client certificate and c
     ::close(refused);
     CHECK(metric_eventually(ward.metrics_port(), "ward_handshakes_total{listener=\"wrong\",protocol=\"tls-outbound\",result=\"peer_refused\"}", 1) == 1);
 }
+
+TEST_CASE("engine: a burst larger than the relay buffer already waiting in the socket is relayed whole") {
+    // Edge-triggered readiness: ward must drain what is already buffered, not wait for an edge
+    // that never comes once the sender has nothing more to send.
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    RunningWard ward(s.write(s.config(tls_listener(backend.endpoint()))));
+    auto ctx = s.client_ctx();
+    TlsClient client(ward.port("edge"), ctx.get());
+    REQUIRE(client.ok());
+    std::string burst(300 * 1024, 'b');
+    for (std::size_t i = 0; i < burst.size(); i += 997) burst[i] = static_cast<char>('a' + i % 26);
+    REQUIRE(client.send(burst));
+    CHECK(client.read(burst.size(), std::chrono::seconds(10)) == burst);
+}
