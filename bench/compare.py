@@ -292,14 +292,18 @@ def main():
     running = {}
     results = {p: {s: [] for s in scenarios} for p in proxies}
     raw = []
+
+    def start(name):
+        port = free_port()
+        argv = proxy_config(name, work, port, backend_port, cert, key, opts.workers)
+        proc = Proc(argv, proxy_cpus, work / f"{name}.log", cwd=work)
+        if not wait_port(port):
+            raise RuntimeError(f"{name} did not listen: {(work / f'{name}.log').read_text()[-2000:]}")
+        running[name] = (proc, port)
+
     try:
         for name in proxies:
-            port = free_port()
-            argv = proxy_config(name, work, port, backend_port, cert, key, opts.workers)
-            proc = Proc(argv, proxy_cpus, work / f"{name}.log", cwd=work)
-            if not wait_port(port):
-                raise RuntimeError(f"{name} did not listen: {(work / f'{name}.log').read_text()[-2000:]}")
-            running[name] = (proc, port)
+            start(name)
         baseline = loadgen(["latency", "--plain", "--connect", f"127.0.0.1:{backend_port}",
                             "--count", str(opts.latency_count), "--warmup", "0.5"], cpus=gen_cpus)
         baseline_p99 = baseline["latency_us"]["round_trip"]["p99"]
@@ -307,6 +311,11 @@ def main():
             order = proxies[rep % len(proxies):] + proxies[:rep % len(proxies)]
             for scenario in scenarios:
                 for name in order:
+                    if scenario == "idle_rss":
+                        # Memory freed by earlier scenarios stays in the allocator and would be
+                        # reused: measure on a freshly started proxy.
+                        running[name][0].stop()
+                        start(name)
                     proc, port = running[name]
                     value, report = measure(proc, port, scenario, opts, baseline_p99)
                     results[name][scenario].append(value)
