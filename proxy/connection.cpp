@@ -12,10 +12,10 @@ Connection::Connection(tcp::socket socket) : socket_(std::move(socket)) {
 
 void Connection::on_connected() {
     error_code ec;
-    // Both: OpenSSL needs the descriptor non-blocking, and Asio's synchronous read_some and
-    // write_some must report would_block instead of waiting inside the worker thread.
+    // The user-level flag makes the descriptor non-blocking (one ioctl) for OpenSSL, makes
+    // Asio's synchronous read_some and write_some report would_block instead of waiting inside
+    // the worker thread, and counts as non-blocking for Asio's own asynchronous operations.
     socket_.non_blocking(true, ec);
-    socket_.native_non_blocking(true, ec);
     socket_.set_option(tcp::no_delay(true), ec);
 }
 
