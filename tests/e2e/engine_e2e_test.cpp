@@ -64,8 +64,9 @@ std::string tls_config(const std::string& backend, const std::string& extra_cont
     return yaml + extra;
 }
 
-// Polls `predicate` every 20 ms until it holds or the deadline passes (for counters that notify
-// no one, such as TcpBackend::bytes_sent).
+
+// Polls `predicate` every 20 ms until it holds or the deadline passes: for ward's metrics, which
+// a test can only read over HTTP (nothing notifies). TcpBackend counters use wait_until instead.
 bool eventually(const std::function<bool()>& predicate, std::chrono::milliseconds deadline) {
     const auto until = clock_type::now() + deadline;
     while (!predicate()) {
@@ -108,7 +109,7 @@ TEST_CASE("engine e2e: a client that stops reading stalls the backend and ward's
     // The client reads nothing from here on. The backend sends as fast as ward takes it; once
     // the kernel buffers on both of ward's sockets are full, ward must stop reading from the
     // backend, and the backend's count stops growing.
-    REQUIRE(eventually([&] { return backend.bytes_sent() > 0; }, 10s));
+    REQUIRE(backend.wait_until([&] { return backend.bytes_sent() > 0; }, 10s));
     const auto until = clock_type::now() + 20s;
     std::uint64_t last = backend.bytes_sent();
     int unchanged = 0;
@@ -129,7 +130,7 @@ TEST_CASE("engine e2e: a client that stops reading stalls the backend and ward's
     const auto got = client.read(1 * kMiB, 10s);
     CHECK(got.size() >= 1 * kMiB);
     CHECK(got.find_first_not_of('x') == std::string::npos);
-    CHECK(eventually([&] { return backend.bytes_sent() > last; }, 10s));
+    CHECK(backend.wait_until([&] { return backend.bytes_sent() > last; }, 10s));
 }
 
 TEST_CASE("engine e2e: a TCP connection that never sends a ClientHello is closed at handshake_timeout") {

@@ -93,6 +93,7 @@ void TcpBackend::serve(int fd) {
             if (w <= 0) break;
             sent_ += static_cast<std::uint64_t>(w);
             left -= static_cast<std::uint64_t>(w);
+            changed_.notify_all();  // wait_until callers watch bytes_sent()
         }
     }
     char buf[16384];
