@@ -252,6 +252,75 @@ def measure(proxy, port, scenario, opts, baseline_p99):
     raise ValueError(scenario)
 
 
+def start_http_backend(work, cpus):
+    """nginx (http) as a plaintext HTTP backend for the ab and wrk cross-checks."""
+    port = free_port()
+    (work / "small").write_text("x" * 64)
+    (work / "big").write_bytes(b"y" * (256 * 1024))
+    # nginx's workers run as nobody: the files and the folder must be readable to them.
+    os.chmod(work, 0o755)
+    for f in ("small", "big"):
+        os.chmod(work / f, 0o644)
+    conf = work / "http-backend.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {work}/http-backend.pid;
+error_log stderr warn;
+events {{ worker_connections 4000; }}
+http {{
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        root {work};
+        keepalive_requests 1000000;
+    }}
+}}
+""")
+    proc = Proc(["/usr/sbin/nginx", "-c", str(conf), "-p", str(work), "-e", "stderr"], cpus, work / "http-backend.log",
+                cwd=work)
+    if not wait_port(port):
+        raise RuntimeError("the HTTP backend did not listen: " + (work / "http-backend.log").read_text()[-1000:])
+    return proc, port
+
+
+def crosscheck(name, proc, port, opts, gen_cpus):
+    """ab (full handshakes, one request each) and wrk (keep-alive, 256 KiB bodies) through a proxy."""
+    out = {}
+    cpu0 = proc.cpu_seconds()
+    r = subprocess.run(["taskset", "-c", gen_cpus, "ab", "-q", "-n", str(opts.ab_requests), "-c", "16", "-f", "TLS1.3",
+                        f"https://127.0.0.1:{port}/small"], capture_output=True, text=True, timeout=600)
+    cpu = proc.cpu_seconds() - cpu0
+    done = failed = 0
+    for line in r.stdout.splitlines():
+        if line.startswith("Complete requests:"):
+            done = int(line.split()[-1])
+        if line.startswith("Failed requests:"):
+            failed = int(line.split()[-1])
+    if done == 0 or failed or "Non-2xx" in r.stdout:
+        raise RuntimeError(f"ab through {name}: {done} done, {failed} failed: {r.stdout[-800:]} {r.stderr[-300:]}")
+    out["ab_full_handshakes"] = done / cpu if cpu > 0 else 0.0
+    cpu0 = proc.cpu_seconds()
+    r = subprocess.run(["taskset", "-c", gen_cpus, "wrk", "-t1", "-c4", f"-d{opts.duration:g}s",
+                        f"https://127.0.0.1:{port}/big"], capture_output=True, text=True, timeout=600)
+    cpu = proc.cpu_seconds() - cpu0
+    if "Non-2xx" in r.stdout or "requests in" not in r.stdout:
+        raise RuntimeError(f"wrk through {name} did not get 200s: {r.stdout[-800:]} {r.stderr[-300:]}")
+    mib = 0.0
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[1] == "requests" and parts[2] == "in":
+            mib = int(parts[0]) * 256 / 1024  # every response is the 256 KiB file
+    out["wrk_bulk"] = mib / cpu if cpu > 0 else 0.0
+    return out
+
+
+CROSSCHECKS = {
+    "ab_full_handshakes": ("ab: full handshakes (TLS 1.3, one request each)", "per proxy CPU-s", True),
+    "wrk_bulk": ("wrk: 256 KiB responses, keep-alive", "MiB per proxy CPU-s", True),
+}
+
+
 def fmt(values):
     med = statistics.median(values)
     if len(values) == 1:
@@ -269,6 +338,8 @@ def main():
     ap.add_argument("--proxies", default=",".join(PROXIES))
     ap.add_argument("--scenarios", default=",".join(METRICS))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    ap.add_argument("--no-crosscheck", action="store_true", help="skip the ab and wrk cross-checks")
+    ap.add_argument("--ab-requests", type=int, default=3000)
     opts = ap.parse_args()
     proxies = opts.proxies.split(",")
     scenarios = opts.scenarios.split(",")
@@ -291,11 +362,12 @@ def main():
 
     running = {}
     results = {p: {s: [] for s in scenarios} for p in proxies}
+    cross = {p: {} for p in proxies}
     raw = []
 
-    def start(name):
+    def start(name, target=None):
         port = free_port()
-        argv = proxy_config(name, work, port, backend_port, cert, key, opts.workers)
+        argv = proxy_config(name, work, port, target or backend_port, cert, key, opts.workers)
         proc = Proc(argv, proxy_cpus, work / f"{name}.log", cwd=work)
         if not wait_port(port):
             raise RuntimeError(f"{name} did not listen: {(work / f'{name}.log').read_text()[-2000:]}")
@@ -321,6 +393,20 @@ def main():
                     results[name][scenario].append(value)
                     raw.append({"rep": rep, "proxy": name, "scenario": scenario, "value": value, "report": report})
                     print(f"rep {rep + 1}/{opts.reps} {scenario:14s} {name:8s} {value:12,.1f}", file=sys.stderr)
+        if not opts.no_crosscheck:
+            # Independent clients: each proxy restarted in front of an HTTP backend.
+            http, http_port = start_http_backend(work, gen_cpus)
+            try:
+                for rep in range(opts.reps):
+                    for name in proxies[rep % len(proxies):] + proxies[:rep % len(proxies)]:
+                        running[name][0].stop()
+                        start(name, target=http_port)
+                        proc, port = running[name]
+                        for check, value in crosscheck(name, proc, port, opts, gen_cpus).items():
+                            cross[name].setdefault(check, []).append(value)
+                            print(f"rep {rep + 1}/{opts.reps} {check:18s} {name:8s} {value:12,.1f}", file=sys.stderr)
+            finally:
+                http.stop()
     finally:
         for proc, _ in running.values():
             proc.stop()
@@ -353,6 +439,19 @@ def main():
               f"{opts.workers} worker(s), proxy on CPU {proxy_cpus}, generator and backend on CPU {gen_cpus}; "
               f"ECDSA P-256, {SUITE13} / {CIPHER12}, P-256; {opts.idle} idle connections; "
               f"direct p99 {baseline_p99:.1f} us. Medians (min-max).")
+    if not opts.no_crosscheck and all(cross[p] for p in proxies):
+        lines += ["", "Cross-checks with independent clients (same proxies, in front of an nginx HTTP backend):", "",
+                  "| cross-check | unit | " + " | ".join(proxies) + " | ward / best peer |",
+                  "|---|---|" + "---|" * len(proxies) + "---|"]
+        for check, (title, unit, higher) in CROSSCHECKS.items():
+            cells = [fmt(cross[p][check]) for p in proxies]
+            ratio_cell = "-"
+            if "ward" in proxies and peers:
+                peer_meds = {p: statistics.median(cross[p][check]) for p in peers}
+                best = max(peer_meds, key=peer_meds.get)
+                if peer_meds[best] > 0:
+                    ratio_cell = f"{statistics.median(cross['ward'][check]) / peer_meds[best]:.2f}x ({best})"
+            lines.append(f"| {title} | {unit} | " + " | ".join(cells) + f" | {ratio_cell} |")
     table = header + "\n\n" + "\n".join(lines) + "\n"
     print(table)
 
@@ -362,6 +461,7 @@ def main():
     (out / "latest.md").write_text(table)
     (out / f"compare-{day}.md").write_text(table)
     payload = {"when": stamp, "options": vars(opts), "baseline_p99_us": baseline_p99, "results": results,
+               "crosschecks": cross,
                "verdicts": verdicts, "raw": raw}
     (out / "latest.json").write_text(json.dumps(payload, indent=1))
     chart(results, proxies, scenarios, out / "latest.png")
