@@ -251,6 +251,13 @@ awaitable<void> Session::relay() {
                    false));
 }
 
+void Session::finish() {
+    log_summary();
+    client_.close();
+    if (backend_) backend_->close();
+    timer_.cancel();
+}
+
 awaitable<void> Session::run() {
     auto self = shared_from_this();
     const auto protocol = listener_.protocol;
@@ -261,6 +268,7 @@ awaitable<void> Session::run() {
         client_.attach_tls(context->new_server());
         set_deadline(listener_.limits.handshake_timeout);
         if (!co_await tls_handshake(client_)) {
+            // A refusal is a peer's doing: one rate-limited line instead of the summary.
             std::uint64_t suppressed = 0;
             if (worker_.refusal_limiter().allow(suppressed)) {
                 session_log().info("[c{} w{}] {} {} refused in handshake: {}{}", id_, worker_.id(), listener_.name,
@@ -276,9 +284,7 @@ awaitable<void> Session::run() {
 
     if (!co_await connect_backend()) {
         if (!outbound) co_await client_.shutdown_send();
-        log_summary();
-        client_.close();
-        timer_.cancel();
+        finish();
         co_return;
     }
 
@@ -288,10 +294,7 @@ awaitable<void> Session::run() {
         phase_ = Phase::handshake;
         set_deadline(listener_.limits.handshake_timeout);
         if (!co_await tls_handshake(*backend_)) {
-            log_summary();
-            client_.close();
-            backend_->close();
-            timer_.cancel();
+            finish();
             co_return;
         }
         subject_ = tls::verified_peer_subject(backend_->ssl());
@@ -306,10 +309,7 @@ awaitable<void> Session::run() {
         if (!from_client || !from_backend) {
             reason_ = make_error_code(Errc::protocol_error);
             detail_ = !from_client ? from_client.error() : from_backend.error();
-            log_summary();
-            client_.close();
-            backend_->close();
-            timer_.cancel();
+            finish();
             co_return;
         }
         filter_from_client_ = std::move(from_client.value());
@@ -317,10 +317,7 @@ awaitable<void> Session::run() {
     }
 
     co_await relay();
-    log_summary();
-    client_.close();
-    backend_->close();
-    timer_.cancel();
+    finish();
 }
 
 void Session::log_summary() {

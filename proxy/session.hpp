@@ -42,6 +42,8 @@ private:
     void arm_timer();
     void on_timer();
     void log_summary();
+    // The summary line, then both sides closed and the timer stopped.
+    void finish();
     const char* phase_name() const;
 
     Worker& worker_;
