@@ -1,0 +1,261 @@
+// XMPP stream tokenizer: header, children, close, restricted XML, caps, the starttls boundary.
+// Every input is fed whole, split in two at every index, and byte by byte; all must produce the
+// same events.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "xmpp/stream_tokenizer.hpp"
+
+using namespace ward::xmpp;
+
+namespace {
+
+std::string printable(std::string_view s) {
+    std::string out;
+    for (const char c : s) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += c;
+        } else {
+            static constexpr char kHex[] = "0123456789abcdef";
+            const auto b = static_cast<unsigned char>(c);
+            out += "\\x";
+            out += kHex[b >> 4];
+            out += kHex[b & 0xf];
+        }
+    }
+    return out;
+}
+
+// One line per event, everything in it; the error detail is left out because expat may name
+// the same malformation differently depending on where a token was cut.
+std::string render(const TokenizerEvent& event) {
+    if (const auto* h = std::get_if<StreamHeader>(&event)) {
+        std::string line = "header " + h->qname + " {" + h->ns + "}" + h->local_name;
+        for (const auto& [k, v] : h->attributes) line += " " + k + "=" + v;
+        return line + " raw=" + printable(h->raw) + "\n";
+    }
+    if (const auto* e = std::get_if<StreamElement>(&event)) {
+        return "element {" + e->ns + "}" + e->local_name + " end=" + std::to_string(e->end_offset) +
+               " raw=" + printable(e->raw) + "\n";
+    }
+    if (std::holds_alternative<StreamClosed>(event)) return "closed\n";
+    if (const auto* err = std::get_if<TokenizerError>(&event)) {
+        return "error " + std::string(condition_name(err->condition)) + "\n";
+    }
+    return "trailing at " + std::to_string(std::get<TrailingAfterStarttls>(event).offset) + "\n";
+}
+
+std::string run_chunks(const std::vector<std::string_view>& chunks, TokenizerLimits limits) {
+    StreamTokenizer tokenizer(limits);
+    std::string out;
+    for (const auto chunk : chunks) {
+        for (const auto& event : tokenizer.feed(chunk)) out += render(event);
+    }
+    return out;
+}
+
+// Whole, every two-chunk split, byte by byte: each must give `expected`.
+void check_every_split(std::string_view input, std::string_view expected, TokenizerLimits limits = {}) {
+    CHECK(run_chunks({input}, limits) == expected);
+    for (std::size_t i = 0; i <= input.size(); ++i) {
+        INFO("split at " << i);
+        CHECK(run_chunks({input.substr(0, i), input.substr(i)}, limits) == expected);
+    }
+    std::vector<std::string_view> bytes;
+    for (std::size_t i = 0; i < input.size(); ++i) bytes.push_back(input.substr(i, 1));
+    INFO("byte by byte");
+    CHECK(run_chunks(bytes, limits) == expected);
+}
+
+constexpr std::string_view kHeader =
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+    "to='example.org' version='1.0' xml:lang='en'>";
+constexpr std::string_view kHeaderEvent =
+    "header stream:stream {http://etherx.jabber.org/streams}stream xmlns=jabber:client "
+    "xmlns:stream=http://etherx.jabber.org/streams to=example.org version=1.0 xml:lang=en raw=";
+
+std::string header_line() { return std::string(kHeaderEvent) + std::string(kHeader) + "\n"; }
+
+std::string with_header(std::string_view rest) { return std::string(kHeader) + std::string(rest); }
+
+std::string repeat(std::string_view s, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += s;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("xmpp tokenizer reports the header and starttls with its end offset") {
+    const std::string input = with_header("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    check_every_split(input, header_line() + "element {urn:ietf:params:xml:ns:xmpp-tls}starttls end=" +
+                                 std::to_string(input.size()) +
+                                 " raw=<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>\n");
+}
+
+TEST_CASE("xmpp tokenizer reports bytes after starttls as trailing and never parses them") {
+    const std::string starttls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'></starttls>";
+    const std::string input = with_header(starttls + "<message/>");
+    const std::size_t end = kHeader.size() + starttls.size();
+    check_every_split(input, header_line() + "element {urn:ietf:params:xml:ns:xmpp-tls}starttls end=" +
+                                 std::to_string(end) + " raw=" + starttls + "\ntrailing at " +
+                                 std::to_string(end) + "\n");
+    // Even garbage after it is only "trailing", never an XML error.
+    const std::string garbage = with_header(starttls + "\x16\x03\x01");
+    check_every_split(garbage, header_line() + "element {urn:ietf:params:xml:ns:xmpp-tls}starttls end=" +
+                                   std::to_string(end) + " raw=" + starttls + "\ntrailing at " +
+                                   std::to_string(end) + "\n");
+}
+
+TEST_CASE("xmpp tokenizer reports children raw and keepalive whitespace and stream close") {
+    const std::string message = "<message to='a@example.org'><body>hi &amp; <b>bye</b></body></message>";
+    const std::string input =
+        "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server' "
+        "xmlns:db='jabber:server:dialback'>\n \r\n" +
+        message + "  \n<db:result from='a' to='b'>key</db:result>\t</stream:stream>";
+    const std::size_t header_end = input.find('>') + 1;
+    const std::size_t message_end = input.find("</message>") + 10;
+    const std::size_t result_end = input.find("</db:result>") + 12;
+    check_every_split(input,
+                      "header stream:stream {http://etherx.jabber.org/streams}stream "
+                      "xmlns:stream=http://etherx.jabber.org/streams xmlns=jabber:server "
+                      "xmlns:db=jabber:server:dialback raw=" +
+                          input.substr(0, header_end) + "\nelement {jabber:server}message end=" +
+                          std::to_string(message_end) + " raw=" + message +
+                          "\nelement {jabber:server:dialback}result end=" + std::to_string(result_end) +
+                          " raw=<db:result from='a' to='b'>key</db:result>\nclosed\n");
+}
+
+TEST_CASE("xmpp tokenizer refuses DOCTYPE and billion laughs without expanding") {
+    check_every_split("<?xml version='1.0'?><!DOCTYPE stream:stream><stream:stream>", "error restricted-xml\n");
+    const std::string laughs =
+        "<?xml version='1.0'?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n"
+        " <!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+        " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+        " <!ENTITY lol9 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n]>\n"
+        "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>&lol9;";
+    check_every_split(laughs, "error restricted-xml\n");
+    const std::string xxe =
+        "<!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><stream:stream "
+        "xmlns:stream='http://etherx.jabber.org/streams'>&xxe;";
+    check_every_split(xxe, "error restricted-xml\n");
+}
+
+TEST_CASE("xmpp tokenizer refuses comments and processing instructions") {
+    check_every_split("<!-- hello --><stream:stream>", "error restricted-xml\n");
+    check_every_split("<?php echo 1; ?><stream:stream>", "error restricted-xml\n");
+    check_every_split(with_header("<message><!-- c --></message>"), header_line() + "error restricted-xml\n");
+    check_every_split(with_header("<message><?pi x?></message>"), header_line() + "error restricted-xml\n");
+    check_every_split(with_header("<!-- between -->"), header_line() + "error restricted-xml\n");
+}
+
+TEST_CASE("xmpp tokenizer reports garbage as not well formed") {
+    check_every_split("GET / HTTP/1.1\r\nHost: example.org\r\n\r\n", "error not-well-formed\n");
+    const std::string client_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    check_every_split(client_hello, "error not-well-formed\n");
+    check_every_split("SSH-2.0-OpenSSH_9.2\r\n", "error not-well-formed\n");
+    check_every_split(with_header("<message>&foo;</message>"), header_line() + "error not-well-formed\n");
+    check_every_split(with_header("<message>&#0;</message>"), header_line() + "error not-well-formed\n");
+    check_every_split(with_header("hello"), header_line() + "error not-well-formed\n");
+    check_every_split(with_header("<message></iq>"), header_line() + "error not-well-formed\n");
+    check_every_split(with_header("<message>\xff\xfe</message>"), header_line() + "error not-well-formed\n");
+}
+
+TEST_CASE("xmpp tokenizer reports an undeclared prefix and a foreign encoding") {
+    check_every_split("<stream:stream xmlns='jabber:client'>", "error bad-namespace-prefix\n");
+    check_every_split(with_header("<x:message/>"), header_line() + "error bad-namespace-prefix\n");
+    check_every_split("<?xml version='1.0' encoding='UTF-16'?><stream:stream>", "error unsupported-encoding\n");
+    // A lowercase UTF-8 declaration is fine.
+    const std::string ok = "<?xml version='1.0' encoding='utf-8'?><s xmlns='jabber:client'>";
+    check_every_split(ok, "header s {jabber:client}s xmlns=jabber:client raw=" + ok + "\n");
+}
+
+TEST_CASE("xmpp tokenizer caps the header size") {
+    TokenizerLimits limits;
+    limits.max_header_size = 200;
+    const std::string big = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' to='" +
+                            repeat("a", 200) + "'>";
+    check_every_split(big, "error policy-violation\n", limits);
+    // The same cap, header still open: held bytes count too.
+    check_every_split("<stream:stream to='" + repeat("a", 300), "error policy-violation\n", limits);
+    // Exactly at the cap is accepted.
+    std::string exact = "<s xmlns='jabber:client' to='";
+    exact += repeat("b", 200 - exact.size() - 2) + "'>";
+    REQUIRE(exact.size() == 200);
+    check_every_split(exact, "header s {jabber:client}s xmlns=jabber:client to=" + repeat("b", 200 - 31) + " raw=" +
+                                 exact + "\n",
+                      limits);
+}
+
+TEST_CASE("xmpp tokenizer caps the element size") {
+    TokenizerLimits limits;
+    limits.max_element_size = 100;
+    std::string exact = "<message><body>";
+    exact += repeat("x", 100 - exact.size() - 17) + "</body></message>";
+    REQUIRE(exact.size() == 100);
+    check_every_split(with_header(exact + "<m>" + repeat("y", 200) + "</m>"),
+                      header_line() + "element {jabber:client}message end=" + std::to_string(kHeader.size() + 100) +
+                          " raw=" + exact + "\nerror policy-violation\n",
+                      limits);
+    // Whitespace keepalives between children are consumed, not held against the cap.
+    check_every_split(with_header(repeat(" ", 300) + "<a/>"),
+                      header_line() + "element {jabber:client}a end=" + std::to_string(kHeader.size() + 304) +
+                          " raw=<a/>\n",
+                      limits);
+}
+
+TEST_CASE("xmpp tokenizer caps depth and attribute count") {
+    TokenizerLimits limits;
+    limits.max_depth = 4;
+    limits.max_attributes = 5;  // the stream header of these tests has exactly 5
+    check_every_split(with_header("<a><b><c><d/></c></b></a>"),
+                      header_line() + "element {jabber:client}a end=" + std::to_string(kHeader.size() + 25) +
+                          " raw=<a><b><c><d/></c></b></a>\n",
+                      limits);
+    check_every_split(with_header("<a><b><c><d><e/></d></c></b></a>"), header_line() + "error policy-violation\n",
+                      limits);
+    // Namespace declarations count as attributes.
+    check_every_split(with_header("<a x='1' y='2' z='3' xmlns:p='u' w='4'/>"),
+                      header_line() + "element {jabber:client}a end=" + std::to_string(kHeader.size() + 40) +
+                          " raw=<a x='1' y='2' z='3' xmlns:p='u' w='4'/>\n",
+                      limits);
+    check_every_split(with_header("<a x='1' y='2' z='3' xmlns:p='u' w='4' v='5'/>"),
+                      header_line() + "error policy-violation\n", limits);
+    limits.max_attributes = 4;
+    check_every_split(kHeader, "error policy-violation\n", limits);
+}
+
+TEST_CASE("xmpp tokenizer accepts a UTF-8 byte order mark and refuses UTF-16") {
+    const std::string bom = "\xef\xbb\xbf<s xmlns='jabber:client'>";
+    check_every_split(bom, "header s {jabber:client}s xmlns=jabber:client raw=" + printable(bom) + "\n");
+    const std::string utf16("\xff\xfe<\0s\0>\0", 8);
+    check_every_split(utf16, "error unsupported-encoding\n");
+    const std::string utf16_no_bom("<\0s\0>\0", 6);
+    check_every_split(utf16_no_bom, "error unsupported-encoding\n");
+    const std::string utf16_be("\0<\0s\0>", 6);
+    check_every_split(utf16_be, "error unsupported-encoding\n");
+}
+
+TEST_CASE("xmpp tokenizer holds only the element in progress") {
+    StreamTokenizer tokenizer;
+    std::string input(kHeader);
+    for (int i = 0; i < 1000; ++i) input += "<presence/>\n";
+    CHECK(tokenizer.feed(input).size() == 1001);
+    CHECK(tokenizer.held_bytes() == 0);
+    CHECK(tokenizer.feed("<message><body>partial").empty());
+    CHECK(tokenizer.held_bytes() == 22);
+    CHECK(tokenizer.feed("</body></message>").size() == 1);
+    CHECK(tokenizer.held_bytes() == 0);
+    CHECK(tokenizer.bytes_fed() == input.size() + 39);
+}
+
+TEST_CASE("xmpp tokenizer is spent after an error") {
+    StreamTokenizer tokenizer;
+    CHECK(tokenizer.feed("<!-- x -->").size() == 1);
+    CHECK(tokenizer.finished());
+    CHECK(tokenizer.feed("<stream:stream>").empty());
+}

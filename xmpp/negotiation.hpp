@@ -1,0 +1,78 @@
+#pragma once
+// Pre-TLS stream negotiation of the receiving entity on a STARTTLS listener (RFC 6120 sections
+// 4.2, 4.3, 4.9, 5.3, 5.4), c2s or s2s. Before TLS ward answers the stream itself and the
+// backend sees nothing. The engine feeds the client's bytes as they arrive, writes `send`,
+// then acts on `proceed` (start TLS on the raw socket), `relay_plaintext` (secure mode off:
+// connect the backend and replay) or `close`. No I/O here.
+//
+// The steps, in the order RFC 6120 section 5 runs them (Negotiation::feed, on_header,
+// on_element):
+//   1. The initiating entity's header: well-formed, not restricted, <stream> in the streams
+//      namespace, content namespace of the listener, version 1.0 or later, `to` served.
+//      Any failure: ward's response header first (section 4.9.1.2), then the stream error.
+//   2. Response header and features: <starttls/>, with <required/> in secure mode.
+//   3. <starttls/> -> <proceed/>, and not one byte more. A byte after <starttls/> -> close.
+//   4. Secure mode: anything else before TLS is refused (stanza, db:result -> not-authorized;
+//      <auth> -> SASL encryption-required). Secure mode off: anything else -> relay_plaintext.
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "xmpp/stream_tokenizer.hpp"
+
+namespace ward::xmpp {
+
+enum class StreamKind { c2s, s2s };
+
+struct NegotiationConfig {
+    std::vector<std::string> domains;  // served domains; `to` is matched case-insensitively
+    bool secure = true;                // TLS required before anything else
+    StreamKind kind = StreamKind::c2s;
+    // A fresh, unpredictable stream id (section 4.7.3); injected so tests are deterministic.
+    std::function<std::string()> make_stream_id;
+    TokenizerLimits limits;
+};
+
+// What one feed asks of the engine, in this order: write `send`, then either start TLS
+// (`proceed`), hand over to the plaintext relay (`relay_plaintext`) or close (`close`).
+struct NegotiationActions {
+    std::string send;
+    bool proceed = false;          // TLS begins right after `send` (which ends with <proceed/>)
+    bool relay_plaintext = false;  // secure mode off: the client went on without STARTTLS
+    bool close = false;            // close after writing `send`
+    std::string reason;            // why, for the session log line, when `close`; no peer data
+};
+
+class Negotiation {
+public:
+    explicit Negotiation(NegotiationConfig config);
+
+    NegotiationActions feed(std::string_view bytes);
+
+    // The served domain the client addressed (configured spelling), once the header passed.
+    const std::string& domain() const { return domain_; }
+    // The client's header, once received (the engine replays it when relaying plaintext).
+    const StreamHeader* client_header() const { return header_received_ ? &client_header_ : nullptr; }
+    bool finished() const { return state_ == State::done; }
+
+private:
+    enum class State { expect_header, expect_starttls, done };
+
+    void on_event(const TokenizerEvent& event, NegotiationActions& out);
+    void on_header(const StreamHeader& header, NegotiationActions& out);
+    void on_element(const StreamElement& element, NegotiationActions& out);
+    void send_header(NegotiationActions& out, std::string_view peer_from, bool echo_dialback);
+    void stream_error(NegotiationActions& out, StreamCondition condition, std::string reason);
+    void finish(NegotiationActions& out, std::string reason);
+
+    NegotiationConfig config_;
+    StreamTokenizer tokenizer_;
+    State state_ = State::expect_header;
+    bool header_sent_ = false;
+    bool header_received_ = false;
+    StreamHeader client_header_;
+    std::string domain_;
+};
+
+}  // namespace ward::xmpp

@@ -1,0 +1,378 @@
+#include "xmpp/stream_tokenizer.hpp"
+
+#include <expat.h>
+
+#include <algorithm>
+#include <climits>
+#include <new>
+#include <stdexcept>
+
+namespace ward::xmpp {
+
+std::string_view condition_name(StreamCondition condition) {
+    switch (condition) {
+    case StreamCondition::bad_namespace_prefix: return "bad-namespace-prefix";
+    case StreamCondition::host_unknown: return "host-unknown";
+    case StreamCondition::improper_addressing: return "improper-addressing";
+    case StreamCondition::invalid_namespace: return "invalid-namespace";
+    case StreamCondition::not_authorized: return "not-authorized";
+    case StreamCondition::not_well_formed: return "not-well-formed";
+    case StreamCondition::policy_violation: return "policy-violation";
+    case StreamCondition::restricted_xml: return "restricted-xml";
+    case StreamCondition::unsupported_encoding: return "unsupported-encoding";
+    case StreamCondition::unsupported_version: return "unsupported-version";
+    }
+    return "undefined-condition";
+}
+
+std::optional<std::string_view> StreamHeader::attribute(std::string_view name) const {
+    for (const auto& [key, value] : attributes) {
+        if (key == name) return std::string_view(value);
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// Expat reports names as "uri SEP local SEP prefix" (XML_SetReturnNSTriplet); a character
+// that cannot occur in a name or a namespace URI keeps the split unambiguous.
+constexpr char kNsSeparator = '\x01';
+
+struct ExpandedName {
+    std::string ns;
+    std::string local_name;
+    std::string qname;
+};
+
+ExpandedName split_name(std::string_view name) {
+    ExpandedName out;
+    const auto first = name.find(kNsSeparator);
+    if (first == std::string_view::npos) {
+        out.local_name = name;
+        out.qname = name;
+        return out;
+    }
+    out.ns = name.substr(0, first);
+    const std::string_view rest = name.substr(first + 1);
+    const auto second = rest.find(kNsSeparator);
+    if (second == std::string_view::npos) {
+        out.local_name = rest;
+        out.qname = rest;
+    } else {
+        out.local_name = rest.substr(0, second);
+        out.qname = std::string(rest.substr(second + 1)) + ":" + out.local_name;
+    }
+    return out;
+}
+
+bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+               return lower(x) == lower(y);
+           });
+}
+
+// The version macros do not tell whether XML_SetReparseDeferralEnabled exists (distributions
+// backport it), so the call is resolved at instantiation: the first overload drops out of
+// overload resolution when the function is not declared.
+template <typename Parser>
+auto disable_reparse_deferral(Parser parser, int) -> decltype(XML_SetReparseDeferralEnabled(parser, XML_FALSE), void()) {
+    if (XML_SetReparseDeferralEnabled(parser, XML_FALSE) != XML_TRUE) throw std::logic_error("expat refused to disable reparse deferral");
+}
+
+template <typename Parser>
+void disable_reparse_deferral(Parser, long) {}
+
+}  // namespace
+
+struct StreamTokenizer::Impl {
+    enum class State { header, stream, after_starttls, done };
+
+    TokenizerLimits limits;
+    XML_Parser parser = nullptr;
+    State state = State::header;
+    std::uint64_t fed = 0;
+    // Raw bytes [window_base, fed): everything since the last depth-1 boundary.
+    std::uint64_t window_base = 0;
+    std::string window;
+    // Offset of the last depth-1 boundary; the bytes held past it are what the caps bound.
+    std::uint64_t boundary = 0;
+    std::size_t open_elements = 0;  // the stream element counts as 1
+    std::uint64_t element_start = 0;
+    ExpandedName element_name;
+    std::uint64_t starttls_end = 0;
+    std::vector<std::pair<std::string, std::string>> pending_ns_decls;
+    std::vector<TokenizerEvent>* events = nullptr;
+
+    explicit Impl(TokenizerLimits l) : limits(l) {
+        // Only UTF-8 is XMPP (section 11.6): a declaration naming another encoding is refused
+        // in on_xml_decl, UTF-16/32 byte patterns in looks_like_utf16_or_32.
+        parser = XML_ParserCreateNS("UTF-8", kNsSeparator);
+        if (parser == nullptr) throw std::bad_alloc();
+        XML_SetUserData(parser, this);
+        XML_SetReturnNSTriplet(parser, XML_TRUE);
+        // Never read or expand anything from a DTD; a DOCTYPE is refused at its start anyway.
+        XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
+        // Reparse deferral (expat 2.6, and backported into Debian's 2.5.0 with the fix for
+        // CVE-2023-52425) holds back complete tokens until more bytes arrive; a client sends
+        // nothing after `<starttls/>` until it sees `<proceed/>`, so it must be off.
+        disable_reparse_deferral(parser, 0);
+        XML_SetXmlDeclHandler(parser, &Impl::on_xml_decl);
+        XML_SetStartDoctypeDeclHandler(parser, &Impl::on_doctype);
+        XML_SetEntityDeclHandler(parser, &Impl::on_entity_decl);
+        XML_SetCommentHandler(parser, &Impl::on_comment);
+        XML_SetProcessingInstructionHandler(parser, &Impl::on_pi);
+        XML_SetNamespaceDeclHandler(parser, &Impl::on_ns_decl, nullptr);
+        XML_SetElementHandler(parser, &Impl::on_start, &Impl::on_end);
+        XML_SetCharacterDataHandler(parser, &Impl::on_chars);
+    }
+
+    ~Impl() { XML_ParserFree(parser); }
+
+    static Impl& self(void* user) { return *static_cast<Impl*>(user); }
+
+    bool active() const { return state == State::header || state == State::stream; }
+
+    std::uint64_t event_start() const { return static_cast<std::uint64_t>(XML_GetCurrentByteIndex(parser)); }
+    std::uint64_t event_end() const {
+        return event_start() + static_cast<std::uint64_t>(XML_GetCurrentByteCount(parser));
+    }
+
+    std::size_t cap() const { return state == State::header ? limits.max_header_size : limits.max_element_size; }
+
+    // The same message whether the cap is hit by a parse event or by bytes held after a feed,
+    // so that the events do not depend on the split.
+    void fail_oversize() {
+        fail(StreamCondition::policy_violation,
+             state == State::header ? "stream header exceeds the size limit" : "element exceeds the size limit");
+    }
+
+    void fail(StreamCondition condition, std::string detail) {
+        events->push_back(TokenizerError{condition, std::move(detail)});
+        state = State::done;
+        XML_StopParser(parser, XML_FALSE);
+    }
+
+    // Checked at every parse event: an event ending past the cap fails exactly as the bytes
+    // held would have after a feed that split the input there.
+    bool within_cap(std::uint64_t end) {
+        if (end - boundary <= cap()) return true;
+        fail_oversize();
+        return false;
+    }
+
+    std::string raw(std::uint64_t from, std::uint64_t to) const {
+        return window.substr(static_cast<std::size_t>(from - window_base), static_cast<std::size_t>(to - from));
+    }
+
+    static void XMLCALL on_xml_decl(void* user, const XML_Char*, const XML_Char* encoding, int) {
+        Impl& t = self(user);
+        if (!t.active() || !t.within_cap(t.event_end())) return;
+        if (encoding != nullptr && !iequals_ascii(encoding, "UTF-8")) {
+            t.fail(StreamCondition::unsupported_encoding, "XML declaration names an encoding other than UTF-8");
+        }
+    }
+
+    static void XMLCALL on_doctype(void* user, const XML_Char*, const XML_Char*, const XML_Char*, int) {
+        Impl& t = self(user);
+        if (!t.active() || !t.within_cap(t.event_end())) return;
+        t.fail(StreamCondition::restricted_xml, "DOCTYPE declaration");
+    }
+
+    static void XMLCALL on_entity_decl(void* user, const XML_Char*, int, const XML_Char*, int, const XML_Char*,
+                                       const XML_Char*, const XML_Char*, const XML_Char*) {
+        // Unreachable while DOCTYPE is refused; kept so no entity is ever declared.
+        Impl& t = self(user);
+        if (!t.active()) return;
+        t.fail(StreamCondition::restricted_xml, "entity declaration");
+    }
+
+    static void XMLCALL on_comment(void* user, const XML_Char*) {
+        Impl& t = self(user);
+        if (!t.active() || !t.within_cap(t.event_end())) return;
+        t.fail(StreamCondition::restricted_xml, "comment");
+    }
+
+    static void XMLCALL on_pi(void* user, const XML_Char*, const XML_Char*) {
+        Impl& t = self(user);
+        if (!t.active() || !t.within_cap(t.event_end())) return;
+        t.fail(StreamCondition::restricted_xml, "processing instruction");
+    }
+
+    static void XMLCALL on_ns_decl(void* user, const XML_Char* prefix, const XML_Char* uri) {
+        Impl& t = self(user);
+        if (!t.active()) return;
+        t.pending_ns_decls.emplace_back(prefix == nullptr ? std::string("xmlns") : std::string("xmlns:") + prefix,
+                                        uri == nullptr ? std::string() : std::string(uri));
+    }
+
+    static void XMLCALL on_start(void* user, const XML_Char* name, const XML_Char** atts) {
+        Impl& t = self(user);
+        if (!t.active()) return;
+        auto ns_decls = std::move(t.pending_ns_decls);
+        t.pending_ns_decls.clear();
+        const std::uint64_t end = t.event_end();
+        if (!t.within_cap(end)) return;
+        ++t.open_elements;
+        std::size_t attribute_count = ns_decls.size();
+        for (const XML_Char** a = atts; *a != nullptr; a += 2) ++attribute_count;
+        if (attribute_count > t.limits.max_attributes) {
+            t.fail(StreamCondition::policy_violation, "too many attributes");
+            return;
+        }
+        if (t.open_elements == 1) {
+            ExpandedName n = split_name(name);
+            StreamHeader header;
+            header.qname = std::move(n.qname);
+            header.ns = std::move(n.ns);
+            header.local_name = std::move(n.local_name);
+            header.attributes = std::move(ns_decls);
+            for (const XML_Char** a = atts; *a != nullptr; a += 2) {
+                header.attributes.emplace_back(split_name(a[0]).qname, a[1]);
+            }
+            header.raw = t.raw(0, end);
+            t.events->push_back(std::move(header));
+            t.state = State::stream;
+            t.boundary = end;
+            return;
+        }
+        if (t.open_elements - 1 > t.limits.max_depth) {
+            t.fail(StreamCondition::policy_violation, "elements nested too deep");
+            return;
+        }
+        if (t.open_elements == 2) {
+            t.element_start = t.event_start();
+            t.element_name = split_name(name);
+        }
+    }
+
+    static void XMLCALL on_end(void* user, const XML_Char*) {
+        Impl& t = self(user);
+        if (!t.active()) return;
+        const std::uint64_t end = t.event_end();
+        if (!t.within_cap(end)) return;
+        const std::size_t closing = t.open_elements--;
+        if (closing == 1) {
+            t.events->push_back(StreamClosed{});
+            t.state = State::done;
+            XML_StopParser(t.parser, XML_FALSE);
+            return;
+        }
+        if (closing != 2) return;
+        StreamElement element;
+        element.ns = std::move(t.element_name.ns);
+        element.local_name = std::move(t.element_name.local_name);
+        element.raw = t.raw(t.element_start, end);
+        element.end_offset = end;
+        t.boundary = end;
+        const bool starttls = element.ns == kTlsNs && element.local_name == "starttls";
+        t.events->push_back(std::move(element));
+        if (starttls) {
+            // TLS starts right after this `>` (section 5.4.2.3): parse nothing more.
+            t.state = State::after_starttls;
+            t.starttls_end = end;
+            XML_StopParser(t.parser, XML_FALSE);
+        }
+    }
+
+    static void XMLCALL on_chars(void* user, const XML_Char* s, int len) {
+        Impl& t = self(user);
+        if (!t.active()) return;
+        const std::uint64_t end = t.event_end();
+        if (t.open_elements != 1) {
+            t.within_cap(end);
+            return;
+        }
+        // Between children only whitespace may appear (keepalives, section 4.6.1). It is
+        // consumed, not held, so it is not capped.
+        const std::string_view text(s, static_cast<std::size_t>(len));
+        if (!std::all_of(text.begin(), text.end(), is_xml_space)) {
+            t.fail(StreamCondition::not_well_formed, "text directly inside the stream element");
+            return;
+        }
+        t.boundary = end;
+    }
+
+    // Expat detects UTF-16 from a byte order mark or from "<\0" even when told the input is
+    // UTF-8, so the first two bytes of the stream are checked before expat sees them (it needs
+    // both to detect anything). 0xFE, 0xFF and NUL never start UTF-8 XML.
+    static bool looks_like_utf16_or_32(std::string_view bytes, std::uint64_t offset) {
+        for (std::size_t i = 0; i < bytes.size() && offset + i < 2; ++i) {
+            const auto b = static_cast<unsigned char>(bytes[i]);
+            if (b == 0x00 || (offset + i == 0 && (b == 0xfe || b == 0xff))) return true;
+        }
+        return false;
+    }
+
+    void map_expat_error() {
+        const XML_Error code = XML_GetErrorCode(parser);
+        if (code == XML_ERROR_ABORTED || code == XML_ERROR_NONE) return;
+        StreamCondition condition = StreamCondition::not_well_formed;
+        switch (code) {
+        case XML_ERROR_UNBOUND_PREFIX: condition = StreamCondition::bad_namespace_prefix; break;
+        case XML_ERROR_UNKNOWN_ENCODING:
+        case XML_ERROR_INCORRECT_ENCODING: condition = StreamCondition::unsupported_encoding; break;
+        default: break;
+        }
+        events->push_back(TokenizerError{condition, std::string("XML error: ") + XML_ErrorString(code)});
+        state = State::done;
+    }
+
+    void parse(std::string_view bytes) {
+        while (!bytes.empty() && active()) {
+            const std::size_t n = std::min<std::size_t>(bytes.size(), INT_MAX / 2);
+            if (XML_Parse(parser, bytes.data(), static_cast<int>(n), XML_FALSE) == XML_STATUS_ERROR && active()) {
+                map_expat_error();
+            }
+            bytes.remove_prefix(n);
+        }
+    }
+
+    std::vector<TokenizerEvent> feed(std::string_view bytes) {
+        std::vector<TokenizerEvent> out;
+        if (bytes.empty() || state == State::done) return out;
+        events = &out;
+        const State entry_state = state;
+        fed += bytes.size();
+        if (entry_state == State::after_starttls) {
+            out.push_back(TrailingAfterStarttls{starttls_end});
+            state = State::done;
+            return out;
+        }
+        window.append(bytes);
+        if (looks_like_utf16_or_32(bytes, fed - bytes.size())) {
+            fail(StreamCondition::unsupported_encoding, "stream is not UTF-8 (UTF-16 or UTF-32 byte order)");
+        }
+        parse(bytes);
+        if (state == State::after_starttls && fed > starttls_end) {
+            out.push_back(TrailingAfterStarttls{starttls_end});
+            state = State::done;
+        }
+        if (active() && fed - boundary > cap()) fail_oversize();
+        if (active()) {
+            window.erase(0, static_cast<std::size_t>(boundary - window_base));
+            window_base = boundary;
+        } else {
+            window.clear();
+            window.shrink_to_fit();
+            window_base = fed;
+        }
+        events = nullptr;
+        return out;
+    }
+};
+
+StreamTokenizer::StreamTokenizer(TokenizerLimits limits) : impl_(std::make_unique<Impl>(limits)) {}
+StreamTokenizer::~StreamTokenizer() = default;
+
+std::vector<TokenizerEvent> StreamTokenizer::feed(std::string_view bytes) { return impl_->feed(bytes); }
+
+bool StreamTokenizer::finished() const { return impl_->state == Impl::State::done || impl_->state == Impl::State::after_starttls; }
+
+std::uint64_t StreamTokenizer::bytes_fed() const { return impl_->fed; }
+
+std::size_t StreamTokenizer::held_bytes() const { return impl_->window.size(); }
+
+}  // namespace ward::xmpp
