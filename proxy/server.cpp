@@ -53,6 +53,28 @@ Server::~Server() {
 bool Server::bind_listener(const config::Listener& l, std::vector<ListenerSocket>& per_worker, Bound& bound) {
     auto endpoint = bind_endpoint(l.bind);
     const auto n = workers_.size();
+    // SO_REUSEPORT would let this ward share a port with another process (a second ward, an
+    // old one still draining) and quietly receive part of its traffic. A probe without it
+    // fails with "address in use" when anyone holds the port; then the real sockets bind.
+    // Skipped for an address this ward itself holds (a listener changed on reload).
+    bool ours = false;
+    {
+        std::lock_guard lock(bound_mutex_);
+        for (const auto& [name, b] : bound_) ours = ours || b.endpoint == endpoint;
+    }
+    if (endpoint.port() != 0 && !ours) {
+        tcp::acceptor probe(control_);
+        error_code ec;
+        probe.open(endpoint.protocol(), ec);
+        if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified())
+            probe.set_option(asio::ip::v6_only(false), ec);
+        if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) probe.bind(endpoint, ec);
+        if (ec) {
+            proxy_log().error("listener {}: cannot listen on {}: {}", l.name, l.bind.to_string(), ec.message());
+            return false;
+        }
+    }
     std::vector<ListenerSocket> sockets;
     for (std::size_t i = 0; i < n; ++i) {
         tcp::acceptor acceptor(control_);

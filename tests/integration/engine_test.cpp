@@ -306,3 +306,33 @@ TEST_CASE("engine: a burst larger than the relay buffer already waiting in the s
     REQUIRE(client.send(burst));
     CHECK(client.read(burst.size(), std::chrono::seconds(10)) == burst);
 }
+
+TEST_CASE("engine: a second ward cannot silently share a port that another process listens on") {
+    // SO_REUSEPORT lets sockets share a port; ward probes without it first, so a port held by
+    // someone else is "in use" instead of a quiet split of the traffic.
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    RunningWard first(s.write(s.config(tls_listener(backend.endpoint()))));
+    const auto port = first.port("edge");
+    TempDir other{"engine-second"};
+    const auto file = other.path() / "ward.yaml";
+    auto yaml = s.config("  - { name: edge, protocol: tls, bind: '127.0.0.1:" + std::to_string(port) +
+                         "', backends: ['" + backend.endpoint() + "'], tls_context: in }\n");
+    // Same PKI files, by absolute path.
+    for (const char* f : {"server.pem", "server.key"})
+        yaml.replace(yaml.find(f), std::string(f).size(), (s.dir.path() / f).string());
+    yaml.replace(yaml.find("dir: trust"), 10, "dir: " + (s.dir.path() / "trust").string());
+    write_text_file(file, yaml);
+    config::Diagnostics diagnostics(file.string());
+    auto snapshot = proxy::build_snapshot(file, diagnostics);
+    INFO(diagnostics.to_string());
+    REQUIRE(snapshot);
+    proxy::Server second(file);
+    CHECK_FALSE(second.start(snapshot));
+    // The first one still has all the traffic.
+    auto ctx = s.client_ctx();
+    TlsClient client(port, ctx.get());
+    REQUIRE(client.ok());
+    CHECK(client.send("mine"));
+    CHECK(client.read(4) == "mine");
+}
