@@ -3,6 +3,8 @@
 // alias is compiled out under BOOST_ASIO_NO_DEPRECATED.)
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <string>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -20,5 +22,11 @@ using awaitable = asio::awaitable<T>;
 
 // Completion token: returns (error_code, results...) instead of throwing.
 inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// "127.0.0.1:443" or "[::1]:443", for logs.
+inline std::string endpoint_text(const tcp::endpoint& e) {
+    const auto a = e.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
+}
 
 }  // namespace ward::proxy

@@ -24,110 +24,60 @@ void Connection::attach_tls(tls::UniqueSsl ssl) {
     SSL_set_fd(ssl_.get(), socket_.native_handle());
 }
 
-awaitable<int> Connection::after_ssl_call(int ret, const char* what, error_code& ec) {
-    const int err = SSL_get_error(ssl_.get(), ret);
-    switch (err) {
-        case SSL_ERROR_WANT_READ: {
-            auto [e] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
-            ec = e;
-            co_return 1;
-        }
-        case SSL_ERROR_WANT_WRITE: {
-            auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
-            ec = e;
-            co_return 1;
-        }
+error_code Connection::ssl_failure(int ret, const char* what) {
+    switch (SSL_get_error(ssl_.get(), ret)) {
+        case SSL_ERROR_WANT_READ: return asio::error::would_block;
+        case SSL_ERROR_WANT_WRITE: return make_error_code(Errc::want_write);
         case SSL_ERROR_ZERO_RETURN:
             clean_eof_ = true;
-            ec = asio::error::eof;
-            co_return -1;
+            return asio::error::eof;
         case SSL_ERROR_SYSCALL:
             tls::clear_openssl_errors();
             // errno 0: the peer closed the TCP connection without a TLS alert.
-            ec = errno ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
-            co_return -1;
+            return errno ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
         default: {
             const unsigned long e = ERR_peek_error();
             if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
                 // A peer that vanishes without close_notify: a normal close, not an error.
                 tls::clear_openssl_errors();
-                ec = asio::error::eof;
-                co_return -1;
+                return asio::error::eof;
             }
             tls_error_ = tls::openssl_error(what);
-            ec = make_error_code(Errc::tls_failure);
-            co_return -1;
+            return make_error_code(Errc::tls_failure);
         }
     }
-    co_return -1;  // not reached: every case returns
+}
+
+awaitable<error_code> Connection::wait_for(error_code ec) {
+    const auto what = ec == make_error_code(Errc::want_write) ? tcp::socket::wait_write : tcp::socket::wait_read;
+    auto [wec] = co_await socket_.async_wait(what, use_tuple);
+    co_return wec;
 }
 
 awaitable<error_code> Connection::handshake() {
-    error_code ec;
     for (;;) {
         ERR_clear_error();
         const int r = SSL_do_handshake(ssl_.get());
         if (r == 1) co_return error_code{};
-        const int next = co_await after_ssl_call(r, "TLS handshake", ec);
-        if (next < 0) {
-            if (ec == make_error_code(Errc::tls_failure)) ec = make_error_code(Errc::tls_handshake_failed);
-            co_return ec;
+        auto ec = ssl_failure(r, "TLS handshake");
+        if (must_wait(ec)) {
+            if (auto wec = co_await wait_for(ec)) co_return wec;
+            continue;
         }
-        if (ec) co_return ec;
+        co_return ec == make_error_code(Errc::tls_failure) ? make_error_code(Errc::tls_handshake_failed) : ec;
     }
-}
-
-awaitable<error_code> Connection::wait_readable() {
-    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
-    co_return ec;
-}
-
-awaitable<error_code> Connection::wait_writable() {
-    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
-    co_return ec;
 }
 
 std::pair<error_code, std::size_t> Connection::try_read(void* data, std::size_t size) {
     error_code ec;
     if (!ssl_) {
         const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
-        if (ec == asio::error::try_again) ec = asio::error::would_block;
-        return {ec, n};
+        return {ec, n};  // would_block (== try_again on Linux) when empty
     }
     ERR_clear_error();
     std::size_t n = 0;
-    const int r = SSL_read_ex(ssl_.get(), data, size, &n);
-    if (r == 1) return {ec, n};
-    switch (SSL_get_error(ssl_.get(), r)) {
-        case SSL_ERROR_WANT_READ: return {asio::error::would_block, 0};
-        case SSL_ERROR_WANT_WRITE: return {asio::error::try_again, 0};
-        case SSL_ERROR_ZERO_RETURN:
-            clean_eof_ = true;
-            return {asio::error::eof, 0};
-        case SSL_ERROR_SYSCALL:
-            tls::clear_openssl_errors();
-            return {errno ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof), 0};
-        default: {
-            const unsigned long e = ERR_peek_error();
-            if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-                // A peer that vanishes without close_notify: a normal close, not an error.
-                tls::clear_openssl_errors();
-                return {asio::error::eof, 0};
-            }
-            tls_error_ = tls::openssl_error("TLS read");
-            return {make_error_code(Errc::tls_failure), 0};
-        }
-    }
-}
-
-awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, std::size_t size) {
-    for (;;) {
-        auto [ec, n] = try_read(data, size);
-        if (ec == asio::error::would_block) ec = co_await wait_readable();
-        else if (ec == asio::error::try_again) ec = co_await wait_writable();
-        else co_return std::pair{ec, n};
-        if (ec) co_return std::pair{ec, std::size_t{0}};
-    }
+    if (SSL_read_ex(ssl_.get(), data, size, &n) == 1) return {ec, n};
+    return {ssl_failure(0, "TLS read"), 0};
 }
 
 awaitable<void> Connection::lock_writes() {
@@ -173,8 +123,8 @@ awaitable<error_code> Connection::write_all(const void* data, std::size_t size) 
             continue;
         }
         // On WANT_*, OpenSSL requires the same arguments again: the loop does exactly that.
-        const int next = co_await after_ssl_call(r, "TLS write", ec);
-        if (next < 0 && !ec) ec = make_error_code(Errc::tls_failure);
+        ec = ssl_failure(r, "TLS write");
+        if (must_wait(ec)) ec = co_await wait_for(ec);
     }
     unlock_writes();
     co_return ec;

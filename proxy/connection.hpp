@@ -33,18 +33,18 @@ public:
     awaitable<error_code> handshake();
 
     // Reads what is there without waiting: (ec, n) with n >= 1, or asio::error::would_block
-    // when nothing is (then wait_readable()), or asio::error::try_again when TLS must write
-    // before it can read (then wait_writable()). asio::error::eof at the end of the stream; for
-    // TLS, clean_eof() tells whether the peer sent close_notify.
+    // when nothing is, or Errc::want_write when TLS must write before it can read; either way,
+    // must_wait(ec) is true and wait_for(ec) waits for the right readiness. asio::error::eof at
+    // the end of the stream; for TLS, clean_eof() tells whether the peer sent close_notify.
     //
     // Readiness is edge-triggered: only a read that found the socket empty guarantees that
-    // wait_readable() will wake again, so callers read first and wait only after would_block.
+    // wait_for() will wake again, so callers read first and wait only after would_block.
     std::pair<error_code, std::size_t> try_read(void* data, std::size_t size);
-    awaitable<error_code> wait_readable();
-    awaitable<error_code> wait_writable();
-
-    // try_read, waiting as needed until at least one byte or the end.
-    awaitable<std::pair<error_code, std::size_t>> read_some(void* data, std::size_t size);
+    static bool must_wait(const error_code& ec) {
+        return ec == asio::error::would_block || ec == make_error_code(Errc::want_write);
+    }
+    // For an error must_wait() accepts, the matching readiness wait; its error, if any.
+    awaitable<error_code> wait_for(error_code ec);
 
     // Writes everything. Writes on one connection are serialised (two directions of a session
     // may both write to the same peer).
@@ -59,9 +59,10 @@ public:
     const std::string& tls_error() const { return tls_error_; }
 
 private:
-    // What to do after an SSL call returned `ret`: 0 = done, 1 = retry after waiting (ec set
-    // on a failed wait), -1 = failure (ec set).
-    awaitable<int> after_ssl_call(int ret, const char* what, error_code& ec);
+    // An SSL call's failure as an error code: would_block / Errc::want_write when it must wait
+    // for the socket to be readable / writable, eof at the end of the stream (clean_eof_ set on
+    // close_notify; a peer that vanishes is eof too), tls_failure otherwise (tls_error_ says why).
+    error_code ssl_failure(int ret, const char* what);
     awaitable<void> lock_writes();
     void unlock_writes();
 

@@ -20,6 +20,7 @@ public:
             case Errc::protocol_error: return "protocol error";
             case Errc::limit_exceeded: return "connection limit reached";
             case Errc::shutting_down: return "shutting down";
+            case Errc::want_write: return "waiting until the socket is writable";
         }
         return "unknown";
     }

@@ -16,6 +16,8 @@ enum class Errc {
     protocol_error,            // bytes that break the protocol (SIP framing)
     limit_exceeded,            // max_connections
     shutting_down,             // drain timeout reached on stop
+    want_write,                // TLS must write before it can go on (wait until writable).
+                               // Not asio::error::try_again: on Linux that equals would_block.
 };
 
 const boost::system::error_category& ward_category();

@@ -26,15 +26,23 @@ tcp::endpoint bind_endpoint(const config::Endpoint& e) {
     return {asio::ip::make_address(e.host), e.port};
 }
 
+// Opens `acceptor` and binds it: dual-stack for the IPv6 wildcard, SO_REUSEADDR, and
+// SO_REUSEPORT when the workers are to share the address.
+error_code open_and_bind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, bool shared) {
+    error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified())
+        acceptor.set_option(asio::ip::v6_only(false), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && shared) acceptor.set_option(reuse_port(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    return ec;
+}
+
 unsigned worker_count(const config::Config& c) {
     if (c.workers) return c.workers;
     const unsigned n = std::thread::hardware_concurrency();
     return n ? n : 1;
-}
-
-std::string endpoint_text(const tcp::endpoint& e) {
-    const auto a = e.address();
-    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
 }
 
 }  // namespace
@@ -64,13 +72,7 @@ bool Server::bind_listener(const config::Listener& l, std::vector<ListenerSocket
     }
     if (endpoint.port() != 0 && !ours) {
         tcp::acceptor probe(control_);
-        error_code ec;
-        probe.open(endpoint.protocol(), ec);
-        if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified())
-            probe.set_option(asio::ip::v6_only(false), ec);
-        if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) probe.bind(endpoint, ec);
-        if (ec) {
+        if (const auto ec = open_and_bind(probe, endpoint, false)) {
             proxy_log().error("listener {}: cannot listen on {}: {}", l.name, l.bind.to_string(), ec.message());
             return false;
         }
@@ -78,13 +80,7 @@ bool Server::bind_listener(const config::Listener& l, std::vector<ListenerSocket
     std::vector<ListenerSocket> sockets;
     for (std::size_t i = 0; i < n; ++i) {
         tcp::acceptor acceptor(control_);
-        error_code ec;
-        acceptor.open(endpoint.protocol(), ec);
-        if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified())
-            acceptor.set_option(asio::ip::v6_only(false), ec);
-        if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) acceptor.set_option(reuse_port(true), ec);
-        if (!ec) acceptor.bind(endpoint, ec);
+        auto ec = open_and_bind(acceptor, endpoint, true);
         if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) {
             proxy_log().error("listener {}: cannot listen on {}: {}", l.name, l.bind.to_string(), ec.message());
@@ -118,11 +114,7 @@ bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
     }
     if (c.metrics.enabled) {
         auto acceptor = std::make_unique<tcp::acceptor>(control_);
-        error_code ec;
-        const auto endpoint = bind_endpoint(c.metrics.bind);
-        acceptor->open(endpoint.protocol(), ec);
-        if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) acceptor->bind(endpoint, ec);
+        auto ec = open_and_bind(*acceptor, bind_endpoint(c.metrics.bind), false);
         if (!ec) acceptor->listen(64, ec);
         if (ec) {
             proxy_log().error("metrics: cannot listen on {}: {}", c.metrics.bind.to_string(), ec.message());

@@ -15,11 +15,6 @@ using config::Protocol;
 
 namespace {
 
-std::string endpoint_text(const tcp::endpoint& e) {
-    const auto a = e.address();
-    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
-}
-
 bool is_sip(Protocol p) { return p == Protocol::sip || p == Protocol::sip_outbound; }
 
 }  // namespace
@@ -172,11 +167,9 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
         // no buffer while waiting.
         auto buffer = pool.take(size);
         auto [ec, n] = from.try_read(buffer.data(), buffer.size());
-        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (Connection::must_wait(ec)) {
             buffer = {};
-            const auto wec = ec == asio::error::would_block ? co_await from.wait_readable()
-                                                            : co_await from.wait_writable();
-            if (wec) {
+            if (const auto wec = co_await from.wait_for(ec)) {
                 abort(wec);
                 co_return;
             }
