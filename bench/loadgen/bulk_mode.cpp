@@ -83,15 +83,7 @@ awaitable<void> flow(Worker& w, std::unique_ptr<Stream> s, const std::vector<uns
 awaitable<void> bulk_main(Worker& w) {
     const Options& o = w.options();
     const std::size_t n = w.share(o.concurrency);
-    std::vector<std::unique_ptr<Stream>> streams;
-    {
-        TaskGroup setup(w);
-        for (std::size_t i = 0; i < n; ++i)
-            setup.spawn([](Worker& wk, std::vector<std::unique_ptr<Stream>>& out) -> awaitable<void> {
-                if (auto s = co_await establish(wk)) out.push_back(std::move(s));
-            }(w, streams));
-        co_await setup.join();
-    }
+    auto streams = co_await establish_all(w, n);
     co_await w.ready();
     const auto block = make_payload(std::max(o.size, o.request), w.index());
     TaskGroup flows(w);

@@ -33,6 +33,17 @@ awaitable<std::unique_ptr<Stream>> establish(Worker& w) {
     co_return s;
 }
 
+awaitable<std::vector<std::unique_ptr<Stream>>> establish_all(Worker& w, std::size_t n) {
+    std::vector<std::unique_ptr<Stream>> streams;
+    TaskGroup setup(w);
+    for (std::size_t i = 0; i < n; ++i)
+        setup.spawn([](Worker& wk, std::vector<std::unique_ptr<Stream>>& out) -> awaitable<void> {
+            if (auto s = co_await establish(wk)) out.push_back(std::move(s));
+        }(w, streams));
+    co_await setup.join();
+    co_return streams;
+}
+
 std::vector<unsigned char> make_payload(std::size_t size, unsigned seed) {
     std::vector<unsigned char> out(size);
     std::uint32_t x = 2463534242u ^ (seed * 0x9e3779b9u);

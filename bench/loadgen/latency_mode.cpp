@@ -36,15 +36,7 @@ awaitable<void> round_trips(Worker& w, std::unique_ptr<Stream> s, unsigned seed)
 
 awaitable<void> latency_main(Worker& w) {
     const std::size_t n = w.share(w.options().concurrency);
-    std::vector<std::unique_ptr<Stream>> streams;
-    {
-        TaskGroup setup(w);
-        for (std::size_t i = 0; i < n; ++i)
-            setup.spawn([](Worker& wk, std::vector<std::unique_ptr<Stream>>& out) -> awaitable<void> {
-                if (auto s = co_await establish(wk)) out.push_back(std::move(s));
-            }(w, streams));
-        co_await setup.join();
-    }
+    auto streams = co_await establish_all(w, n);
     co_await w.ready();
     TaskGroup loops(w);
     for (std::size_t i = 0; i < streams.size(); ++i)
