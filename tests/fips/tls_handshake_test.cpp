@@ -101,27 +101,14 @@ ward::test::LoadedConfig load_fips(const std::string& file_name, const std::stri
     return loaded;
 }
 
+// The client runs in a library context of its own with the default provider.
 PeerOptions peer(const CertFiles* cert) {
-    auto& s = shared();
-    PeerOptions o;
+    auto o = ward::test::client_options(shared().pki, cert);
     o.libctx = peer_libctx();
-    o.trust_ca = s.pki.ca().cert;
-    if (cert) {
-        o.cert = cert->cert;
-        o.key = cert->key;
-    }
     return o;
 }
 
-HandshakeResult connect(const ward::tls::Context& context, const PeerOptions& options) {
-    auto client_ctx = ward::test::make_peer_ctx(options);
-    auto server = context.new_server();
-    REQUIRE(server);
-    auto client = ward::test::make_peer_client(client_ctx.get());
-    auto result = ward::test::handshake(server.get(), client.get());
-    CHECK(ERR_peek_error() == 0);
-    return result;
-}
+using ward::test::handshake_with;
 
 void check_refused(const HandshakeResult& r) {
     INFO(r.describe());
@@ -139,7 +126,7 @@ TEST_CASE("fips handshake: an ECDSA P-256 peer negotiates TLS 1.3 with AES-GCM")
     auto& s = shared();
     const auto loaded = load_fips("fips-ok.yaml");
 
-    const auto r = connect(loaded.context("peer"), peer(&s.client));
+    const auto r = handshake_with(loaded.context("peer"), peer(&s.client));
     INFO(r.describe());
     CHECK(r.server_ok);
     CHECK(r.client_ok);
@@ -152,7 +139,7 @@ TEST_CASE("fips handshake: an ECDSA P-256 peer negotiates TLS 1.3 with AES-GCM")
     // TLS 1.2 works too, with an approved ECDHE-ECDSA AES-GCM cipher.
     auto tls12 = peer(&s.client);
     tls12.max_version = TLS1_2_VERSION;
-    const auto r12 = connect(loaded.context("peer"), tls12);
+    const auto r12 = handshake_with(loaded.context("peer"), tls12);
     INFO(r12.describe());
     CHECK(r12.server_ok);
     CHECK(r12.client_ok);
@@ -168,7 +155,7 @@ TEST_CASE("fips handshake: a client offering only ChaCha20-Poly1305 is refused")
     auto tls13 = peer(&s.client);
     tls13.min_version = TLS1_3_VERSION;
     tls13.ciphersuites = "TLS_CHACHA20_POLY1305_SHA256";
-    const auto r = connect(loaded.context("peer"), tls13);
+    const auto r = handshake_with(loaded.context("peer"), tls13);
     check_refused(r);
     INFO(r.describe());
     CHECK(r.client_alert == "handshake failure");
@@ -177,7 +164,7 @@ TEST_CASE("fips handshake: a client offering only ChaCha20-Poly1305 is refused")
     auto tls12 = peer(&s.client);
     tls12.max_version = TLS1_2_VERSION;
     tls12.cipher_list = "ECDHE-ECDSA-CHACHA20-POLY1305";
-    const auto r12 = connect(loaded.context("peer"), tls12);
+    const auto r12 = handshake_with(loaded.context("peer"), tls12);
     check_refused(r12);
     INFO(r12.describe());
     CHECK(r12.client_alert == "handshake failure");
@@ -192,7 +179,7 @@ TEST_CASE("fips handshake: a client with TLS 1.1 at most is refused") {
     options.min_version = TLS1_VERSION;
     options.max_version = TLS1_1_VERSION;
     options.security_level = 0;  // OpenSSL 3 runs TLS 1.0 and 1.1 at level 0 only
-    const auto r = connect(loaded.context("peer"), options);
+    const auto r = handshake_with(loaded.context("peer"), options);
     check_refused(r);
     INFO(r.describe());
     CHECK_FALSE(r.client_handshake_returned);
@@ -206,7 +193,7 @@ TEST_CASE("fips handshake: an RSA-1024 client certificate from the trusted CA is
 
     auto options = peer(&s.rsa1024);
     options.security_level = 0;  // let the legacy peer load and use its key
-    const auto r = connect(loaded.context("peer"), options);
+    const auto r = handshake_with(loaded.context("peer"), options);
     check_refused(r);
     INFO(r.describe());
     // The context's security level 2 (112 bits) refuses the key while the chain is verified,

@@ -25,47 +25,10 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
-// A configuration with one TLS context, "peer": the server certificate, the trust store in
-// trust/, and `context_settings` (lines indented by four spaces).
-std::string config_yaml(const std::string& context_settings, const std::vector<std::string>& subjects = {},
-                        const std::string& security = "  mode: standard\n") {
-    std::string yaml = "security:\n" + security +
-                       "certificates:\n"
-                       "  server: { cert: server.pem, key: server.key }\n"
-                       "trust_stores:\n"
-                       "  peers: { dir: trust }\n";
-    if (!subjects.empty()) {
-        yaml += "tls_peer_subjects:\n";
-        for (const auto& s : subjects) yaml += "  - subject: " + s + "\n";
-    }
-    yaml += "tls_contexts:\n"
-            "  peer:\n"
-            "    certificate: server\n"
-            "    trust_store: peers\n" +
-            context_settings;
-    return yaml;
-}
+using ward::test::config_yaml;
+using ward::test::handshake_with;
 
-// A client that verifies the server against the test CA and presents `cert` (if any).
-PeerOptions peer(const TestPki& pki, const CertFiles* cert = nullptr) {
-    PeerOptions o;
-    o.trust_ca = pki.ca().cert;
-    if (cert) {
-        o.cert = cert->cert;
-        o.key = cert->key;
-    }
-    return o;
-}
-
-HandshakeResult connect(const ward::tls::Context& context, const PeerOptions& options) {
-    auto client_ctx = ward::test::make_peer_ctx(options);
-    auto server = context.new_server();
-    REQUIRE(server);
-    auto client = ward::test::make_peer_client(client_ctx.get());
-    auto result = ward::test::handshake(server.get(), client.get());
-    CHECK(ERR_peek_error() == 0);
-    return result;
-}
+PeerOptions peer(const TestPki& pki, const CertFiles* cert = nullptr) { return ward::test::client_options(pki, cert); }
 
 std::string version_name(int version) { return version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2"; }
 
@@ -113,7 +76,7 @@ TEST_CASE("handshake: a listed peer subject is accepted") {
         CAPTURE(version_name(version));
         auto options = peer(pki, &client);
         options.max_version = version;
-        const auto r = connect(loaded.context("peer"), options);
+        const auto r = handshake_with(loaded.context("peer"), options);
         check_established(r);
         CHECK(r.verified_peer_subject == "client.test");
         CHECK(r.version == (version == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"));
@@ -131,7 +94,7 @@ TEST_CASE("handshake: a chain-valid peer whose CN is not selected is refused dur
         CAPTURE(version_name(version));
         auto options = peer(pki, &intruder);
         options.max_version = version;
-        const auto r = connect(loaded.context("peer"), options);
+        const auto r = handshake_with(loaded.context("peer"), options);
         check_refused_in_handshake(r, version);
         INFO(r.describe());
         CHECK(r.peer_refusal_reason == "peer subject 'intruder.test' is not selected in this TLS context");
@@ -149,7 +112,7 @@ TEST_CASE("handshake: a peer certificate with two subject CNs is refused") {
     const auto loaded = ward::test::load_config(
         dir.path(), config_yaml("    peer_subjects: [client.test, other.test]\n", {"client.test", "other.test"}));
 
-    const auto r = connect(loaded.context("peer"), peer(pki, &two));
+    const auto r = handshake_with(loaded.context("peer"), peer(pki, &two));
     check_refused_in_handshake(r, TLS1_3_VERSION);
     INFO(r.describe());
     CHECK(r.peer_refusal_reason == "the peer certificate has 2 subject CNs; exactly one is accepted");
@@ -166,11 +129,11 @@ TEST_CASE("handshake: subject CN matching ignores ASCII case only") {
         dir.path(), config_yaml("    peer_subjects: [Client.Test, \"\xC3\xBCmlaut.test\"]\n",
                                 {"client.test", "\"\xC3\xBCmlaut.test\""}));
 
-    const auto accepted = connect(loaded.context("peer"), peer(pki, &mixed));
+    const auto accepted = handshake_with(loaded.context("peer"), peer(pki, &mixed));
     check_established(accepted);
     CHECK(accepted.verified_peer_subject == "cLiEnT.TeSt");
 
-    const auto refused = connect(loaded.context("peer"), peer(pki, &umlaut));
+    const auto refused = handshake_with(loaded.context("peer"), peer(pki, &umlaut));
     check_refused_in_handshake(refused, TLS1_3_VERSION);
     CHECK(refused.peer_refusal_reason ==
           "peer subject '\xC3\x9Cmlaut.test' is not selected in this TLS context");
@@ -270,7 +233,7 @@ TEST_CASE("handshake: no client certificate is refused with verify_peer: require
         CAPTURE(version_name(version));
         auto options = peer(pki);
         options.max_version = version;
-        const auto r = connect(loaded.context("peer"), options);
+        const auto r = handshake_with(loaded.context("peer"), options);
         check_refused_in_handshake(r, version);
         INFO(r.describe());
         CHECK(contains(r.server_errors, "peer did not return a certificate"));
@@ -290,7 +253,7 @@ TEST_CASE("handshake: no client certificate is accepted with verify_peer: option
         CAPTURE(version_name(version));
         auto options = peer(pki);
         options.max_version = version;
-        const auto r = connect(loaded.context("peer"), options);
+        const auto r = handshake_with(loaded.context("peer"), options);
         check_established(r);
         CHECK(r.verified_peer_subject.empty());
     }
@@ -302,7 +265,7 @@ TEST_CASE("handshake: a client certificate from an untrusted CA is refused with 
     const auto stranger = pki.issue("stranger", TestPki::client_spec("client.test"), Signer::untrusted_ca);
     const auto loaded = ward::test::load_config(dir.path(), config_yaml("    verify_peer: optional\n"));
 
-    const auto r = connect(loaded.context("peer"), peer(pki, &stranger));
+    const auto r = handshake_with(loaded.context("peer"), peer(pki, &stranger));
     check_refused_in_handshake(r, TLS1_3_VERSION);
     INFO(r.describe());
     CHECK(starts_with(r.peer_refusal_reason,
@@ -323,7 +286,7 @@ TEST_CASE("handshake: a client certificate from an unknown CA is refused") {
         CAPTURE(version_name(version));
         auto options = peer(pki, &stranger);
         options.max_version = version;
-        const auto r = connect(loaded.context("peer"), options);
+        const auto r = handshake_with(loaded.context("peer"), options);
         check_refused_in_handshake(r, version);
         INFO(r.describe());
         CHECK(r.peer_refusal_reason ==
@@ -343,7 +306,7 @@ TEST_CASE("handshake: an expired client certificate is refused") {
     const auto loaded = ward::test::load_config(
         dir.path(), config_yaml("    peer_subjects: [client.test]\n", {"client.test"}));
 
-    const auto r = connect(loaded.context("peer"), peer(pki, &expired));
+    const auto r = handshake_with(loaded.context("peer"), peer(pki, &expired));
     check_refused_in_handshake(r, TLS1_3_VERSION);
     INFO(r.describe());
     CHECK(starts_with(r.peer_refusal_reason, "certificate verification failed: certificate has expired (depth 0, "));
@@ -364,15 +327,15 @@ TEST_CASE("handshake: a self-signed peer certificate in the trust store is accep
     const auto loaded = ward::test::load_config(
         dir.path(), config_yaml("    peer_subjects: [self.test, pinned.test]\n", {"self.test", "pinned.test"}));
 
-    const auto a = connect(loaded.context("peer"), peer(pki, &self));
+    const auto a = handshake_with(loaded.context("peer"), peer(pki, &self));
     check_established(a);
     CHECK(a.verified_peer_subject == "self.test");
 
-    const auto b = connect(loaded.context("peer"), peer(pki, &pinned));
+    const auto b = handshake_with(loaded.context("peer"), peer(pki, &pinned));
     check_established(b);
     CHECK(b.verified_peer_subject == "pinned.test");
 
-    const auto c = connect(loaded.context("peer"), peer(pki, &unpinned));
+    const auto c = handshake_with(loaded.context("peer"), peer(pki, &unpinned));
     check_refused_in_handshake(c, TLS1_3_VERSION);
     CHECK(contains(c.peer_refusal_reason, "unable to get local issuer certificate"));
 }
@@ -392,7 +355,7 @@ TEST_CASE("handshake: a context with TLS 1.2 ciphers only speaks TLS 1.2 and the
     SUBCASE("a TLS 1.3-only client fails") {
         auto options = peer(pki, &client);
         options.min_version = TLS1_3_VERSION;
-        const auto r = connect(context, options);
+        const auto r = handshake_with(context, options);
         INFO(r.describe());
         CHECK_FALSE(r.server_ok);
         CHECK_FALSE(r.client_ok);
@@ -404,14 +367,14 @@ TEST_CASE("handshake: a context with TLS 1.2 ciphers only speaks TLS 1.2 and the
         auto options = peer(pki, &client);
         options.max_version = TLS1_2_VERSION;
         options.cipher_list = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256";
-        const auto r = connect(context, options);
+        const auto r = handshake_with(context, options);
         check_established(r);
         CHECK(r.version == "TLSv1.2");
         CHECK(r.cipher == "ECDHE-ECDSA-AES128-GCM-SHA256");
         CHECK(r.verified_peer_subject == "client.test");
     }
     SUBCASE("a client offering TLS 1.2 and 1.3 gets TLS 1.2") {
-        const auto r = connect(context, peer(pki, &client));
+        const auto r = handshake_with(context, peer(pki, &client));
         check_established(r);
         CHECK(r.version == "TLSv1.2");
         CHECK(r.cipher == "ECDHE-ECDSA-AES128-GCM-SHA256");
@@ -431,7 +394,7 @@ TEST_CASE("handshake: a context with TLS 1.3 suites only refuses a TLS 1.2 clien
     SUBCASE("a TLS 1.2-only client fails") {
         auto options = peer(pki, &client);
         options.max_version = TLS1_2_VERSION;
-        const auto r = connect(context, options);
+        const auto r = handshake_with(context, options);
         INFO(r.describe());
         CHECK_FALSE(r.server_ok);
         CHECK_FALSE(r.client_ok);
@@ -442,7 +405,7 @@ TEST_CASE("handshake: a context with TLS 1.3 suites only refuses a TLS 1.2 clien
     SUBCASE("a TLS 1.3 client negotiates exactly the selected suite") {
         auto options = peer(pki, &client);
         options.ciphersuites = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
-        const auto r = connect(context, options);
+        const auto r = handshake_with(context, options);
         check_established(r);
         CHECK(r.version == "TLSv1.3");
         CHECK(r.cipher == "TLS_AES_128_GCM_SHA256");
@@ -463,7 +426,7 @@ TEST_CASE("handshake: a client offering only an unselected cipher is refused") {
         auto options = peer(pki, &client);
         options.min_version = TLS1_3_VERSION;
         options.ciphersuites = "TLS_AES_128_GCM_SHA256";
-        const auto r = connect(context, options);
+        const auto r = handshake_with(context, options);
         INFO(r.describe());
         CHECK_FALSE(r.server_ok);
         CHECK_FALSE(r.client_ok);
@@ -476,7 +439,7 @@ TEST_CASE("handshake: a client offering only an unselected cipher is refused") {
         auto options = peer(pki, &client);
         options.max_version = TLS1_2_VERSION;
         options.cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256";
-        const auto r = connect(context, options);
+        const auto r = handshake_with(context, options);
         INFO(r.describe());
         CHECK_FALSE(r.server_ok);
         CHECK_FALSE(r.client_ok);
@@ -488,14 +451,14 @@ TEST_CASE("handshake: a client offering only an unselected cipher is refused") {
     SUBCASE("the selected ones work") {
         auto tls13 = peer(pki, &client);
         tls13.ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
-        const auto a = connect(context, tls13);
+        const auto a = handshake_with(context, tls13);
         check_established(a);
         CHECK(a.cipher == "TLS_AES_256_GCM_SHA384");
 
         auto tls12 = peer(pki, &client);
         tls12.max_version = TLS1_2_VERSION;
         tls12.cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384";
-        const auto b = connect(context, tls12);
+        const auto b = handshake_with(context, tls12);
         check_established(b);
         CHECK(b.cipher == "ECDHE-ECDSA-AES256-GCM-SHA384");
     }
@@ -569,7 +532,7 @@ TEST_CASE("handshake: common-criteria mode with crl_missing: reject needs the is
 
     {
         const auto loaded = ward::test::load_config(dir.path(), cc_yaml("reject"));
-        const auto r = connect(loaded.context("peer"), peer(pki, &client));
+        const auto r = handshake_with(loaded.context("peer"), peer(pki, &client));
         check_refused_in_handshake(r, TLS1_3_VERSION);
         INFO(r.describe());
         CHECK(starts_with(r.peer_refusal_reason, "certificate verification failed: unable to get certificate CRL"));
@@ -581,7 +544,7 @@ TEST_CASE("handshake: common-criteria mode with crl_missing: reject needs the is
         CAPTURE(version_name(version));
         auto options = peer(pki, &client);
         options.max_version = version;
-        const auto r = connect(loaded.context("peer"), options);
+        const auto r = handshake_with(loaded.context("peer"), options);
         check_established(r);
         CHECK(r.verified_peer_subject == "client.test");
         CHECK(r.cipher == (version == TLS1_3_VERSION ? "TLS_AES_256_GCM_SHA384" : "ECDHE-ECDSA-AES256-GCM-SHA384"));
@@ -594,7 +557,7 @@ TEST_CASE("handshake: common-criteria mode with crl_missing: accept needs no CRL
     const auto client = pki.issue("client", TestPki::client_spec("client.test"));
     const auto loaded = ward::test::load_config(dir.path(), cc_yaml("accept"));
 
-    const auto r = connect(loaded.context("peer"), peer(pki, &client));
+    const auto r = handshake_with(loaded.context("peer"), peer(pki, &client));
     check_established(r);
     CHECK(r.verified_peer_subject == "client.test");
 }
@@ -608,7 +571,7 @@ TEST_CASE("handshake: common-criteria mode refuses a revoked client certificate"
     pki.write_ca_crl({4242});
     const auto loaded = ward::test::load_config(dir.path(), cc_yaml("accept"));
 
-    const auto r = connect(loaded.context("peer"), peer(pki, &revoked));
+    const auto r = handshake_with(loaded.context("peer"), peer(pki, &revoked));
     check_refused_in_handshake(r, TLS1_3_VERSION);
     INFO(r.describe());
     CHECK(starts_with(r.peer_refusal_reason, "certificate verification failed: certificate revoked"));
@@ -624,7 +587,7 @@ TEST_CASE("handshake: common-criteria mode checks the client certificate's versi
 
     SUBCASE("a v3 clientAuth certificate is accepted") {
         const auto client = pki.issue("client", TestPki::client_spec("client.test"));
-        const auto r = connect(context, peer(pki, &client));
+        const auto r = handshake_with(context, peer(pki, &client));
         check_established(r);
         CHECK(r.verified_peer_subject == "client.test");
         CHECK(r.version == "TLSv1.3");
@@ -634,7 +597,7 @@ TEST_CASE("handshake: common-criteria mode checks the client certificate's versi
         auto spec = TestPki::client_spec("client.test");
         spec.version = 1;
         const auto v1 = pki.issue("v1", spec);
-        const auto r = connect(context, peer(pki, &v1));
+        const auto r = handshake_with(context, peer(pki, &v1));
         check_refused_in_handshake(r, TLS1_3_VERSION);
         INFO(r.describe());
         CHECK(r.peer_refusal_reason ==
@@ -647,7 +610,7 @@ TEST_CASE("handshake: common-criteria mode checks the client certificate's versi
         spec.server_auth = true;
         spec.client_auth = false;
         const auto server_only = pki.issue("server-only", spec);
-        const auto r = connect(context, peer(pki, &server_only));
+        const auto r = handshake_with(context, peer(pki, &server_only));
         check_refused_in_handshake(r, TLS1_3_VERSION);
         INFO(r.describe());
         // OpenSSL's own purpose check (ssl_client, in every mode) refuses it before ward's rule.
@@ -660,79 +623,11 @@ TEST_CASE("handshake: common-criteria mode checks the client certificate's versi
         spec.server_auth = false;
         spec.client_auth = false;
         const auto no_eku = pki.issue("no-eku", spec);
-        const auto r = connect(context, peer(pki, &no_eku));
+        const auto r = handshake_with(context, peer(pki, &no_eku));
         check_refused_in_handshake(r, TLS1_3_VERSION);
         INFO(r.describe());
         CHECK(r.peer_refusal_reason ==
               "common-criteria mode refuses the peer certificate /O=ward/CN=client.test: it has no extended key "
               "usage; common-criteria mode needs clientAuth");
     }
-}
-
-// --- diagnostics when building -----------------------------------------------------------------
-
-TEST_CASE("handshake config: a cipher fips mode forbids is reported at its position") {
-    TempDir dir("handshake-diag");
-    TestPki pki(dir.path());
-    const std::string yaml = config_yaml("    ciphers: [TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256]\n", {},
-                                         "  mode: fips\n  fips_provider: policy-only\n");
-    const auto check = ward::test::check_config(dir.path(), yaml);
-    INFO(check.diagnostics.to_string());
-    CHECK(check.loaded);
-    CHECK(check.activated);
-    CHECK_FALSE(check.snapshot.has_value());
-
-    const auto at = ward::test::mark_of(yaml, "TLS_CHACHA20_POLY1305_SHA256");
-    const auto errors = check.formatted("tls_contexts.peer.ciphers[1]");
-    REQUIRE(errors.size() == 1);
-    CHECK(errors[0] == check.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
-                           ": error: tls_contexts.peer.ciphers[1]: 'TLS_CHACHA20_POLY1305_SHA256' is not allowed in "
-                           "fips mode: ChaCha20-Poly1305 is not a FIPS-approved cipher");
-    CHECK(check.diagnostics.error_count() == 1);
-    // policy-only says what it does not do.
-    CHECK(check.formatted("security.fips_provider", ward::config::Severity::warning).size() == 1);
-}
-
-TEST_CASE("handshake config: an unknown cipher is reported at its position") {
-    TempDir dir("handshake-diag");
-    TestPki pki(dir.path());
-    const std::string yaml = config_yaml("    ciphers:\n      - TLS_AES_256_GCM_SHA384\n      - FOO\n");
-    const auto check = ward::test::check_config(dir.path(), yaml);
-    INFO(check.diagnostics.to_string());
-    CHECK_FALSE(check.snapshot.has_value());
-
-    const auto at = ward::test::mark_of(yaml, "FOO");
-    const auto errors = check.formatted("tls_contexts.peer.ciphers[1]");
-    REQUIRE(errors.size() == 1);
-    CHECK(starts_with(errors[0], check.file.string() + ":" + std::to_string(at.line) + ":" +
-                                     std::to_string(at.column) +
-                                     ": error: tls_contexts.peer.ciphers[1]: 'FOO' is not a TLS cipher known to "
-                                     "OpenSSL 3.0"));
-    CHECK(check.diagnostics.error_count() == 1);
-}
-
-TEST_CASE("handshake config: a key that does not match its certificate is named") {
-    TempDir dir("handshake-diag");
-    TestPki pki(dir.path());
-    const auto other = pki.issue("other", TestPki::client_spec("other.test"));
-    const std::string yaml = "certificates:\n"
-                             "  server: { cert: server.pem, key: other.key }\n"
-                             "trust_stores:\n"
-                             "  peers: { dir: trust }\n"
-                             "tls_contexts:\n"
-                             "  peer:\n"
-                             "    certificate: server\n"
-                             "    trust_store: peers\n";
-    const auto check = ward::test::check_config(dir.path(), yaml);
-    INFO(check.diagnostics.to_string());
-    CHECK(check.loaded);
-    CHECK_FALSE(check.snapshot.has_value());
-
-    const auto at = ward::test::mark_of(yaml, "other.key");
-    const auto errors = check.formatted("certificates.server.key");
-    REQUIRE(errors.size() == 1);
-    CHECK(errors[0] == check.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
-                           ": error: certificates.server.key: key '" + other.key.string() +
-                           "' does not match certificate '" + pki.server().cert.string() +
-                           "' (CN=server.test, O=ward)");
 }

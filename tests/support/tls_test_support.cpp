@@ -549,4 +549,43 @@ std::string HandshakeResult::describe() const {
     return out;
 }
 
+std::string config_yaml(const std::string& context_settings, const std::vector<std::string>& subjects,
+                        const std::string& security) {
+    std::string yaml = "security:\n" + security +
+                       "certificates:\n"
+                       "  server: { cert: server.pem, key: server.key }\n"
+                       "trust_stores:\n"
+                       "  peers: { dir: trust }\n";
+    if (!subjects.empty()) {
+        yaml += "tls_peer_subjects:\n";
+        for (const auto& s : subjects) yaml += "  - subject: " + s + "\n";
+    }
+    yaml += "tls_contexts:\n"
+            "  peer:\n"
+            "    certificate: server\n"
+            "    trust_store: peers\n" +
+            context_settings;
+    return yaml;
+}
+
+PeerOptions client_options(const TestPki& pki, const CertFiles* cert) {
+    PeerOptions o;
+    o.trust_ca = pki.ca().cert;
+    if (cert) {
+        o.cert = cert->cert;
+        o.key = cert->key;
+    }
+    return o;
+}
+
+HandshakeResult handshake_with(const tls::Context& context, const PeerOptions& options) {
+    auto client_ctx = make_peer_ctx(options);
+    auto server = context.new_server();
+    REQUIRE(server);
+    auto client = make_peer_client(client_ctx.get());
+    auto result = handshake(server.get(), client.get());
+    CHECK(ERR_peek_error() == 0);
+    return result;
+}
+
 }  // namespace ward::test

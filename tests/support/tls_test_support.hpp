@@ -201,4 +201,16 @@ struct HandshakeResult {
 // both until each has finished or failed, in a bounded loop. Leaves the error queue empty.
 HandshakeResult handshake(SSL* server, SSL* client);
 
+// A configuration with one TLS context, "peer": the TestPki server certificate, the trust
+// store in trust/, and `context_settings` (lines indented by four spaces).
+std::string config_yaml(const std::string& context_settings, const std::vector<std::string>& subjects = {},
+                        const std::string& security = "  mode: standard\n");
+
+// A client that verifies the server against the test CA and presents `cert` (if any).
+PeerOptions client_options(const TestPki& pki, const CertFiles* cert = nullptr);
+
+// A handshake between `context` (ward's server side) and a plain OpenSSL client made from
+// `options`; the OpenSSL error queue is checked empty after it.
+HandshakeResult handshake_with(const tls::Context& context, const PeerOptions& options);
+
 }  // namespace ward::test
