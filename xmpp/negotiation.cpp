@@ -17,14 +17,13 @@ constexpr std::string_view kServerNs = "jabber:server";
 // mechanisms, ejabberd PR #325; no compression, ejabberd PR #316).
 constexpr std::string_view kFeaturesRequired =
     "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>";
-constexpr std::string_view kFeaturesOptional =
-    "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>";
 constexpr std::string_view kProceed = "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
 constexpr std::string_view kSaslEncryptionRequired =
     "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><encryption-required/></failure>";
 constexpr std::string_view kStreamClose = "</stream:stream>";
 
-// Attribute values are peer data echoed into ward's header: escape all five.
+}  // namespace
+
 std::string escape_attribute(std::string_view value) {
     std::string out;
     out.reserve(value.size());
@@ -47,7 +46,6 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
            std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
 }
 
-// Section 4.7.5: "major.minor", each an integer compared numerically; 1.0 or later passes.
 bool version_supported(std::string_view version) {
     const auto dot = version.find('.');
     if (dot == std::string_view::npos || dot == 0 || dot + 1 == version.size()) return false;
@@ -66,16 +64,14 @@ bool version_supported(std::string_view version) {
     return minor_ok && major >= 1;
 }
 
-}  // namespace
-
 Negotiation::Negotiation(NegotiationConfig config)
     : config_(std::move(config)), tokenizer_(config_.limits) {
     if (!config_.make_stream_id) throw std::invalid_argument("Negotiation: make_stream_id is required");
 }
 
 NegotiationActions Negotiation::feed(std::string_view bytes) {
-    NegotiationActions out;
     if (state_ == State::done) {
+        NegotiationActions out;
         // The engine stops feeding after proceed / relay / close; a byte here after <proceed/>
         // is the injection case the tokenizer would also report.
         if (!bytes.empty()) {
@@ -84,8 +80,26 @@ NegotiationActions Negotiation::feed(std::string_view bytes) {
         }
         return out;
     }
+    if (!pending_.empty()) {
+        // The engine has not resumed yet: keep the order.
+        auto events = tokenizer_.feed(bytes);
+        for (auto& e : events) pending_.push_back(std::move(e));
+        return {};
+    }
+    return process(tokenizer_.feed(bytes));
+}
+
+NegotiationActions Negotiation::resume() {
+    auto events = std::move(pending_);
+    pending_.clear();
+    return process(std::move(events));
+}
+
+NegotiationActions Negotiation::process(std::vector<TokenizerEvent> events) {
+    NegotiationActions out;
     bool starttls = false;
-    for (const TokenizerEvent& event : tokenizer_.feed(bytes)) {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const TokenizerEvent& event = events[i];
         if (const auto* element = std::get_if<StreamElement>(&event);
             element != nullptr && state_ == State::expect_starttls && element->ns == kTlsNs &&
             element->local_name == "starttls") {
@@ -96,7 +110,12 @@ NegotiationActions Negotiation::feed(std::string_view bytes) {
             continue;
         }
         on_event(event, out);
-        if (out.close || out.relay_plaintext) {
+        if (out.need_backend) {
+            pending_.assign(std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(i) + 1),
+                            std::make_move_iterator(events.end()));
+            return out;
+        }
+        if (out.close || out.relay_plaintext || out.header_done) {
             state_ = State::done;
             return out;
         }
@@ -105,6 +124,13 @@ NegotiationActions Negotiation::feed(std::string_view bytes) {
         out.send += kProceed;
         out.proceed = true;
     }
+    return out;
+}
+
+NegotiationActions Negotiation::fail(StreamCondition condition, std::string reason) {
+    NegotiationActions out;
+    stream_error(out, condition, std::move(reason));
+    pending_.clear();
     return out;
 }
 
@@ -142,7 +168,8 @@ void Negotiation::on_header(const StreamHeader& header, NegotiationActions& out)
                                      [&](const std::string& d) { return iequals_ascii(d, *to); });
         if (it != config_.domains.end()) domain_ = *it;
     }
-    send_header(out, peer_from, echo_dialback);
+    // Ward's own header goes out with the features (secure mode) or with a stream error; a
+    // header that passes is answered by the backend in secure mode off and after TLS.
 
     if (header.ns != kStreamsNs || header.local_name != "stream") {
         stream_error(out, StreamCondition::invalid_namespace, "stream element not in the streams namespace");
@@ -166,7 +193,33 @@ void Negotiation::on_header(const StreamHeader& header, NegotiationActions& out)
         stream_error(out, StreamCondition::host_unknown, "'to' is not a served domain");
         return;
     }
-    out.send += config_.secure ? kFeaturesRequired : kFeaturesOptional;
+    if (config_.after_tls) {
+        if (!config_.expected_to.empty() && !iequals_ascii(*to, config_.expected_to)) {
+            stream_error(out, StreamCondition::host_unknown, "'to' after TLS differs from 'to' before TLS");
+            return;
+        }
+        if (!config_.server_name.empty() && !iequals_ascii(*to, config_.server_name)) {
+            stream_error(out, StreamCondition::host_unknown, "'to' differs from the TLS server name (SNI)");
+            return;
+        }
+        if (config_.check_from) {
+            if (auto why = config_.check_from(peer_from); !why.empty()) {
+                stream_error(out, StreamCondition::not_authorized, std::move(why));
+                return;
+            }
+        }
+        out.header_done = true;
+        return;
+    }
+    if (!config_.secure) {
+        // The backend's header and features go to the client (with <starttls/> added).
+        header_sent_ = true;
+        out.need_backend = true;
+        state_ = State::expect_starttls;
+        return;
+    }
+    send_header(out, peer_from, echo_dialback);
+    out.send += kFeaturesRequired;
     state_ = State::expect_starttls;
 }
 
@@ -225,7 +278,11 @@ void Negotiation::send_header(NegotiationActions& out, std::string_view peer_fro
 
 // Section 4.9.1.2: ward's header first if not yet sent, then the error, then the close tag.
 void Negotiation::stream_error(NegotiationActions& out, StreamCondition condition, std::string reason) {
-    if (!header_sent_) send_header(out, {}, false);
+    if (!header_sent_) {
+        const std::string_view peer_from =
+            header_received_ ? client_header_.attribute("from").value_or("") : std::string_view();
+        send_header(out, peer_from, false);
+    }
     out.send += "<stream:error><";
     out.send += condition_name(condition);
     out.send += " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>";

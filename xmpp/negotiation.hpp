@@ -14,6 +14,16 @@
 //   3. <starttls/> -> <proceed/>, and not one byte more. A byte after <starttls/> -> close.
 //   4. Secure mode: anything else before TLS is refused (stanza, db:result -> not-authorized;
 //      <auth> -> SASL encryption-required). Secure mode off: anything else -> relay_plaintext.
+//
+// Secure mode off, ward does not answer the header itself: once it passes, `need_backend` asks
+// the engine to open the backend's stream and send the client the backend's header (its `id`
+// is what dialback keys are computed over) and features with <starttls/> added; resume() then
+// goes on with what the client sent meanwhile.
+//
+// After TLS (`after_tls`: Direct TLS, or the stream restart after STARTTLS) only the header is
+// checked, with two more rules: `to` must repeat the pre-TLS `to` and the TLS server name, and
+// on s2s `check_from` decides whether the peer's certificate covers `from`. When it passes
+// ward sends nothing (`header_done`): the backend answers.
 #include <functional>
 #include <string>
 #include <string_view>
@@ -25,6 +35,12 @@ namespace ward::xmpp {
 
 enum class StreamKind { c2s, s2s };
 
+// Section 4.7.5: "major.minor", each an integer compared numerically; true for 1.0 or later.
+bool version_supported(std::string_view version);
+bool iequals_ascii(std::string_view a, std::string_view b);
+// Attribute values echoed into ward's own XML: all five special characters escaped.
+std::string escape_attribute(std::string_view value);
+
 struct NegotiationConfig {
     std::vector<std::string> domains;  // served domains; `to` is matched case-insensitively
     bool secure = true;                // TLS required before anything else
@@ -32,6 +48,12 @@ struct NegotiationConfig {
     // A fresh, unpredictable stream id (section 4.7.3); injected so tests are deterministic.
     std::function<std::string()> make_stream_id;
     TokenizerLimits limits;
+
+    bool after_tls = false;
+    std::string expected_to;  // after STARTTLS: the pre-TLS `to` (configured spelling)
+    std::string server_name;  // after TLS: the client's SNI, when it sent one
+    // After TLS: "" when the peer's certificate names `from` (absent: ""), else why not.
+    std::function<std::string(std::string_view from)> check_from;
 };
 
 // What one feed asks of the engine, in this order: write `send`, then either start TLS
@@ -41,6 +63,8 @@ struct NegotiationActions {
     bool proceed = false;          // TLS begins right after `send` (which ends with <proceed/>)
     bool relay_plaintext = false;  // secure mode off: the client went on without STARTTLS
     bool close = false;            // close after writing `send`
+    bool need_backend = false;     // secure mode off: open the backend's stream, then resume()
+    bool header_done = false;      // after TLS: the header passed; connect the backend
     std::string reason;            // why, for the session log line, when `close`; no peer data
 };
 
@@ -49,6 +73,12 @@ public:
     explicit Negotiation(NegotiationConfig config);
 
     NegotiationActions feed(std::string_view bytes);
+    // After `need_backend`, once the client has the backend's header and features: what the
+    // client sent meanwhile.
+    NegotiationActions resume();
+    // A failure the engine detected (backend unreachable, deadline passed): ward's header if
+    // the client has none yet, the stream error, the close tag. Ends the negotiation.
+    NegotiationActions fail(StreamCondition condition, std::string reason);
 
     // The served domain the client addressed (configured spelling), once the header passed.
     const std::string& domain() const { return domain_; }
@@ -59,6 +89,7 @@ public:
 private:
     enum class State { expect_header, expect_starttls, done };
 
+    NegotiationActions process(std::vector<TokenizerEvent> events);
     void on_event(const TokenizerEvent& event, NegotiationActions& out);
     void on_header(const StreamHeader& header, NegotiationActions& out);
     void on_element(const StreamElement& element, NegotiationActions& out);
@@ -73,6 +104,7 @@ private:
     bool header_received_ = false;
     StreamHeader client_header_;
     std::string domain_;
+    std::vector<TokenizerEvent> pending_;  // events held back while the engine opens the backend
 };
 
 }  // namespace ward::xmpp

@@ -12,15 +12,18 @@ namespace ward::xmpp {
 std::string_view condition_name(StreamCondition condition) {
     switch (condition) {
     case StreamCondition::bad_namespace_prefix: return "bad-namespace-prefix";
+    case StreamCondition::connection_timeout: return "connection-timeout";
     case StreamCondition::host_unknown: return "host-unknown";
     case StreamCondition::improper_addressing: return "improper-addressing";
     case StreamCondition::invalid_namespace: return "invalid-namespace";
     case StreamCondition::not_authorized: return "not-authorized";
     case StreamCondition::not_well_formed: return "not-well-formed";
     case StreamCondition::policy_violation: return "policy-violation";
+    case StreamCondition::remote_connection_failed: return "remote-connection-failed";
     case StreamCondition::restricted_xml: return "restricted-xml";
     case StreamCondition::unsupported_encoding: return "unsupported-encoding";
     case StreamCondition::unsupported_version: return "unsupported-version";
+    case StreamCondition::undefined_condition: return "undefined-condition";
     }
     return "undefined-condition";
 }
@@ -267,10 +270,12 @@ struct StreamTokenizer::Impl {
         element.raw = t.raw(t.element_start, end);
         element.end_offset = end;
         t.boundary = end;
-        const bool starttls = element.ns == kTlsNs && element.local_name == "starttls";
+        const bool starttls =
+            element.ns == kTlsNs && (element.local_name == "starttls" || element.local_name == "proceed");
         t.events->push_back(std::move(element));
         if (starttls) {
-            // TLS starts right after this `>` (section 5.4.2.3): parse nothing more.
+            // TLS starts right after this `>` (section 5.4.2.3), whichever side wrote it: parse
+            // nothing more.
             t.state = State::after_starttls;
             t.starttls_end = end;
             XML_StopParser(t.parser, XML_FALSE);

@@ -18,9 +18,11 @@
 // accepted (section 11.6): an XML declaration naming another encoding, or a stream starting
 // like UTF-16/32, is unsupported-encoding.
 //
-// STARTTLS (section 5.4.2.3): parsing stops at the `>` of `<starttls xmlns='...xmpp-tls'/>`.
-// Any byte after it, in the same feed or a later one, is an injection attempt (CVE-2011-0411
-// class) and is reported as TrailingAfterStarttls; those bytes are never parsed.
+// STARTTLS (section 5.4.2.3): parsing stops at the `>` of `<starttls xmlns='...xmpp-tls'/>`
+// (what the initiating entity sends) and of `<proceed xmlns='...xmpp-tls'/>` (what the
+// receiving entity answers): TLS starts right after either. Any byte after it, in the same feed
+// or a later one, is an injection attempt (CVE-2011-0411 class) and is reported as
+// TrailingAfterStarttls; those bytes are never parsed.
 //
 // Memory: the raw bytes kept are those since the last depth-1 boundary (end of the header, of
 // a child, of whitespace between children); that span is capped (header_size before the
@@ -43,15 +45,18 @@ namespace ward::xmpp {
 // Stream error conditions ward sends itself (RFC 6120 section 4.9.3).
 enum class StreamCondition {
     bad_namespace_prefix,
+    connection_timeout,
     host_unknown,
     improper_addressing,
     invalid_namespace,
     not_authorized,
     not_well_formed,
     policy_violation,
+    remote_connection_failed,
     restricted_xml,
     unsupported_encoding,
     unsupported_version,
+    undefined_condition,
 };
 
 // The element name as it goes on the wire: "not-well-formed".

@@ -1,0 +1,108 @@
+#include "xmpp/stream_guard.hpp"
+
+#include <pugixml.hpp>
+
+#include <utility>
+#include <variant>
+
+#include "xmpp/negotiation.hpp"
+
+namespace ward::xmpp {
+
+namespace {
+
+constexpr std::string_view kTlsFailure = "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>";
+
+// An attribute of a complete element's start tag (pugixml; the element was well-formed to
+// expat already). Prefixes are not resolved: `from` and `to` are never prefixed.
+std::string attribute_of(std::string_view raw, const char* name) {
+    pugi::xml_document doc;
+    if (!doc.load_buffer(raw.data(), raw.size(), pugi::parse_default, pugi::encoding_utf8)) return {};
+    return doc.first_child().attribute(name).value();
+}
+
+}  // namespace
+
+StreamGuard::StreamGuard(std::string_view peer_header, std::function<bool(std::string_view)> covers,
+                         TokenizerLimits limits)
+    : covers_(std::move(covers)), tokenizer_(limits) {
+    tokenizer_.feed(peer_header);  // the header event itself was checked by the negotiation
+    pending_base_ = tokenizer_.bytes_fed();
+}
+
+GuardOutput StreamGuard::feed(std::string_view bytes) {
+    GuardOutput out;
+    if (bytes.empty() || closed_) return out;
+    if (passthrough_) {
+        out.forward.assign(bytes);
+        return out;
+    }
+    pending_.append(bytes);
+    for (const TokenizerEvent& event : tokenizer_.feed(bytes)) {
+        if (const auto* element = std::get_if<StreamElement>(&event)) {
+            on_element(*element, out);
+            if (out.close) return out;
+            if (!covers_) {
+                // c2s: STARTTLS would have been the first element; from here on, bytes pass.
+                passthrough_ = true;
+                out.forward += pending_;
+                pending_.clear();
+                return out;
+            }
+        } else if (std::holds_alternative<StreamClosed>(event)) {
+            passthrough_ = true;
+            out.forward += pending_;
+            pending_.clear();
+            return out;
+        } else if (const auto* error = std::get_if<TokenizerError>(&event)) {
+            // What came before the error went on already; the broken rest is dropped.
+            pending_.clear();
+            out.reply = "<stream:error><" + std::string(condition_name(error->condition)) +
+                        " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
+            out.close = true;
+            out.reason = "stream error from ward: " + error->detail;
+            closed_ = true;
+            return out;
+        }
+    }
+    // Everything up to the element in progress goes on.
+    forward_until(tokenizer_.bytes_fed() - tokenizer_.held_bytes(), out);
+    return out;
+}
+
+void StreamGuard::forward_until(std::uint64_t offset, GuardOutput& out) {
+    if (offset <= pending_base_) return;
+    const auto n = static_cast<std::size_t>(offset - pending_base_);
+    out.forward.append(pending_, 0, n);
+    pending_.erase(0, n);
+    pending_base_ = offset;
+}
+
+void StreamGuard::on_element(const StreamElement& element, GuardOutput& out) {
+    const std::uint64_t start = element.end_offset - element.raw.size();
+    if (element.ns == kTlsNs && element.local_name == "starttls") {
+        forward_until(start, out);
+        out.reply.assign(kTlsFailure);
+        out.close = true;
+        out.reason = "<starttls/> on an encrypted stream";
+        closed_ = true;
+        return;
+    }
+    if (covers_ && element.ns == kDialbackNs && element.local_name == "result") {
+        const std::string from = attribute_of(element.raw, "from");
+        if (covers_(from)) return;
+        const std::string to = attribute_of(element.raw, "to");
+        // XEP-0220 section 2.4: refused dialback is a db:result of type error; the stream for
+        // the domains already authenticated goes on.
+        forward_until(start, out);
+        pending_.erase(0, element.raw.size());
+        pending_base_ = element.end_offset;
+        out.reply += "<db:result xmlns:db='jabber:server:dialback' from='" + escape_attribute(to) + "' to='" +
+                     escape_attribute(from) +
+                     "' type='error'><error type='auth'><not-authorized "
+                     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>";
+        out.reason = "dialback for '" + from + "', which the peer's certificate does not name, refused";
+    }
+}
+
+}  // namespace ward::xmpp
