@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/sha.h>
 
+#include "tls/alpn.hpp"
 #include "tls/cipher_catalog.hpp"
 #include "tls/openssl_error.hpp"
 #include "tls/pki.hpp"
@@ -362,6 +363,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     SSL_CTX_set_verify(ctx, verify, nullptr);
     context->rules_ = std::move(rules);
     install_peer_verifier(ctx, context->rules_.get());
+    install_alpn_selector(ctx);
 
     clear_openssl_errors();
     if (diag_.error_count() != errors_before) return nullptr;
