@@ -138,9 +138,18 @@ struct Limits {
     bool operator==(const Limits&) const = default;
 };
 
+// xmpp-server-outbound: where a remote domain's server is, and how TLS starts there.
+struct XmppRoute {
+    Endpoint address;
+    bool direct_tls = false;  // XEP-0368 Direct TLS; otherwise STARTTLS (RFC 6120 section 5)
+    bool operator==(const XmppRoute&) const = default;
+};
+
 struct XmppListenerOptions {
     std::vector<std::string> domains;
-    std::map<std::string, Endpoint> routes;  // xmpp-server-outbound: remote domain -> host:port
+    // xmpp-server-outbound: remote domain -> route. Written `domain: host:port` (STARTTLS) or
+    // `domain: { address: host:port, tls: starttls | direct }`.
+    std::map<std::string, XmppRoute> routes;
     bool operator==(const XmppListenerOptions&) const = default;
 };
 

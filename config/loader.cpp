@@ -458,13 +458,23 @@ void Reader::read_listener(const YAML::Node& n, const std::string& path, const C
         if (!map(x, xp, {"domains", "routes"})) return;
         field(x, "domains", xp, [&](auto& v, auto& p) { out.xmpp->domains = string_list(v, p); });
         field(x, "routes", xp, [&](auto& v, auto& p) {
-            if (!v.IsMap()) return error(v, p, "expected a mapping of domain to host:port");
+            if (!v.IsMap()) return error(v, p, "expected a mapping of domain to host:port or { address, tls }");
             for (const auto& kv : v) {
                 const auto q = join(p, kv.first.Scalar());
                 sources_.set(q, mark_of(kv.second));
-                Endpoint e;
-                set_endpoint(kv.second, q, e, false);
-                if (e.port != 0) out.xmpp->routes[kv.first.Scalar()] = e;
+                XmppRoute route;
+                if (kv.second.IsMap()) {
+                    if (!map(kv.second, q, {"address", "tls"})) continue;
+                    required(kv.second, "address", q, [&](auto& a, auto& ap) { set_endpoint(a, ap, route.address, false); });
+                    field(kv.second, "tls", q, [&](auto& t, auto& tp) {
+                        const std::string mode = t.IsScalar() ? t.Scalar() : std::string();
+                        if (mode == "direct") route.direct_tls = true;
+                        else if (mode != "starttls") error(t, tp, "expected starttls or direct");
+                    });
+                } else {
+                    set_endpoint(kv.second, q, route.address, false);
+                }
+                if (route.address.port != 0) out.xmpp->routes[kv.first.Scalar()] = route;
             }
         });
     });
@@ -589,6 +599,23 @@ void Reader::check(Config& config) {
         if (l.xmpp && !l.xmpp->routes.empty() && l.protocol != Protocol::xmpp_server_outbound)
             diag_.error(config.mark(at("xmpp.routes")), at("xmpp.routes"),
                         "routes apply only to xmpp-server-outbound listeners");
+        if (const auto* ctx = config.find_tls_context(l.tls_context)) {
+            const bool s2s_in = l.protocol == Protocol::xmpp_server || l.protocol == Protocol::xmpp_server_tls;
+            if (s2s_in && sec.xmpp.router_to_router_secure && ctx->trust_store.empty())
+                diag_.error(config.mark(at("tls_context")), at("tls_context"),
+                            "router_to_router_secure requires mutual TLS on " + std::string(to_string(l.protocol)) +
+                                " listeners: context '" + ctx->name + "' needs a trust_store");
+            if (l.protocol == Protocol::xmpp_server_outbound) {
+                if (ctx->certificate.empty())
+                    diag_.error(config.mark(at("tls_context")), at("tls_context"),
+                                "context '" + ctx->name + "' has no certificate, which ward presents to remote servers");
+                if (ctx->trust_store.empty())
+                    diag_.error(config.mark(at("tls_context")), at("tls_context"),
+                                "context '" + ctx->name + "' has no trust_store to verify remote servers with");
+            }
+        }
+        if (l.protocol == Protocol::xmpp_server_outbound && l.bind.port != 0 && (!l.xmpp || l.xmpp->routes.empty()))
+            diag_.error(config.mark(p), at("xmpp.routes"), "an xmpp-server-outbound listener needs routes");
         if (l.sip && l.protocol != Protocol::sip && l.protocol != Protocol::sip_outbound)
             diag_.error(config.mark(at("sip")), at("sip"),
                         "sip options do not apply to a " + std::string(to_string(l.protocol)) + " listener");

@@ -136,8 +136,15 @@ std::string to_yaml(const Config& c) {
                 write_list(out, "domains", l.xmpp->domains);
                 if (!l.xmpp->routes.empty()) {
                     out << YAML::Key << "routes" << YAML::Value << YAML::BeginMap;
-                    for (const auto& [domain, e] : l.xmpp->routes)
-                        out << YAML::Key << domain << YAML::Value << e.to_string();
+                    for (const auto& [domain, r] : l.xmpp->routes) {
+                        out << YAML::Key << domain << YAML::Value;
+                        if (!r.direct_tls) {
+                            out << r.address.to_string();
+                            continue;
+                        }
+                        out << YAML::Flow << YAML::BeginMap << YAML::Key << "address" << YAML::Value
+                            << r.address.to_string() << YAML::Key << "tls" << YAML::Value << "direct" << YAML::EndMap;
+                    }
                     out << YAML::EndMap;
                 }
                 out << YAML::EndMap;

@@ -26,15 +26,11 @@ std::shared_ptr<const Snapshot> build_snapshot(const std::filesystem::path& file
     } else if (!tls::activate_security_mode(c, diagnostics)) {
         return nullptr;
     }
-    // What this build's engine serves; the XMPP listener protocols arrive with the XMPP front.
+    // What this build's engine serves; BOSH / WebSocket arrive with the web-client front.
     for (std::size_t i = 0; i < c.listeners.size(); ++i) {
-        const auto& l = c.listeners[i];
-        if (config::is_xmpp(l.protocol)) {
+        if (c.listeners[i].protocol == config::Protocol::xmpp_web) {
             const auto path = "listeners[" + std::to_string(i) + "].protocol";
-            diagnostics.error(c.mark(path), path,
-                              "'" + std::string(config::to_string(l.protocol)) +
-                                  "' listeners are not served by this build yet (tls, tls-outbound, sip and "
-                                  "sip-outbound are)");
+            diagnostics.error(c.mark(path), path, "'xmpp-web' listeners are not served by this build yet");
         }
     }
     auto tls_snapshot = tls::build_tls_snapshot(c, diagnostics);
