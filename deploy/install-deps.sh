@@ -13,6 +13,7 @@ packages=(
   libexpat1-dev libbenchmark-dev
   # tools the tests drive (real, independent peers)
   openssl ca-certificates curl sip-tester stunnel4 sslscan testssl.sh
+  prosody lua-unbound python3-slixmpp go-sendxmpp
   # building the FIPS provider from Debian's OpenSSL source
   perl make dpkg-dev
 )

@@ -43,9 +43,11 @@ Session::~Session() {
 
 const char* Session::phase_name() const {
     switch (phase_) {
+        case Phase::negotiate: return "negotiate";
         case Phase::handshake: return "handshake";
         case Phase::connect: return "connect";
         case Phase::relay: return "relay";
+        case Phase::closing: return "closing";
     }
     return "?";
 }
@@ -64,6 +66,17 @@ void Session::arm_timer() {
 }
 
 void Session::on_timer() {
+    if (phase_ == Phase::negotiate && !negotiation_expired_) {
+        // Too slow: the negotiation wakes (its waits are cancelled) to send
+        // <connection-timeout/>, with one more second for that.
+        negotiation_expired_ = true;
+        reason_ = make_error_code(Errc::timed_out);
+        detail_ = "stream negotiation not completed within " +
+                  std::to_string(listener_.limits.handshake_timeout.count()) + "ms";
+        cancel_io();
+        set_deadline(std::chrono::seconds(1));
+        return;
+    }
     if (phase_ == Phase::connect) {
         // This backend did not answer in time: give up on it, not on the client.
         connect_timed_out_ = true;
@@ -121,9 +134,17 @@ awaitable<bool> Session::tls_handshake(Connection& side) {
     co_return false;
 }
 
-awaitable<bool> Session::connect_backend() {
+void Session::cancel_io() {
+    error_code ec;
+    client_.socket().cancel(ec);
+    if (backend_) backend_->socket().cancel(ec);
+}
+
+awaitable<bool> Session::connect_backend() { co_return co_await connect_to(listener_.backends); }
+
+awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backends) {
     phase_ = Phase::connect;
-    for (const auto& b : listener_.backends) {
+    for (const auto& b : backends) {
         connect_timed_out_ = false;
         set_deadline(listener_.limits.connect_timeout);
         // An address needs no resolver (which would hand the lookup to another thread).
@@ -254,6 +275,14 @@ void Session::finish() {
 awaitable<void> Session::run() {
     auto self = shared_from_this();
     const auto protocol = listener_.protocol;
+    if (config::is_xmpp(protocol)) {
+        // (An if, not a conditional: GCC 12 miscompiles co_await around `?:`.)
+        if (protocol == Protocol::xmpp_server_outbound)
+            co_await run_xmpp_outbound();
+        else
+            co_await run_xmpp();
+        co_return;
+    }
     const auto* context = snapshot_->tls.find(listener_.tls_context);
     const bool outbound = config::is_outbound(protocol);
 

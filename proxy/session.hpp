@@ -13,6 +13,7 @@
 #include "proxy/metrics.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/stream_filter.hpp"
+#include "xmpp/negotiation.hpp"
 
 namespace ward::proxy {
 
@@ -30,11 +31,33 @@ public:
     std::uint64_t id() const { return id_; }
 
 private:
-    enum class Phase { handshake, connect, relay };
+    // negotiate: XMPP stream negotiation (ward answers the stream itself); closing: a last
+    // message to the peer, on a short deadline.
+    enum class Phase { negotiate, handshake, connect, relay, closing };
     using clock = std::chrono::steady_clock;
 
     awaitable<bool> tls_handshake(Connection& side);
     awaitable<bool> connect_backend();
+    awaitable<bool> connect_to(const std::vector<config::Endpoint>& endpoints);
+
+    // XMPP (session_xmpp.cpp).
+    awaitable<void> run_xmpp();
+    awaitable<void> run_xmpp_outbound();
+    // Reads what is there, waiting as needed: (error, bytes), eof at the end.
+    awaitable<std::pair<error_code, std::size_t>> read_some(Connection& side, char* data, std::size_t size);
+    // Feeds `negotiation` from `side`, writing what it answers, until it asks for more than
+    // bytes to send; those actions come back with their `send` not yet written. A deadline
+    // that passes comes back as the <connection-timeout/> failure; nullopt when the peer left.
+    // Bytes read are appended to `seen` when given.
+    awaitable<std::optional<xmpp::NegotiationActions>> negotiate(Connection& side, xmpp::Negotiation& negotiation,
+                                                                 std::string* seen);
+    // Reads the stream header and first element the other server sends on `from` and passes
+    // them to `to`: header verbatim, features without STARTTLS and compression (with an
+    // optional <starttls/> first), then whatever followed.
+    awaitable<bool> pass_opening(Connection& from, Connection& to, bool offer_starttls);
+    // Writes `bytes` to `side`, ends sending, and finishes the session: the last word.
+    awaitable<void> last_word(Connection& side, std::string bytes);
+    void cancel_io();
     awaitable<void> relay();
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, std::uint64_t& bytes,
                          std::atomic<std::uint64_t>& counter, bool from_client);
@@ -69,6 +92,7 @@ private:
     std::uint64_t bytes_from_client_ = 0;
     std::uint64_t bytes_to_client_ = 0;
     bool connect_timed_out_ = false;
+    bool negotiation_expired_ = false;
 };
 
 }  // namespace ward::proxy

@@ -181,8 +181,33 @@ bool wait_closed(int fd, std::chrono::milliseconds deadline, std::string* got) {
     return false;
 }
 
-TlsClient::TlsClient(std::uint16_t port, SSL_CTX* ctx, const std::string& sni, std::chrono::milliseconds deadline) {
-    fd_ = connect_tcp(port);
+bool send_raw(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const auto n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+std::string read_raw_until(int fd, std::string_view needle, std::chrono::milliseconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    std::string out;
+    char buf[4096];
+    while (out.find(needle) == std::string::npos && poll_for(fd, POLLIN, until)) {
+        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+TlsClient::TlsClient(std::uint16_t port, SSL_CTX* ctx, const std::string& sni, std::chrono::milliseconds deadline)
+    : TlsClient(connect_tcp(port), ctx, sni, std::string(), deadline) {}
+
+TlsClient::TlsClient(int fd, SSL_CTX* ctx, const std::string& sni, const std::string& alpn,
+                     std::chrono::milliseconds deadline) {
+    fd_ = fd;
     if (fd_ < 0) {
         error_ = "connect failed";
         return;
@@ -191,6 +216,12 @@ TlsClient::TlsClient(std::uint16_t port, SSL_CTX* ctx, const std::string& sni, s
     SSL_set_fd(ssl_.get(), fd_);
     if (!sni.empty())
         SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(sni.c_str()));
+    if (!alpn.empty()) {
+        std::string wire(1, static_cast<char>(alpn.size()));
+        wire += alpn;
+        SSL_set_alpn_protos(ssl_.get(), reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned int>(wire.size()));
+    }
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
     const auto until = std::chrono::steady_clock::now() + deadline;
     for (;;) {

@@ -79,11 +79,20 @@ int connect_tcp(std::uint16_t port);
 // appended to `got` when given.
 bool wait_closed(int fd, std::chrono::milliseconds deadline, std::string* got = nullptr);
 
+// Plaintext on a raw socket: sends everything (false on error); reads until `needle` arrived,
+// EOF or the deadline, returning what arrived.
+bool send_raw(int fd, std::string_view bytes);
+std::string read_raw_until(int fd, std::string_view needle, std::chrono::milliseconds deadline = 10s);
+
 // A TLS client on a real socket (OpenSSL, blocking with poll deadlines).
 class TlsClient {
 public:
     // Connects and handshakes with `ctx`; `sni` goes into the ClientHello when not empty.
     TlsClient(std::uint16_t port, SSL_CTX* ctx, const std::string& sni = "server.test",
+              std::chrono::milliseconds deadline = 10s);
+    // Takes over a connected socket (STARTTLS: after the plaintext negotiation) and handshakes;
+    // `alpn`, when not empty, is the one protocol offered.
+    TlsClient(int fd, SSL_CTX* ctx, const std::string& sni, const std::string& alpn,
               std::chrono::milliseconds deadline = 10s);
     ~TlsClient();
     TlsClient(const TlsClient&) = delete;

@@ -1,0 +1,453 @@
+// XMPP sessions (RFC 6120 sections 4-5, RFC 7590, XEP-0368): ward answers the stream itself
+// until TLS is up, then hands the restarted stream to the backend and relays. The same Session
+// as every other protocol: its deadlines, its summary line, its relay.
+//
+// Inbound (xmpp-client, xmpp-server: STARTTLS; -tls: Direct TLS):
+//   pre-TLS   header checked, <starttls/> [required] offered, <proceed/>; secure mode off: the
+//             backend's header and features with <starttls/> added, plaintext relay if the
+//             client does not take it
+//   TLS       handshake (Direct TLS: first, with ALPN xmpp-client / xmpp-server)
+//   post-TLS  the restarted header: same `to`, = SNI; s2s: the certificate names `from`
+//   backend   connect, replay the header, pass its header and features (no STARTTLS, no
+//             compression), relay with the StreamGuard on the peer's direction
+// Outbound (xmpp-server-outbound): the local backend's header names the remote domain; ward
+// connects along the route, STARTTLS as initiating entity (or Direct TLS), verifies the
+// remote's certificate names the domain, replays the backend's header, relays.
+#include <openssl/rand.h>
+
+// GCC 12 warns that Asio's coroutine frames are freed by a mismatched operator delete when a
+// frame grows past a size it inlines differently; Asio pairs its own new and delete, and the
+// warning is a GCC 12 false positive on coroutine frames.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+
+#include "proxy/session.hpp"
+#include "proxy/worker.hpp"
+#include "tls/alpn.hpp"
+#include "tls/peer_verifier.hpp"
+#include "xmpp/features.hpp"
+#include "xmpp/identity.hpp"
+#include "xmpp/initiator.hpp"
+#include "xmpp/stream_guard.hpp"
+
+namespace ward::proxy {
+
+using config::Protocol;
+
+namespace {
+
+// Section 4.7.3: unpredictable, unique; 128 random bits.
+std::string new_stream_id() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char b : bytes) {
+        out += hex[b >> 4];
+        out += hex[b & 15];
+    }
+    return out;
+}
+
+// Element caps after TLS: stanzas relayed between servers may be as large as the backend
+// accepts (prosody's s2s default: 512 KiB).
+xmpp::TokenizerLimits relay_limits() {
+    xmpp::TokenizerLimits limits;
+    limits.max_element_size = 512 * 1024;
+    return limits;
+}
+
+// An adapter: the StreamGuard as the relay's filter on the peer's direction.
+class GuardFilter final : public StreamFilter {
+public:
+    explicit GuardFilter(std::unique_ptr<xmpp::StreamGuard> guard) : guard_(std::move(guard)) {}
+    Output feed(const char* data, std::size_t size) override {
+        Output out;
+        if (size == 0) return out;
+        auto g = guard_->feed(std::string_view(data, size));
+        out.forward = std::move(g.forward);
+        out.reply = std::move(g.reply);
+        out.close = g.close;
+        out.reason = std::move(g.reason);
+        return out;
+    }
+
+private:
+    std::unique_ptr<xmpp::StreamGuard> guard_;
+};
+
+}  // namespace
+
+awaitable<std::pair<error_code, std::size_t>> Session::read_some(Connection& side, char* data, std::size_t size) {
+    for (;;) {
+        auto [ec, n] = side.try_read(data, size);
+        if (!Connection::must_wait(ec)) co_return std::pair{ec, n};
+        if (const auto wec = co_await side.wait_for(ec)) co_return std::pair{wec, std::size_t{0}};
+    }
+}
+
+awaitable<std::optional<xmpp::NegotiationActions>> Session::negotiate(Connection& side, xmpp::Negotiation& negotiation,
+                                                                      std::string* seen) {
+    // (std::array: GCC 12 cannot keep a C array in a coroutine frame.)
+    std::array<char, 4096> buffer;
+    for (;;) {
+        auto [ec, n] = co_await read_some(side, buffer.data(), buffer.size());
+        if (negotiation_expired_) co_return negotiation.fail(xmpp::StreamCondition::connection_timeout, detail_);
+        if (ec) {
+            if (!reason_) reason_ = ec;
+            detail_ = ec == asio::error::eof ? "peer closed during the stream negotiation" : ec.message();
+            co_return std::nullopt;
+        }
+        if (seen) {
+            if (seen->size() + n > 128 * 1024) {
+                co_return negotiation.fail(xmpp::StreamCondition::policy_violation,
+                                           "too much data before the stream was negotiated");
+            }
+            seen->append(buffer.data(), n);
+        }
+        auto actions = negotiation.feed(std::string_view(buffer.data(), n));
+        if (actions.close || actions.proceed || actions.relay_plaintext || actions.need_backend ||
+            actions.header_done)
+            co_return actions;
+        if (!actions.send.empty()) {
+            if (auto wec = co_await side.write_all(actions.send.data(), actions.send.size())) {
+                reason_ = wec;
+                co_return std::nullopt;
+            }
+        }
+    }
+}
+
+awaitable<void> Session::last_word(Connection& side, std::string bytes) {
+    phase_ = Phase::closing;
+    set_deadline(std::chrono::seconds(1));
+    if (!bytes.empty()) co_await side.write_all(bytes.data(), bytes.size());
+    co_await side.shutdown_send();
+    finish();
+}
+
+awaitable<bool> Session::pass_opening(Connection& from, Connection& to, bool offer_starttls) {
+    xmpp::StreamTokenizer tokenizer;
+    std::string seen;
+    std::size_t header_size = 0;
+    std::array<char, 4096> buffer;
+    for (;;) {
+        auto [ec, n] = co_await read_some(from, buffer.data(), buffer.size());
+        if (ec) {
+            if (!reason_) reason_ = negotiation_expired_ ? make_error_code(Errc::timed_out) : ec;
+            detail_ = "the other server's stream did not open";
+            co_return false;
+        }
+        seen.append(buffer.data(), n);
+        for (auto& event : tokenizer.feed(std::string_view(buffer.data(), n))) {
+            if (auto* header = std::get_if<xmpp::StreamHeader>(&event)) {
+                header_size = header->raw.size();
+                continue;
+            }
+            std::string out;
+            if (auto* element = std::get_if<xmpp::StreamElement>(&event)) {
+                // The header verbatim (its id: dialback keys depend on it), the features as
+                // ward offers them, then whatever followed.
+                out = seen.substr(0, header_size);
+                out += xmpp::rewrite_features(element->raw, offer_starttls).text;
+                out += seen.substr(static_cast<std::size_t>(element->end_offset));
+            } else if (std::holds_alternative<xmpp::StreamClosed>(event)) {
+                out = std::move(seen);  // an empty stream, closed: passed on as it is
+            } else {
+                reason_ = make_error_code(Errc::protocol_error);
+                detail_ = "the other server's stream is not XMPP";
+                co_return false;
+            }
+            if (auto wec = co_await to.write_all(out.data(), out.size())) {
+                reason_ = wec;
+                co_return false;
+            }
+            bytes_to_client_ += &to == &client_ ? out.size() : 0;
+            co_return true;
+        }
+    }
+}
+
+awaitable<void> Session::run_xmpp() {
+    auto self = shared_from_this();
+    const auto protocol = listener_.protocol;
+    const bool s2s = protocol == Protocol::xmpp_server || protocol == Protocol::xmpp_server_tls;
+    const bool direct_tls = protocol == Protocol::xmpp_client_tls || protocol == Protocol::xmpp_server_tls;
+    const auto& modes = snapshot_->config.security.xmpp;
+    const bool secure = s2s ? modes.router_to_router_secure : modes.client_to_node_secure;
+    const auto* context = snapshot_->tls.find(listener_.tls_context);
+
+    xmpp::NegotiationConfig base;
+    base.domains = listener_.xmpp->domains;
+    base.secure = secure;
+    base.kind = s2s ? xmpp::StreamKind::s2s : xmpp::StreamKind::c2s;
+    base.make_stream_id = new_stream_id;
+
+    std::string pre_tls_domain;
+    if (!direct_tls) {
+        phase_ = Phase::negotiate;
+        set_deadline(listener_.limits.handshake_timeout);
+        xmpp::Negotiation negotiation(base);
+        std::string seen;
+        auto actions = co_await negotiate(client_, negotiation, secure ? nullptr : &seen);
+        if (actions && actions->need_backend) {
+            // Secure mode off: the backend answers the header; the client sees its features
+            // with ward's optional <starttls/>.
+            if (!co_await connect_backend()) {
+                co_await last_word(client_, negotiation.fail(xmpp::StreamCondition::remote_connection_failed, detail_).send);
+                co_return;
+            }
+            phase_ = Phase::negotiate;
+            set_deadline(listener_.limits.handshake_timeout);
+            const auto& header = negotiation.client_header()->raw;
+            // (No co_await inside ||: GCC 12 miscompiles co_await in short-circuit operands.)
+            bool opened = !(co_await backend_->write_all(header.data(), header.size()));
+            if (opened) opened = co_await pass_opening(*backend_, client_, /*offer_starttls=*/true);
+            if (!opened) {
+                finish();
+                co_return;
+            }
+            actions = negotiation.resume();
+            if (!actions->close && !actions->proceed && !actions->relay_plaintext) {
+                if (!actions->send.empty()) co_await client_.write_all(actions->send.data(), actions->send.size());
+                actions = co_await negotiate(client_, negotiation, &seen);
+            }
+        }
+        if (!actions) {
+            finish();
+            co_return;
+        }
+        if (actions->close) {
+            if (!reason_) reason_ = make_error_code(Errc::protocol_error);
+            if (!negotiation_expired_) detail_ = actions->reason;
+            co_await last_word(client_, std::move(actions->send));
+            co_return;
+        }
+        if (actions->relay_plaintext) {
+            // Secure mode off and the client went on without TLS: what it sent after its
+            // header goes to the backend, then both ways.
+            const auto rest = seen.substr(negotiation.client_header()->raw.size());
+            if (!actions->send.empty()) co_await client_.write_all(actions->send.data(), actions->send.size());
+            if (co_await backend_->write_all(rest.data(), rest.size())) {
+                finish();
+                co_return;
+            }
+            bytes_from_client_ += rest.size();
+            co_await relay();
+            finish();
+            co_return;
+        }
+        // proceed: <proceed/>, and TLS on the bytes that follow.
+        if (auto wec = co_await client_.write_all(actions->send.data(), actions->send.size())) {
+            reason_ = wec;
+            finish();
+            co_return;
+        }
+        if (backend_) {
+            backend_->close();  // secure mode off: the pre-TLS backend stream is dropped
+            backend_.reset();
+        }
+        pre_tls_domain = negotiation.domain();
+    }
+
+    // TLS.
+    client_.attach_tls(context->new_server());
+    if (direct_tls) tls::expect_alpn(client_.ssl(), s2s ? "xmpp-server" : "xmpp-client");
+    if (s2s && secure) {
+        // Mutual TLS, whatever the context says about optional client certificates.
+        SSL_set_verify(client_.ssl(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE,
+                       nullptr);
+    }
+    phase_ = Phase::handshake;
+    set_deadline(listener_.limits.handshake_timeout);
+    if (!co_await tls_handshake(client_)) {
+        finish();
+        co_return;
+    }
+    subject_ = tls::verified_peer_subject(client_.ssl());
+    X509* peer_cert = SSL_get0_peer_certificate(client_.ssl());
+
+    // The stream restarts over TLS.
+    phase_ = Phase::negotiate;
+    set_deadline(listener_.limits.handshake_timeout);
+    xmpp::NegotiationConfig after = base;
+    after.after_tls = true;
+    after.expected_to = pre_tls_domain;
+    if (const char* sni = SSL_get_servername(client_.ssl(), TLSEXT_NAMETYPE_host_name)) after.server_name = sni;
+    if (s2s && secure) {
+        after.check_from = [peer_cert](std::string_view from) -> std::string {
+            if (from.empty()) return "no 'from' on the stream header: the certificate cannot be matched";
+            return xmpp::check_server_identity(peer_cert, from);
+        };
+    }
+    xmpp::Negotiation restart(after);
+    std::string seen;
+    auto actions = co_await negotiate(client_, restart, &seen);
+    if (!actions) {
+        finish();
+        co_return;
+    }
+    if (!actions->header_done) {
+        if (!reason_) reason_ = make_error_code(Errc::protocol_error);
+        if (!negotiation_expired_) detail_ = actions->reason;
+        co_await last_word(client_, std::move(actions->send));
+        co_return;
+    }
+
+    if (!co_await connect_backend()) {
+        co_await last_word(client_, restart.fail(xmpp::StreamCondition::remote_connection_failed, detail_).send);
+        co_return;
+    }
+    phase_ = Phase::negotiate;
+    set_deadline(listener_.limits.handshake_timeout);
+    const auto& header = restart.client_header()->raw;
+    std::function<bool(std::string_view)> covers;
+    if (s2s && secure) covers = [peer_cert](std::string_view domain) { return xmpp::check_server_identity(peer_cert, domain).empty(); };
+    auto guard = std::make_unique<xmpp::StreamGuard>(header, std::move(covers), relay_limits());
+    // What the peer sent after its header goes through the guard like the rest.
+    auto first = guard->feed(std::string_view(seen).substr(header.size()));
+    std::string to_backend = header + first.forward;
+    if (auto wec = co_await backend_->write_all(to_backend.data(), to_backend.size())) {
+        reason_ = wec;
+        finish();
+        co_return;
+    }
+    bytes_from_client_ += to_backend.size();
+    if (!co_await pass_opening(*backend_, client_, /*offer_starttls=*/false)) {
+        if (reason_ == make_error_code(Errc::timed_out)) {
+            co_await last_word(client_, restart.fail(xmpp::StreamCondition::remote_connection_failed,
+                                                     "the backend did not answer the stream").send);
+            co_return;
+        }
+        finish();
+        co_return;
+    }
+    if (first.close) {
+        detail_ = "client: " + first.reason;
+        reason_ = make_error_code(Errc::protocol_error);
+        co_await last_word(client_, std::move(first.reply));
+        co_return;
+    }
+    if (!first.reply.empty()) co_await client_.write_all(first.reply.data(), first.reply.size());
+    filter_from_client_ = std::make_unique<GuardFilter>(std::move(guard));
+    co_await relay();
+    finish();
+}
+
+awaitable<void> Session::run_xmpp_outbound() {
+    auto self = shared_from_this();
+    const auto* context = snapshot_->tls.find(listener_.tls_context);
+    const auto& routes = listener_.xmpp->routes;
+
+    // The local backend's stream header says where it goes.
+    phase_ = Phase::negotiate;
+    set_deadline(listener_.limits.handshake_timeout);
+    xmpp::NegotiationConfig config;
+    for (const auto& [domain, route] : routes) config.domains.push_back(domain);
+    config.kind = xmpp::StreamKind::s2s;
+    config.make_stream_id = new_stream_id;
+    config.after_tls = true;  // header checks only; the remote answers
+    if (!listener_.xmpp->domains.empty()) {
+        config.check_from = [this](std::string_view from) -> std::string {
+            for (const auto& d : listener_.xmpp->domains)
+                if (xmpp::iequals_ascii(d, from)) return {};
+            return "the backend's 'from' is not one of this listener's domains";
+        };
+    }
+    xmpp::Negotiation local(config);
+    std::string seen;
+    auto actions = co_await negotiate(client_, local, &seen);
+    if (!actions) {
+        finish();
+        co_return;
+    }
+    if (!actions->header_done) {
+        if (!reason_) reason_ = make_error_code(Errc::protocol_error);
+        if (!negotiation_expired_) detail_ = actions->reason;
+        co_await last_word(client_, std::move(actions->send));
+        co_return;
+    }
+    const std::string remote = local.domain();
+    const std::string from(local.client_header()->attribute("from").value_or(""));
+    const auto& route = routes.at(remote);
+
+    auto refuse = [&](std::string why) -> awaitable<void> {
+        if (!reason_) reason_ = make_error_code(Errc::backend_unreachable);
+        detail_ = remote + ": " + why;
+        if (backend_) backend_->close();
+        co_await last_word(client_, local.fail(xmpp::StreamCondition::remote_connection_failed, detail_).send);
+    };
+
+    // (No braced list here: GCC 12 cannot keep an initializer_list's array in a coroutine.)
+    std::vector<config::Endpoint> addresses;
+    addresses.push_back(route.address);
+    if (!co_await connect_to(addresses)) {
+        co_await refuse("no connection to " + route.address.to_string());
+        co_return;
+    }
+    phase_ = Phase::negotiate;
+    set_deadline(listener_.limits.handshake_timeout);
+    if (!route.direct_tls) {
+        xmpp::Initiator initiator({from, remote, {}});
+        const auto opening = initiator.opening();
+        if (co_await backend_->write_all(opening.data(), opening.size())) {
+            co_await refuse("the remote closed the connection");
+            co_return;
+        }
+        std::array<char, 4096> buffer;
+        for (;;) {
+            auto [ec, n] = co_await read_some(*backend_, buffer.data(), buffer.size());
+            if (ec) {
+                co_await refuse(negotiation_expired_ ? "no STARTTLS in time" : "the remote closed before TLS");
+                co_return;
+            }
+            auto step = initiator.feed(std::string_view(buffer.data(), n));
+            if (!step.send.empty()) co_await backend_->write_all(step.send.data(), step.send.size());
+            if (step.close) {
+                reason_ = make_error_code(Errc::protocol_error);
+                co_await refuse(step.reason);
+                co_return;
+            }
+            if (step.start_tls) break;
+        }
+    }
+    backend_->attach_tls(context->new_client(remote));
+    if (route.direct_tls) tls::offer_alpn(backend_->ssl(), "xmpp-server");
+    phase_ = Phase::handshake;
+    set_deadline(listener_.limits.handshake_timeout);
+    if (!co_await tls_handshake(*backend_)) {
+        co_await refuse("TLS: " + detail_);
+        co_return;
+    }
+    subject_ = tls::verified_peer_subject(backend_->ssl());
+    if (auto why = xmpp::check_server_identity(SSL_get0_peer_certificate(backend_->ssl()), remote); !why.empty()) {
+        reason_ = make_error_code(Errc::peer_refused);
+        co_await backend_->shutdown_send();
+        co_await refuse(why);
+        co_return;
+    }
+
+    // The backend's own stream, over TLS; the remote answers it.
+    phase_ = Phase::negotiate;
+    set_deadline(listener_.limits.handshake_timeout);
+    if (co_await backend_->write_all(seen.data(), seen.size())) {
+        co_await refuse("the remote closed after TLS");
+        co_return;
+    }
+    bytes_from_client_ += seen.size();
+    if (!co_await pass_opening(*backend_, client_, /*offer_starttls=*/false)) {
+        co_await refuse("the remote's stream did not open over TLS");
+        co_return;
+    }
+    co_await relay();
+    finish();
+}
+
+}  // namespace ward::proxy
