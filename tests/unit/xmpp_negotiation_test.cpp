@@ -346,3 +346,55 @@ TEST_CASE("xmpp negotiation with secure mode off lets the backend answer and rel
     tls.proceed = true;
     check_every_split(config, cat({kClientHeader, kStarttls}), tls);
 }
+
+TEST_CASE("xmpp negotiation after TLS checks the header against the pre-TLS to the SNI and the certificate") {
+    NegotiationConfig config = make_config();
+    config.after_tls = true;
+    config.expected_to = "example.org";
+    config.server_name = "example.org";
+    {
+        // A header that passes: ward says nothing, the backend answers.
+        Negotiation n(config);
+        const auto a = n.feed(cat({kClientHeader, "<auth/>"}));
+        CHECK(a.header_done);
+        CHECK(a.send.empty());
+        CHECK(n.client_header()->raw == kClientHeader);
+    }
+    const std::string other =
+        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='chat.example.net' "
+        "version='1.0'>";
+    const std::string other_header =
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+        "id='s1' from='Chat.Example.NET' version='1.0'>";
+    check_every_split(config, other, closed_with(other_header + error_text("host-unknown")));
+    config.expected_to.clear();  // Direct TLS: only the SNI
+    check_every_split(config, other, closed_with(other_header + error_text("host-unknown")));
+    config.server_name.clear();  // no SNI: any served domain
+    {
+        Negotiation n(config);
+        CHECK(n.feed(other).header_done);
+    }
+    // s2s: the certificate must name 'from'.
+    NegotiationConfig s2s = make_config(StreamKind::s2s);
+    s2s.after_tls = true;
+    s2s.check_from = [](std::string_view from) { return from == "a.example" ? std::string() : std::string("no"); };
+    const std::string s2s_header =
+        "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='evil.example' "
+        "to='example.org' version='1.0'>";
+    check_every_split(s2s, s2s_header,
+                      closed_with("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                                  "xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='example.org' "
+                                  "to='evil.example' version='1.0'>" +
+                                  error_text("not-authorized")));
+}
+
+TEST_CASE("xmpp negotiation reports failures the engine found with the header first") {
+    Negotiation fresh(make_config());
+    CHECK(fresh.fail(StreamCondition::connection_timeout, "slow").send ==
+          cat({kWardHeader, error_text("connection-timeout")}));
+    Negotiation started(make_config());
+    CHECK(started.feed(kClientHeader).send == cat({kWardHeader, kFeaturesRequired}));
+    const auto a = started.fail(StreamCondition::remote_connection_failed, "backend down");
+    CHECK(a.send == error_text("remote-connection-failed"));
+    CHECK(a.close);
+}
