@@ -14,6 +14,9 @@
 // connects along the route, STARTTLS as initiating entity (or Direct TLS), verifies the
 // remote's certificate names the domain, replays the backend's header, relays.
 #include <openssl/rand.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 // GCC 12 warns that Asio's coroutine frames are freed by a mismatched operator delete when a
 // frame grows past a size it inlines differently; Asio pairs its own new and delete, and the
@@ -82,6 +85,23 @@ public:
 private:
     std::unique_ptr<xmpp::StreamGuard> guard_;
 };
+
+// Consumes the XML whitespace waiting at the head of the socket, without waiting. True once
+// something else is there (the ClientHello), or the peer closed or failed: TLS may begin.
+bool drop_whitespace(tcp::socket& socket) {
+    std::array<char, 64> peek;
+    for (;;) {
+        const auto n = ::recv(socket.native_handle(), peek.data(), peek.size(), MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+        if (n == 0) return true;
+        std::size_t spaces = 0;
+        while (spaces < static_cast<std::size_t>(n) &&
+               (peek[spaces] == ' ' || peek[spaces] == '\t' || peek[spaces] == '\r' || peek[spaces] == '\n'))
+            ++spaces;
+        if (spaces == 0) return true;
+        if (::recv(socket.native_handle(), peek.data(), spaces, MSG_DONTWAIT) <= 0) return true;
+    }
+}
 
 }  // namespace
 
@@ -257,7 +277,20 @@ awaitable<void> Session::run_xmpp() {
         pre_tls_domain = negotiation.domain();
     }
 
-    // TLS.
+    phase_ = Phase::handshake;
+    set_deadline(listener_.limits.handshake_timeout);
+    if (!direct_tls) {
+        // go-xmpp writes a newline after <starttls/>: whitespace before the ClientHello, in
+        // whatever segment it comes, is dropped before OpenSSL reads the socket.
+        while (!drop_whitespace(client_.socket())) {
+            auto [wec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_tuple);
+            if (wec) {
+                if (!reason_) reason_ = wec;
+                finish();
+                co_return;
+            }
+        }
+    }
     client_.attach_tls(context->new_server());
     if (direct_tls) tls::expect_alpn(client_.ssl(), s2s ? "xmpp-server" : "xmpp-client");
     if (s2s && secure) {
@@ -265,8 +298,6 @@ awaitable<void> Session::run_xmpp() {
         SSL_set_verify(client_.ssl(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE,
                        nullptr);
     }
-    phase_ = Phase::handshake;
-    set_deadline(listener_.limits.handshake_timeout);
     if (!co_await tls_handshake(client_)) {
         finish();
         co_return;

@@ -342,8 +342,10 @@ struct StreamTokenizer::Impl {
         const State entry_state = state;
         fed += bytes.size();
         if (entry_state == State::after_starttls) {
-            out.push_back(TrailingAfterStarttls{starttls_end});
-            state = State::done;
+            if (!std::all_of(bytes.begin(), bytes.end(), is_xml_space)) {
+                out.push_back(TrailingAfterStarttls{starttls_end});
+                state = State::done;
+            }
             return out;
         }
         window.append(bytes);
@@ -352,8 +354,11 @@ struct StreamTokenizer::Impl {
         }
         parse(bytes);
         if (state == State::after_starttls && fed > starttls_end) {
-            out.push_back(TrailingAfterStarttls{starttls_end});
-            state = State::done;
+            const std::string_view tail = std::string_view(window).substr(static_cast<std::size_t>(starttls_end - window_base));
+            if (!std::all_of(tail.begin(), tail.end(), is_xml_space)) {
+                out.push_back(TrailingAfterStarttls{starttls_end});
+                state = State::done;
+            }
         }
         if (active() && fed - boundary > cap()) fail_oversize();
         if (active()) {

@@ -22,7 +22,8 @@
 // (what the initiating entity sends) and of `<proceed xmlns='...xmpp-tls'/>` (what the
 // receiving entity answers): TLS starts right after either. Any byte after it, in the same feed
 // or a later one, is an injection attempt (CVE-2011-0411 class) and is reported as
-// TrailingAfterStarttls; those bytes are never parsed.
+// TrailingAfterStarttls; those bytes are never parsed. XML whitespace alone is not: it cannot
+// carry a command, and go-xmpp (go-sendxmpp) writes "<starttls .../>\n"; it is dropped.
 //
 // Memory: the raw bytes kept are those since the last depth-1 boundary (end of the header, of
 // a child, of whitespace between children); that span is capped (header_size before the

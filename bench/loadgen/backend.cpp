@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -82,6 +84,8 @@ private:
             case BackendKind::echo: co_await echo(socket); break;
             case BackendKind::source: co_await source(socket); break;
             case BackendKind::discard: co_await discard(socket); break;
+            case BackendKind::xmpp: co_await xmpp(socket); break;
+            case BackendKind::sip: co_await sip(socket); break;
         }
         socket.close(ec);
     }
@@ -142,6 +146,56 @@ private:
             const ssize_t n = co_await read_some(socket, scratch_.data(), scratch_.size());
             if (n <= 0) co_return;
             stats_.bytes_in += static_cast<std::uint64_t>(n);
+        }
+    }
+
+    // An XMPP server without TLS (what ward relays to): the client's stream header gets this
+    // server's header and features; the rest is read and dropped.
+    awaitable<void> xmpp(tcp::socket& socket) {
+        std::string got;
+        while (got.find('>', got.find("<stream:stream")) == std::string::npos || got.find("<stream:stream") == std::string::npos) {
+            const ssize_t n = co_await read_some(socket, scratch_.data(), scratch_.size());
+            if (n <= 0 || got.size() > 64 * 1024) co_return;
+            stats_.bytes_in += static_cast<std::uint64_t>(n);
+            got.append(scratch_.data(), static_cast<std::size_t>(n));
+        }
+        static constexpr std::string_view answer =
+            "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+            "id='loadgen-backend' from='example.org' version='1.0'><stream:features><mechanisms "
+            "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>";
+        if (!co_await write_all(socket, answer.data(), answer.size())) co_return;
+        co_await discard(socket);
+        ::shutdown(socket.native_handle(), SHUT_WR);
+    }
+
+    // A SIP UAS that answers every request (no body expected) with 200 OK, its Via, From,
+    // To, Call-ID and CSeq copied.
+    awaitable<void> sip(tcp::socket& socket) {
+        std::string got;
+        for (;;) {
+            const auto end = got.find("\r\n\r\n");
+            if (end == std::string::npos) {
+                if (got.size() > 64 * 1024) co_return;
+                const ssize_t n = co_await read_some(socket, scratch_.data(), scratch_.size());
+                if (n <= 0) {
+                    if (n == 0) ::shutdown(socket.native_handle(), SHUT_WR);
+                    co_return;
+                }
+                stats_.bytes_in += static_cast<std::uint64_t>(n);
+                got.append(scratch_.data(), static_cast<std::size_t>(n));
+                continue;
+            }
+            std::string response = "SIP/2.0 200 OK\r\n";
+            for (std::size_t line = got.find("\r\n") + 2; line < end;) {
+                const auto next = got.find("\r\n", line);
+                const std::string_view text(got.data() + line, next - line);
+                for (std::string_view name : {"Via:", "From:", "To:", "Call-ID:", "CSeq:"})
+                    if (text.starts_with(name)) response.append(text).append("\r\n");
+                line = next + 2;
+            }
+            response += "Content-Length: 0\r\n\r\n";
+            got.erase(0, end + 4);
+            if (!co_await write_all(socket, response.data(), response.size())) co_return;
         }
     }
 

@@ -5,6 +5,7 @@
 #include "bench/loadgen/establish.hpp"
 #include "bench/loadgen/modes.hpp"
 #include "bench/loadgen/openssl_error.hpp"
+#include "bench/loadgen/protocol.hpp"
 #include "bench/loadgen/worker.hpp"
 
 namespace ward::loadgen {
@@ -15,8 +16,16 @@ using Clock = Worker::Clock;
 
 std::uint64_t ns(Clock::duration d) { return static_cast<std::uint64_t>(d.count()); }
 
-// One operation: connect, handshake (a resumption attempt if the context has a session),
-// optional request/echo, close_notify and close. The handshake is timed from TCP connected
+// XEP-0368: a Direct TLS XMPP client offers ALPN xmpp-client.
+void offer_alpn(Worker& w, SSL* ssl) {
+    if (w.options().protocol != Protocol::xmpp_tls) return;
+    static constexpr unsigned char alpn[] = "\x0bxmpp-client";
+    SSL_set_alpn_protos(ssl, alpn, sizeof alpn - 1);
+}
+
+// One operation: connect, [XMPP STARTTLS negotiation,] handshake (a resumption attempt if the
+// context has a session), [the protocol's exchange after TLS,] optional request/echo,
+// close_notify and close. The handshake is timed from TCP connected
 // to SSL_do_handshake done; a TLS 1.3 client is done after sending its Finished.
 awaitable<void> one_connection(Worker& w, const Ticket t, const std::vector<unsigned char>& request,
                                std::vector<unsigned char>& reply) {
@@ -27,12 +36,20 @@ awaitable<void> one_connection(Worker& w, const Ticket t, const std::vector<unsi
         w.fail(t, s.failure());
         co_return;
     }
+    const Protocol protocol = w.options().protocol;
+    std::string failure;
+    if (protocol == Protocol::xmpp_starttls &&
+        co_await xmpp_before_tls(s, w.options().xmpp_domain, failure) != Outcome::ok) {
+        w.fail(t, failure);
+        co_return;
+    }
     const auto t1 = Clock::now();
     UniqueSsl ssl = w.tls()->new_ssl();
     if (!ssl) {
         w.fail(t, openssl_error("SSL_new", "out of memory"));
         co_return;
     }
+    offer_alpn(w, ssl.get());
     s.attach_tls(std::move(ssl));
     if (co_await s.handshake() != Outcome::ok) {
         w.fail(t, s.failure());
@@ -43,6 +60,19 @@ awaitable<void> one_connection(Worker& w, const Ticket t, const std::vector<unsi
     const bool resumed = SSL_session_reused(s.ssl()) == 1;
 
     auto t3 = t2;
+    if (protocol != Protocol::tls) {
+        // (if/else, not ?: : GCC 12 miscompiles co_await in a conditional expression)
+        Outcome o = Outcome::ok;
+        if (protocol == Protocol::sip)
+            o = co_await sip_options(s, static_cast<unsigned>(st.completed), failure);
+        else
+            o = co_await xmpp_after_tls(s, w.options().xmpp_domain, failure);
+        if (o != Outcome::ok) {
+            w.fail(t, failure);
+            co_return;
+        }
+        t3 = Clock::now();
+    }
     if (!request.empty()) {
         const Outcome echoed = co_await s.exchange(request.data(), reply.data(), request.size());
         if (echoed != Outcome::ok) {
@@ -68,7 +98,7 @@ awaitable<void> one_connection(Worker& w, const Ticket t, const std::vector<unsi
         if (resumed) ++st.resumed;
         st.connect_ns.record(ns(t1 - t0));
         st.handshake_ns.record(ns(t2 - t1));
-        if (!request.empty()) st.exchange_ns.record(ns(t3 - t2));
+        if (!request.empty() || protocol != Protocol::tls) st.exchange_ns.record(ns(t3 - t2));
         st.closes.add(closed);
         w.completed(t3);
     }
@@ -100,11 +130,18 @@ awaitable<int> prime_once(Worker& w) {
         st.add_failure("prime: " + s.failure());
         co_return 0;
     }
+    std::string failure;
+    if (w.options().protocol == Protocol::xmpp_starttls &&
+        co_await xmpp_before_tls(s, w.options().xmpp_domain, failure) != Outcome::ok) {
+        st.add_failure("prime: " + failure);
+        co_return 0;
+    }
     UniqueSsl ssl = w.tls()->new_ssl(/*full=*/true);
     if (!ssl) {
         st.add_failure(openssl_error("prime: SSL_new", "out of memory"));
         co_return 0;
     }
+    offer_alpn(w, ssl.get());
     s.attach_tls(std::move(ssl));
     ClientContext& tls = *w.tls();
     const std::uint64_t before = tls.sessions_received();  // TLS 1.2 delivers it in the handshake

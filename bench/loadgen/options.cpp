@@ -44,6 +44,10 @@ constexpr OptionSpec kSpecs[] = {
     {"--cert", true, kClient},
     {"--key", true, kClient},
     {"--request", true, kHandshake | kResume | kBulk | kLatency},
+    {"--protocol", true, kHandshake | kResume},
+    {"--xmpp-domain", true, kHandshake | kResume},
+    {"--xmpp", false, kBackend},
+    {"--sip", false, kBackend},
     {"--size", true, kBulk},
     {"--direction", true, kBulk},
     {"--connections", true, kIdle},
@@ -236,6 +240,24 @@ void Parser::apply(std::string_view name, std::string_view value) {
         o.key = value;
     } else if (name == "--request") {
         byte_count(name, value, o.request, true);
+    } else if (name == "--protocol") {
+        if (value == "tls")
+            o.protocol = Protocol::tls;
+        else if (value == "xmpp-starttls")
+            o.protocol = Protocol::xmpp_starttls;
+        else if (value == "xmpp-tls")
+            o.protocol = Protocol::xmpp_tls;
+        else if (value == "sip")
+            o.protocol = Protocol::sip;
+        else
+            error("--protocol: expected tls, xmpp-starttls, xmpp-tls or sip, got '" + std::string(value) + "'");
+    } else if (name == "--xmpp-domain") {
+        o.xmpp_domain = value;
+        if (value.empty()) error("--xmpp-domain: empty");
+    } else if (name == "--xmpp") {
+        o.backend = BackendKind::xmpp;
+    } else if (name == "--sip") {
+        o.backend = BackendKind::sip;
     } else if (name == "--size") {
         byte_count(name, value, o.size, false);
     } else if (name == "--direction") {
@@ -270,8 +292,9 @@ void Parser::defaults_and_checks() {
 
     if (m == Mode::backend) {
         if (!given("--listen")) error("backend: --listen HOST:PORT is required");
-        if (int(given("--echo")) + int(given("--source")) + int(given("--discard")) > 1)
-            error("backend: choose one of --echo, --source, --discard");
+        if (int(given("--echo")) + int(given("--source")) + int(given("--discard")) + int(given("--xmpp")) +
+                int(given("--sip")) > 1)
+            error("backend: choose one of --echo, --source, --discard, --xmpp, --sip");
         return;
     }
 
@@ -304,6 +327,11 @@ void Parser::defaults_and_checks() {
         for (std::string_view tls_option : {"--tls", "--cipher", "--groups", "--sni", "--ca", "--verify", "--cert", "--key"})
             if (given(tls_option)) error(std::string(tls_option) + ": meaningless with --plain");
     }
+    if (o.protocol != Protocol::tls && o.request > 0)
+        error("--request: the protocol's own exchange replaces the echo with --protocol " +
+              std::string(to_string(o.protocol)));
+    if (given("--xmpp-domain") && o.protocol != Protocol::xmpp_starttls && o.protocol != Protocol::xmpp_tls)
+        error("--xmpp-domain: only with --protocol xmpp-starttls or xmpp-tls");
     if (o.verify && o.ca.empty()) error("--verify: needs --ca FILE (the certificates to trust)");
     if (!o.ca.empty() && !o.verify) error("--ca: only used with --verify");
     if (o.cert.empty() != o.key.empty()) error("--cert and --key go together");
@@ -339,6 +367,18 @@ std::string_view to_string(BackendKind kind) {
         case BackendKind::echo: return "echo";
         case BackendKind::source: return "source";
         case BackendKind::discard: return "discard";
+        case BackendKind::xmpp: return "xmpp";
+        case BackendKind::sip: return "sip";
+    }
+    return "?";
+}
+
+std::string_view to_string(Protocol protocol) {
+    switch (protocol) {
+        case Protocol::tls: return "tls";
+        case Protocol::xmpp_starttls: return "xmpp-starttls";
+        case Protocol::xmpp_tls: return "xmpp-tls";
+        case Protocol::sip: return "sip";
     }
     return "?";
 }
@@ -389,7 +429,8 @@ std::string usage() {
     return R"(ward-loadgen: a TLS load generator for benchmarking TLS terminators; reports JSON on stdout.
 
 usage: ward-loadgen MODE --connect HOST:PORT [options]
-       ward-loadgen backend --listen HOST:PORT [--echo | --source BYTES | --discard] [--threads N]
+       ward-loadgen backend --listen HOST:PORT [--echo | --source BYTES | --discard | --xmpp | --sip]
+                            [--threads N]
 
 modes
   handshake   full handshakes: new TCP connection + TLS handshake without resumption (no
@@ -411,7 +452,8 @@ modes
   backend     plaintext TCP server for the terminator to forward to. --echo (default):
               echoes; --source BYTES: after a connection's first bytes, streams BYTES-sized
               writes until the peer closes (for bulk --direction down); --discard: reads
-              and drops. Prints {"listening":"HOST:PORT"} at start and a summary line at
+              and drops; --xmpp: answers a stream header with its own and features
+              (SASL PLAIN), then reads and drops; --sip: answers each request with 200 OK. Prints {"listening":"HOST:PORT"} at start and a summary line at
               SIGTERM/SIGINT.
 
 options
@@ -425,6 +467,13 @@ options
   --timeout SECONDS     a connection making no progress this long fails (default 10)
   --linger SECONDS      how long a close waits for the peer to close too (default 2)
   --request BYTES       handshake/resume: after the handshake send BYTES and read the echo
+  --protocol P          handshake/resume: what each connection speaks, as a real peer does:
+                        tls (default); xmpp-starttls: stream header, features with
+                        <starttls/>, <starttls/>, <proceed/>, TLS, the restarted header, and the
+                        backend's header and features (verified: no STARTTLS, no compression);
+                        xmpp-tls: TLS first with ALPN xmpp-client, then as after STARTTLS;
+                        sip: TLS, one OPTIONS request, a 200 response
+  --xmpp-domain NAME    the stream's 'to' (default example.org)
   --tls 1.2|1.3         only this version (default: 1.2 or 1.3, as negotiated)
   --cipher LIST         colon-separated; TLS_* names are TLS 1.3 suites, the rest TLS 1.2
                         ciphers. Naming only one kind restricts the version to it.

@@ -15,12 +15,15 @@ namespace ward::loadgen {
 enum class Mode { handshake, resume, bulk, idle, latency, backend };
 enum class TlsVersion { v1_2, v1_3 };
 enum class Direction { up, down, both };
-enum class BackendKind { echo, source, discard };
+enum class BackendKind { echo, source, discard, xmpp, sip };
+// What a handshake/resume connection speaks around TLS (bench/loadgen/protocol.hpp).
+enum class Protocol { tls, xmpp_starttls, xmpp_tls, sip };
 
 std::string_view to_string(Mode mode);
 std::string_view to_string(TlsVersion version);
 std::string_view to_string(Direction direction);
 std::string_view to_string(BackendKind kind);
+std::string_view to_string(Protocol protocol);
 
 // HOST:PORT or [V6]:PORT, not yet resolved.
 struct HostPort {
@@ -49,6 +52,9 @@ struct Options {
     bool verify = false;
     std::string cert;
     std::string key;
+
+    Protocol protocol = Protocol::tls;   // --protocol
+    std::string xmpp_domain = "example.org";  // --xmpp-domain
 
     std::size_t request = 0;        // --request BYTES
     std::size_t size = 16 * 1024;   // --size BYTES (bulk)

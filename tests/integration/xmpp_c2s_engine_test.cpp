@@ -361,3 +361,16 @@ TEST_CASE("xmpp c2s: reload changes the secure mode for new streams and keeps es
     REQUIRE(established->send("<presence/>"));
     REQUIRE(s.backend.wait_until([&] { return s.backend.received().find("<presence/>") != std::string::npos; }));
 }
+
+TEST_CASE("xmpp c2s: whitespace after starttls is dropped and TLS follows as go-xmpp expects") {
+    C2sSetup s;
+    const int fd = s.connect_plain();
+    REQUIRE(send_raw(fd, kClientHeader));
+    read_raw_until(fd, "</stream:features>");
+    REQUIRE(send_raw(fd, std::string(kStarttls) + "\n"));
+    CHECK(read_raw_until(fd, kProceed) == kProceed);
+    REQUIRE(send_raw(fd, "\r\n"));  // more whitespace, in a segment of its own
+    TlsClient client(fd, s.ctx.get(), "example.org", "");
+    REQUIRE_MESSAGE(client.ok(), client.error());
+    s.open_through(client);
+}

@@ -111,6 +111,16 @@ TEST_CASE("xmpp tokenizer reports bytes after starttls as trailing and never par
                                    std::to_string(end) + "\n");
 }
 
+TEST_CASE("xmpp tokenizer drops whitespace after starttls and still reports anything else") {
+    const std::string starttls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+    const std::size_t end = kHeader.size() + starttls.size();
+    const std::string element_line = header_line() + "element {urn:ietf:params:xml:ns:xmpp-tls}starttls end=" +
+                                     std::to_string(end) + " raw=" + starttls + "\n";
+    // go-xmpp writes a newline after <starttls/>.
+    check_every_split(with_header(starttls + "\r\n \t"), element_line);
+    check_every_split(with_header(starttls + "\n<message/>"), element_line + "trailing at " + std::to_string(end) + "\n");
+}
+
 TEST_CASE("xmpp tokenizer reports children raw and keepalive whitespace and stream close") {
     const std::string message = "<message to='a@example.org'><body>hi &amp; <b>bye</b></body></message>";
     const std::string input =
