@@ -166,6 +166,11 @@ awaitable<bool> Session::pass_opening(Connection& from, Connection& to, bool off
             co_return false;
         }
         seen.append(buffer.data(), n);
+        if (seen.size() > 128 * 1024) {  // the tokenizer caps header and element; this, the rest
+            reason_ = make_error_code(Errc::protocol_error);
+            detail_ = "the other server sent over 128 KiB without opening its stream";
+            co_return false;
+        }
         for (auto& event : tokenizer.feed(std::string_view(buffer.data(), n))) {
             if (auto* header = std::get_if<xmpp::StreamHeader>(&event)) {
                 header_size = header->raw.size();

@@ -9,6 +9,7 @@
 #include "tls/cipher_catalog.hpp"
 #include "tls/openssl_error.hpp"
 #include "tls/pki.hpp"
+#include "tls/ticket_keys.hpp"
 
 namespace ward::tls {
 
@@ -364,6 +365,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     context->rules_ = std::move(rules);
     install_peer_verifier(ctx, context->rules_.get());
     install_alpn_selector(ctx);
+    install_ticket_keys(ctx);
 
     clear_openssl_errors();
     if (diag_.error_count() != errors_before) return nullptr;

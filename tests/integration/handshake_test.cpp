@@ -1,5 +1,6 @@
 // Real handshakes against contexts built by ward from a YAML configuration: ward's SSL_CTX on the
 // server side, plain OpenSSL on the client side, in-process over a BIO pair. No mocks.
+#include <chrono>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 
 #include "tests/support/tls_test_support.hpp"
 #include "tls/peer_verifier.hpp"
+#include "tls/ticket_keys.hpp"
 
 namespace {
 
@@ -629,5 +631,48 @@ TEST_CASE("handshake: common-criteria mode checks the client certificate's versi
         CHECK(r.peer_refusal_reason ==
               "common-criteria mode refuses the peer certificate /O=ward/CN=client.test: it has no extended key "
               "usage; common-criteria mode needs clientAuth");
+    }
+}
+
+TEST_CASE("handshake: tickets survive a reload and expire after two rotations") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const std::string yaml = config_yaml("    peer_subjects: [client.test]\n", {"client.test"});
+    // Two builds of the same configuration: two SSL_CTXs, as before and after a reload.
+    const auto before = ward::test::load_config(dir.path(), yaml);
+    const auto after = ward::test::load_config(dir.path(), yaml);
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &client);
+        options.max_version = version;
+        auto client_ctx = ward::test::make_peer_ctx(options);
+        const auto session_from = [&](const tls::Context& context, SSL_SESSION* resume) {
+            auto server = context.new_server();
+            auto c = ward::test::make_peer_client(client_ctx.get());
+            if (resume) REQUIRE(SSL_set_session(c.get(), resume) == 1);
+            const auto r = ward::test::handshake(server.get(), c.get());
+            check_established(r);
+            // Closed as a client that said goodbye (OpenSSL drops the session of an SSL freed
+            // without it).
+            SSL_set_shutdown(c.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+            return std::pair{SSL_session_reused(server.get()) == 1, SSL_get1_session(c.get())};
+        };
+        auto [first_reused, ticket] = session_from(before.context("peer"), nullptr);
+        CHECK_FALSE(first_reused);
+        auto [reused, renewed] = session_from(after.context("peer"), ticket);
+        CHECK(reused);
+        SSL_SESSION_free(renewed);
+        // One rotation later the ticket still resumes; two later it does not.
+        tls::advance_ticket_key_clock(std::chrono::hours(13));
+        auto [still, renewed2] = session_from(after.context("peer"), ticket);
+        CHECK(still);
+        SSL_SESSION_free(renewed2);
+        tls::advance_ticket_key_clock(std::chrono::hours(13));
+        auto [expired, fresh] = session_from(after.context("peer"), ticket);
+        CHECK_FALSE(expired);
+        SSL_SESSION_free(fresh);
+        SSL_SESSION_free(ticket);
     }
 }

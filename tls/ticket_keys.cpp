@@ -1,0 +1,137 @@
+#include "tls/ticket_keys.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstring>
+#include <mutex>
+
+namespace ward::tls {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Key {
+    std::array<unsigned char, 16> name{};
+    std::array<unsigned char, 32> aes{};
+    std::array<unsigned char, 32> hmac{};
+    Clock::time_point created{};
+    bool valid = false;
+};
+
+class TicketKeys {
+public:
+    static TicketKeys& instance() {
+        static TicketKeys keys;
+        return keys;
+    }
+
+    // Sealing: the current key (made or rotated as due).
+    bool current(Key& out) {
+        std::lock_guard lock(mutex_);
+        const auto now = Clock::now() + offset_;
+        if (!current_.valid || now - current_.created >= rotation_) {
+            Key fresh;
+            if (RAND_bytes(fresh.name.data(), static_cast<int>(fresh.name.size())) != 1 ||
+                RAND_bytes(fresh.aes.data(), static_cast<int>(fresh.aes.size())) != 1 ||
+                RAND_bytes(fresh.hmac.data(), static_cast<int>(fresh.hmac.size())) != 1)
+                return false;
+            fresh.created = now;
+            fresh.valid = true;
+            OPENSSL_cleanse(&previous_, sizeof previous_);
+            previous_ = current_;
+            current_ = fresh;
+            OPENSSL_cleanse(&fresh, sizeof fresh);
+        }
+        out = current_;
+        return true;
+    }
+
+    // Opening: 1 with the current key, 2 with the previous one (still valid, renew), 0 unknown
+    // or expired.
+    int find(const unsigned char* name, Key& out) {
+        std::lock_guard lock(mutex_);
+        const auto now = Clock::now() + offset_;
+        if (current_.valid && std::memcmp(name, current_.name.data(), current_.name.size()) == 0 &&
+            now - current_.created < 2 * rotation_) {
+            out = current_;
+            return now - current_.created < rotation_ ? 1 : 2;
+        }
+        if (previous_.valid && std::memcmp(name, previous_.name.data(), previous_.name.size()) == 0 &&
+            now - previous_.created < 2 * rotation_) {
+            out = previous_;
+            return 2;
+        }
+        return 0;
+    }
+
+    const EVP_CIPHER* cipher() {
+        std::call_once(fetched_, [this] {
+            cipher_ = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+        });
+        return cipher_;
+    }
+
+    void set_rotation(std::chrono::seconds r) {
+        std::lock_guard lock(mutex_);
+        rotation_ = r;
+    }
+    void advance(std::chrono::seconds by) {
+        std::lock_guard lock(mutex_);
+        offset_ += by;
+    }
+
+private:
+    std::mutex mutex_;
+    Key current_;
+    Key previous_;
+    Clock::duration rotation_ = std::chrono::hours(12);
+    Clock::duration offset_{};
+    std::once_flag fetched_;
+    EVP_CIPHER* cipher_ = nullptr;
+};
+
+bool set_mac_key(EVP_MAC_CTX* hctx, Key& key) {
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac.data(), key.hmac.size()),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    return EVP_MAC_CTX_set_params(hctx, params) == 1;
+}
+
+int ticket_key_callback(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* ctx, EVP_MAC_CTX* hctx,
+                        int enc) {
+    TicketKeys& keys = TicketKeys::instance();
+    const EVP_CIPHER* cipher = keys.cipher();
+    if (cipher == nullptr) return -1;
+    Key key;
+    int result = 1;
+    if (enc == 1) {
+        if (!keys.current(key)) return -1;
+        std::memcpy(key_name, key.name.data(), key.name.size());
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) != 1 ||
+            EVP_EncryptInit_ex(ctx, cipher, nullptr, key.aes.data(), iv) != 1)
+            result = -1;
+    } else {
+        result = keys.find(key_name, key);
+        if (result != 0 && EVP_DecryptInit_ex(ctx, cipher, nullptr, key.aes.data(), iv) != 1) result = -1;
+    }
+    if (result > 0 && !set_mac_key(hctx, key)) result = -1;
+    OPENSSL_cleanse(&key, sizeof key);
+    return result;
+}
+
+}  // namespace
+
+void install_ticket_keys(SSL_CTX* ctx) { SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &ticket_key_callback); }
+
+void set_ticket_key_rotation(std::chrono::seconds rotation) { TicketKeys::instance().set_rotation(rotation); }
+
+void advance_ticket_key_clock(std::chrono::seconds by) { TicketKeys::instance().advance(by); }
+
+}  // namespace ward::tls
