@@ -104,7 +104,7 @@ bool set_mac_key(EVP_MAC_CTX* hctx, Key& key) {
     return EVP_MAC_CTX_set_params(hctx, params) == 1;
 }
 
-int ticket_key_callback(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* ctx, EVP_MAC_CTX* hctx,
+int ticket_key_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* ctx, EVP_MAC_CTX* hctx,
                         int enc) {
     TicketKeys& keys = TicketKeys::instance();
     const EVP_CIPHER* cipher = keys.cipher();
@@ -120,6 +120,9 @@ int ticket_key_callback(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CI
     } else {
         result = keys.find(key_name, key);
         if (result != 0 && EVP_DecryptInit_ex(ctx, cipher, nullptr, key.aes.data(), iv) != 1) result = -1;
+        // TLS 1.3 clients use a ticket once (RFC 8446 appendix C.4): a resumption must bring
+        // a fresh one, which OpenSSL sends only when the ticket is "to be renewed".
+        if (result == 1 && SSL_version(ssl) >= TLS1_3_VERSION) result = 2;
     }
     if (result > 0 && !set_mac_key(hctx, key)) result = -1;
     OPENSSL_cleanse(&key, sizeof key);

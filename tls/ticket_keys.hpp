@@ -6,6 +6,7 @@
 //   - one key set for the process, kept across reloads: clients resume after a reload;
 //   - the key rotates every `rotation` (default 12 h); tickets sealed with the previous key
 //     are still accepted for one more period, and answered with a fresh ticket;
+//   - a TLS 1.3 resumption always gets a fresh ticket (clients use each one once);
 //   - the cipher (AES-256-CBC) and MAC (HMAC) are fetched once, after the security mode is
 //     active, so in FIPS mode they come from the FIPS provider.
 // Keys never leave memory and are cleansed when replaced.

@@ -663,6 +663,10 @@ TEST_CASE("handshake: tickets survive a reload and expire after two rotations") 
         CHECK_FALSE(first_reused);
         auto [reused, renewed] = session_from(after.context("peer"), ticket);
         CHECK(reused);
+        // The session the resumption left resumes again (TLS 1.3: with the fresh ticket).
+        auto [again, renewed_again] = session_from(after.context("peer"), renewed);
+        CHECK(again);
+        SSL_SESSION_free(renewed_again);
         SSL_SESSION_free(renewed);
         // One rotation later the ticket still resumes; two later it does not.
         tls::advance_ticket_key_clock(std::chrono::hours(13));
