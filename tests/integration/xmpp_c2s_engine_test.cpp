@@ -374,3 +374,15 @@ TEST_CASE("xmpp c2s: whitespace after starttls is dropped and TLS follows as go-
     REQUIRE_MESSAGE(client.ok(), client.error());
     s.open_through(client);
 }
+
+TEST_CASE("xmpp c2s: a client that vanishes without close_notify closes the backend side normally") {
+    C2sSetup s;
+    auto client = s.starttls();
+    s.open_through(*client);
+    REQUIRE(client->send("<presence/>"));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received().ends_with("<presence/>"); }));
+    // TCP FIN without a TLS close_notify: the relay passes the end on, the backend sees EOF.
+    ::shutdown(client->fd(), SHUT_WR);
+    CHECK(s.backend.wait_until([&] { return s.backend.peer_closed(); }));
+    CHECK(s.backend.received() == cat({kClientHeader, "<presence/>"}));
+}
