@@ -15,7 +15,7 @@ void Connection::on_connected() {
     // The user-level flag makes the descriptor non-blocking (one ioctl) for OpenSSL, makes
     // Asio's synchronous read_some and write_some report would_block instead of waiting inside
     // the worker thread, and counts as non-blocking for Asio's own asynchronous operations.
-    socket_.non_blocking(true, ec);
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
     socket_.set_option(tcp::no_delay(true), ec);
 }
 

@@ -19,8 +19,9 @@ bool is_sip(Protocol p) { return p == Protocol::sip || p == Protocol::sip_outbou
 
 }  // namespace
 
-Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
-                 const config::Listener& listener, std::shared_ptr<ListenerMetrics> metrics)
+Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp::endpoint& peer,
+                 std::shared_ptr<const Snapshot> snapshot, const config::Listener& listener,
+                 std::shared_ptr<ListenerMetrics> metrics)
     : worker_(worker),
       id_(id),
       snapshot_(std::move(snapshot)),
@@ -29,10 +30,8 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, std::shar
       client_(std::move(socket)),
       timer_(worker.io()),
       started_(clock::now()),
-      last_activity_(started_) {
-    error_code ec;
-    const auto remote = client_.socket().remote_endpoint(ec);
-    peer_ = ec ? std::string("?") : endpoint_text(remote);
+      last_activity_(started_),
+      peer_(endpoint_text(peer)) {
     // The worker reserved this session's slots in metrics_->active and global_active.
 }
 
@@ -161,7 +160,12 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             for (const auto& entry : results) endpoints.push_back(entry.endpoint());
         }
         for (const auto& endpoint : endpoints) {
-            backend_.emplace(tcp::socket(worker_.io()));
+            // Opened non-blocking before the connect, so Asio's connect needs no ioctl of its own.
+            tcp::socket socket(worker_.io());
+            error_code oec;
+            socket.open(endpoint.protocol(), oec);
+            if (!oec) socket.non_blocking(true, oec);
+            backend_.emplace(std::move(socket));
             auto [ec] = co_await backend_->socket().async_connect(endpoint, use_tuple);
             if (!ec && !connect_timed_out_) {
                 backend_->on_connected();

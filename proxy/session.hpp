@@ -21,7 +21,8 @@ class Worker;
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(Worker& worker, std::uint64_t id, tcp::socket socket, std::shared_ptr<const Snapshot> snapshot,
+    Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp::endpoint& peer,
+            std::shared_ptr<const Snapshot> snapshot,
             const config::Listener& listener, std::shared_ptr<ListenerMetrics> metrics);
     ~Session();
 

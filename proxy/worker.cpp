@@ -97,8 +97,9 @@ void Worker::abort_sessions() {
 }
 
 awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
+    tcp::endpoint peer;  // filled by accept(): no getpeername per connection
     for (;;) {
-        auto [ec, socket] = co_await a->acceptor.async_accept(use_tuple);
+        auto [ec, socket] = co_await a->acceptor.async_accept(peer, use_tuple);
         if (ec == asio::error::operation_aborted || !a->acceptor.is_open()) co_return;
         if (ec) {
             // EMFILE and friends: say so (rate-limited) and go on; never stop accepting.
@@ -111,11 +112,11 @@ awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
             }
             continue;
         }
-        spawn_session(a, std::move(socket));
+        spawn_session(a, std::move(socket), peer);
     }
 }
 
-void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket) {
+void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, const tcp::endpoint& peer) {
     const auto* listener = snapshot_ ? snapshot_->find_listener(a->name) : nullptr;
     if (!listener) return;  // removed by a reload a moment ago
     auto& m = *a->metrics;
@@ -136,7 +137,7 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket) {
         return;
     }
     const std::uint64_t id = (next_session_++ << 8) | id_;
-    auto session = std::make_shared<Session>(*this, id, std::move(socket), snapshot_, *listener, a->metrics);
+    auto session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *listener, a->metrics);
     live_[id] = session;
     session_count_.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(io_, session->run(), [this, id, session](std::exception_ptr e) {

@@ -64,7 +64,7 @@ private:
     };
 
     awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor);
-    void spawn_session(std::shared_ptr<Acceptor> acceptor, tcp::socket socket);
+    void spawn_session(std::shared_ptr<Acceptor> acceptor, tcp::socket socket, const tcp::endpoint& peer);
 
     unsigned id_;
     Metrics& metrics_;
