@@ -160,7 +160,8 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             for (const auto& entry : results) endpoints.push_back(entry.endpoint());
         }
         for (const auto& endpoint : endpoints) {
-            // Opened non-blocking before the connect, so Asio's connect needs no ioctl of its own.
+            // Opened non-blocking before the connect, so Asio's connect needs no ioctl of its
+            // own; Connection sets TCP_NODELAY on the open socket, before the connect.
             tcp::socket socket(worker_.io());
             error_code oec;
             socket.open(endpoint.protocol(), oec);
@@ -168,7 +169,7 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             backend_.emplace(std::move(socket));
             auto [ec] = co_await backend_->socket().async_connect(endpoint, use_tuple);
             if (!ec && !connect_timed_out_) {
-                backend_->on_connected();
+                // (Its options were set when Connection took the open socket.)
                 backend_name_ = b.to_string();
                 co_return true;
             }
