@@ -77,8 +77,10 @@ void Session::on_timer() {
         return;
     }
     if (phase_ == Phase::connect) {
-        // This backend did not answer in time: give up on it, not on the client.
+        // This backend did not answer in time (nor its name resolve): give up on it, not on
+        // the client.
         connect_timed_out_ = true;
+        if (resolving_) resolving_->cancel();
         if (backend_) backend_->close();
         return;
     }
@@ -154,9 +156,11 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             endpoints.emplace_back(address, b.port);
         } else {
             tcp::resolver resolver(worker_.io());
+            resolving_ = &resolver;
             auto [rec, results] = co_await resolver.async_resolve(b.host, std::to_string(b.port), use_tuple);
+            resolving_ = nullptr;
             if (reason_) break;
-            if (rec) continue;
+            if (rec || connect_timed_out_) continue;
             for (const auto& entry : results) endpoints.push_back(entry.endpoint());
         }
         for (const auto& endpoint : endpoints) {

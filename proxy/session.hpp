@@ -93,6 +93,7 @@ private:
     std::uint64_t bytes_from_client_ = 0;
     std::uint64_t bytes_to_client_ = 0;
     bool connect_timed_out_ = false;
+    tcp::resolver* resolving_ = nullptr;  // the backend name being resolved (connect phase)
     bool negotiation_expired_ = false;
 };
 

@@ -86,11 +86,12 @@ private:
     std::unique_ptr<xmpp::StreamGuard> guard_;
 };
 
-// Consumes the XML whitespace waiting at the head of the socket, without waiting. True once
-// something else is there (the ClientHello), or the peer closed or failed: TLS may begin.
-bool drop_whitespace(tcp::socket& socket) {
+// Consumes the XML whitespace waiting at the head of the socket, without waiting, at most
+// `budget` bytes in all. True once something else is there (the ClientHello), the peer closed
+// or failed, or the budget is spent: TLS may begin (and fails on more whitespace).
+bool drop_whitespace(tcp::socket& socket, std::size_t& budget) {
     std::array<char, 64> peek;
-    for (;;) {
+    while (budget > 0) {
         const auto n = ::recv(socket.native_handle(), peek.data(), peek.size(), MSG_PEEK | MSG_DONTWAIT);
         if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
         if (n == 0) return true;
@@ -99,8 +100,29 @@ bool drop_whitespace(tcp::socket& socket) {
                (peek[spaces] == ' ' || peek[spaces] == '\t' || peek[spaces] == '\r' || peek[spaces] == '\n'))
             ++spaces;
         if (spaces == 0) return true;
+        spaces = std::min(spaces, budget);
         if (::recv(socket.native_handle(), peek.data(), spaces, MSG_DONTWAIT) <= 0) return true;
+        budget -= spaces;
     }
+    return true;
+}
+
+// Whitespace tolerated between <starttls/> or <proceed/> and the TLS handshake.
+constexpr std::size_t kWhitespaceBeforeTls = 1024;
+// Everything a peer may send before its stream is negotiated (header, whitespace, the one
+// element that decides): beyond it, policy-violation. Also bounds how long a flood keeps the
+// worker reading without a wait.
+constexpr std::size_t kMaxNegotiationBytes = 128 * 1024;
+
+// Waits until TLS may begin on `side`: whitespace before the ClientHello (or ServerHello) is
+// dropped. False when the wait failed (deadline, peer gone).
+awaitable<bool> skip_whitespace_before_tls(Connection& side) {
+    std::size_t budget = kWhitespaceBeforeTls;
+    while (!drop_whitespace(side.socket(), budget)) {
+        auto [ec] = co_await side.socket().async_wait(tcp::socket::wait_read, use_tuple);
+        if (ec) co_return false;
+    }
+    co_return true;
 }
 
 }  // namespace
@@ -117,6 +139,7 @@ awaitable<std::optional<xmpp::NegotiationActions>> Session::negotiate(Connection
                                                                       std::string* seen) {
     // (std::array: GCC 12 cannot keep a C array in a coroutine frame.)
     std::array<char, 4096> buffer;
+    std::size_t total = 0;
     for (;;) {
         auto [ec, n] = co_await read_some(side, buffer.data(), buffer.size());
         if (negotiation_expired_) co_return negotiation.fail(xmpp::StreamCondition::connection_timeout, detail_);
@@ -125,20 +148,19 @@ awaitable<std::optional<xmpp::NegotiationActions>> Session::negotiate(Connection
             detail_ = ec == asio::error::eof ? "peer closed during the stream negotiation" : ec.message();
             co_return std::nullopt;
         }
-        if (seen) {
-            if (seen->size() + n > 128 * 1024) {
-                co_return negotiation.fail(xmpp::StreamCondition::policy_violation,
-                                           "too much data before the stream was negotiated");
-            }
-            seen->append(buffer.data(), n);
+        total += n;
+        if (total > kMaxNegotiationBytes) {
+            co_return negotiation.fail(xmpp::StreamCondition::policy_violation,
+                                       "over 128 KiB before the stream was negotiated");
         }
+        if (seen) seen->append(buffer.data(), n);
         auto actions = negotiation.feed(std::string_view(buffer.data(), n));
         if (actions.close || actions.proceed || actions.relay_plaintext || actions.need_backend ||
             actions.header_done)
             co_return actions;
         if (!actions.send.empty()) {
             if (auto wec = co_await side.write_all(actions.send.data(), actions.send.size())) {
-                reason_ = wec;
+                if (!reason_) reason_ = wec;
                 co_return std::nullopt;
             }
         }
@@ -241,7 +263,11 @@ awaitable<void> Session::run_xmpp() {
             }
             actions = negotiation.resume();
             if (!actions->close && !actions->proceed && !actions->relay_plaintext) {
-                if (!actions->send.empty()) co_await client_.write_all(actions->send.data(), actions->send.size());
+                if (!actions->send.empty() &&
+                    co_await client_.write_all(actions->send.data(), actions->send.size())) {
+                    finish();
+                    co_return;
+                }
                 actions = co_await negotiate(client_, negotiation, &seen);
             }
         }
@@ -259,8 +285,10 @@ awaitable<void> Session::run_xmpp() {
             // Secure mode off and the client went on without TLS: what it sent after its
             // header goes to the backend, then both ways.
             const auto rest = seen.substr(negotiation.client_header()->raw.size());
-            if (!actions->send.empty()) co_await client_.write_all(actions->send.data(), actions->send.size());
-            if (co_await backend_->write_all(rest.data(), rest.size())) {
+            bool written = true;
+            if (!actions->send.empty()) written = !(co_await client_.write_all(actions->send.data(), actions->send.size()));
+            if (written) written = !(co_await backend_->write_all(rest.data(), rest.size()));
+            if (!written || negotiation_expired_) {
                 finish();
                 co_return;
             }
@@ -284,17 +312,12 @@ awaitable<void> Session::run_xmpp() {
 
     phase_ = Phase::handshake;
     set_deadline(listener_.limits.handshake_timeout);
-    if (!direct_tls) {
-        // go-xmpp writes a newline after <starttls/>: whitespace before the ClientHello, in
-        // whatever segment it comes, is dropped before OpenSSL reads the socket.
-        while (!drop_whitespace(client_.socket())) {
-            auto [wec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_tuple);
-            if (wec) {
-                if (!reason_) reason_ = wec;
-                finish();
-                co_return;
-            }
-        }
+    // go-xmpp writes a newline after <starttls/>: whitespace before the ClientHello, in
+    // whatever segment it comes (up to 1 KiB), is dropped before OpenSSL reads the socket.
+    if (negotiation_expired_ || (!direct_tls && !co_await skip_whitespace_before_tls(client_))) {
+        if (!reason_) reason_ = make_error_code(Errc::timed_out);
+        finish();
+        co_return;
     }
     client_.attach_tls(context->new_server());
     if (direct_tls) tls::expect_alpn(client_.ssl(), s2s ? "xmpp-server" : "xmpp-client");
@@ -453,6 +476,12 @@ awaitable<void> Session::run_xmpp_outbound() {
             }
             if (step.start_tls) break;
         }
+    }
+    if (!route.direct_tls) {
+        // Whitespace the remote sent after <proceed/> is dropped; ward speaks first in TLS,
+        // so only what is already there (no wait: the ServerHello follows our ClientHello).
+        std::size_t budget = kWhitespaceBeforeTls;
+        drop_whitespace(backend_->socket(), budget);
     }
     backend_->attach_tls(context->new_client(remote));
     if (route.direct_tls) tls::offer_alpn(backend_->ssl(), "xmpp-server");

@@ -53,8 +53,10 @@ bool dns_id_matches(std::string_view pattern, std::string_view domain) {
 PresentedIdentifiers presented_identifiers(X509* cert) {
     PresentedIdentifiers out;
     if (cert == nullptr) return out;
+    int found = -1;  // -1: no such extension; -2: more than one; >= 0: there (decoded or not)
     std::unique_ptr<GENERAL_NAMES, NamesDeleter> names(
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, &found, nullptr)));
+    if (!names && found != -1) out.unreadable = true;
     static const int xmpp_addr_nid = [] {
         const int nid = OBJ_txt2nid("1.3.6.1.5.5.7.8.5");
         return nid != NID_undef ? nid : OBJ_create("1.3.6.1.5.5.7.8.5", "id-on-xmppAddr", "XmppAddr");
@@ -76,10 +78,17 @@ PresentedIdentifiers presented_identifiers(X509* cert) {
         case GEN_OTHERNAME: {
             const OTHERNAME* other = name->d.otherName;
             const int nid = OBJ_obj2nid(other->type_id);
-            if (nid == xmpp_addr_nid && other->value->type == V_ASN1_UTF8STRING)
-                out.xmpp_addrs.push_back(string_of(other->value->value.utf8string));
-            else if (nid == srv_nid && other->value->type == V_ASN1_IA5STRING)
-                out.srv_ids.push_back(string_of(other->value->value.ia5string));
+            if (nid == xmpp_addr_nid) {
+                if (other->value->type == V_ASN1_UTF8STRING)
+                    out.xmpp_addrs.push_back(string_of(other->value->value.utf8string));
+                else
+                    out.unreadable = true;
+            } else if (nid == srv_nid) {
+                if (other->value->type == V_ASN1_IA5STRING)
+                    out.srv_ids.push_back(string_of(other->value->value.ia5string));
+                else
+                    out.unreadable = true;
+            }
             break;
         }
         default: break;
@@ -101,9 +110,34 @@ PresentedIdentifiers presented_identifiers(X509* cert) {
     return out;
 }
 
+namespace {
+
+// A DNS host name: labels of letters, digits and hyphens (not at either end), 1-63 bytes each,
+// an optional trailing dot, at most 253 bytes.
+bool host_name(std::string_view name) {
+    name = strip_root(name);
+    if (name.empty() || name.size() > 253) return false;
+    std::size_t label = 0;
+    for (std::size_t i = 0; i <= name.size(); ++i) {
+        if (i == name.size() || name[i] == '.') {
+            if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-') return false;
+            label = 0;
+            continue;
+        }
+        const char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+        ++label;
+    }
+    return true;
+}
+
+}  // namespace
+
 std::string check_server_identity(X509* cert, std::string_view domain) {
     if (cert == nullptr) return "no certificate";
+    if (!host_name(domain)) return "'" + std::string(domain) + "' is not a domain name";
     const PresentedIdentifiers ids = presented_identifiers(cert);
+    if (ids.unreadable) return "certificate's subjectAltName cannot be read";
     for (const auto& d : ids.dns_ids)
         if (dns_id_matches(d, domain)) return {};
     constexpr std::string_view kService = "_xmpp-server.";

@@ -23,11 +23,16 @@ struct PresentedIdentifiers {
     std::vector<std::string> xmpp_addrs;
     std::vector<std::string> uri_ids;
     std::vector<std::string> common_names;  // used only when none of the above is present
+    // The subjectAltName extension is there but could not be read (duplicated, malformed), or
+    // holds an XmppAddr / SRV-ID of the wrong ASN.1 type: nothing matches, not even the CN.
+    bool unreadable = false;
 };
 
 PresentedIdentifiers presented_identifiers(X509* cert);
 
 // "" when `cert` names `domain` as an XMPP server, otherwise why not (for logs; no key data).
+// `domain` must be a host name (letters, digits, hyphens, dots): a peer's "*.example.com" or
+// "user@example.com" never matches a wildcard.
 std::string check_server_identity(X509* cert, std::string_view domain);
 
 // The DNS-ID rule alone, for tests: does `pattern` (a dNSName) match `domain`?

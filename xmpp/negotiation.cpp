@@ -90,6 +90,7 @@ NegotiationActions Negotiation::feed(std::string_view bytes) {
 }
 
 NegotiationActions Negotiation::resume() {
+    header_sent_ = true;  // the backend's, passed on by the engine
     auto events = std::move(pending_);
     pending_.clear();
     return process(std::move(events));
@@ -212,8 +213,8 @@ void Negotiation::on_header(const StreamHeader& header, NegotiationActions& out)
         return;
     }
     if (!config_.secure) {
-        // The backend's header and features go to the client (with <starttls/> added).
-        header_sent_ = true;
+        // The backend's header and features go to the client (with <starttls/> added); until
+        // resume() says they did, a failure still needs ward's own header.
         out.need_backend = true;
         state_ = State::expect_starttls;
         return;

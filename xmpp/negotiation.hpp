@@ -73,8 +73,8 @@ public:
     explicit Negotiation(NegotiationConfig config);
 
     NegotiationActions feed(std::string_view bytes);
-    // After `need_backend`, once the client has the backend's header and features: what the
-    // client sent meanwhile.
+    // After `need_backend`, once the client has the backend's header and features (not before:
+    // until then a failure sends ward's own header): what the client sent meanwhile.
     NegotiationActions resume();
     // A failure the engine detected (backend unreachable, deadline passed): ward's header if
     // the client has none yet, the stream error, the close tag. Ends the negotiation.

@@ -12,6 +12,8 @@ namespace ward::xmpp {
 namespace {
 
 constexpr std::string_view kTlsFailure = "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>";
+constexpr std::string_view kNotAuthorized =
+    "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
 
 // An attribute of a complete element's start tag (pugixml; the element was well-formed to
 // expat already). Prefixes are not resolved: `from` and `to` are never prefixed.
@@ -38,10 +40,12 @@ GuardOutput StreamGuard::feed(std::string_view bytes) {
         return out;
     }
     pending_.append(bytes);
+    std::uint64_t complete = pending_base_;  // end of the last element seen in this feed
     for (const TokenizerEvent& event : tokenizer_.feed(bytes)) {
         if (const auto* element = std::get_if<StreamElement>(&event)) {
             on_element(*element, out);
             if (out.close) return out;
+            complete = element->end_offset;
             if (!covers_) {
                 // c2s: STARTTLS would have been the first element; from here on, bytes pass.
                 passthrough_ = true;
@@ -55,12 +59,21 @@ GuardOutput StreamGuard::feed(std::string_view bytes) {
             pending_.clear();
             return out;
         } else if (const auto* error = std::get_if<TokenizerError>(&event)) {
-            // What came before the error went on already; the broken rest is dropped.
+            // The complete elements before the error go on; the broken rest is dropped.
+            forward_until(complete, out);
             pending_.clear();
             out.reply = "<stream:error><" + std::string(condition_name(error->condition)) +
                         " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
             out.close = true;
             out.reason = "stream error from ward: " + error->detail;
+            closed_ = true;
+            return out;
+        } else if (std::holds_alternative<TrailingAfterStarttls>(event)) {
+            // Unreachable: the element before it closed the stream. Never forward unparsed bytes.
+            forward_until(complete, out);
+            pending_.clear();
+            out.close = true;
+            out.reason = "bytes after a TLS negotiation element";
             closed_ = true;
             return out;
         }
@@ -80,28 +93,29 @@ void StreamGuard::forward_until(std::uint64_t offset, GuardOutput& out) {
 
 void StreamGuard::on_element(const StreamElement& element, GuardOutput& out) {
     const std::uint64_t start = element.end_offset - element.raw.size();
-    if (element.ns == kTlsNs && element.local_name == "starttls") {
+    if (element.ns == kTlsNs) {
+        // <starttls/> on an encrypted stream (section 5.4.2.2), or any other TLS negotiation
+        // element (<proceed/> would stop the tokenizer): failure, and the stream ends.
         forward_until(start, out);
+        pending_.clear();
         out.reply.assign(kTlsFailure);
         out.close = true;
-        out.reason = "<starttls/> on an encrypted stream";
+        out.reason = "<" + element.local_name + "/> of the TLS namespace on an encrypted stream";
         closed_ = true;
         return;
     }
     if (covers_ && element.ns == kDialbackNs && element.local_name == "result") {
         const std::string from = attribute_of(element.raw, "from");
         if (covers_(from)) return;
-        const std::string to = attribute_of(element.raw, "to");
-        // XEP-0220 section 2.4: refused dialback is a db:result of type error; the stream for
-        // the domains already authenticated goes on.
+        // A peer claiming a domain its certificate does not name: the stream ends with
+        // not-authorized, as a wrong 'from' on the header does. (A dialback error reply would
+        // keep the stream, but ward cannot place it between the backend's stanzas.)
         forward_until(start, out);
-        pending_.erase(0, element.raw.size());
-        pending_base_ = element.end_offset;
-        out.reply += "<db:result xmlns:db='jabber:server:dialback' from='" + escape_attribute(to) + "' to='" +
-                     escape_attribute(from) +
-                     "' type='error'><error type='auth'><not-authorized "
-                     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>";
+        pending_.clear();
+        out.reply.assign(kNotAuthorized);
+        out.close = true;
         out.reason = "dialback for '" + from + "', which the peer's certificate does not name, refused";
+        closed_ = true;
     }
 }
 

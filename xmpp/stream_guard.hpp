@@ -3,12 +3,12 @@
 // direction from the TLS peer to the backend). The peer's stream header has already been
 // checked; the guard is primed with it so that the elements after it parse in its namespaces.
 //
-//   - <starttls/> on an encrypted stream (Direct TLS, or a second STARTTLS) gets
-//     <failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/> and the stream is closed (RFC 6120
-//     section 5.4.2.2); the backend never sees it.
+//   - <starttls/> on an encrypted stream (Direct TLS, or a second STARTTLS), or any element of
+//     the TLS namespace, gets <failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/> and the stream
+//     is closed (RFC 6120 section 5.4.2.2); the backend never sees it.
 //   - s2s (`covers` set): a piggybacked <db:result from='X'> (XEP-0220 section 2.4, RFC 7590)
-//     for a domain X the peer's certificate does not name is answered with a dialback error
-//     and not forwarded; dialback for covered domains passes through to the backend.
+//     for a domain X the peer's certificate does not name is never forwarded: the stream ends
+//     with <not-authorized/>. Dialback for covered domains passes through to the backend.
 //
 // c2s needs only the first element (STARTTLS comes first or not at all): after it the guard
 // passes bytes through untouched. s2s keeps parsing; bytes are forwarded up to the end of the

@@ -388,6 +388,15 @@ TEST_CASE("xmpp negotiation after TLS checks the header against the pre-TLS to t
                                   error_text("not-authorized")));
 }
 
+TEST_CASE("xmpp negotiation with secure mode off sends its own header when the backend never answered") {
+    Negotiation n(make_config(StreamKind::c2s, false));
+    const auto first = n.feed(kClientHeader);
+    CHECK(first.need_backend);
+    CHECK(first.send.empty());
+    CHECK(n.fail(StreamCondition::remote_connection_failed, "down").send ==
+          cat({kWardHeader, error_text("remote-connection-failed")}));
+}
+
 TEST_CASE("xmpp negotiation reports failures the engine found with the header first") {
     Negotiation fresh(make_config());
     CHECK(fresh.fail(StreamCondition::connection_timeout, "slow").send ==

@@ -87,6 +87,15 @@ TEST_CASE("xmpp features: secure mode off puts ward's optional starttls first") 
     CHECK(escaped.text == "<stream:features><x xmlns=\"urn:x\" a=\"'&quot;&lt;\">&amp;&lt;</x></stream:features>");
 }
 
+TEST_CASE("xmpp identity: the peer's domain must be a host name") {
+    const auto wild = certificate(spec({"x"}, {"*.example.org"}));
+    CHECK(check_server_identity(wild.get(), "chat.example.org").empty());
+    CHECK_FALSE(check_server_identity(wild.get(), "*.example.org").empty());
+    CHECK_FALSE(check_server_identity(wild.get(), "u@chat.example.org").empty());
+    CHECK_FALSE(check_server_identity(wild.get(), "-x.example.org").empty());
+    CHECK_FALSE(check_server_identity(wild.get(), "").empty());
+}
+
 TEST_CASE("xmpp identity: DNS-ID rules") {
     CHECK(dns_id_matches("example.org", "EXAMPLE.org"));
     CHECK(dns_id_matches("example.org.", "example.org"));
@@ -226,6 +235,13 @@ void check_guard(std::string_view input, bool s2s, const std::string& forward, c
 
 TEST_CASE("xmpp guard: starttls on an encrypted stream is answered with failure and not forwarded") {
     const std::string failure = "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>";
+    // <proceed/> (which stops the tokenizer) and whatever follows it never pass either.
+    check_guard("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><db:result from='evil.example' to='b.example'>k"
+                "</db:result>",
+                true, "", failure, true);
+    check_guard("<db:result from='a.example' to='b.example'>k</db:result><proceed "
+                "xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>junk",
+                true, "<db:result from='a.example' to='b.example'>k</db:result>", failure, true);
     check_guard(" <starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/><message/>", false, " ", failure, true);
     check_guard("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", true, "", failure, true);
     // c2s: after a first element that is not STARTTLS, everything passes untouched.
@@ -234,14 +250,18 @@ TEST_CASE("xmpp guard: starttls on an encrypted stream is answered with failure 
                 "", false);
 }
 
-TEST_CASE("xmpp guard: dialback for a domain the certificate does not name is refused and the rest passes") {
+TEST_CASE("xmpp guard: dialback for a domain the certificate does not name ends the stream and nothing after it passes") {
     const std::string ours = "<db:result from='a.example' to='b.example'>k1</db:result>";
     const std::string theirs = "<db:result from='evil.example' to='b.example'>k2</db:result>";
     const std::string message = "<message from='u@a.example' to='v@b.example'><body>x</body></message>";
-    check_guard(ours + " " + theirs + message + " ", true, ours + " " + message + " ",
-                "<db:result xmlns:db='jabber:server:dialback' from='b.example' to='evil.example' type='error'><error "
-                "type='auth'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>",
-                false);
+    const std::string not_authorized =
+        "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
+    check_guard(ours + " " + theirs + message + " ", true, ours + " ", not_authorized, true);
+    // Any prefix bound to the dialback namespace is the same element.
+    check_guard("<x:result xmlns:x='jabber:server:dialback' from='evil.example' to='b.example'>k</x:result>", true, "",
+                not_authorized, true);
+    // Covered dialback and stanzas pass, split anywhere.
+    check_guard(ours + " " + message + " ", true, ours + " " + message + " ", "", false);
     // The end of the stream passes too.
     check_guard(message + "</stream:stream>", true, message + "</stream:stream>", "", false);
 }
