@@ -192,7 +192,16 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
                               std::atomic<std::uint64_t>& counter, bool from_client) {
     auto& pool = worker_.pool();
     const std::size_t size = listener_.limits.buffer_size;
+    // Reads and writes that complete at once never return to the event loop: after this many
+    // bytes in a row, the pump yields, so two fast peers cannot keep a worker's other sessions
+    // (and their timers) waiting.
+    constexpr std::size_t kYieldAfter = 256 * 1024;
+    std::size_t since_yield = 0;
     for (;;) {
+        if (since_yield >= kYieldAfter) {
+            since_yield = 0;
+            co_await asio::post(worker_.io(), asio::use_awaitable);
+        }
         // Read first, wait only when the socket is empty (edge-triggered readiness), and hold
         // no buffer while waiting.
         auto buffer = pool.take(size);
@@ -230,6 +239,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
                 }
                 bytes += out.forward.size();
                 counter.fetch_add(out.forward.size(), std::memory_order_relaxed);
+                since_yield += out.forward.size();
             }
             if (!out.reply.empty()) {
                 if (auto wec = co_await from.write_all(out.reply.data(), out.reply.size()); wec) {
@@ -260,6 +270,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
         }
         bytes += n;
         counter.fetch_add(n, std::memory_order_relaxed);
+        since_yield += n;
     }
 }
 
