@@ -56,6 +56,9 @@ private:
     // them to `to`: header verbatim, features without STARTTLS and compression (with an
     // optional <starttls/> first), then whatever followed.
     awaitable<bool> pass_opening(Connection& from, Connection& to, bool offer_starttls);
+    // The negotiation refused the peer (`close`, or an after-TLS header that did not pass):
+    // its reason for the log, its bytes as the last word to the client.
+    awaitable<void> refuse_stream(xmpp::NegotiationActions actions);
     // Writes `bytes` to `side`, ends sending, and finishes the session: the last word.
     awaitable<void> last_word(Connection& side, std::string bytes);
     void cancel_io();

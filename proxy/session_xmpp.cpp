@@ -175,6 +175,12 @@ awaitable<void> Session::last_word(Connection& side, std::string bytes) {
     finish();
 }
 
+awaitable<void> Session::refuse_stream(xmpp::NegotiationActions actions) {
+    if (!reason_) reason_ = make_error_code(Errc::protocol_error);
+    if (!negotiation_expired_) detail_ = std::move(actions.reason);  // else the deadline's words stand
+    co_await last_word(client_, std::move(actions.send));
+}
+
 awaitable<bool> Session::pass_opening(Connection& from, Connection& to, bool offer_starttls) {
     xmpp::StreamTokenizer tokenizer;
     std::string seen;
@@ -276,9 +282,7 @@ awaitable<void> Session::run_xmpp() {
             co_return;
         }
         if (actions->close) {
-            if (!reason_) reason_ = make_error_code(Errc::protocol_error);
-            if (!negotiation_expired_) detail_ = actions->reason;
-            co_await last_word(client_, std::move(actions->send));
+            co_await refuse_stream(std::move(*actions));
             co_return;
         }
         if (actions->relay_plaintext) {
@@ -354,9 +358,7 @@ awaitable<void> Session::run_xmpp() {
         co_return;
     }
     if (!actions->header_done) {
-        if (!reason_) reason_ = make_error_code(Errc::protocol_error);
-        if (!negotiation_expired_) detail_ = actions->reason;
-        co_await last_word(client_, std::move(actions->send));
+        co_await refuse_stream(std::move(*actions));
         co_return;
     }
 
@@ -428,9 +430,7 @@ awaitable<void> Session::run_xmpp_outbound() {
         co_return;
     }
     if (!actions->header_done) {
-        if (!reason_) reason_ = make_error_code(Errc::protocol_error);
-        if (!negotiation_expired_) detail_ = actions->reason;
-        co_await last_word(client_, std::move(actions->send));
+        co_await refuse_stream(std::move(*actions));
         co_return;
     }
     const std::string remote = local.domain();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/e2e/e2e_helpers.hpp"
+#include "tests/support/xmpp_wire.hpp"
 
 namespace {
 
@@ -43,10 +44,7 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 }
 
 ward::tls::CertSpec domain_spec(const std::string& domain) {
-    ward::tls::CertSpec spec;
-    spec.common_names = {domain};
-    spec.dns_names = {domain};
-    return spec;
+    return ward::test::xmpp_wire::server_spec({domain}, {domain});
 }
 
 // One prosody for `domain`, TLS off, in its own folder; `users` registered with kPassword.

@@ -3,14 +3,15 @@
 // scripted backend, and that the backend receives nothing when it must not.
 #include <doctest/doctest.h>
 
-#include <regex>
-
 #include "../support/net_test_support.hpp"
 #include "../support/running_ward.hpp"
 #include "../support/tls_test_support.hpp"
+#include "../support/xmpp_wire.hpp"
+#include "tls/alpn.hpp"
 
 using namespace ward;
 using namespace ward::test;
+using namespace ward::test::xmpp_wire;
 namespace fs = std::filesystem;
 
 namespace {
@@ -41,23 +42,6 @@ constexpr std::string_view kBackendFeatures =
 constexpr std::string_view kFeaturesAsPassed =
     "<stream:features><mechanisms xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\"><mechanism>PLAIN</mechanism>"
     "</mechanisms></stream:features>";
-
-std::string error_text(std::string_view condition) {
-    return "<stream:error><" + std::string(condition) +
-           " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
-}
-
-std::string cat(std::initializer_list<std::string_view> parts) {
-    std::string out;
-    for (const auto p : parts) out += p;
-    return out;
-}
-
-// Stream ids are random (RFC 6120 section 4.7.3): 32 hex digits, written as '*' here.
-std::string masked(const std::string& text) {
-    static const std::regex id("id='[0-9a-f]{32}'");
-    return std::regex_replace(text, id, "id='*'");
-}
 
 struct C2sSetup {
     TempDir dir{"xmpp-c2s"};
@@ -162,10 +146,7 @@ TEST_CASE("xmpp c2s: Direct TLS with ALPN xmpp-client or none and refused with a
         ++connections;
         TlsClient client(connect_tcp(s.ward->port("c2s-tls")), s.ctx.get(), "example.org", alpn);
         REQUIRE_MESSAGE(client.ok(), client.error());
-        const unsigned char* selected = nullptr;
-        unsigned int len = 0;
-        SSL_get0_alpn_selected(client.ssl(), &selected, &len);
-        CHECK(std::string(reinterpret_cast<const char*>(selected), len) == alpn);
+        CHECK(tls::selected_alpn(client.ssl()) == alpn);
         REQUIRE(client.send(kClientHeader));
         REQUIRE(s.backend.wait_until([&] {
             return s.backend.connections() == connections && s.backend.received().ends_with(kClientHeader);

@@ -4,14 +4,14 @@
 // route, verified against a second in-process ward or a scripted remote.
 #include <doctest/doctest.h>
 
-#include <regex>
-
 #include "../support/net_test_support.hpp"
 #include "../support/running_ward.hpp"
 #include "../support/tls_test_support.hpp"
+#include "../support/xmpp_wire.hpp"
 
 using namespace ward;
 using namespace ward::test;
+using namespace ward::test::xmpp_wire;
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,32 +29,6 @@ constexpr std::string_view kBackendHeader =
     "xmlns:db='jabber:server:dialback' id='b-backend-id' from='b.example' to='a.example' version='1.0'>";
 constexpr std::string_view kBackendFeatures =
     "<stream:features><dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback></stream:features>";
-
-std::string error_text(std::string_view condition) {
-    return "<stream:error><" + std::string(condition) +
-           " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
-}
-
-std::string cat(std::initializer_list<std::string_view> parts) {
-    std::string out;
-    for (const auto p : parts) out += p;
-    return out;
-}
-
-std::string masked(const std::string& text) {
-    static const std::regex id("id='[0-9a-f]{32}'");
-    return std::regex_replace(text, id, "id='*'");
-}
-
-tls::CertSpec server_spec(std::vector<std::string> cns, std::vector<std::string> dns = {},
-                          std::vector<std::string> srv = {}, std::vector<std::string> xmpp = {}) {
-    tls::CertSpec spec;
-    spec.common_names = std::move(cns);
-    spec.dns_names = std::move(dns);
-    spec.srv_names = std::move(srv);
-    spec.xmpp_addrs = std::move(xmpp);
-    return spec;
-}
 
 // ward "B": serves b.example (and c.example, with the same b.example certificate) for s2s.
 struct S2sSetup {

@@ -13,6 +13,8 @@
 
 #include <openssl/err.h>
 
+#include "tls/alpn.hpp"
+
 namespace ward::test {
 
 namespace {
@@ -216,12 +218,7 @@ TlsClient::TlsClient(int fd, SSL_CTX* ctx, const std::string& sni, const std::st
     SSL_set_fd(ssl_.get(), fd_);
     if (!sni.empty())
         SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(sni.c_str()));
-    if (!alpn.empty()) {
-        std::string wire(1, static_cast<char>(alpn.size()));
-        wire += alpn;
-        SSL_set_alpn_protos(ssl_.get(), reinterpret_cast<const unsigned char*>(wire.data()),
-                            static_cast<unsigned int>(wire.size()));
-    }
+    if (!alpn.empty()) tls::offer_alpn(ssl_.get(), alpn);
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
     const auto until = std::chrono::steady_clock::now() + deadline;
     for (;;) {

@@ -8,9 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/support/xmpp_wire.hpp"
 #include "xmpp/negotiation.hpp"
 
 using namespace ward::xmpp;
+using ward::test::xmpp_wire::cat;
+using ward::test::xmpp_wire::error_text;
 
 namespace {
 
@@ -119,17 +122,6 @@ constexpr std::string_view kFeaturesRequired =
     "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>";
 constexpr std::string_view kStarttls = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
 constexpr std::string_view kProceed = "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
-
-std::string error_text(std::string_view condition) {
-    return "<stream:error><" + std::string(condition) +
-           " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
-}
-
-std::string cat(std::initializer_list<std::string_view> parts) {
-    std::string out;
-    for (const auto p : parts) out += p;
-    return out;
-}
 
 }  // namespace
 

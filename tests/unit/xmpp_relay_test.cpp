@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/xmpp_wire.hpp"
 #include "tls/pki.hpp"
 #include "xmpp/features.hpp"
 #include "xmpp/identity.hpp"
@@ -16,6 +17,7 @@
 
 using namespace ward;
 using namespace ward::xmpp;
+using ward::test::xmpp_wire::server_spec;
 
 namespace {
 
@@ -33,16 +35,6 @@ tls::UniqueX509 certificate(const tls::CertSpec& spec) {
     auto r = tls::issue_certificate(spec, nullptr);
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
     return std::move(r->cert);
-}
-
-tls::CertSpec spec(std::vector<std::string> cns, std::vector<std::string> dns = {}, std::vector<std::string> srv = {},
-                   std::vector<std::string> addrs = {}) {
-    tls::CertSpec s;
-    s.common_names = std::move(cns);
-    s.dns_names = std::move(dns);
-    s.srv_names = std::move(srv);
-    s.xmpp_addrs = std::move(addrs);
-    return s;
 }
 
 }  // namespace
@@ -88,7 +80,7 @@ TEST_CASE("xmpp features: secure mode off puts ward's optional starttls first") 
 }
 
 TEST_CASE("xmpp identity: the peer's domain must be a host name") {
-    const auto wild = certificate(spec({"x"}, {"*.example.org"}));
+    const auto wild = certificate(server_spec({"x"}, {"*.example.org"}));
     CHECK(check_server_identity(wild.get(), "chat.example.org").empty());
     CHECK_FALSE(check_server_identity(wild.get(), "*.example.org").empty());
     CHECK_FALSE(check_server_identity(wild.get(), "u@chat.example.org").empty());
@@ -109,18 +101,18 @@ TEST_CASE("xmpp identity: DNS-ID rules") {
 }
 
 TEST_CASE("xmpp identity: DNS-ID SRV-ID XmppAddr and the CN only when none of them is present") {
-    CHECK(check_server_identity(certificate(spec({"x"}, {"a.example"})).get(), "a.example").empty());
-    CHECK(check_server_identity(certificate(spec({"x"}, {}, {"_xmpp-server.a.example"})).get(), "a.example").empty());
+    CHECK(check_server_identity(certificate(server_spec({"x"}, {"a.example"})).get(), "a.example").empty());
+    CHECK(check_server_identity(certificate(server_spec({"x"}, {}, {"_xmpp-server.a.example"})).get(), "a.example").empty());
     // An SRV-ID for the client service does not name a server.
-    CHECK_FALSE(check_server_identity(certificate(spec({"x"}, {}, {"_xmpp-client.a.example"})).get(), "a.example").empty());
-    CHECK(check_server_identity(certificate(spec({"x"}, {}, {}, {"a.example"})).get(), "a.example").empty());
-    CHECK(check_server_identity(certificate(spec({"a.example"})).get(), "a.example").empty());
+    CHECK_FALSE(check_server_identity(certificate(server_spec({"x"}, {}, {"_xmpp-client.a.example"})).get(), "a.example").empty());
+    CHECK(check_server_identity(certificate(server_spec({"x"}, {}, {}, {"a.example"})).get(), "a.example").empty());
+    CHECK(check_server_identity(certificate(server_spec({"a.example"})).get(), "a.example").empty());
     // With any SAN identifier the CN is not looked at.
-    CHECK_FALSE(check_server_identity(certificate(spec({"a.example"}, {"b.example"})).get(), "a.example").empty());
+    CHECK_FALSE(check_server_identity(certificate(server_spec({"a.example"}, {"b.example"})).get(), "a.example").empty());
     // Two CNs: no fallback.
-    CHECK_FALSE(check_server_identity(certificate(spec({"a.example", "b.example"})).get(), "a.example").empty());
+    CHECK_FALSE(check_server_identity(certificate(server_spec({"a.example", "b.example"})).get(), "a.example").empty());
     CHECK_FALSE(check_server_identity(nullptr, "a.example").empty());
-    const auto ids = presented_identifiers(certificate(spec({"cn"}, {"d"}, {"_xmpp-server.s"}, {"x"})).get());
+    const auto ids = presented_identifiers(certificate(server_spec({"cn"}, {"d"}, {"_xmpp-server.s"}, {"x"})).get());
     CHECK(ids.dns_ids == std::vector<std::string>{"d"});
     CHECK(ids.srv_ids == std::vector<std::string>{"_xmpp-server.s"});
     CHECK(ids.xmpp_addrs == std::vector<std::string>{"x"});
