@@ -1,9 +1,12 @@
 #include "tls/context_builder.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <string_view>
 
 #include <openssl/err.h>
-#include <openssl/sha.h>
 
 #include "tls/alpn.hpp"
 #include "tls/cipher_catalog.hpp"
@@ -43,6 +46,55 @@ std::optional<std::string> validity_problem(X509* cert) {
     if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) return "it has expired";
     if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) return "it is not valid yet";
     return std::nullopt;
+}
+
+// The session id context (RFC 5246 / OpenSSL's sid_ctx): sessions resume only under the
+// context that made them, and only while every setting that decides who may connect is the
+// same. A digest of the context's name, the security mode, the CRL policy, the verify mode, the
+// selected subjects (as matched: ASCII case folded) and every certificate and CRL in the trust
+// store, so an unchanged reload keeps resumption and any change of policy ends it.
+bool session_context(const std::string& name, const PeerRules& rules, const TrustStoreContents* trusted,
+                     std::array<unsigned char, 32>& out) {
+    std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX_free>> md(EVP_MD_CTX_new());
+    if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1) return false;
+    bool ok = true;
+    // Each field with its length first, so no two different policies can hash alike.
+    auto field = [&](const void* data, std::size_t size) {
+        const std::uint64_t n = size;
+        ok = ok && EVP_DigestUpdate(md.get(), &n, sizeof n) == 1 && EVP_DigestUpdate(md.get(), data, size) == 1;
+    };
+    auto text = [&](std::string_view s) { field(s.data(), s.size()); };
+    auto der = [&](auto* object, auto encode) {
+        unsigned char* bytes = nullptr;
+        const int n = encode(object, &bytes);
+        if (n <= 0) {
+            ok = false;
+            return;
+        }
+        field(bytes, static_cast<std::size_t>(n));
+        OPENSSL_free(bytes);
+    };
+    text("ward session context 1");
+    text(name);
+    text(config::to_string(rules.policy.mode()));
+    text(config::to_string(rules.crl_missing));
+    text(config::to_string(rules.verify));
+    std::vector<std::string> subjects;
+    for (auto s : rules.subjects) {
+        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        subjects.push_back(std::move(s));
+    }
+    std::sort(subjects.begin(), subjects.end());
+    for (const auto& s : subjects) text(s);
+    text("trust");
+    if (trusted) {
+        for (const auto& e : trusted->certificates) der(e.cert.get(), i2d_X509);
+        text("crls");
+        for (const auto& crl : trusted->crls) der(crl.get(), i2d_X509_CRL);
+    }
+    unsigned int length = 0;
+    ok = ok && EVP_DigestFinal_ex(md.get(), out.data(), &length) == 1 && length == out.size();
+    return ok;
 }
 
 }  // namespace
@@ -297,10 +349,6 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     // Stateless tickets carry resumption: no server-side session cache (its lock is shared by
     // every worker, and its entries would hold memory for sessions tickets already carry).
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    // Sessions resume only within the context that made them.
-    unsigned char sid_ctx[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(c.name.data()), c.name.size(), sid_ctx);
-    SSL_CTX_set_session_id_context(ctx, sid_ctx, SSL_MAX_SID_CTX_LENGTH);
 
     apply_versions_and_ciphers(ctx, c);
     apply_groups(ctx, c);
@@ -333,15 +381,22 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     auto rules = std::make_unique<PeerRules>();
     rules->subjects = c.peer_subjects;
     rules->policy = policy_;
-    rules->crl_missing = config_.security.crl_missing;
+    // crl_missing is Common Criteria's policy; in the other modes a CRL in the trust store
+    // revokes what it names, and an issuer without one is not an error.
+    const bool common_criteria = policy_.mode() == config::SecurityMode::common_criteria;
+    rules->crl_missing = common_criteria ? config_.security.crl_missing : config::CrlMissing::accept;
+    rules->verify = c.verify_peer;
 
+    const TrustStoreContents* trusted = nullptr;
     if (!c.trust_store.empty()) {
         const auto& store = trust_store(c.trust_store);
         if (store.ok && store.contents) {
+            trusted = store.contents.get();
             UniqueX509Store x509_store = make_x509_store(*store.contents);
             unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
-            if (policy_.mode() == config::SecurityMode::common_criteria)
-                flags |= X509_V_FLAG_X509_STRICT | X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+            if (common_criteria) flags |= X509_V_FLAG_X509_STRICT;
+            if (common_criteria || !store.contents->crls.empty())
+                flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
             X509_STORE_set_flags(x509_store.get(), flags);
             X509_STORE_set_depth(x509_store.get(), 8);
             SSL_CTX_set_cert_store(ctx, x509_store.release());
@@ -362,6 +417,10 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
         case config::VerifyPeer::none: break;
     }
     SSL_CTX_set_verify(ctx, verify, nullptr);
+    if (!session_context(c.name, *rules, trusted, rules->session_context)) {
+        diag_.error(config_.mark(base), base, openssl_error("cannot compute the session id context"));
+        return nullptr;
+    }
     context->rules_ = std::move(rules);
     install_peer_verifier(ctx, context->rules_.get());
     install_alpn_selector(ctx);

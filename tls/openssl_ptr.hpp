@@ -23,6 +23,7 @@ using UniqueBio = std::unique_ptr<BIO, OpensslDeleter<BIO_free_all>>;
 using UniqueSslCtx = std::unique_ptr<SSL_CTX, OpensslDeleter<SSL_CTX_free>>;
 using UniqueSsl = std::unique_ptr<SSL, OpensslDeleter<SSL_free>>;
 using UniqueX509Store = std::unique_ptr<X509_STORE, OpensslDeleter<X509_STORE_free>>;
+using UniqueX509StoreCtx = std::unique_ptr<X509_STORE_CTX, OpensslDeleter<X509_STORE_CTX_free>>;
 using UniqueX509Crl = std::unique_ptr<X509_CRL, OpensslDeleter<X509_CRL_free>>;
 using UniqueX509Name = std::unique_ptr<X509_NAME, OpensslDeleter<X509_NAME_free>>;
 using UniqueX509Extension = std::unique_ptr<X509_EXTENSION, OpensslDeleter<X509_EXTENSION_free>>;

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/openssl_error.hpp"
+#include "tls/openssl_ptr.hpp"
 
 namespace ward::tls {
 
@@ -49,51 +50,122 @@ int accept_missing_crl(int ok, X509_STORE_CTX* ctx) {
     return ok;
 }
 
-int verify_peer(X509_STORE_CTX* store_ctx, void* arg) {
-    const auto* rules = static_cast<const PeerRules*>(arg);
-    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto refuse = [&](int error, std::string reason) {
-        X509_STORE_CTX_set_error(store_ctx, error);
-        if (ssl) set_string(ssl, reason_index(), std::move(reason));
-        return 0;
-    };
+int resumed_subject_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_string);
+    return index;
+}
 
-    if (rules->crl_missing == config::CrlMissing::accept) X509_STORE_CTX_set_verify_cb(store_ctx, accept_missing_crl);
+struct PeerCheck {
+    int error = X509_V_OK;  // X509_V_OK: the peer passes
+    std::string reason;     // why not
+    std::string subject;    // the subject CN, when it passes
+};
+
+// Every rule a peer certificate must pass, on a store context initialised with it: the chain
+// reaches the trust store (CRLs and validity included), the mode's rules hold for every
+// certificate in it, and the leaf's subject is selected.
+PeerCheck check_peer(X509_STORE_CTX* store_ctx, const PeerRules& rules, bool peer_is_client) {
+    PeerCheck out;
+    if (rules.crl_missing == config::CrlMissing::accept) X509_STORE_CTX_set_verify_cb(store_ctx, accept_missing_crl);
     if (X509_verify_cert(store_ctx) != 1) {
-        const int err = X509_STORE_CTX_get_error(store_ctx);
+        out.error = X509_STORE_CTX_get_error(store_ctx);
+        if (out.error == X509_V_OK) out.error = X509_V_ERR_UNSPECIFIED;
         const int depth = X509_STORE_CTX_get_error_depth(store_ctx);
-        std::string reason = std::string("certificate verification failed: ") + X509_verify_cert_error_string(err);
+        out.reason = std::string("certificate verification failed: ") + X509_verify_cert_error_string(out.error);
         if (X509* bad = X509_STORE_CTX_get_current_cert(store_ctx)) {
             char name[256];
             X509_NAME_oneline(X509_get_subject_name(bad), name, sizeof name);
-            reason += " (depth " + std::to_string(depth) + ", " + name + ")";
+            out.reason += " (depth " + std::to_string(depth) + ", " + name + ")";
         }
         clear_openssl_errors();
-        return refuse(err, std::move(reason));
+        return out;
     }
 
     // The chain reached a trust anchor: now the mode's rules on every certificate in it.
     STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(store_ctx);
     const int n = chain ? sk_X509_num(chain) : 0;
-    const bool peer_is_client = ssl && SSL_is_server(ssl);
     for (int i = 0; i < n; ++i) {
         X509* cert = sk_X509_value(chain, i);
         const bool anchor = i == n - 1 && (X509_get_extension_flags(cert) & EXFLAG_SS);
         const CertRole role = i == 0 ? (peer_is_client ? CertRole::client : CertRole::server) : CertRole::ca;
-        if (auto why = rules->policy.check_certificate(cert, role, anchor)) {
+        if (auto why = rules.policy.check_certificate(cert, role, anchor)) {
             char name[256];
             X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof name);
-            return refuse(X509_V_ERR_APPLICATION_VERIFICATION,
-                          std::string(config::to_string(rules->policy.mode())) + " mode refuses " +
-                              (i == 0 ? "the peer certificate " : "the issuer certificate ") + name + ": " + *why);
+            out.error = X509_V_ERR_APPLICATION_VERIFICATION;
+            out.reason = std::string(config::to_string(rules.policy.mode())) + " mode refuses " +
+                         (i == 0 ? "the peer certificate " : "the issuer certificate ") + name + ": " + *why;
+            return out;
         }
     }
 
-    X509* leaf = X509_STORE_CTX_get0_cert(store_ctx);
-    auto match = match_subject(leaf, rules->subjects);
-    if (!match.ok) return refuse(X509_V_ERR_APPLICATION_VERIFICATION, match.reason);
-    if (ssl) set_string(ssl, subject_index(), match.common_name);
+    auto match = match_subject(X509_STORE_CTX_get0_cert(store_ctx), rules.subjects);
+    if (!match.ok) {
+        out.error = X509_V_ERR_APPLICATION_VERIFICATION;
+        out.reason = std::move(match.reason);
+        return out;
+    }
+    out.subject = std::move(match.common_name);
+    return out;
+}
+
+// Full handshakes: libssl's certificate verification, replaced by check_peer.
+int verify_peer(X509_STORE_CTX* store_ctx, void* arg) {
+    const auto* rules = static_cast<const PeerRules*>(arg);
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto check = check_peer(store_ctx, *rules, ssl && SSL_is_server(ssl));
+    if (check.error != X509_V_OK) {
+        X509_STORE_CTX_set_error(store_ctx, check.error);
+        if (ssl) set_string(ssl, reason_index(), std::move(check.reason));
+        return 0;
+    }
+    if (ssl) set_string(ssl, subject_index(), std::move(check.subject));
     return 1;
+}
+
+// Whether a session a client wants to resume may be resumed under `rules` as they are now.
+bool resumable(SSL* ssl, SSL_SESSION* session, const PeerRules& rules) {
+    unsigned int length = 0;
+    const unsigned char* id_context = SSL_SESSION_get0_id_context(session, &length);
+    if (length != rules.session_context.size() ||
+        CRYPTO_memcmp(id_context, rules.session_context.data(), length) != 0)
+        return false;  // made under another policy (OpenSSL would refuse it too)
+    X509* peer = SSL_SESSION_get0_peer(session);
+    const int mode = SSL_get_verify_mode(ssl);  // the connection's: a listener may demand more
+    if (peer == nullptr) {
+        // No certificate when the session was made: fine only while none is required.
+        if (mode & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) return false;
+        set_string(ssl, resumed_subject_index(), {});
+        return true;
+    }
+    if (!(mode & SSL_VERIFY_PEER)) return false;  // verification is off now: never vouch for it
+    X509_STORE* store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
+    UniqueX509StoreCtx store_ctx(X509_STORE_CTX_new());
+    if (!store_ctx || X509_STORE_CTX_init(store_ctx.get(), store, peer, nullptr) != 1) {
+        clear_openssl_errors();
+        return false;
+    }
+    // As libssl verifies a peer: the purpose of its role, the connection's parameters.
+    const bool peer_is_client = SSL_is_server(ssl);
+    X509_STORE_CTX_set_default(store_ctx.get(), peer_is_client ? "ssl_client" : "ssl_server");
+    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(store_ctx.get()), SSL_get0_param(ssl));
+    auto check = check_peer(store_ctx.get(), rules, peer_is_client);
+    if (check.error != X509_V_OK) return false;
+    set_string(ssl, resumed_subject_index(), std::move(check.subject));
+    return true;
+}
+
+SSL_TICKET_RETURN check_ticket(SSL* ssl, SSL_SESSION* session, const unsigned char*, size_t, SSL_TICKET_STATUS status,
+                               void* arg) {
+    switch (status) {
+        case SSL_TICKET_SUCCESS:
+        case SSL_TICKET_SUCCESS_RENEW:
+            break;
+        default:  // no ticket, or one ward cannot open: a full handshake and a new ticket
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+    if (!resumable(ssl, session, *static_cast<const PeerRules*>(arg))) return SSL_TICKET_RETURN_IGNORE_RENEW;
+    // Keep the key callback's verdict on renewal (TLS 1.3 resumptions always get a fresh ticket).
+    return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
 }  // namespace
@@ -145,7 +217,10 @@ SubjectMatch match_subject(X509* cert, const std::vector<std::string>& subjects)
 }
 
 void install_peer_verifier(SSL_CTX* ctx, const PeerRules* rules) {
+    SSL_CTX_set_session_id_context(ctx, rules->session_context.data(),
+                                   static_cast<unsigned int>(rules->session_context.size()));
     SSL_CTX_set_cert_verify_callback(ctx, verify_peer, const_cast<PeerRules*>(rules));
+    SSL_CTX_set_session_ticket_cb(ctx, nullptr, check_ticket, const_cast<PeerRules*>(rules));
 }
 
 std::string peer_refusal_reason(const SSL* ssl) {
@@ -164,16 +239,8 @@ std::string peer_refusal_reason(const SSL* ssl) {
 
 std::string verified_peer_subject(const SSL* ssl) {
     if (SSL_get_verify_result(ssl) != X509_V_OK) return {};
-    auto subject = get_string(ssl, subject_index());
-    if (subject.empty() && SSL_session_reused(ssl)) {
-        // A resumed session skips verification; its peer certificate was verified when the
-        // session was made, under the same context.
-        if (X509* peer = SSL_get0_peer_certificate(ssl)) {
-            auto match = match_subject(peer, {});
-            if (match.ok) subject = match.common_name;
-        }
-    }
-    return subject;
+    // A resumed session skipped verification: its subject is the one check_ticket re-verified.
+    return get_string(ssl, SSL_session_reused(ssl) ? resumed_subject_index() : subject_index());
 }
 
 }  // namespace ward::tls

@@ -10,6 +10,16 @@
 //   - the CN matches a selected subject when both are equal ignoring ASCII case, byte for byte
 //     otherwise (no wildcards, no partial matches, no SAN fallback);
 //   - with no subjects selected, any certificate that verifies against the trust store passes.
+//
+// Resumption (a TLS 1.2 ticket or a TLS 1.3 PSK) skips the peer's certificate, so a resumed
+// session is held to the same rules before OpenSSL accepts it: its stored peer certificate is
+// verified again against the context as it is now (trust store, CRLs, validity, mode rules,
+// selected subjects, verify mode). A session that would not pass is declined, and OpenSSL falls
+// back to a full handshake, where the normal rules apply. The session id context is a digest
+// of every setting that decides who may connect, so a session made under another policy is
+// never resumed either. A resumed session keeps only its leaf: a peer whose chain needed
+// intermediates it sent itself (not in the trust store) does a full handshake each time.
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +36,10 @@ struct PeerRules {
     std::vector<std::string> subjects;  // selected peer subjects; empty: any verified peer
     SecurityPolicy policy{config::SecurityMode::standard};
     config::CrlMissing crl_missing = config::CrlMissing::reject;
+    config::VerifyPeer verify = config::VerifyPeer::none;
+    // The session id context: a digest of everything above plus the context's name and the
+    // trust store's contents (see ContextBuilder).
+    std::array<unsigned char, 32> session_context{};
 };
 
 struct SubjectMatch {
@@ -37,14 +51,15 @@ struct SubjectMatch {
 // Applies the subject rule to a certificate.
 SubjectMatch match_subject(X509* cert, const std::vector<std::string>& subjects);
 
-// Installs the verification on a context. `rules` must outlive the SSL_CTX and every SSL made
-// from it.
+// Installs the verification, for full handshakes and for resumptions, and the session id
+// context on a context. `rules` must outlive the SSL_CTX and every SSL made from it.
 void install_peer_verifier(SSL_CTX* ctx, const PeerRules* rules);
 
 // After a failed handshake: why the peer was refused ("" when verification did not fail).
 std::string peer_refusal_reason(const SSL* ssl);
 // After a successful handshake: the verified peer's subject CN ("" when no certificate was
-// presented or verification was off).
+// presented or verification was off). For a resumed session, the subject its certificate was
+// verified under when the resumption was accepted.
 std::string verified_peer_subject(const SSL* ssl);
 
 }  // namespace ward::tls

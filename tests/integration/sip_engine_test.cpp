@@ -9,6 +9,7 @@
 #include <random>
 
 #include "../support/net_test_support.hpp"
+#include "../support/background_process.hpp"
 #include "../support/running_ward.hpp"
 #include "../support/tls_test_support.hpp"
 
@@ -248,4 +249,76 @@ TEST_CASE("sip engine: sip-outbound frames plaintext SIP from the local side int
     CHECK(wait_closed(fd, std::chrono::seconds(10)));
     ::close(fd);
     CHECK(remote.handshakes_ok == 1);
+}
+
+TEST_CASE("sip engine: a resumed session carries the identity only while the current context accepts the peer") {
+    SipSetup s;
+    const auto file = s.dir.path() / "ward.yaml";
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2");
+        const auto tag = std::to_string(version);
+        PeerOptions with_cert;
+        with_cert.cert = s.client.cert;
+        with_cert.key = s.client.key;
+        with_cert.trust_ca = s.pki.ca().cert;
+        with_cert.max_version = version;
+        PeerOptions bare = with_cert;  // resumes with the ticket alone, no certificate at all
+        bare.cert.clear();
+        bare.key.clear();
+        auto cert_ctx = make_peer_ctx(with_cert);
+        auto bare_ctx = make_peer_ctx(bare);
+
+        // A full handshake, one request answered (the TLS 1.3 ticket arrives before the answer).
+        SSL_SESSION* session = nullptr;
+        {
+            TlsClient first(s.ward->port("sip-in"), cert_ctx.get());
+            REQUIRE_MESSAGE(first.ok(), first.error());
+            const auto m = options_request("first-" + tag);
+            REQUIRE(first.send(m));
+            REQUIRE(s.backend.wait_until([&] { return s.backend.received().find(stamped(m)) != std::string::npos; }));
+            const std::string answer = "SIP/2.0 200 OK\r\nCall-ID: first-" + tag + "\r\nContent-Length: 0\r\n\r\n";
+            REQUIRE(s.backend.send(answer));
+            CHECK(first.read(answer.size()) == answer);
+            session = SSL_get1_session(first.ssl());
+            first.shutdown();
+        }
+        REQUIRE(session != nullptr);
+
+        // An unchanged reload: resumed, and stamped with the subject verified again.
+        REQUIRE(s.ward->reload());
+        {
+            TlsClient again(s.ward->port("sip-in"), bare_ctx.get(), session);
+            REQUIRE_MESSAGE(again.ok(), again.error());
+            CHECK(again.resumed());
+            const auto m = options_request("again-" + tag);
+            REQUIRE(again.send(m));
+            CHECK(s.backend.wait_until([&] { return s.backend.received().find(stamped(m)) != std::string::npos; }));
+            again.shutdown();
+        }
+
+        // The subject leaves the context and the list: the same ticket gets nowhere.
+        auto yaml = read_text_file(file);
+        for (auto at = yaml.find("trunk.example.net"); at != std::string::npos; at = yaml.find("trunk.example.net"))
+            yaml.replace(at, 17, "other.example.org");
+        write_text_file(file, yaml);
+        REQUIRE(s.ward->reload());
+        {
+            TlsClient refused(s.ward->port("sip-in"), bare_ctx.get(), session);
+            CHECK_FALSE(refused.resumed());
+            // TLS 1.2 fails in the handshake; TLS 1.3 hears the alert when it reads.
+            if (refused.ok()) {
+                refused.send(options_request("refused-" + tag));
+                CHECK(refused.wait_closed());
+            }
+        }
+        CHECK(s.backend.received().find("refused-" + tag) == std::string::npos);
+        CHECK(s.backend.received().find("other.example.org") == std::string::npos);
+
+        // Back as it was, for the next version's round.
+        for (auto at = yaml.find("other.example.org"); at != std::string::npos; at = yaml.find("other.example.org"))
+            yaml.replace(at, 17, "trunk.example.net");
+        write_text_file(file, yaml);
+        REQUIRE(s.ward->reload());
+        SSL_SESSION_free(session);
+    }
 }

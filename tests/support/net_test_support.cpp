@@ -209,6 +209,15 @@ TlsClient::TlsClient(std::uint16_t port, SSL_CTX* ctx, const std::string& sni, s
 
 TlsClient::TlsClient(int fd, SSL_CTX* ctx, const std::string& sni, const std::string& alpn,
                      std::chrono::milliseconds deadline) {
+    start(fd, ctx, sni, alpn, nullptr, deadline);
+}
+
+TlsClient::TlsClient(std::uint16_t port, SSL_CTX* ctx, SSL_SESSION* resume, const std::string& sni) {
+    start(connect_tcp(port), ctx, sni, std::string(), resume, 10s);
+}
+
+void TlsClient::start(int fd, SSL_CTX* ctx, const std::string& sni, const std::string& alpn, SSL_SESSION* resume,
+                      std::chrono::milliseconds deadline) {
     fd_ = fd;
     if (fd_ < 0) {
         error_ = "connect failed";
@@ -216,6 +225,7 @@ TlsClient::TlsClient(int fd, SSL_CTX* ctx, const std::string& sni, const std::st
     }
     ssl_.reset(SSL_new(ctx));
     SSL_set_fd(ssl_.get(), fd_);
+    if (resume) SSL_set_session(ssl_.get(), resume);
     if (!sni.empty())
         SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(sni.c_str()));
     if (!alpn.empty()) tls::offer_alpn(ssl_.get(), alpn);

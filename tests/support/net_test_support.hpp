@@ -94,11 +94,14 @@ public:
     // `alpn`, when not empty, is the one protocol offered.
     TlsClient(int fd, SSL_CTX* ctx, const std::string& sni, const std::string& alpn,
               std::chrono::milliseconds deadline = 10s);
+    // Connects and offers `resume` (a session from an earlier connection) in the handshake.
+    TlsClient(std::uint16_t port, SSL_CTX* ctx, SSL_SESSION* resume, const std::string& sni = "server.test");
     ~TlsClient();
     TlsClient(const TlsClient&) = delete;
     TlsClient& operator=(const TlsClient&) = delete;
 
     bool ok() const { return ok_; }
+    bool resumed() const { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
     const std::string& error() const { return error_; }
     SSL* ssl() const { return ssl_.get(); }
     int fd() const { return fd_; }
@@ -115,6 +118,8 @@ public:
     void shutdown();
 
 private:
+    void start(int fd, SSL_CTX* ctx, const std::string& sni, const std::string& alpn, SSL_SESSION* resume,
+               std::chrono::milliseconds deadline);
     // One SSL_read with a deadline: >0 bytes, 0 on close, -1 on timeout.
     int read_once(char* buf, int size, std::chrono::steady_clock::time_point until);
 
