@@ -275,6 +275,9 @@ void Reader::read(const YAML::Node& root, Config& config) {
         field(n, "bind", p, [&](auto& v, auto& q) { set_endpoint(v, q, config.metrics.bind, true); });
     });
     field(root, "admin", "", [&](auto& n, auto& p) {
+        // Until the admin API is served, say so instead of letting the settings look live.
+        diag_.warning(mark_of(n), p, "the admin API is not served by this build yet: these settings are checked, "
+                                     "but nothing listens on admin.bind");
         if (!map(n, p, {"enabled", "bind", "tls_context"})) return;
         field(n, "enabled", p, [&](auto& v, auto& q) { set_bool(v, q, config.admin.enabled); });
         field(n, "bind", p, [&](auto& v, auto& q) { set_endpoint(v, q, config.admin.bind, true); });
@@ -330,13 +333,18 @@ void Reader::read_limits(const YAML::Node& n, const std::string& path, Limits& o
     Keys keys{"max_connections", "handshake_timeout", "connect_timeout", "idle_timeout", "drain_timeout",
               "buffer_size"};
     if (!map(n, path, keys)) return;
-    (void)listener_level;
     field(n, "max_connections", path,
           [&](auto& v, auto& p) { set_int(v, p, out.max_connections, 1u, 10'000'000u); });
     field(n, "handshake_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.handshake_timeout); });
     field(n, "connect_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.connect_timeout); });
     field(n, "idle_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.idle_timeout); });
-    field(n, "drain_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.drain_timeout); });
+    field(n, "drain_timeout", path, [&](auto& v, auto& p) {
+        // Draining is what the whole process does when it stops: one budget for every session.
+        if (listener_level)
+            return error(v, p, "drain_timeout applies to the whole process when ward stops; set it in the "
+                               "top-level limits");
+        set_duration(v, p, out.drain_timeout);
+    });
     field(n, "buffer_size", path,
           [&](auto& v, auto& p) { set_size(v, p, out.buffer_size, 1024, 16 * 1024 * 1024); });
 }
@@ -570,7 +578,7 @@ void Reader::check(Config& config) {
             diag_.error(config.mark(at("name")), at("name"), "listener name '" + l.name + "' is used twice");
         const bool web_plain = l.protocol == Protocol::xmpp_web && !sec.xmpp.web_client_secure;
         if (l.tls_context.empty()) {
-            if (!web_plain && l.bind.port != 0)
+            if (!web_plain)
                 diag_.error(config.mark(p), at("tls_context"),
                             "a " + std::string(to_string(l.protocol)) + " listener needs a tls_context");
         } else if (const auto* ctx = config.find_tls_context(l.tls_context); !ctx) {
@@ -588,7 +596,7 @@ void Reader::check(Config& config) {
                         "a " + std::string(to_string(l.protocol)) +
                             " listener accepts plaintext, so it must bind to a loopback address");
         }
-        if (l.backends.empty() && l.protocol != Protocol::xmpp_server_outbound && l.bind.port != 0)
+        if (l.backends.empty() && l.protocol != Protocol::xmpp_server_outbound)
             diag_.error(config.mark(p), at("backends"), "at least one backend is needed");
         if (l.xmpp && !is_xmpp(l.protocol))
             diag_.error(config.mark(at("xmpp")), at("xmpp"),
@@ -614,7 +622,7 @@ void Reader::check(Config& config) {
                                 "context '" + ctx->name + "' has no trust_store to verify remote servers with");
             }
         }
-        if (l.protocol == Protocol::xmpp_server_outbound && l.bind.port != 0 && (!l.xmpp || l.xmpp->routes.empty()))
+        if (l.protocol == Protocol::xmpp_server_outbound && (!l.xmpp || l.xmpp->routes.empty()))
             diag_.error(config.mark(p), at("xmpp.routes"), "an xmpp-server-outbound listener needs routes");
         if (l.sip && l.protocol != Protocol::sip && l.protocol != Protocol::sip_outbound)
             diag_.error(config.mark(at("sip")), at("sip"),

@@ -143,6 +143,8 @@ std::string Endpoint::to_string() const {
     return host + ":" + std::to_string(port);
 }
 
+bool is_ip_literal(std::string_view host) { return is_ipv4(host) || is_ipv6(host); }
+
 bool is_loopback(std::string_view host) {
     if (host == "localhost" || host == "::1") return true;
     in_addr a{};

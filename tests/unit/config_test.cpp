@@ -221,6 +221,44 @@ TEST_CASE("protocol rules: outbound listeners bind loopback - XMPP listeners nam
     CHECK(lines_of(r.diagnostics) == lines_of(expected));
 }
 
+TEST_CASE("a listener on port 0 needs a context and backends like any other - and no listener drains alone") {
+    Folder f;
+    f.write("pki/a.pem", "x");
+    f.write("pki/a.key", "x");
+    const std::string yaml =
+        "certificates: { a: { cert: pki/a.pem, key: pki/a.key } }\n"
+        "tls_contexts: { c: { certificate: a, verify_peer: none } }\n"
+        "listeners:\n"
+        "  - {name: x, protocol: tls, bind: 127.0.0.1:0}\n"
+        "  - {name: y, protocol: tls, bind: 127.0.0.1:0, tls_context: c}\n"
+        "  - {name: z, protocol: xmpp-server-outbound, bind: 127.0.0.1:0, tls_context: c, xmpp: {domains: [a.test]}}\n"
+        "  - {name: w, protocol: tls, bind: 127.0.0.1:0, tls_context: c, backends: [127.0.0.1:9],\n"
+        "     limits: {drain_timeout: 5s, idle_timeout: 1m}}\n";
+    auto r = load_string(yaml, f.path / "w.yaml");
+    const auto file = (f.path / "w.yaml").string();
+    const std::vector<std::string> expected = {
+        file + ":8:30: error: listeners[3].limits.drain_timeout: drain_timeout applies to the whole process when "
+               "ward stops; set it in the top-level limits",
+        file + ":4:5: error: listeners[0].tls_context: a tls listener needs a tls_context",
+        file + ":4:5: error: listeners[0].backends: at least one backend is needed",
+        file + ":5:5: error: listeners[1].backends: at least one backend is needed",
+        file + ":6:79: error: listeners[2].tls_context: context 'c' has no trust_store to verify remote servers with",
+        file + ":6:5: error: listeners[2].xmpp.routes: an xmpp-server-outbound listener needs routes",
+    };
+    CHECK(lines_of(r.diagnostics) == lines_of(expected));
+    CHECK_FALSE(r.config.has_value());
+}
+
+TEST_CASE("the admin section is checked but said to be not served yet") {
+    Folder f;
+    auto r = load_string("admin: { enabled: false }\n", f.path / "w.yaml");
+    const auto file = (f.path / "w.yaml").string();
+    CHECK(lines_of(r.diagnostics) ==
+          lines_of(std::vector<std::string>{file + ":1:8: warning: admin: the admin API is not served by this build yet: these settings are "
+                           "checked, but nothing listens on admin.bind"}));
+    CHECK(r.config.has_value());
+}
+
 TEST_CASE("value syntax: endpoints - durations - sizes") {
     std::string why;
     auto v6 = parse_endpoint("[::1]:5061", true, why);
