@@ -243,12 +243,14 @@ int cmd_reload(Args& args) {
     int status = kExitOk;
     auto file = config_option(args, kReloadUsage, status);
     if (!file) return status;
-    auto loaded = config::load_file(*file);
-    if (!loaded.config) {
-        print_diagnostics(loaded.diagnostics);
+    // The same check as `ward check` (contexts built, ciphers, keys, files): a configuration the
+    // running ward would refuse is never signalled.
+    auto snapshot = load_and_check(*file);
+    if (!snapshot) {
+        std::cerr << "ward reload: " << *file << ": configuration is not valid; nothing was signalled\n";
         return kExitConfig;
     }
-    const auto& pid_path = loaded.config->pid_file.resolved;
+    const auto& pid_path = snapshot->config.pid_file.resolved;
     if (pid_path.empty()) {
         std::cerr << "ward reload: " << *file << " sets no pid_file, so the running ward cannot be found\n";
         return kExitConfig;

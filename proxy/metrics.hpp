@@ -1,5 +1,7 @@
 #pragma once
-// Counters per listener, shared by all workers (relaxed atomics), served as Prometheus text.
+// Counters per listener, served as Prometheus text. Per-connection events are relaxed atomics
+// shared by all workers; what every relayed chunk moves is kept per worker (RelayCounters) and
+// added up when /metrics is read.
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -8,8 +10,21 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace ward::proxy {
+
+// One worker's byte counters for one listener, on a cache line of their own. Only that worker
+// writes them (a relaxed load and store: no locked instruction, no line bouncing between
+// cores); the metrics reader loads them.
+struct alignas(64) RelayCounters {
+    std::atomic<std::uint64_t> bytes_from_client{0};
+    std::atomic<std::uint64_t> bytes_to_client{0};
+
+    static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) {
+        counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+};
 
 enum class HandshakeFailure { timeout, peer_refused, tls_error, closed, count_ };
 
@@ -23,8 +38,12 @@ struct ListenerMetrics {
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(HandshakeFailure::count_)> handshakes_failed{};
     std::atomic<std::uint64_t> backend_failures{0};
     std::atomic<std::int64_t> active{0};
-    std::atomic<std::uint64_t> bytes_from_client{0};
-    std::atomic<std::uint64_t> bytes_to_client{0};
+    std::vector<RelayCounters> relay;  // one per worker, indexed by worker id
+
+    explicit ListenerMetrics(std::size_t workers) : relay(workers) {}
+    RelayCounters& relay_of(unsigned worker) { return relay[worker]; }
+    std::uint64_t bytes_from_client() const;
+    std::uint64_t bytes_to_client() const;
 
     // Handshake duration histogram (seconds, Prometheus cumulative buckets).
     static constexpr std::array<double, 12> kBuckets{0.001, 0.002, 0.005, 0.01, 0.025, 0.05,
@@ -37,6 +56,9 @@ struct ListenerMetrics {
 
 class Metrics {
 public:
+    // `workers`: how many workers write relay counters (worker ids 0 .. workers-1).
+    explicit Metrics(std::size_t workers = 1) : workers_(workers) {}
+    void set_workers(std::size_t workers) { workers_ = workers; }
     // The counters of a listener, made on first use (listener set-up, not the hot path).
     std::shared_ptr<ListenerMetrics> listener(const std::string& name, const std::string& protocol);
     std::atomic<std::int64_t>& global_active() { return global_active_; }
@@ -46,6 +68,7 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<ListenerMetrics>> listeners_;
     std::atomic<std::int64_t> global_active_{0};
+    std::size_t workers_;
 };
 
 }  // namespace ward::proxy

@@ -101,6 +101,7 @@ bool Server::bind_listener(const config::Listener& l, std::vector<ListenerSocket
 bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
     const auto& c = snapshot->config;
     const unsigned n = worker_count(c);
+    metrics_.set_workers(n);
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, metrics_));
 
     std::vector<std::vector<ListenerSocket>> opened(n);
@@ -328,11 +329,19 @@ awaitable<void> Server::serve_metrics(tcp::acceptor acceptor) {
     }
 }
 
-awaitable<void> Server::metrics_request(tcp::socket socket) {
-    // One request, read within 5 s and 8 KiB, then the answer and close.
+awaitable<void> Server::metrics_request(tcp::socket client) {
+    // One request, read within 5 s and 8 KiB, then the answer and close. The deadline's handler
+    // may run after this frame is gone (it is queued when the timer fires), so it shares the
+    // socket's ownership instead of pointing into the frame.
+    auto shared = std::make_shared<tcp::socket>(std::move(client));
+    auto& socket = *shared;
     asio::steady_timer deadline(control_, std::chrono::seconds(5));
-    deadline.async_wait([&socket](error_code ec) {
-        if (!ec) socket.close();
+    deadline.async_wait([weak = std::weak_ptr<tcp::socket>(shared)](error_code ec) {
+        if (ec) return;
+        if (auto s = weak.lock()) {
+            error_code ignored;
+            s->close(ignored);
+        }
     });
     std::string request;
     char buf[1024];

@@ -20,16 +20,18 @@ bool is_sip(Protocol p) { return p == Protocol::sip || p == Protocol::sip_outbou
 }  // namespace
 
 Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp::endpoint& peer,
-                 std::shared_ptr<const Snapshot> snapshot, const config::Listener& listener,
+                 std::shared_ptr<const Snapshot> snapshot, const ListenerPlan& plan,
                  std::shared_ptr<ListenerMetrics> metrics)
     : worker_(worker),
       id_(id),
       snapshot_(std::move(snapshot)),
-      listener_(listener),
+      listener_(*plan.listener),
+      context_(*plan.context),
       metrics_(std::move(metrics)),
       client_(std::move(socket)),
       timer_(worker.io()),
       started_(clock::now()),
+      negotiation_ends_(started_ + listener_.limits.handshake_timeout),
       last_activity_(started_),
       peer_(endpoint_text(peer)) {
     // The worker reserved this session's slots in metrics_->active and global_active.
@@ -53,6 +55,11 @@ const char* Session::phase_name() const {
 
 void Session::set_deadline(clock::duration d) {
     deadline_ = clock::now() + d;
+    arm_timer();
+}
+
+void Session::negotiation_deadline() {
+    deadline_ = negotiation_ends_;
     arm_timer();
 }
 
@@ -146,8 +153,14 @@ awaitable<bool> Session::connect_backend() { co_return co_await connect_to(liste
 awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backends) {
     phase_ = Phase::connect;
     for (const auto& b : backends) {
+        // Each backend gets connect_timeout, within what is left of the negotiation's budget.
+        if (clock::now() >= negotiation_ends_) {
+            reason_ = make_error_code(Errc::timed_out);
+            break;
+        }
         connect_timed_out_ = false;
-        set_deadline(listener_.limits.connect_timeout);
+        deadline_ = std::min(clock::now() + listener_.limits.connect_timeout, negotiation_ends_);
+        arm_timer();
         // An address needs no resolver (which would hand the lookup to another thread).
         std::vector<tcp::endpoint> endpoints;
         error_code aec;
@@ -175,6 +188,7 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             if (!ec && !connect_timed_out_) {
                 // (Its options were set when Connection took the open socket.)
                 backend_name_ = b.to_string();
+                backend_endpoint_ = &b;
                 co_return true;
             }
             backend_.reset();
@@ -189,8 +203,10 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
 }
 
 awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* filter, std::uint64_t& bytes,
-                              std::atomic<std::uint64_t>& counter, bool from_client) {
+                              bool from_client) {
     auto& pool = worker_.pool();
+    auto& relay_counters = metrics_->relay_of(worker_.id());
+    auto& counter = from_client ? relay_counters.bytes_from_client : relay_counters.bytes_to_client;
     const std::size_t size = listener_.limits.buffer_size;
     // Reads and writes that complete at once never return to the event loop: after this many
     // bytes in a row, the pump yields, so two fast peers cannot keep a worker's other sessions
@@ -238,7 +254,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
                     co_return;
                 }
                 bytes += out.forward.size();
-                counter.fetch_add(out.forward.size(), std::memory_order_relaxed);
+                RelayCounters::add(counter, out.forward.size());
                 since_yield += out.forward.size();
             }
             if (!out.reply.empty()) {
@@ -269,7 +285,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             co_return;
         }
         bytes += n;
-        counter.fetch_add(n, std::memory_order_relaxed);
+        RelayCounters::add(counter, n);
         since_yield += n;
     }
 }
@@ -279,10 +295,8 @@ awaitable<void> Session::relay() {
     last_activity_ = clock::now();
     deadline_ = last_activity_ + listener_.limits.idle_timeout;
     arm_timer();
-    co_await (pump(client_, *backend_, filter_from_client_.get(), bytes_from_client_, metrics_->bytes_from_client,
-                   true) &&
-              pump(*backend_, client_, filter_from_backend_.get(), bytes_to_client_, metrics_->bytes_to_client,
-                   false));
+    co_await (pump(client_, *backend_, filter_from_client_.get(), bytes_from_client_, true) &&
+              pump(*backend_, client_, filter_from_backend_.get(), bytes_to_client_, false));
 }
 
 void Session::finish() {
@@ -303,12 +317,11 @@ awaitable<void> Session::run() {
             co_await run_xmpp();
         co_return;
     }
-    const auto* context = snapshot_->tls.find(listener_.tls_context);
     const bool outbound = config::is_outbound(protocol);
 
     if (!outbound) {
-        client_.attach_tls(context->new_server());
-        set_deadline(listener_.limits.handshake_timeout);
+        client_.attach_tls(context_.new_server());
+        negotiation_deadline();
         if (!co_await tls_handshake(client_)) {
             // A refusal is a peer's doing: one rate-limited line instead of the summary.
             std::uint64_t suppressed = 0;
@@ -331,10 +344,11 @@ awaitable<void> Session::run() {
     }
 
     if (outbound) {
-        const auto& host = backend_name_.substr(0, backend_name_.rfind(':'));
-        backend_->attach_tls(context->new_client(config::is_loopback(host) ? std::string() : host));
+        // SNI carries DNS names only (RFC 6066 section 3), as configured: never an address.
+        const auto& host = backend_endpoint_->host;
+        backend_->attach_tls(context_.new_client(config::is_ip_literal(host) ? std::string() : host));
         phase_ = Phase::handshake;
-        set_deadline(listener_.limits.handshake_timeout);
+        negotiation_deadline();
         if (!co_await tls_handshake(*backend_)) {
             finish();
             co_return;
@@ -345,7 +359,7 @@ awaitable<void> Session::run() {
     if (is_sip(protocol)) {
         const auto& sip = *listener_.sip;
         std::optional<SipIdentity> identity;
-        if (protocol == Protocol::sip) identity = SipIdentity{sip.identity_header, subject_, listener_.name, context->name()};
+        if (protocol == Protocol::sip) identity = SipIdentity{sip.identity_header, subject_, listener_.name, context_.name()};
         auto from_client = make_sip_filter(sip, /*from_peer=*/!outbound, identity);
         auto from_backend = make_sip_filter(sip, /*from_peer=*/outbound, std::nullopt);
         if (!from_client || !from_backend) {

@@ -22,8 +22,8 @@ class Worker;
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp::endpoint& peer,
-            std::shared_ptr<const Snapshot> snapshot,
-            const config::Listener& listener, std::shared_ptr<ListenerMetrics> metrics);
+            std::shared_ptr<const Snapshot> snapshot, const ListenerPlan& plan,
+            std::shared_ptr<ListenerMetrics> metrics);
     ~Session();
 
     awaitable<void> run();
@@ -64,8 +64,11 @@ private:
     void cancel_io();
     awaitable<void> relay();
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, std::uint64_t& bytes,
-                         std::atomic<std::uint64_t>& counter, bool from_client);
+                         bool from_client);
     void set_deadline(clock::duration d);
+    // The negotiation's one deadline, from accept: handshake_timeout bounds everything before
+    // the relay (XMPP negotiation, TLS handshake, backend connect, the stream restart) together.
+    void negotiation_deadline();
     void arm_timer();
     void on_timer();
     void log_summary();
@@ -77,6 +80,7 @@ private:
     std::uint64_t id_;
     std::shared_ptr<const Snapshot> snapshot_;  // kept for the session's lifetime (reload-safe)
     const config::Listener& listener_;
+    const tls::Context& context_;  // resolved with the snapshot
     std::shared_ptr<ListenerMetrics> metrics_;
     Connection client_;
     std::optional<Connection> backend_;
@@ -84,6 +88,7 @@ private:
     std::unique_ptr<StreamFilter> filter_from_backend_;
     asio::steady_timer timer_;
     clock::time_point started_;
+    clock::time_point negotiation_ends_;  // started_ + handshake_timeout
     clock::time_point deadline_{clock::time_point::max()};
     clock::time_point last_activity_;
     std::optional<clock::time_point> message_deadline_;
@@ -92,6 +97,7 @@ private:
     std::string detail_;
     std::string peer_;
     std::string backend_name_;
+    const config::Endpoint* backend_endpoint_ = nullptr;  // the backend connected to
     std::string subject_;
     std::uint64_t bytes_from_client_ = 0;
     std::uint64_t bytes_to_client_ = 0;

@@ -235,7 +235,6 @@ awaitable<void> Session::run_xmpp() {
     const bool direct_tls = protocol == Protocol::xmpp_client_tls || protocol == Protocol::xmpp_server_tls;
     const auto& modes = snapshot_->config.security.xmpp;
     const bool secure = s2s ? modes.router_to_router_secure : modes.client_to_node_secure;
-    const auto* context = snapshot_->tls.find(listener_.tls_context);
 
     xmpp::NegotiationConfig base;
     base.domains = listener_.xmpp->domains;
@@ -246,7 +245,7 @@ awaitable<void> Session::run_xmpp() {
     std::string pre_tls_domain;
     if (!direct_tls) {
         phase_ = Phase::negotiate;
-        set_deadline(listener_.limits.handshake_timeout);
+        negotiation_deadline();
         xmpp::Negotiation negotiation(base);
         std::string seen;
         auto actions = co_await negotiate(client_, negotiation, secure ? nullptr : &seen);
@@ -258,7 +257,7 @@ awaitable<void> Session::run_xmpp() {
                 co_return;
             }
             phase_ = Phase::negotiate;
-            set_deadline(listener_.limits.handshake_timeout);
+            negotiation_deadline();
             const auto& header = negotiation.client_header()->raw;
             // (No co_await inside ||: GCC 12 miscompiles co_await in short-circuit operands.)
             bool opened = !(co_await backend_->write_all(header.data(), header.size()));
@@ -315,7 +314,7 @@ awaitable<void> Session::run_xmpp() {
     }
 
     phase_ = Phase::handshake;
-    set_deadline(listener_.limits.handshake_timeout);
+    negotiation_deadline();
     // go-xmpp writes a newline after <starttls/>: whitespace before the ClientHello, in
     // whatever segment it comes (up to 1 KiB), is dropped before OpenSSL reads the socket.
     if (negotiation_expired_ || (!direct_tls && !co_await skip_whitespace_before_tls(client_))) {
@@ -323,7 +322,7 @@ awaitable<void> Session::run_xmpp() {
         finish();
         co_return;
     }
-    client_.attach_tls(context->new_server());
+    client_.attach_tls(context_.new_server());
     if (direct_tls) tls::expect_alpn(client_.ssl(), s2s ? "xmpp-server" : "xmpp-client");
     if (s2s && secure) {
         // Mutual TLS, whatever the context says about optional client certificates.
@@ -339,7 +338,7 @@ awaitable<void> Session::run_xmpp() {
 
     // The stream restarts over TLS.
     phase_ = Phase::negotiate;
-    set_deadline(listener_.limits.handshake_timeout);
+    negotiation_deadline();
     xmpp::NegotiationConfig after = base;
     after.after_tls = true;
     after.expected_to = pre_tls_domain;
@@ -367,7 +366,7 @@ awaitable<void> Session::run_xmpp() {
         co_return;
     }
     phase_ = Phase::negotiate;
-    set_deadline(listener_.limits.handshake_timeout);
+    negotiation_deadline();
     const auto& header = restart.client_header()->raw;
     std::function<bool(std::string_view)> covers;
     if (s2s && secure) covers = [peer_cert](std::string_view domain) { return xmpp::check_server_identity(peer_cert, domain).empty(); };
@@ -404,12 +403,11 @@ awaitable<void> Session::run_xmpp() {
 
 awaitable<void> Session::run_xmpp_outbound() {
     auto self = shared_from_this();
-    const auto* context = snapshot_->tls.find(listener_.tls_context);
     const auto& routes = listener_.xmpp->routes;
 
     // The local backend's stream header says where it goes.
     phase_ = Phase::negotiate;
-    set_deadline(listener_.limits.handshake_timeout);
+    negotiation_deadline();
     xmpp::NegotiationConfig config;
     for (const auto& [domain, route] : routes) config.domains.push_back(domain);
     config.kind = xmpp::StreamKind::s2s;
@@ -452,7 +450,7 @@ awaitable<void> Session::run_xmpp_outbound() {
         co_return;
     }
     phase_ = Phase::negotiate;
-    set_deadline(listener_.limits.handshake_timeout);
+    negotiation_deadline();
     if (!route.direct_tls) {
         xmpp::Initiator initiator({from, remote, {}});
         const auto opening = initiator.opening();
@@ -483,10 +481,10 @@ awaitable<void> Session::run_xmpp_outbound() {
         std::size_t budget = kWhitespaceBeforeTls;
         drop_whitespace(backend_->socket(), budget);
     }
-    backend_->attach_tls(context->new_client(remote));
+    backend_->attach_tls(context_.new_client(remote));
     if (route.direct_tls) tls::offer_alpn(backend_->ssl(), "xmpp-server");
     phase_ = Phase::handshake;
-    set_deadline(listener_.limits.handshake_timeout);
+    negotiation_deadline();
     if (!co_await tls_handshake(*backend_)) {
         co_await refuse("TLS: " + detail_);
         co_return;
@@ -501,7 +499,7 @@ awaitable<void> Session::run_xmpp_outbound() {
 
     // The backend's own stream, over TLS; the remote answers it.
     phase_ = Phase::negotiate;
-    set_deadline(listener_.limits.handshake_timeout);
+    negotiation_deadline();
     if (co_await backend_->write_all(seen.data(), seen.size())) {
         co_await refuse("the remote closed after TLS");
         co_return;

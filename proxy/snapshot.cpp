@@ -39,6 +39,19 @@ std::shared_ptr<const Snapshot> build_snapshot(const std::filesystem::path& file
     snapshot->config = std::move(*loaded.config);
     snapshot->tls = std::move(*tls_snapshot);
     snapshot->generation = previous ? previous->generation + 1 : 1;
+    // Each listener's TLS context, resolved here and only here. The loader's checks make a
+    // missing one impossible; should one slip through, the configuration is refused, never served.
+    const auto& listeners = snapshot->config.listeners;
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+        const auto* context = snapshot->tls.find(listeners[i].tls_context);
+        if (!context) {
+            const auto path = "listeners[" + std::to_string(i) + "].tls_context";
+            diagnostics.error(c.mark(path), path, "listener '" + listeners[i].name + "' has no usable TLS context");
+            continue;
+        }
+        snapshot->plans.push_back({&listeners[i], context});
+    }
+    if (diagnostics.has_errors()) return nullptr;
     return snapshot;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "config/config.hpp"
 #include "config/diagnostics.hpp"
@@ -12,14 +13,22 @@
 
 namespace ward::proxy {
 
+// A listener as the engine serves it, resolved once when the snapshot is built: a session
+// never looks anything up by name, and never meets a listener without what it needs.
+struct ListenerPlan {
+    const config::Listener* listener = nullptr;
+    const tls::Context* context = nullptr;  // every listener ward serves uses TLS on one side
+};
+
 struct Snapshot {
     config::Config config;
     tls::TlsSnapshot tls;
+    std::vector<ListenerPlan> plans;  // one per listener, in configuration order
     std::uint64_t generation = 0;
 
-    const config::Listener* find_listener(const std::string& name) const {
-        for (const auto& l : config.listeners)
-            if (l.name == name) return &l;
+    const ListenerPlan* find_listener(const std::string& name) const {
+        for (const auto& p : plans)
+            if (p.listener->name == name) return &p;
         return nullptr;
     }
 };

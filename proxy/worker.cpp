@@ -47,8 +47,9 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
             }
         }
         for (auto& s : opened) {
-            const auto* listener = snapshot_->find_listener(s.name);
-            if (!listener) continue;
+            const auto* plan = snapshot_->find_listener(s.name);
+            if (!plan) continue;
+            const auto* listener = plan->listener;
             tcp::acceptor acceptor(io_);
             error_code ec;
             const auto protocol = listener->bind.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4();
@@ -72,8 +73,8 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
         }
         // Kept listeners pick the new listener settings up by name at their next accept.
         for (auto& [key, a] : acceptors_) {
-            if (const auto* l = snapshot_->find_listener(a->name))
-                a->metrics = metrics_.listener(a->name, std::string(config::to_string(l->protocol)));
+            if (const auto* plan = snapshot_->find_listener(a->name))
+                a->metrics = metrics_.listener(a->name, std::string(config::to_string(plan->listener->protocol)));
         }
         if (applied) applied();
     });
@@ -117,8 +118,9 @@ awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
 }
 
 void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, const tcp::endpoint& peer) {
-    const auto* listener = snapshot_ ? snapshot_->find_listener(a->name) : nullptr;
-    if (!listener) return;  // removed by a reload a moment ago
+    const auto* plan = snapshot_ ? snapshot_->find_listener(a->name) : nullptr;
+    if (!plan) return;  // removed by a reload a moment ago
+    const auto* listener = plan->listener;
     auto& m = *a->metrics;
     m.accepted.fetch_add(1, std::memory_order_relaxed);
     // Limits: excess connections are closed at once and counted, never queued. A slot is
@@ -137,7 +139,7 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
         return;
     }
     const std::uint64_t id = (next_session_++ << 8) | id_;
-    auto session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *listener, a->metrics);
+    auto session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *plan, a->metrics);
     live_[id] = session;
     session_count_.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(io_, session->run(), [this, id, session](std::exception_ptr e) {

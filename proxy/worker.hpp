@@ -66,18 +66,22 @@ private:
     awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor);
     void spawn_session(std::shared_ptr<Acceptor> acceptor, tcp::socket socket, const tcp::endpoint& peer);
 
+    // Declared before io_, so destroyed after it: a session's coroutine frame that is still
+    // pending when the worker goes (a write that outlived the drain grace) is destroyed with
+    // io_, and hands its buffer back to a pool that still exists.
     unsigned id_;
     Metrics& metrics_;
-    asio::io_context io_{1};
-    asio::executor_work_guard<asio::io_context::executor_type> work_;
-    std::thread thread_;
     BufferPool pool_;
     RateLimiter refusal_limiter_;
     std::shared_ptr<const Snapshot> snapshot_;  // only touched on this worker's thread
-    std::map<std::string, std::shared_ptr<Acceptor>> acceptors_;
     std::unordered_map<std::uint64_t, std::weak_ptr<Session>> live_;
     std::atomic<std::int64_t> session_count_{0};
     std::uint64_t next_session_ = 0;
+    asio::io_context io_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    std::thread thread_;
+    // After io_, so destroyed before it: acceptors are I/O objects of io_.
+    std::map<std::string, std::shared_ptr<Acceptor>> acceptors_;
 };
 
 }  // namespace ward::proxy

@@ -285,16 +285,24 @@ TEST_CASE("engine e2e: a broken configuration is refused on reload and a valid o
     broken.replace(broken.find("TLS_AES_256_GCM_SHA384"), 22, "TLS_AES_256_GCM_SHA999");
     ward::test::write_text_file(file, broken);
     const auto mark = ward::test::mark_of(broken, "TLS_AES_256_GCM_SHA999");
+    const auto diagnostic = file.string() + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) +
+                            ": error: tls_contexts.web.ciphers[0]: 'TLS_AES_256_GCM_SHA999' is not a TLS cipher "
+                            "known to OpenSSL";
+    // `ward reload` runs the whole check first: it prints the problem and signals nothing.
     const auto reload = ward::test::run_process({ward::test::ward_binary(), "reload", "-c", file.string()});
     INFO("ward reload: " << reload.out << reload.err);
-    CHECK(reload.exit_code == 0);
-    CHECK(contains(reload.out, "sent SIGHUP to ward (pid " + std::to_string(ward.pid()) + ")"));
-    const auto failed = ward.wait_for_log("reload failed; the running configuration (generation 1) stays in force");
+    CHECK(reload.exit_code == 78);
+    CHECK(contains(reload.err, diagnostic));
+    CHECK(contains(reload.err, "configuration is not valid; nothing was signalled"));
+    CHECK_FALSE(contains(reload.out, "sent SIGHUP"));
+    // The running ward, signalled anyway, refuses it as well.
+    const auto refused_mark = ward.log().size();
+    REQUIRE(ward.process().signal(SIGHUP));
+    const auto failed =
+        ward.wait_for_log("reload failed; the running configuration (generation 1) stays in force", 10s, refused_mark);
+    CHECK(ward.log().find("reloading", refused_mark) != std::string::npos);
     REQUIRE(failed.has_value());
-    CHECK(contains(ward.log(), "reload: " + file.string() + ":" + std::to_string(mark.line) + ":" +
-                                   std::to_string(mark.column) +
-                                   ": error: tls_contexts.web.ciphers[0]: 'TLS_AES_256_GCM_SHA999' is not a TLS "
-                                   "cipher known to OpenSSL"));
+    CHECK(contains(ward.log(), "reload: " + diagnostic));
     // The old settings stay in force for new connections.
     TlsClient after_failure(port, ctx.get());
     REQUIRE_MESSAGE(after_failure.ok(), after_failure.error());

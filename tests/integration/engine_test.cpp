@@ -336,3 +336,73 @@ TEST_CASE("engine: a second ward cannot silently share a port that another proce
     CHECK(client.send("mine"));
     CHECK(client.read(4) == "mine");
 }
+
+TEST_CASE("engine: outbound SNI carries the configured DNS name and never an address") {
+    EngineSetup s;
+    PeerOptions o;
+    o.cert = s.pki.server().cert;
+    o.key = s.pki.server().key;
+    o.trust_ca = s.pki.ca().cert;
+    auto server_ctx = make_peer_server_ctx(o);
+    // What each ClientHello named (the callback runs on the echo server's thread).
+    struct Seen {
+        std::mutex mutex;
+        std::vector<std::string> names;
+    } seen;
+    SSL_CTX_set_client_hello_cb(
+        server_ctx.get(),
+        [](SSL* ssl, int*, void* arg) {
+            // server_name extension: list length (2), type (1), name length (2), name.
+            const unsigned char* ext = nullptr;
+            std::size_t len = 0;
+            std::string name = "(none)";
+            if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 && len > 5)
+                name.assign(reinterpret_cast<const char*>(ext + 5), len - 5);
+            auto* out = static_cast<Seen*>(arg);
+            std::lock_guard lock(out->mutex);
+            out->names.push_back(name);
+            return SSL_CLIENT_HELLO_SUCCESS;
+        },
+        &seen);
+    TlsEchoServer remote(server_ctx.get());
+    TlsEchoServer remote6(server_ctx.get(), /*ipv6=*/true);
+    const auto port = std::to_string(remote.port());
+    RunningWard ward(s.write(s.config(
+        "  - { name: by-address, protocol: tls-outbound, bind: '127.0.0.1:0', backends: ['127.0.0.1:" + port +
+        "'], tls_context: out }\n"
+        "  - { name: by-v6-address, protocol: tls-outbound, bind: '127.0.0.1:0', backends: ['[::1]:" +
+        std::to_string(remote6.port()) + "'], tls_context: out }\n"
+        "  - { name: by-name, protocol: tls-outbound, bind: '127.0.0.1:0', backends: ['localhost:" + port +
+        "'], tls_context: out }\n")));
+
+    for (const char* listener : {"by-address", "by-v6-address", "by-name"}) {
+        CAPTURE(listener);
+        const int fd = connect_tcp(ward.port(listener));
+        REQUIRE(fd >= 0);
+        REQUIRE(send_raw(fd, "ping"));
+        CHECK(read_raw_until(fd, "ping") == "ping");
+        ::close(fd);
+    }
+    std::lock_guard lock(seen.mutex);
+    CHECK(seen.names == std::vector<std::string>{"(none)", "(none)", "localhost"});
+}
+
+TEST_CASE("engine: relayed bytes counted per worker add up on /metrics") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    RunningWard ward(s.write(s.config(tls_listener(backend.endpoint()))));  // two workers
+    auto ctx = s.client_ctx();
+    constexpr int kClients = 8;
+    const std::string payload(1000, 'x');
+    for (int i = 0; i < kClients; ++i) {
+        TlsClient client(ward.port("edge"), ctx.get());
+        REQUIRE_MESSAGE(client.ok(), client.error());
+        REQUIRE(client.send(payload));
+        CHECK(client.read(payload.size()) == payload);
+        client.shutdown();
+        CHECK(client.wait_closed());
+    }
+    const std::string series = "ward_bytes_total{listener=\"edge\",protocol=\"tls\",direction=";
+    CHECK(metric_eventually(ward.metrics_port(), series + "\"from_client\"}", kClients * 1000) == kClients * 1000);
+    CHECK(metric_eventually(ward.metrics_port(), series + "\"to_client\"}", kClients * 1000) == kClients * 1000);
+}

@@ -227,6 +227,31 @@ TEST_CASE("xmpp c2s: restricted XML and bad headers get their stream errors") {
     CHECK(s.backend.connections() == 0);
 }
 
+TEST_CASE("xmpp c2s: handshake_timeout bounds the whole negotiation from accept - not each step") {
+    // A client that advances just before each step's deadline would, with a budget per step,
+    // hold its slot for several times handshake_timeout before ward touched the backend.
+    constexpr auto kBudget = std::chrono::milliseconds(1500);
+    constexpr auto kStep = kBudget * 6 / 10;
+    C2sSetup s(true, "{ handshake_timeout: 1500ms }");
+    const auto begin = std::chrono::steady_clock::now();
+    const int fd = s.connect_plain();
+    // Step 1, at 0.6 of the budget: header and <starttls/>; ward still answers.
+    CHECK_FALSE(wait_closed(fd, kStep));
+    REQUIRE(send_raw(fd, kClientHeader));
+    CHECK(masked(read_raw_until(fd, "</stream:features>")) == cat({kWardHeader, kFeaturesRequired}));
+    REQUIRE(send_raw(fd, kStarttls));
+    CHECK(read_raw_until(fd, kProceed) == kProceed);
+    // Step 2 would come at 1.2 of the budget: ward has closed by then, at the budget.
+    const bool closed = wait_closed(
+        fd, std::chrono::duration_cast<std::chrono::milliseconds>(begin + 2 * kStep - std::chrono::steady_clock::now()));
+    const auto waited = std::chrono::steady_clock::now() - begin;
+    ::close(fd);
+    CHECK(closed);
+    CHECK(waited >= kBudget - std::chrono::milliseconds(100));
+    CHECK(waited < 2 * kStep);
+    CHECK(s.backend.connections() == 0);
+}
+
 TEST_CASE("xmpp c2s: a header that does not arrive in time gets connection-timeout") {
     C2sSetup s(true, "{ handshake_timeout: 300ms }");
     const int fd = s.connect_plain();

@@ -134,16 +134,21 @@ private:
 // outbound side.
 class TlsEchoServer {
 public:
-    explicit TlsEchoServer(SSL_CTX* ctx) : ctx_(ctx) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // On 127.0.0.1, or on [::1] with `ipv6`.
+    explicit TlsEchoServer(SSL_CTX* ctx, bool ipv6 = false) : ctx_(ctx) {
+        fd_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in a{};
+        sockaddr_in6 a6{};
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        a6.sin6_family = AF_INET6;
+        a6.sin6_addr = in6addr_loopback;
+        auto* address = ipv6 ? reinterpret_cast<sockaddr*>(&a6) : reinterpret_cast<sockaddr*>(&a);
+        socklen_t len = ipv6 ? sizeof a6 : sizeof a;
+        ::bind(fd_, address, len);
         ::listen(fd_, 16);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        ::getsockname(fd_, address, &len);
+        port_ = ntohs(ipv6 ? a6.sin6_port : a.sin_port);
         thread_ = std::thread([this] { serve(); });
     }
     ~TlsEchoServer() {
