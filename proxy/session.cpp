@@ -85,10 +85,17 @@ void Session::on_timer() {
     }
     if (phase_ == Phase::connect) {
         // This backend did not answer in time (nor its name resolve): give up on it, not on
-        // the client.
+        // the client, unless the negotiation's budget is spent too. A name lookup already
+        // running cannot be interrupted (getaddrinfo on Asio's resolver thread), so the client
+        // is closed now rather than when the lookup returns.
         connect_timed_out_ = true;
         if (resolving_) resolving_->cancel();
         if (backend_) backend_->close();
+        if (clock::now() >= negotiation_ends_) {
+            detail_ = "no backend connected within the negotiation's " +
+                      std::to_string(listener_.limits.handshake_timeout.count()) + "ms";
+            abort(make_error_code(Errc::timed_out));
+        }
         return;
     }
     if (phase_ == Phase::relay) {
@@ -156,6 +163,8 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
         // Each backend gets connect_timeout, within what is left of the negotiation's budget.
         if (clock::now() >= negotiation_ends_) {
             reason_ = make_error_code(Errc::timed_out);
+            detail_ = "no backend connected within the negotiation's " +
+                      std::to_string(listener_.limits.handshake_timeout.count()) + "ms";
             break;
         }
         connect_timed_out_ = false;
@@ -188,7 +197,7 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             if (!ec && !connect_timed_out_) {
                 // (Its options were set when Connection took the open socket.)
                 backend_name_ = b.to_string();
-                backend_endpoint_ = &b;
+                backend_endpoint_ = b;
                 co_return true;
             }
             backend_.reset();
@@ -197,7 +206,7 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
         if (reason_) break;
     }
     if (!reason_) reason_ = make_error_code(Errc::backend_unreachable);
-    detail_ = "no backend accepted the connection";
+    if (detail_.empty()) detail_ = "no backend accepted the connection";
     metrics_->backend_failures.fetch_add(1, std::memory_order_relaxed);
     co_return false;
 }

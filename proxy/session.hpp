@@ -97,7 +97,7 @@ private:
     std::string detail_;
     std::string peer_;
     std::string backend_name_;
-    const config::Endpoint* backend_endpoint_ = nullptr;  // the backend connected to
+    std::optional<config::Endpoint> backend_endpoint_;  // the backend connected to
     std::string subject_;
     std::uint64_t bytes_from_client_ = 0;
     std::uint64_t bytes_to_client_ = 0;

@@ -129,6 +129,15 @@ bool resumable(SSL* ssl, SSL_SESSION* session, const PeerRules& rules) {
     if (length != rules.session_context.size() ||
         CRYPTO_memcmp(id_context, rules.session_context.data(), length) != 0)
         return false;  // made under another policy (OpenSSL would refuse it too)
+    // A TLS 1.2 resumption keeps the session's cipher, checked by OpenSSL only against the
+    // client's offer: it must still be one the context selects.
+    // (A plain scan: sk_find may sort the context's shared list, from any worker's thread.)
+    const SSL_CIPHER* cipher = SSL_SESSION_get0_cipher(session);
+    STACK_OF(SSL_CIPHER)* allowed = SSL_get_ciphers(ssl);
+    bool selected = false;
+    for (int i = 0; cipher && allowed && !selected && i < sk_SSL_CIPHER_num(allowed); ++i)
+        selected = SSL_CIPHER_get_id(sk_SSL_CIPHER_value(allowed, i)) == SSL_CIPHER_get_id(cipher);
+    if (!selected) return false;
     X509* peer = SSL_SESSION_get0_peer(session);
     const int mode = SSL_get_verify_mode(ssl);  // the connection's: a listener may demand more
     if (peer == nullptr) {

@@ -232,3 +232,35 @@ TEST_CASE("resumption: a certificate that expired since the session was made is 
         SSL_SESSION_free(ticket);
     }
 }
+
+TEST_CASE("resumption: a TLS 1.2 session on a cipher the reloaded context dropped is not resumed") {
+    TempDir dir("resumption");
+    TestPki pki(dir.path());
+    const auto cert = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto both = ward::test::load_config(
+        dir.path(), config_yaml(kBoth + "    ciphers: [ECDHE-ECDSA-AES256-GCM-SHA384, ECDHE-ECDSA-AES128-GCM-SHA256]\n",
+                                {"client.test", "other.test"}));
+    const auto one = ward::test::load_config(
+        dir.path(), config_yaml(kBoth + "    ciphers: [ECDHE-ECDSA-AES128-GCM-SHA256]\n", {"client.test", "other.test"}));
+    auto made_with = client(pki, &cert, TLS1_2_VERSION);
+    made_with.cipher_list = "ECDHE-ECDSA-AES256-GCM-SHA384";
+    SSL_SESSION* ticket = ticket_from(both.context("peer"), made_with, "client.test");
+    auto offers_both = client(pki, nullptr, TLS1_2_VERSION);
+    offers_both.cipher_list = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256";
+    // Under the same selection it resumes; after the reload it does not, and the full
+    // handshake (here without a certificate) is refused.
+    auto same = connect(both.context("peer"), offers_both, ticket);
+    CHECK(same.resumed);
+    auto dropped = connect(one.context("peer"), offers_both, ticket);
+    check_refused(dropped);
+    auto with_cert = offers_both;
+    with_cert.cert = cert.cert;
+    with_cert.key = cert.key;
+    auto fresh = connect(one.context("peer"), with_cert, ticket);
+    INFO(fresh.result.describe());
+    CHECK_FALSE(fresh.resumed);
+    CHECK(fresh.result.server_ok);
+    CHECK(fresh.result.cipher == "ECDHE-ECDSA-AES128-GCM-SHA256");
+    for (auto* s : {same.session, dropped.session, fresh.session}) SSL_SESSION_free(s);
+    SSL_SESSION_free(ticket);
+}
