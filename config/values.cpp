@@ -74,14 +74,14 @@ bool is_ipv6(std::string_view h) {
     return inet_pton(AF_INET6, std::string(h).c_str(), &a) == 1;
 }
 
-bool is_host_name(std::string_view h) {
+bool host_name(std::string_view h, bool allow_underscore) {
     if (h.empty() || h.size() > 253) return false;
     std::size_t label = 0;
     for (char c : h) {
         if (c == '.') {
             if (label == 0) return false;
             label = 0;
-        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') {
+        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || (allow_underscore && c == '_')) {
             if (++label > 63) return false;
         } else {
             return false;
@@ -120,7 +120,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view s, bool bind, std::strin
             return std::nullopt;
         }
         const bool ok = is_ipv4(e.host) || e.host == "localhost" || (bind && e.host == "*") ||
-                        (!bind && is_host_name(e.host));
+                        (!bind && host_name(e.host, true));
         if (!ok) {
             why = bind ? "does not name an IP address to bind (IPv4, [IPv6], * or localhost)"
                        : "does not name a valid host";
@@ -142,6 +142,8 @@ std::string Endpoint::to_string() const {
     if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
     return host + ":" + std::to_string(port);
 }
+
+bool is_host_name(std::string_view host, bool allow_underscore) { return host_name(host, allow_underscore); }
 
 bool is_ip_literal(std::string_view host) { return is_ipv4(host) || is_ipv6(host); }
 

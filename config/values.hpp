@@ -22,6 +22,9 @@ std::string format_size(std::uint64_t bytes);
 // may also be a host name. On failure `why` completes "'<text>' <why>".
 std::optional<Endpoint> parse_endpoint(std::string_view s, bool bind, std::string& why);
 bool is_loopback(std::string_view host);
+// A DNS host name: dot-separated labels of letters, digits and hyphens, 1-63 bytes each, 253 in
+// all; `allow_underscore` also takes '_' (service names some resolvers serve).
+bool is_host_name(std::string_view host, bool allow_underscore = true);
 // An IPv4 or IPv6 address (no brackets), not a DNS name.
 bool is_ip_literal(std::string_view host);
 // Two bind hosts on the same port collide when equal or when either is a wildcard of the

@@ -18,12 +18,14 @@
 
 #include "config/loader.hpp"
 #include "config/writer.hpp"
-#include "proxy/log.hpp"
-#include "proxy/server.hpp"
-#include "proxy/snapshot.hpp"
-#include "tls/cert_import.hpp"
+#include "proxy/engine/log.hpp"
+#include "proxy/engine/server.hpp"
+#include "proxy/engine/snapshot.hpp"
+#include "proxy/fronts/fronts.hpp"
+#include "proxy/ops/cert_import.hpp"
+#include "proxy/ops/reload.hpp"
 #include "tls/cipher_catalog.hpp"
-#include "tls/pki.hpp"
+#include "proxy/ops/pki.hpp"
 #include "tls/tls_snapshot.hpp"
 
 namespace ward::proxy {
@@ -255,17 +257,12 @@ int cmd_reload(Args& args) {
         std::cerr << "ward reload: " << *file << " sets no pid_file, so the running ward cannot be found\n";
         return kExitConfig;
     }
-    std::ifstream in(pid_path);
-    long pid = 0;
-    if (!(in >> pid) || pid <= 1) {
-        std::cerr << "ward reload: cannot read a pid from " << pid_path.string() << " (is ward running?)\n";
+    auto pid = ops::signal_reload(pid_path);
+    if (!pid) {
+        std::cerr << "ward reload: " << pid.error() << '\n';
         return kExitUnavailable;
     }
-    if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
-        std::cerr << "ward reload: cannot signal process " << pid << ": " << std::strerror(errno) << '\n';
-        return kExitUnavailable;
-    }
-    std::cout << "sent SIGHUP to ward (pid " << pid << "); its log says whether the reload took effect\n";
+    std::cout << "sent SIGHUP to ward (pid " << *pid << "); its log says whether the reload took effect\n";
     return kExitOk;
 }
 
@@ -274,7 +271,7 @@ bool parse_int(std::string_view s, int& out) {
     return ec == std::errc{} && p == s.data() + s.size();
 }
 
-void print_written(const std::vector<tls::WrittenFile>& files) {
+void print_written(const std::vector<ops::WrittenFile>& files) {
     for (const auto& f : files) std::cout << "wrote " << f.path.string() << " (" << f.what << ")\n";
 }
 
@@ -283,7 +280,7 @@ int cmd_pki(Args& args) {
     const auto sub = args.next();
     std::string error;
     if (sub == "init") {
-        tls::PkiInitOptions options;
+        ops::PkiInitOptions options;
         std::optional<std::string> dir;
         while (!args.empty() && error.empty()) {
             auto w = args.next();
@@ -292,7 +289,7 @@ int cmd_pki(Args& args) {
             } else if (w == "--force") {
                 options.force = true;
             } else if (w == "--rsa") {
-                options.key.kind = tls::KeySpec::Kind::rsa;
+                options.key.kind = ops::KeySpec::Kind::rsa;
                 if (!args.empty() && args.peek()[0] != '-' && parse_int(args.peek(), options.key.rsa_bits)) args.next();
             } else if (!w.empty() && w[0] == '-') {
                 error = "unknown option '" + std::string(w) + "'";
@@ -304,7 +301,7 @@ int cmd_pki(Args& args) {
         }
         if (error.empty() && !dir) error = "missing DIR";
         if (!error.empty()) return usage_error(error, kPkiUsage);
-        auto written = tls::pki_init(*dir, options);
+        auto written = ops::pki_init(*dir, options);
         if (!written) {
             std::cerr << "ward pki init: " << written.error() << '\n';
             return kExitFailure;
@@ -313,7 +310,7 @@ int cmd_pki(Args& args) {
         return kExitOk;
     }
     if (sub == "issue") {
-        tls::CertSpec spec;
+        ops::CertSpec spec;
         std::optional<std::string> ca_dir, out;
         while (!args.empty() && error.empty()) {
             auto w = args.next();
@@ -342,10 +339,10 @@ int cmd_pki(Args& args) {
                 spec.is_ca = true;
                 spec.server_auth = spec.client_auth = false;
             } else if (w == "--rsa") {
-                spec.key.kind = tls::KeySpec::Kind::rsa;
+                spec.key.kind = ops::KeySpec::Kind::rsa;
                 if (auto v = args.value(w, error); v && !parse_int(*v, spec.key.rsa_bits)) error = "--rsa takes a number of bits";
             } else if (w == "--ec") {
-                spec.key.kind = tls::KeySpec::Kind::ec;
+                spec.key.kind = ops::KeySpec::Kind::ec;
                 if (auto v = args.value(w, error)) spec.key.curve = *v;
             } else if (w == "--days") {
                 int days = 0;
@@ -360,7 +357,7 @@ int cmd_pki(Args& args) {
         if (error.empty() && spec.common_names.empty()) error = "missing --cn NAME";
         if (!error.empty()) return usage_error(error, kPkiUsage);
         const std::filesystem::path ca(*ca_dir);
-        auto written = tls::pki_issue(ca / "ca.pem", ca / "ca.key", spec, *out + ".pem", *out + ".key");
+        auto written = ops::pki_issue(ca / "ca.pem", ca / "ca.key", spec, *out + ".pem", *out + ".key");
         if (!written) {
             std::cerr << "ward pki issue: " << written.error() << '\n';
             return kExitFailure;
@@ -375,7 +372,7 @@ int cmd_cert(Args& args) {
     if (args.help() || args.empty()) return std::cout << kCertUsage, args.help() ? kExitOk : kExitUsage;
     const auto sub = args.next();
     if (sub != "import") return usage_error("unknown cert command '" + std::string(sub) + "'", kCertUsage);
-    tls::ImportRequest request;
+    ops::ImportRequest request;
     std::string error;
     std::optional<std::string> file, store, cert;
     while (!args.empty() && error.empty()) {
@@ -396,7 +393,7 @@ int cmd_cert(Args& args) {
     request.store = *store;
     request.certificate = *cert;
     config::Diagnostics diagnostics(*file);
-    auto report = tls::import_certificate(request, diagnostics);
+    auto report = ops::import_certificate(request, diagnostics);
     print_diagnostics(diagnostics);
     if (!report) {
         std::cerr << "ward cert import: " << report.error() << '\n';
@@ -431,6 +428,7 @@ int cmd_ciphers(Args& args) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+    register_fronts();  // what each listener kind is served by: check and run both need them
     if (argc < 2) return usage_error("missing command", kUsage);
     const std::string_view command = argv[1];
     Args args(argc, argv, 2);

@@ -11,7 +11,7 @@
 #include "tls/alpn.hpp"
 #include "tls/cipher_catalog.hpp"
 #include "tls/openssl_error.hpp"
-#include "tls/pki.hpp"
+#include "tls/x509.hpp"
 #include "tls/ticket_keys.hpp"
 
 namespace ward::tls {

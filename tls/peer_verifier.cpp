@@ -7,6 +7,7 @@
 
 #include "tls/openssl_error.hpp"
 #include "tls/openssl_ptr.hpp"
+#include "tls/x509.hpp"
 
 namespace ward::tls {
 
@@ -181,29 +182,20 @@ SSL_TICKET_RETURN check_ticket(SSL* ssl, SSL_SESSION* session, const unsigned ch
 
 SubjectMatch match_subject(X509* cert, const std::vector<std::string>& subjects) {
     SubjectMatch out;
-    X509_NAME* name = X509_get_subject_name(cert);
-    int count = 0;
-    for (int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1); i >= 0;
-         i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) {
-        ++count;
-        ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
-        unsigned char* utf8 = nullptr;
-        const int len = ASN1_STRING_to_UTF8(&utf8, data);
-        if (len < 0) {
-            clear_openssl_errors();
-            out.reason = "the subject CN is not a valid string";
-            return out;
-        }
-        out.common_name.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-        OPENSSL_free(utf8);
+    std::size_t unreadable = 0;
+    auto names = subject_common_names(cert, &unreadable);
+    if (unreadable > 0) {
+        out.reason = "the subject CN is not a valid string";
+        return out;
     }
+    const auto count = names.size();
+    if (count == 1) out.common_name = std::move(names.front());
     if (count == 0) {
         out.reason = "the peer certificate has no subject CN";
         return out;
     }
     if (count > 1) {
         out.reason = "the peer certificate has " + std::to_string(count) + " subject CNs; exactly one is accepted";
-        out.common_name.clear();
         return out;
     }
     if (out.common_name.find('\0') != std::string::npos) {

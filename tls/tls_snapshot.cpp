@@ -1,7 +1,7 @@
 #include "tls/tls_snapshot.hpp"
 
 #include "tls/fips_provider.hpp"
-#include "tls/pki.hpp"
+#include "tls/x509.hpp"
 #include "tls/security_policy.hpp"
 
 namespace ward::tls {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "tls/x509.hpp"
+
 namespace ward::xmpp {
 
 namespace {
@@ -94,19 +96,9 @@ PresentedIdentifiers presented_identifiers(X509* cert) {
         default: break;
         }
     }
-    const X509_NAME* subject = X509_get_subject_name(cert);
-    for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
-         i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
-        const X509_NAME_ENTRY* entry = X509_NAME_get_entry(subject, i);
-        ASN1_STRING* data = X509_NAME_ENTRY_get_data(entry);
-        unsigned char* utf8 = nullptr;
-        const int n = ASN1_STRING_to_UTF8(&utf8, data);
-        if (n >= 0) {
-            std::string cn(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
-            out.common_names.push_back(cn.find('\0') == std::string::npos ? cn : std::string());
-        }
-        OPENSSL_free(utf8);
-    }
+    // CNs that hold a NUL byte are kept as empty, so they count but never match.
+    for (auto& cn : tls::subject_common_names(cert))
+        out.common_names.push_back(cn.find('\0') == std::string::npos ? std::move(cn) : std::string());
     return out;
 }
 

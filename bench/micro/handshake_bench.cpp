@@ -18,7 +18,7 @@
 
 #include "config/loader.hpp"
 #include "tls/context_builder.hpp"
-#include "tls/pki.hpp"
+#include "proxy/ops/pki.hpp"
 
 namespace fs = std::filesystem;
 using namespace ward;
@@ -40,22 +40,22 @@ struct Fixture {
     explicit Fixture(bool rsa) {
         dir = fs::temp_directory_path() / ("ward-bench-" + std::to_string(std::random_device{}()));
         fs::create_directories(dir / "trust");
-        tls::CertSpec ca_spec;
+        ops::CertSpec ca_spec;
         ca_spec.common_names = {"bench CA"};
         ca_spec.is_ca = true;
-        auto ca = tls::issue_certificate(ca_spec, nullptr);
-        tls::CertSpec leaf;
+        auto ca = ops::issue_certificate(ca_spec, nullptr);
+        ops::CertSpec leaf;
         leaf.common_names = {"bench.test"};
         leaf.dns_names = {"bench.test"};
         if (rsa) {
-            leaf.key.kind = tls::KeySpec::Kind::rsa;
+            leaf.key.kind = ops::KeySpec::Kind::rsa;
             leaf.key.rsa_bits = 2048;
         }
-        auto cred = tls::issue_certificate(leaf, &ca.value());
+        auto cred = ops::issue_certificate(leaf, &ca.value());
         if (!ca || !cred) throw std::runtime_error("cannot issue the benchmark certificates");
-        (void)tls::write_certificate_pem(dir / "trust" / "ca.pem", ca->cert.get());
-        (void)tls::write_certificate_pem(dir / "server.pem", cred->cert.get());
-        (void)tls::write_private_key_pem(dir / "server.key", cred->key.get());
+        (void)ops::write_certificate_pem(dir / "trust" / "ca.pem", ca->cert.get());
+        (void)ops::write_certificate_pem(dir / "server.pem", cred->cert.get());
+        (void)ops::write_private_key_pem(dir / "server.key", cred->key.get());
         const std::string yaml =
             "certificates: { server: { cert: server.pem, key: server.key } }\n"
             "tls_contexts:\n"

@@ -43,7 +43,7 @@ std::string replace_all(std::string text, const std::string& from, const std::st
     return text;
 }
 
-ward::tls::CertSpec domain_spec(const std::string& domain) {
+ward::ops::CertSpec domain_spec(const std::string& domain) {
     return ward::test::xmpp_wire::server_spec({domain}, {domain});
 }
 

@@ -39,7 +39,7 @@ struct SharedPki {
     CertFiles client = pki.issue("client", TestPki::client_spec("client.test"));
     CertFiles rsa1024 = pki.issue("rsa1024", [] {
         auto spec = TestPki::client_spec("client.test");
-        spec.key.kind = ward::tls::KeySpec::Kind::rsa;
+        spec.key.kind = ward::ops::KeySpec::Kind::rsa;
         spec.key.rsa_bits = 1024;
         return spec;
     }());

@@ -16,6 +16,7 @@
 namespace {
 
 namespace tls = ward::tls;
+namespace ops = ward::ops;
 using ward::test::CertFiles;
 using ward::test::HandshakeResult;
 using ward::test::PeerOptions;
@@ -179,7 +180,7 @@ TEST_CASE("handshake: a resumed session keeps its verified peer subject") {
 TEST_CASE("handshake: an outbound context verifies the server's subject during the handshake") {
     TempDir dir("handshake");
     TestPki pki(dir.path());
-    tls::CertSpec other_spec;
+    ops::CertSpec other_spec;
     other_spec.common_names = {"other.test"};
     other_spec.dns_names = {"other.test"};
     const auto other = pki.issue("other", other_spec);

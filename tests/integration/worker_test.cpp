@@ -6,7 +6,7 @@
 #include <cstring>
 #include <future>
 
-#include "proxy/worker.hpp"
+#include "proxy/engine/worker.hpp"
 
 using namespace ward;
 using namespace std::chrono_literals;

@@ -53,7 +53,7 @@ struct C2sSetup {
 
     explicit C2sSetup(bool secure = true, const std::string& limits = "{ handshake_timeout: 5s }",
                       const std::string& backend_endpoint = "") {
-        tls::CertSpec spec;
+        ops::CertSpec spec;
         spec.common_names = {"example.org"};
         spec.dns_names = {"example.org", "other.example"};
         xmpp_cert = pki.issue("xmpp", spec);

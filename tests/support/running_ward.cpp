@@ -6,12 +6,14 @@
 #include <doctest/doctest.h>
 
 #include "net_test_support.hpp"
-#include "proxy/log.hpp"
+#include "proxy/engine/log.hpp"
+#include "proxy/fronts/fronts.hpp"
 
 namespace ward::test {
 
-RunningWard::RunningWard(const std::filesystem::path& config_file) {
+RunningWard::RunningWard(const std::filesystem::path& config_file, bool register_fronts) {
     proxy::init_logging(config::LogLevel::info);
+    if (register_fronts) proxy::register_fronts();
     config::Diagnostics diagnostics(config_file.string());
     auto snapshot = proxy::build_snapshot(config_file, diagnostics);
     INFO(diagnostics.to_string());

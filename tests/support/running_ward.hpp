@@ -8,13 +8,14 @@
 #include <memory>
 #include <thread>
 
-#include "proxy/server.hpp"
+#include "proxy/engine/server.hpp"
 
 namespace ward::test {
 
 class RunningWard {
 public:
-    explicit RunningWard(const std::filesystem::path& config_file);
+    // Registers every front first, unless a test registered its own (`register_fronts` false).
+    explicit RunningWard(const std::filesystem::path& config_file, bool register_fronts = true);
     ~RunningWard();
     RunningWard(const RunningWard&) = delete;
     RunningWard& operator=(const RunningWard&) = delete;

@@ -71,23 +71,23 @@ std::string drain_openssl_errors() {
 
 namespace {
 
-tls::Credential issue_or_fail(const tls::CertSpec& spec, const tls::Credential* issuer) {
-    auto issued = tls::issue_certificate(spec, issuer);
+ops::Credential issue_or_fail(const ops::CertSpec& spec, const ops::Credential* issuer) {
+    auto issued = ops::issue_certificate(spec, issuer);
     REQUIRE_MESSAGE(issued.ok(), (issued.ok() ? std::string() : issued.error()));
     return std::move(issued.value());
 }
 
-CertFiles write_credential(const fs::path& dir, const std::string& name, const tls::Credential& credential) {
+CertFiles write_credential(const fs::path& dir, const std::string& name, const ops::Credential& credential) {
     CertFiles files{name, dir / (name + ".pem"), dir / (name + ".key")};
-    auto cert = tls::write_certificate_pem(files.cert, credential.cert.get());
+    auto cert = ops::write_certificate_pem(files.cert, credential.cert.get());
     REQUIRE_MESSAGE(cert.ok(), cert.error());
-    auto key = tls::write_private_key_pem(files.key, credential.key.get());
+    auto key = ops::write_private_key_pem(files.key, credential.key.get());
     REQUIRE_MESSAGE(key.ok(), key.error());
     return files;
 }
 
-tls::CertSpec ca_spec(const std::string& cn) {
-    tls::CertSpec spec;
+ops::CertSpec ca_spec(const std::string& cn) {
+    ops::CertSpec spec;
     spec.common_names = {cn};
     spec.is_ca = true;
     spec.server_auth = false;
@@ -106,22 +106,22 @@ TestPki::TestPki(const fs::path& dir) : dir_(dir) {
     untrusted_ca_ = issue_or_fail(ca_spec("untrusted test CA"), nullptr);
     untrusted_ca_files_ = write_credential(dir_, "untrusted-ca", untrusted_ca_);
 
-    tls::CertSpec server;
+    ops::CertSpec server;
     server.common_names = {"server.test"};
     server.dns_names = {"server.test"};
     server_files_ = issue("server", server);
 }
 
-tls::CertSpec TestPki::client_spec(const std::string& cn) {
-    tls::CertSpec spec;
+ops::CertSpec TestPki::client_spec(const std::string& cn) {
+    ops::CertSpec spec;
     spec.common_names = {cn};
     spec.server_auth = false;
     spec.client_auth = true;
     return spec;
 }
 
-CertFiles TestPki::issue(const std::string& name, const tls::CertSpec& spec, Signer signer) {
-    const tls::Credential* issuer = nullptr;
+CertFiles TestPki::issue(const std::string& name, const ops::CertSpec& spec, Signer signer) {
+    const ops::Credential* issuer = nullptr;
     switch (signer) {
         case Signer::ca: issuer = &ca_; break;
         case Signer::untrusted_ca: issuer = &untrusted_ca_; break;

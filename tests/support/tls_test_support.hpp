@@ -16,7 +16,7 @@
 #include "config/diagnostics.hpp"
 #include "config/loader.hpp"
 #include "tls/openssl_ptr.hpp"
-#include "tls/pki.hpp"
+#include "proxy/ops/pki.hpp"
 #include "tls/tls_snapshot.hpp"
 
 namespace ward::test {
@@ -74,11 +74,11 @@ public:
     const CertFiles& untrusted_ca() const { return untrusted_ca_files_; }
 
     // A v3 client certificate spec: CN `cn`, EC P-256, clientAuth only.
-    static tls::CertSpec client_spec(const std::string& cn);
+    static ops::CertSpec client_spec(const std::string& cn);
 
     // Issues a certificate for a fresh key as `spec` says, signed by `signer`, and writes
     // <dir>/<name>.pem (leaf only) and <dir>/<name>.key.
-    CertFiles issue(const std::string& name, const tls::CertSpec& spec, Signer signer = Signer::ca);
+    CertFiles issue(const std::string& name, const ops::CertSpec& spec, Signer signer = Signer::ca);
 
     // Copies a certificate file into the trust store folder (as <name>.pem).
     void trust(const CertFiles& files);
@@ -89,8 +89,8 @@ public:
 
 private:
     fs::path dir_;
-    tls::Credential ca_;
-    tls::Credential untrusted_ca_;
+    ops::Credential ca_;
+    ops::Credential untrusted_ca_;
     CertFiles ca_files_;
     CertFiles server_files_;
     CertFiles untrusted_ca_files_;

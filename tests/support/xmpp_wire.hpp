@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "tls/pki.hpp"
+#include "proxy/ops/pki.hpp"
 
 namespace ward::test::xmpp_wire {
 
@@ -32,9 +32,9 @@ inline std::string masked(const std::string& text) {
 }
 
 // A certificate spec with these subject CNs and SAN identifiers (DNS-ID, SRV-ID, XmppAddr).
-inline tls::CertSpec server_spec(std::vector<std::string> cns, std::vector<std::string> dns = {},
+inline ops::CertSpec server_spec(std::vector<std::string> cns, std::vector<std::string> dns = {},
                                  std::vector<std::string> srv = {}, std::vector<std::string> addrs = {}) {
-    tls::CertSpec spec;
+    ops::CertSpec spec;
     spec.common_names = std::move(cns);
     spec.dns_names = std::move(dns);
     spec.srv_names = std::move(srv);

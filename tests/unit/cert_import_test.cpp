@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "config/loader.hpp"
-#include "tls/cert_import.hpp"
-#include "tls/pki.hpp"
+#include "proxy/ops/cert_import.hpp"
+#include "proxy/ops/pki.hpp"
 #include "../support/tls_test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -30,19 +30,19 @@ struct ImportSetup {
     ward::test::TempDir tmp{"import"};
     fs::path dir = tmp.path();
     fs::path config_file = dir / "ward.yaml";
-    tls::Credential ca;
+    ops::Credential ca;
 
     explicit ImportSetup(const std::string& mode = "standard") {
         fs::create_directories(dir / "sip-trust");
         fs::create_directories(dir / "xmpp-trust");
-        tls::CertSpec ca_spec;
+        ops::CertSpec ca_spec;
         ca_spec.common_names = {"Import Test CA"};
         ca_spec.is_ca = true;
-        ca = std::move(tls::issue_certificate(ca_spec, nullptr).value());
-        REQUIRE(tls::write_certificate_pem(dir / "sip-trust" / "ca.pem", ca.cert.get()));
+        ca = std::move(ops::issue_certificate(ca_spec, nullptr).value());
+        REQUIRE(ops::write_certificate_pem(dir / "sip-trust" / "ca.pem", ca.cert.get()));
         auto node = issue("node.test");
-        REQUIRE(tls::write_certificate_pem(dir / "node.pem", node.cert.get()));
-        REQUIRE(tls::write_private_key_pem(dir / "node.key", node.key.get()));
+        REQUIRE(ops::write_certificate_pem(dir / "node.pem", node.cert.get()));
+        REQUIRE(ops::write_private_key_pem(dir / "node.key", node.key.get()));
         std::ofstream(config_file) << "security: { mode: " << mode << ", fips_provider: policy-only }\n"
                                    << "certificates: { node: { cert: node.pem, key: node.key } }\n"
                                       "trust_stores:\n"
@@ -55,29 +55,29 @@ struct ImportSetup {
                                       "  sip-b: { certificate: node, trust_store: sip-trust }\n"
                                       "  xmpp: { certificate: node, trust_store: xmpp-trust }\n";
     }
-    tls::Credential issue(const std::string& cn, int rsa_bits = 0, std::vector<std::string> extra_cns = {}) {
-        tls::CertSpec spec;
+    ops::Credential issue(const std::string& cn, int rsa_bits = 0, std::vector<std::string> extra_cns = {}) {
+        ops::CertSpec spec;
         spec.common_names = {cn};
         for (auto& x : extra_cns) spec.common_names.push_back(x);
         if (rsa_bits) {
-            spec.key.kind = tls::KeySpec::Kind::rsa;
+            spec.key.kind = ops::KeySpec::Kind::rsa;
             spec.key.rsa_bits = rsa_bits;
         }
-        return std::move(tls::issue_certificate(spec, &ca).value());
+        return std::move(ops::issue_certificate(spec, &ca).value());
     }
 
     fs::path peer_file(const std::string& cn, int rsa_bits = 0, std::vector<std::string> extra_cns = {}) {
         auto cred = issue(cn, rsa_bits, std::move(extra_cns));
         auto path = dir / (cn + "-incoming.pem");
-        REQUIRE(tls::write_certificate_pem(path, cred.cert.get()));
+        REQUIRE(ops::write_certificate_pem(path, cred.cert.get()));
         return path;
     }
 
-    Result<tls::ImportReport> import(const fs::path& cert, const std::string& store = "sip-trust",
+    Result<ops::ImportReport> import(const fs::path& cert, const std::string& store = "sip-trust",
                                      config::SaveOptions save = {}) {
         config::Diagnostics diagnostics(config_file.string());
-        tls::ImportRequest request{config_file, store, "SIP trunk", cert, std::move(save)};
-        return tls::import_certificate(request, diagnostics);
+        ops::ImportRequest request{config_file, store, "SIP trunk", cert, std::move(save)};
+        return ops::import_certificate(request, diagnostics);
     }
 
     config::Config load() {
@@ -181,13 +181,13 @@ TEST_CASE("a certificate with several CNs is refused: the subject rule allows ex
 
 TEST_CASE("importing a CA certificate stores an anchor and selects no subject - an unknown store is named") {
     ImportSetup s;
-    tls::CertSpec spec;
+    ops::CertSpec spec;
     spec.common_names = {"Other CA"};
     spec.is_ca = true;
-    auto other_ca = tls::issue_certificate(spec, nullptr);
+    auto other_ca = ops::issue_certificate(spec, nullptr);
     REQUIRE(other_ca);
     const auto path = s.dir / "other-ca.pem";
-    REQUIRE(tls::write_certificate_pem(path, other_ca->cert.get()));
+    REQUIRE(ops::write_certificate_pem(path, other_ca->cert.get()));
     auto report = s.import(path, "xmpp-trust");
     REQUIRE(report);
     REQUIRE(report->changes.size() == 1);

@@ -5,6 +5,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace ward::tls;
+using namespace ward::ops;
 using namespace ward::test::pki_helpers;
 
 }  // namespace

@@ -1,6 +1,6 @@
 #pragma once
 // What the PKI tests share: issuing shortcuts, SAN parsing, file helpers.
-#include "tls/pki.hpp"
+#include "proxy/ops/pki.hpp"
 
 #include "tests/support/tls_test_support.hpp"
 
@@ -26,6 +26,7 @@ namespace ward::test::pki_helpers {
 
 namespace fs = std::filesystem;
 using namespace ward::tls;  // NOLINT: test helpers speak the tls module's names
+using namespace ward::ops;  // NOLINT: and the PKI tool's
 
 using ward::test::TempDir;
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tests/support/xmpp_wire.hpp"
-#include "tls/pki.hpp"
+#include "proxy/ops/pki.hpp"
 #include "xmpp/features.hpp"
 #include "xmpp/identity.hpp"
 #include "xmpp/initiator.hpp"
@@ -31,8 +31,8 @@ std::vector<std::vector<std::string_view>> every_split(std::string_view input) {
     return out;
 }
 
-tls::UniqueX509 certificate(const tls::CertSpec& spec) {
-    auto r = tls::issue_certificate(spec, nullptr);
+tls::UniqueX509 certificate(const ops::CertSpec& spec) {
+    auto r = ops::issue_certificate(spec, nullptr);
     REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error()));
     return std::move(r->cert);
 }

@@ -1,0 +1,176 @@
+// The checks that span sections: references, conflicts, and what each protocol and mode needs.
+// They run on the whole model once every section was read.
+#include "config/checks.hpp"
+
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/values.hpp"
+
+namespace ward::config {
+
+namespace {
+
+std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+}  // namespace
+
+void check_config(Config& config, Diagnostics& diag) {
+    const auto& sec = config.security;
+    if (sec.fips_provider == FipsProvider::policy_only && !at_least_fips(sec.mode)) {
+        diag.warning(config.mark("security.fips_provider"), "security.fips_provider",
+                      "policy-only has no effect in standard mode");
+    }
+
+    for (const auto& c : config.tls_contexts) {
+        const auto p = "tls_contexts." + c.name;
+        auto at = [&](std::string_view key) { return p + "." + std::string(key); };
+        if (!c.certificate.empty() && !config.find_certificate(c.certificate)) {
+            std::vector<std::string_view> names;
+            for (auto& x : config.certificates) names.push_back(x.name);
+            auto m = "unknown certificate '" + c.certificate + "'";
+            if (auto s = suggest(c.certificate, names); !s.empty()) m += "; did you mean '" + s + "'?";
+            diag.error(config.mark(at("certificate")), at("certificate"), m);
+        }
+        if (!c.trust_store.empty() && !config.find_trust_store(c.trust_store)) {
+            std::vector<std::string_view> names;
+            for (auto& x : config.trust_stores) names.push_back(x.name);
+            auto m = "unknown trust store '" + c.trust_store + "'";
+            if (auto s = suggest(c.trust_store, names); !s.empty()) m += "; did you mean '" + s + "'?";
+            diag.error(config.mark(at("trust_store")), at("trust_store"), m);
+        }
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < c.peer_subjects.size(); ++i) {
+            const auto q = index(at("peer_subjects"), i);
+            const auto& s = c.peer_subjects[i];
+            if (!config.find_peer_subject(s)) {
+                std::vector<std::string_view> names;
+                for (auto& x : config.tls_peer_subjects) names.push_back(x.subject);
+                auto m = "'" + s + "' is not in tls_peer_subjects";
+                if (auto sug = suggest(s, names); !sug.empty()) m += "; did you mean '" + sug + "'?";
+                diag.error(config.mark(q), q, m);
+            }
+            if (!seen.insert(lower(s)).second) diag.error(config.mark(q), q, "'" + s + "' is selected twice");
+        }
+        if (c.verify_peer != VerifyPeer::none && c.trust_store.empty()) {
+            diag.error(config.mark(p), p,
+                        "verify_peer is " + std::string(to_string(c.verify_peer)) +
+                            " but no trust_store is set to verify peers against");
+        }
+        if (c.verify_peer == VerifyPeer::none && !c.peer_subjects.empty()) {
+            diag.error(config.mark(at("peer_subjects")), at("peer_subjects"),
+                        "peer subjects are selected but verify_peer is none, so no peer certificate is checked");
+        }
+        if (c.min_version > c.max_version) {
+            diag.error(config.mark(at("min_version")), at("min_version"),
+                        std::string(to_string(c.min_version)) + " is above max_version " +
+                            std::string(to_string(c.max_version)));
+        }
+        if (c.min_version < TlsVersion::tls1_2) {
+            if (sec.mode == SecurityMode::standard) {
+                diag.warning(config.mark(at("min_version")), at("min_version"),
+                              std::string(to_string(c.min_version)) + " is obsolete (RFC 8996); use TLS1.2");
+            } else {
+                diag.error(config.mark(at("min_version")), at("min_version"),
+                            std::string(to_string(c.min_version)) + " is not allowed in " +
+                                std::string(to_string(sec.mode)) +
+                                " mode: TLS 1.0 and 1.1 need MD5-SHA1, which FIPS 140 does not approve, and "
+                                "Common Criteria requires TLS 1.2 or later");
+            }
+        }
+    }
+
+    // Listeners: references, protocol needs, address conflicts.
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        auto& l = config.listeners[i];
+        const auto p = index("listeners", i);
+        auto at = [&](std::string_view key) { return p + "." + std::string(key); };
+        if (!l.name.empty() && !names.insert(l.name).second)
+            diag.error(config.mark(at("name")), at("name"), "listener name '" + l.name + "' is used twice");
+        const bool web_plain = l.protocol == Protocol::xmpp_web && !sec.xmpp.web_client_secure;
+        if (l.tls_context.empty()) {
+            if (!web_plain)
+                diag.error(config.mark(p), at("tls_context"),
+                            "a " + std::string(to_string(l.protocol)) + " listener needs a tls_context");
+        } else if (const auto* ctx = config.find_tls_context(l.tls_context); !ctx) {
+            std::vector<std::string_view> ctx_names;
+            for (auto& x : config.tls_contexts) ctx_names.push_back(x.name);
+            auto m = "unknown TLS context '" + l.tls_context + "'";
+            if (auto s = suggest(l.tls_context, ctx_names); !s.empty()) m += "; did you mean '" + s + "'?";
+            diag.error(config.mark(at("tls_context")), at("tls_context"), m);
+        } else if (!is_outbound(l.protocol) && ctx->certificate.empty()) {
+            diag.error(config.mark(at("tls_context")), at("tls_context"),
+                        "context '" + ctx->name + "' has no certificate, which a listener that accepts TLS needs");
+        }
+        if (is_outbound(l.protocol) && !l.bind.host.empty() && !is_loopback(l.bind.host)) {
+            diag.error(config.mark(at("bind")), at("bind"),
+                        "a " + std::string(to_string(l.protocol)) +
+                            " listener accepts plaintext, so it must bind to a loopback address");
+        }
+        if (l.backends.empty() && l.protocol != Protocol::xmpp_server_outbound)
+            diag.error(config.mark(p), at("backends"), "at least one backend is needed");
+        if (l.xmpp && !is_xmpp(l.protocol))
+            diag.error(config.mark(at("xmpp")), at("xmpp"),
+                        "xmpp options do not apply to a " + std::string(to_string(l.protocol)) + " listener");
+        if (is_xmpp(l.protocol) && l.protocol != Protocol::xmpp_server_outbound &&
+            (!l.xmpp || l.xmpp->domains.empty()))
+            diag.error(config.mark(p), at("xmpp.domains"), "an XMPP listener must name the domains it serves");
+        if (l.xmpp && !l.xmpp->routes.empty() && l.protocol != Protocol::xmpp_server_outbound)
+            diag.error(config.mark(at("xmpp.routes")), at("xmpp.routes"),
+                        "routes apply only to xmpp-server-outbound listeners");
+        if (const auto* ctx = config.find_tls_context(l.tls_context)) {
+            const bool s2s_in = l.protocol == Protocol::xmpp_server || l.protocol == Protocol::xmpp_server_tls;
+            if (s2s_in && sec.xmpp.router_to_router_secure && ctx->trust_store.empty())
+                diag.error(config.mark(at("tls_context")), at("tls_context"),
+                            "router_to_router_secure requires mutual TLS on " + std::string(to_string(l.protocol)) +
+                                " listeners: context '" + ctx->name + "' needs a trust_store");
+            if (l.protocol == Protocol::xmpp_server_outbound) {
+                if (ctx->certificate.empty())
+                    diag.error(config.mark(at("tls_context")), at("tls_context"),
+                                "context '" + ctx->name + "' has no certificate, which ward presents to remote servers");
+                if (ctx->trust_store.empty())
+                    diag.error(config.mark(at("tls_context")), at("tls_context"),
+                                "context '" + ctx->name + "' has no trust_store to verify remote servers with");
+            }
+        }
+        if (l.protocol == Protocol::xmpp_server_outbound && (!l.xmpp || l.xmpp->routes.empty()))
+            diag.error(config.mark(p), at("xmpp.routes"), "an xmpp-server-outbound listener needs routes");
+        if (l.sip && l.protocol != Protocol::sip && l.protocol != Protocol::sip_outbound)
+            diag.error(config.mark(at("sip")), at("sip"),
+                        "sip options do not apply to a " + std::string(to_string(l.protocol)) + " listener");
+        if ((l.protocol == Protocol::sip || l.protocol == Protocol::sip_outbound) && !l.sip) {
+            l.sip.emplace();
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            const auto& o = config.listeners[j];
+            if (o.bind.port == 0 || l.bind.port == 0 || o.bind.port != l.bind.port) continue;
+            if (binds_overlap(o.bind.host, l.bind.host)) {
+                diag.error(config.mark(at("bind")), at("bind"),
+                            l.bind.to_string() + " is already bound by listener '" + o.name + "' (" +
+                                index("listeners", j) + ")");
+            }
+        }
+    }
+    if (config.metrics.enabled) {
+        for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+            const auto& l = config.listeners[i];
+            // Port 0 asks the system for a free port: it never collides.
+            if (l.bind.port != 0 && l.bind.port == config.metrics.bind.port &&
+                binds_overlap(l.bind.host, config.metrics.bind.host))
+                diag.error(config.mark("metrics.bind"), "metrics.bind",
+                            config.metrics.bind.to_string() + " is already bound by listener '" + l.name + "'");
+        }
+    }
+    if (config.admin.enabled) {
+        if (config.admin.tls_context.empty())
+            diag.error(config.mark("admin"), "admin.tls_context", "the admin API needs a tls_context");
+        else if (!config.find_tls_context(config.admin.tls_context))
+            diag.error(config.mark("admin.tls_context"), "admin.tls_context",
+                        "unknown TLS context '" + config.admin.tls_context + "'");
+    }
+}
+
+}  // namespace ward::config

@@ -1,0 +1,11 @@
+#pragma once
+// The checks that span sections of a configuration (references between sections, listener
+// needs, address conflicts, mode rules), reported into `diagnostics` at file:line:col.
+#include "config/config.hpp"
+#include "config/diagnostics.hpp"
+
+namespace ward::config {
+
+void check_config(Config& config, Diagnostics& diagnostics);
+
+}  // namespace ward::config

@@ -1,0 +1,162 @@
+#include "proxy/engine/connection.hpp"
+
+#include <openssl/err.h>
+
+#include "tls/openssl_error.hpp"
+
+namespace ward::proxy {
+
+Connection::Connection(tcp::socket socket) : socket_(std::move(socket)) {
+    if (socket_.is_open()) on_connected();
+}
+
+void Connection::on_connected() {
+    error_code ec;
+    // The user-level flag makes the descriptor non-blocking (one ioctl) for OpenSSL, makes
+    // Asio's synchronous read_some and write_some report would_block instead of waiting inside
+    // the worker thread, and counts as non-blocking for Asio's own asynchronous operations.
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+}
+
+void Connection::attach_tls(tls::UniqueSsl ssl) {
+    ssl_ = std::move(ssl);
+    SSL_set_fd(ssl_.get(), socket_.native_handle());
+}
+
+error_code Connection::ssl_failure(int ret, const char* what) {
+    switch (SSL_get_error(ssl_.get(), ret)) {
+        case SSL_ERROR_WANT_READ: return asio::error::would_block;
+        case SSL_ERROR_WANT_WRITE: return make_error_code(Errc::want_write);
+        case SSL_ERROR_ZERO_RETURN:
+            clean_eof_ = true;
+            return asio::error::eof;
+        case SSL_ERROR_SYSCALL:
+            tls::clear_openssl_errors();
+            // errno 0: the peer closed the TCP connection without a TLS alert.
+            return errno ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
+        default: {
+            const unsigned long e = ERR_peek_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+                // A peer that vanishes without close_notify: a normal close, not an error.
+                tls::clear_openssl_errors();
+                return asio::error::eof;
+            }
+            tls_error_ = tls::openssl_error(what);
+            return make_error_code(Errc::tls_failure);
+        }
+    }
+}
+
+awaitable<error_code> Connection::wait_for(error_code ec) {
+    const auto what = ec == make_error_code(Errc::want_write) ? tcp::socket::wait_write : tcp::socket::wait_read;
+    auto [wec] = co_await socket_.async_wait(what, use_tuple);
+    co_return wec;
+}
+
+awaitable<error_code> Connection::handshake() {
+    for (;;) {
+        ERR_clear_error();
+        const int r = SSL_do_handshake(ssl_.get());
+        if (r == 1) co_return error_code{};
+        auto ec = ssl_failure(r, "TLS handshake");
+        if (must_wait(ec)) {
+            if (auto wec = co_await wait_for(ec)) co_return wec;
+            continue;
+        }
+        co_return ec == make_error_code(Errc::tls_failure) ? make_error_code(Errc::tls_handshake_failed) : ec;
+    }
+}
+
+std::pair<error_code, std::size_t> Connection::try_read(void* data, std::size_t size) {
+    error_code ec;
+    if (!ssl_) {
+        const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
+        return {ec, n};  // would_block (== try_again on Linux) when empty
+    }
+    ERR_clear_error();
+    std::size_t n = 0;
+    if (SSL_read_ex(ssl_.get(), data, size, &n) == 1) return {ec, n};
+    return {ssl_failure(0, "TLS read"), 0};
+}
+
+awaitable<void> Connection::lock_writes() {
+    while (writing_) {
+        if (!write_waiters_) {
+            write_waiters_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
+            write_waiters_->expires_at(asio::steady_timer::time_point::max());
+        }
+        // Woken by unlock_writes cancelling the timer.
+        co_await write_waiters_->async_wait(use_tuple);
+    }
+    writing_ = true;
+}
+
+void Connection::unlock_writes() {
+    writing_ = false;
+    if (write_waiters_) write_waiters_->cancel();
+}
+
+awaitable<error_code> Connection::write_all(const void* data, std::size_t size) {
+    co_await lock_writes();
+    error_code ec;
+    const auto* p = static_cast<const char*>(data);
+    std::size_t left = size;
+    while (left > 0 && !ec) {
+        if (!ssl_) {
+            const std::size_t n = socket_.write_some(asio::buffer(p, left), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+                ec = e;
+                continue;
+            }
+            p += n;
+            left -= n;
+            continue;
+        }
+        ERR_clear_error();
+        std::size_t n = 0;
+        const int r = SSL_write_ex(ssl_.get(), p, left, &n);
+        if (r == 1) {
+            p += n;
+            left -= n;
+            continue;
+        }
+        // On WANT_*, OpenSSL requires the same arguments again: the loop does exactly that.
+        ec = ssl_failure(r, "TLS write");
+        if (must_wait(ec)) ec = co_await wait_for(ec);
+    }
+    unlock_writes();
+    co_return ec;
+}
+
+awaitable<void> Connection::shutdown_send() {
+    if (send_shut_ || !socket_.is_open()) co_return;
+    send_shut_ = true;
+    error_code ec;
+    if (!ssl_) {
+        socket_.shutdown(tcp::socket::shutdown_send, ec);
+        co_return;
+    }
+    co_await lock_writes();
+    // Sends close_notify; ward does not wait for the peer's (the read side stays open).
+    for (int tries = 0; tries < 8; ++tries) {
+        ERR_clear_error();
+        const int r = SSL_shutdown(ssl_.get());
+        if (r >= 0) break;
+        const int err = SSL_get_error(ssl_.get(), r);
+        if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) break;
+        if (err == SSL_ERROR_WANT_READ) break;  // close_notify already queued and flushed
+        auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+        if (e) break;
+    }
+    tls::clear_openssl_errors();
+    unlock_writes();
+}
+
+void Connection::close() {
+    error_code ec;
+    socket_.close(ec);
+}
+
+}  // namespace ward::proxy

@@ -1,0 +1,78 @@
+#pragma once
+// One side of a session: a TCP socket, with TLS when an SSL is attached. OpenSSL reads and
+// writes the socket itself (a socket BIO on the non-blocking descriptor) and Asio only waits
+// for readiness (async_wait on SSL_ERROR_WANT_*), as HAProxy and nginx do: no buffers of our
+// own, no copy through a BIO pair, and with SSL_MODE_RELEASE_BUFFERS nothing held while idle.
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "proxy/engine/asio.hpp"
+#include "proxy/engine/errors.hpp"
+#include "tls/openssl_ptr.hpp"
+
+namespace ward::proxy {
+
+class Connection {
+public:
+    explicit Connection(tcp::socket socket);
+    Connection(Connection&&) = default;
+    Connection& operator=(Connection&&) = default;
+
+    // Sets the socket options ward relies on (non-blocking, no delay); the constructor does it
+    // for accepted sockets, call it after an outbound connect.
+    void on_connected();
+
+    // Attaches TLS (a server or client SSL made from a tls::Context).
+    void attach_tls(tls::UniqueSsl ssl);
+    bool is_tls() const { return ssl_ != nullptr; }
+    SSL* ssl() const { return ssl_.get(); }
+    tcp::socket& socket() { return socket_; }
+
+    // TLS handshake (either role). On failure, tls_error() says why.
+    awaitable<error_code> handshake();
+
+    // Reads what is there without waiting: (ec, n) with n >= 1, or asio::error::would_block
+    // when nothing is, or Errc::want_write when TLS must write before it can read; either way,
+    // must_wait(ec) is true and wait_for(ec) waits for the right readiness. asio::error::eof at
+    // the end of the stream; for TLS, clean_eof() tells whether the peer sent close_notify.
+    //
+    // Readiness is edge-triggered: only a read that found the socket empty guarantees that
+    // wait_for() will wake again, so callers read first and wait only after would_block.
+    std::pair<error_code, std::size_t> try_read(void* data, std::size_t size);
+    static bool must_wait(const error_code& ec) {
+        return ec == asio::error::would_block || ec == make_error_code(Errc::want_write);
+    }
+    // For an error must_wait() accepts, the matching readiness wait; its error, if any.
+    awaitable<error_code> wait_for(error_code ec);
+
+    // Writes everything. Writes on one connection are serialised (two directions of a session
+    // may both write to the same peer).
+    awaitable<error_code> write_all(const void* data, std::size_t size);
+
+    // Ends our sending direction: close_notify for TLS, FIN for TCP. Reading stays open.
+    awaitable<void> shutdown_send();
+
+    void close();
+    bool is_open() const { return socket_.is_open(); }
+    bool clean_eof() const { return clean_eof_; }
+    const std::string& tls_error() const { return tls_error_; }
+
+private:
+    // An SSL call's failure as an error code: would_block / Errc::want_write when it must wait
+    // for the socket to be readable / writable, eof at the end of the stream (clean_eof_ set on
+    // close_notify; a peer that vanishes is eof too), tls_failure otherwise (tls_error_ says why).
+    error_code ssl_failure(int ret, const char* what);
+    awaitable<void> lock_writes();
+    void unlock_writes();
+
+    tcp::socket socket_;
+    tls::UniqueSsl ssl_;
+    std::string tls_error_;
+    bool clean_eof_ = false;
+    bool send_shut_ = false;
+    bool writing_ = false;
+    std::unique_ptr<asio::steady_timer> write_waiters_;  // made on first contention
+};
+
+}  // namespace ward::proxy

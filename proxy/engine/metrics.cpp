@@ -1,0 +1,110 @@
+#include "proxy/engine/metrics.hpp"
+
+#include <cstdio>
+
+namespace ward::proxy {
+
+void ListenerMetrics::observe_handshake(std::chrono::steady_clock::duration d) {
+    const double seconds = std::chrono::duration<double>(d).count();
+    std::size_t i = 0;
+    while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
+    handshake_buckets[i].fetch_add(1, std::memory_order_relaxed);
+    handshake_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+std::uint64_t ListenerMetrics::bytes_from_client() const {
+    std::uint64_t total = 0;
+    for (const auto& r : relay) total += r.bytes_from_client.load(std::memory_order_relaxed);
+    return total;
+}
+
+std::uint64_t ListenerMetrics::bytes_to_client() const {
+    std::uint64_t total = 0;
+    for (const auto& r : relay) total += r.bytes_to_client.load(std::memory_order_relaxed);
+    return total;
+}
+
+std::shared_ptr<ListenerMetrics> Metrics::listener(const std::string& name, const std::string& protocol) {
+    std::lock_guard lock(mutex_);
+    auto& m = listeners_[name];
+    if (!m) {
+        m = std::make_shared<ListenerMetrics>(workers_);
+        m->name = name;
+    }
+    m->protocol = protocol;
+    return m;
+}
+
+namespace {
+
+const char* failure_name(std::size_t i) {
+    switch (static_cast<HandshakeFailure>(i)) {
+        case HandshakeFailure::timeout: return "timeout";
+        case HandshakeFailure::peer_refused: return "peer_refused";
+        case HandshakeFailure::tls_error: return "tls_error";
+        case HandshakeFailure::closed: return "closed";
+        case HandshakeFailure::count_: break;
+    }
+    return "other";
+}
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+}  // namespace
+
+std::string Metrics::prometheus_text() const {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    auto family = [&](const char* name, const char* type, const char* help) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    auto line = [&](const std::string& name, const ListenerMetrics& m, const std::string& extra, std::uint64_t v) {
+        out += name + "{listener=\"" + m.name + "\",protocol=\"" + m.protocol + "\"" + extra + "} " +
+               std::to_string(v) + "\n";
+    };
+    family("ward_connections_accepted_total", "counter", "Connections accepted.");
+    for (auto& [n, m] : listeners_) line("ward_connections_accepted_total", *m, "", m->accepted.load());
+    family("ward_connections_refused_total", "counter", "Connections closed at once, by reason.");
+    for (auto& [n, m] : listeners_) {
+        line("ward_connections_refused_total", *m, ",reason=\"listener_limit\"", m->refused_listener_limit.load());
+        line("ward_connections_refused_total", *m, ",reason=\"global_limit\"", m->refused_global_limit.load());
+    }
+    family("ward_handshakes_total", "counter", "TLS handshakes, by result.");
+    for (auto& [n, m] : listeners_) {
+        line("ward_handshakes_total", *m, ",result=\"ok\"", m->handshakes_ok.load());
+        for (std::size_t i = 0; i < m->handshakes_failed.size(); ++i)
+            line("ward_handshakes_total", *m, std::string(",result=\"") + failure_name(i) + "\"",
+                 m->handshakes_failed[i].load());
+    }
+    family("ward_backend_failures_total", "counter", "Sessions for which no backend accepted a connection.");
+    for (auto& [n, m] : listeners_) line("ward_backend_failures_total", *m, "", m->backend_failures.load());
+    family("ward_sessions_active", "gauge", "Sessions open now.");
+    for (auto& [n, m] : listeners_)
+        line("ward_sessions_active", *m, "", static_cast<std::uint64_t>(std::max<std::int64_t>(0, m->active.load())));
+    family("ward_bytes_total", "counter", "Bytes relayed, by direction.");
+    for (auto& [n, m] : listeners_) {
+        line("ward_bytes_total", *m, ",direction=\"from_client\"", m->bytes_from_client());
+        line("ward_bytes_total", *m, ",direction=\"to_client\"", m->bytes_to_client());
+    }
+    family("ward_handshake_duration_seconds", "histogram", "TLS handshake duration.");
+    for (auto& [n, m] : listeners_) {
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < m->handshake_buckets.size(); ++i) {
+            cumulative += m->handshake_buckets[i].load();
+            const std::string le = i < ListenerMetrics::kBuckets.size() ? number(ListenerMetrics::kBuckets[i]) : "+Inf";
+            line("ward_handshake_duration_seconds_bucket", *m, ",le=\"" + le + "\"", cumulative);
+        }
+        out += "ward_handshake_duration_seconds_sum{listener=\"" + m->name + "\",protocol=\"" + m->protocol + "\"} " +
+               number(static_cast<double>(m->handshake_micros.load()) / 1e6) + "\n";
+        line("ward_handshake_duration_seconds_count", *m, "", cumulative);
+    }
+    family("ward_sessions_active_total", "gauge", "Sessions open now, all listeners.");
+    out += "ward_sessions_active_total " + std::to_string(std::max<std::int64_t>(0, global_active_.load())) + "\n";
+    return out;
+}
+
+}  // namespace ward::proxy

@@ -1,0 +1,115 @@
+// The relay: both directions at once, each read only into a buffer taken from the worker's
+// pool while data is in flight (backpressure: never read more than was written), through the
+// direction's filter if it has one, with half-close passed on.
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include "proxy/engine/session.hpp"
+#include "proxy/engine/worker.hpp"
+
+namespace ward::proxy {
+
+using namespace asio::experimental::awaitable_operators;
+
+awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client) {
+    auto& bytes = from_client ? summary_.bytes_from_client : summary_.bytes_to_client;
+    auto& pool = worker_.pool();
+    auto& relay_counters = metrics_->relay_of(worker_.id());
+    auto& counter = from_client ? relay_counters.bytes_from_client : relay_counters.bytes_to_client;
+    const std::size_t size = listener_.limits.buffer_size;
+    // Reads and writes that complete at once never return to the event loop: after this many
+    // bytes in a row, the pump yields, so two fast peers cannot keep a worker's other sessions
+    // (and their timers) waiting.
+    constexpr std::size_t kYieldAfter = 256 * 1024;
+    std::size_t since_yield = 0;
+    for (;;) {
+        if (since_yield >= kYieldAfter) {
+            since_yield = 0;
+            co_await asio::post(worker_.io(), asio::use_awaitable);
+        }
+        // Read first, wait only when the socket is empty (edge-triggered readiness), and hold
+        // no buffer while waiting.
+        auto buffer = pool.take(size);
+        auto [ec, n] = from.try_read(buffer.data(), buffer.size());
+        if (Connection::must_wait(ec)) {
+            buffer = {};
+            if (const auto wec = co_await from.wait_for(ec)) {
+                abort(wec);
+                co_return;
+            }
+            continue;
+        }
+        if (ec == asio::error::eof) {
+            if (filter && filter->feed(nullptr, 0).mid_message) {
+                // A message cut short by the end of the stream is dropped, never forwarded.
+                summary_.detail = "stream ended inside a message";
+            }
+            co_await to.shutdown_send();
+            co_return;
+        }
+        if (ec) {
+            abort(ec);
+            co_return;
+        }
+        last_activity_ = clock::now();
+        if (filter) {
+            auto out = filter->feed(buffer.data(), n);
+            buffer = {};  // the filter holds what it still needs
+            // Forward first, then answer the sender: the pings or the broken message came after
+            // what is forwarded.
+            if (!out.forward.empty()) {
+                if (auto wec = co_await to.write_all(out.forward.data(), out.forward.size()); wec) {
+                    abort(wec);
+                    co_return;
+                }
+                bytes += out.forward.size();
+                RelayCounters::add(counter, out.forward.size());
+                since_yield += out.forward.size();
+            }
+            if (!out.reply.empty()) {
+                if (auto wec = co_await from.write_all(out.reply.data(), out.reply.size()); wec) {
+                    abort(wec);
+                    co_return;
+                }
+            }
+            if (out.close) {
+                summary_.detail = std::string(from_client ? "client" : "backend") + ": " + out.reason;
+                co_await from.shutdown_send();
+                abort(make_error_code(Errc::protocol_error));
+                co_return;
+            }
+            if (out.mid_message && !message_deadline_) {
+                message_deadline_ = clock::now() + filter->message_timeout();
+                if (*message_deadline_ < deadline_) {
+                    deadline_ = *message_deadline_;
+                    arm_timer();
+                }
+            } else if (!out.mid_message) {
+                message_deadline_.reset();
+            }
+            continue;
+        }
+        if (auto wec = co_await to.write_all(buffer.data(), n); wec) {
+            abort(wec);
+            co_return;
+        }
+        bytes += n;
+        RelayCounters::add(counter, n);
+        since_yield += n;
+    }
+}
+
+void Session::set_filters(std::unique_ptr<StreamFilter> from_client, std::unique_ptr<StreamFilter> from_backend) {
+    filter_from_client_ = std::move(from_client);
+    filter_from_backend_ = std::move(from_backend);
+}
+
+awaitable<void> Session::relay() {
+    phase_ = Phase::relay;
+    last_activity_ = clock::now();
+    deadline_ = last_activity_ + listener_.limits.idle_timeout;
+    arm_timer();
+    co_await (pump(client_, *backend_, filter_from_client_.get(), true) &&
+              pump(*backend_, client_, filter_from_backend_.get(), false));
+}
+
+}  // namespace ward::proxy

@@ -1,0 +1,372 @@
+#include "proxy/engine/server.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <thread>
+
+#include <boost/asio/write.hpp>
+
+#include <boost/asio/ip/v6_only.hpp>
+
+#include "proxy/engine/log.hpp"
+
+namespace ward::proxy {
+
+namespace {
+
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+tcp::endpoint bind_endpoint(const config::Endpoint& e) {
+    if (e.host == "*") return {asio::ip::address_v6::any(), e.port};
+    if (e.host == "localhost") return {asio::ip::address_v4::loopback(), e.port};
+    return {asio::ip::make_address(e.host), e.port};
+}
+
+// Opens `acceptor` and binds it: dual-stack for the IPv6 wildcard, SO_REUSEADDR, and
+// SO_REUSEPORT when the workers are to share the address.
+error_code open_and_bind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, bool shared) {
+    error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified())
+        acceptor.set_option(asio::ip::v6_only(false), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && shared) acceptor.set_option(reuse_port(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    return ec;
+}
+
+unsigned worker_count(const config::Config& c) {
+    if (c.workers) return c.workers;
+    const unsigned n = std::thread::hardware_concurrency();
+    return n ? n : 1;
+}
+
+}  // namespace
+
+std::string listener_key(const config::Listener& l) {
+    return l.name + "|" + std::string(config::to_string(l.protocol)) + "|" + l.bind.to_string();
+}
+
+Server::Server(std::filesystem::path config_file) : config_file_(std::move(config_file)) {}
+
+Server::~Server() {
+    for (auto& w : workers_) w->stop();
+    for (auto& w : workers_) w->join();
+}
+
+bool Server::bind_listener(const config::Listener& l, std::vector<ListenerSocket>& per_worker, Bound& bound) {
+    auto endpoint = bind_endpoint(l.bind);
+    const auto n = workers_.size();
+    // SO_REUSEPORT would let this ward share a port with another process (a second ward, an
+    // old one still draining) and quietly receive part of its traffic. A probe without it
+    // fails with "address in use" when anyone holds the port; then the real sockets bind.
+    // Skipped for an address this ward itself holds (a listener changed on reload).
+    bool ours = false;
+    {
+        std::lock_guard lock(bound_mutex_);
+        for (const auto& [name, b] : bound_) ours = ours || b.endpoint == endpoint;
+    }
+    if (endpoint.port() != 0 && !ours) {
+        tcp::acceptor probe(control_);
+        if (const auto ec = open_and_bind(probe, endpoint, false)) {
+            proxy_log().error("listener {}: cannot listen on {}: {}", l.name, l.bind.to_string(), ec.message());
+            return false;
+        }
+    }
+    std::vector<ListenerSocket> sockets;
+    for (std::size_t i = 0; i < n; ++i) {
+        tcp::acceptor acceptor(control_);
+        auto ec = open_and_bind(acceptor, endpoint, true);
+        if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            proxy_log().error("listener {}: cannot listen on {}: {}", l.name, l.bind.to_string(), ec.message());
+            for (auto& s : sockets) ::close(s.fd);
+            return false;
+        }
+        // Port 0: the first socket got a port from the system; the others share it.
+        if (i == 0) endpoint = acceptor.local_endpoint(ec);
+        sockets.push_back({listener_key(l), l.name, acceptor.release(ec)});
+    }
+    for (std::size_t i = 0; i < n; ++i) per_worker[i] = sockets[i];
+    bound = {listener_key(l), endpoint};
+    proxy_log().info("listener {} ({}) on {} with {} worker{}", l.name, config::to_string(l.protocol),
+                     endpoint_text(endpoint), n, n == 1 ? "" : "s");
+    return true;
+}
+
+bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
+    const auto& c = snapshot->config;
+    const unsigned n = worker_count(c);
+    metrics_.set_workers(n);
+    for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, metrics_));
+
+    std::vector<std::vector<ListenerSocket>> opened(n);
+    for (const auto& l : c.listeners) {
+        std::vector<ListenerSocket> per_worker(n);
+        Bound bound;
+        if (!bind_listener(l, per_worker, bound)) return false;
+        for (unsigned i = 0; i < n; ++i) opened[i].push_back(per_worker[i]);
+        std::lock_guard lock(bound_mutex_);
+        bound_[l.name] = bound;
+    }
+    if (c.metrics.enabled) {
+        auto acceptor = std::make_unique<tcp::acceptor>(control_);
+        auto ec = open_and_bind(*acceptor, bind_endpoint(c.metrics.bind), false);
+        if (!ec) acceptor->listen(64, ec);
+        if (ec) {
+            proxy_log().error("metrics: cannot listen on {}: {}", c.metrics.bind.to_string(), ec.message());
+            return false;
+        }
+        {
+            std::lock_guard lock(bound_mutex_);
+            metrics_bound_ = acceptor->local_endpoint(ec);
+        }
+        proxy_log().info("metrics on http://{}/metrics", endpoint_text(*metrics_bound_));
+        asio::co_spawn(control_, serve_metrics(std::move(*acceptor)), [](std::exception_ptr e) {
+            if (e) proxy_log().error("metrics endpoint stopped by an unexpected exception");
+        });
+    }
+    if (!c.user.empty() && !drop_privileges(c.user)) return false;
+
+    {
+        std::lock_guard lock(bound_mutex_);
+        snapshot_ = snapshot;
+    }
+    for (unsigned i = 0; i < n; ++i) {
+        workers_[i]->apply(snapshot, std::move(opened[i]), {});
+        workers_[i]->start();
+    }
+    proxy_log().info("ward started: {} mode, {} listener{}, {} worker{}", config::to_string(c.security.mode),
+                     c.listeners.size(), c.listeners.size() == 1 ? "" : "s", n, n == 1 ? "" : "s");
+    return true;
+}
+
+bool Server::drop_privileges(const std::string& user) {
+    if (::geteuid() != 0) {
+        proxy_log().warn("user: {} is set but ward is not running as root; staying as uid {}", user, ::geteuid());
+        return true;
+    }
+    const passwd* pw = ::getpwnam(user.c_str());
+    if (!pw) {
+        proxy_log().error("user: no such user '{}'", user);
+        return false;
+    }
+    if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0) {
+        proxy_log().error("user: cannot switch to '{}': {}", user, std::strerror(errno));
+        return false;
+    }
+    proxy_log().info("dropped privileges to {} (uid {}, gid {})", user, pw->pw_uid, pw->pw_gid);
+    return true;
+}
+
+int Server::run(bool handle_signals) {
+    if (handle_signals) {
+        signals_ = std::make_unique<asio::signal_set>(control_, SIGHUP, SIGTERM, SIGINT);
+        std::function<void(const error_code&, int)> on_signal = [this, &on_signal](const error_code& ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) reload();
+            else begin_stop();
+            if (!stopping_) signals_->async_wait(on_signal);
+        };
+        signals_->async_wait(on_signal);
+        auto guard = asio::make_work_guard(control_);
+        control_.run();
+    } else {
+        auto guard = asio::make_work_guard(control_);
+        control_.run();
+    }
+    for (auto& w : workers_) w->stop();
+    for (auto& w : workers_) w->join();
+    return exit_status_;
+}
+
+void Server::request_reload() {
+    asio::post(control_, [this] { reload(); });
+}
+
+void Server::request_stop() {
+    asio::post(control_, [this] { begin_stop(); });
+}
+
+std::optional<tcp::endpoint> Server::bound_endpoint(const std::string& listener) const {
+    std::lock_guard lock(bound_mutex_);
+    auto it = bound_.find(listener);
+    if (it == bound_.end()) return std::nullopt;
+    return it->second.endpoint;
+}
+
+std::optional<tcp::endpoint> Server::metrics_endpoint() const {
+    std::lock_guard lock(bound_mutex_);
+    return metrics_bound_;
+}
+
+std::uint64_t Server::generation() const {
+    std::lock_guard lock(bound_mutex_);
+    return snapshot_ ? snapshot_->generation : 0;
+}
+
+void Server::reload() {
+    if (stopping_) return;
+    proxy_log().info("reloading {}", config_file_.string());
+    config::Diagnostics diagnostics(config_file_.string());
+    auto next = build_snapshot(config_file_, diagnostics, snapshot_.get());
+    for (const auto& d : diagnostics.all()) {
+        if (d.severity == config::Severity::error) proxy_log().error("reload: {}", config::format(d));
+        else proxy_log().warn("reload: {}", config::format(d));
+    }
+    if (!next) {
+        proxy_log().error("reload failed; the running configuration (generation {}) stays in force",
+                          snapshot_->generation);
+        if (reload_observer_) reload_observer_(false);
+        return;
+    }
+    // Listeners: keep those whose key is unchanged, close the removed, bind the new.
+    const auto n = workers_.size();
+    std::vector<std::vector<ListenerSocket>> opened(n);
+    std::vector<std::string> closed;
+    std::map<std::string, Bound> bound;
+    {
+        std::lock_guard lock(bound_mutex_);
+        bound = bound_;
+    }
+    std::map<std::string, Bound> next_bound;
+    for (const auto& l : next->config.listeners) {
+        auto it = bound.find(l.name);
+        if (it != bound.end() && it->second.key == listener_key(l)) {
+            next_bound[l.name] = it->second;
+            continue;
+        }
+        std::vector<ListenerSocket> per_worker(n);
+        Bound b;
+        if (!bind_listener(l, per_worker, b)) {
+            proxy_log().error("reload: listener {} could not be opened; it stays closed", l.name);
+            continue;
+        }
+        for (std::size_t i = 0; i < n; ++i) opened[i].push_back(per_worker[i]);
+        next_bound[l.name] = b;
+    }
+    for (const auto& [name, b] : bound) {
+        auto it = next_bound.find(name);
+        if (it == next_bound.end() || it->second.key != b.key) {
+            closed.push_back(b.key);
+            proxy_log().info("listener {} closed", name);
+        }
+    }
+    {
+        std::lock_guard lock(bound_mutex_);
+        bound_ = std::move(next_bound);
+        snapshot_ = next;
+    }
+    set_log_level(next->config.logging.level);
+    // Done when every worker has switched: then new connections get the new snapshot.
+    auto pending = std::make_shared<std::atomic<std::size_t>>(n);
+    auto generation = next->generation;
+    for (std::size_t i = 0; i < n; ++i) {
+        workers_[i]->apply(next, std::move(opened[i]), closed, [this, pending, generation] {
+            if (pending->fetch_sub(1) != 1) return;
+            asio::post(control_, [this, generation] {
+                proxy_log().info("reloaded: configuration generation {} in force for new connections", generation);
+                if (reload_observer_) reload_observer_(true);
+            });
+        });
+    }
+}
+
+void Server::begin_stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    proxy_log().info("stopping: no new connections; draining for up to {}ms",
+                     snapshot_ ? snapshot_->config.limits.drain_timeout.count() : 0);
+    for (auto& w : workers_) w->stop_accepting();
+    if (metrics_acceptor_) metrics_acceptor_->close();
+    if (signals_) signals_->cancel();
+    asio::co_spawn(control_, drain(), [this](std::exception_ptr e) {
+        if (e) proxy_log().error("drain ended by an unexpected exception; stopping now");
+        if (e) control_.stop();
+    });
+}
+
+awaitable<void> Server::drain() {
+    const auto limit = snapshot_ ? snapshot_->config.limits.drain_timeout : std::chrono::milliseconds(0);
+    const auto until = std::chrono::steady_clock::now() + limit;
+    asio::steady_timer tick(control_);
+    auto active = [&] {
+        std::int64_t total = 0;
+        for (auto& w : workers_) total += w->sessions();
+        return total;
+    };
+    // Polls the workers' session counts (a relaxed read each) until they are done or time is up.
+    while (active() > 0 && std::chrono::steady_clock::now() < until) {
+        tick.expires_after(std::chrono::milliseconds(20));
+        co_await tick.async_wait(use_tuple);
+    }
+    if (const auto left = active(); left > 0) {
+        proxy_log().info("drain timeout: closing {} session{}", left, left == 1 ? "" : "s");
+        for (auto& w : workers_) w->abort_sessions();
+        const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (active() > 0 && std::chrono::steady_clock::now() < grace) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(use_tuple);
+        }
+    }
+    proxy_log().info("stopped");
+    control_.stop();
+}
+
+awaitable<void> Server::serve_metrics(tcp::acceptor acceptor) {
+    metrics_acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
+    for (;;) {
+        auto [ec, socket] = co_await metrics_acceptor_->async_accept(use_tuple);
+        if (ec == asio::error::operation_aborted || !metrics_acceptor_->is_open()) co_return;
+        if (ec) continue;
+        asio::co_spawn(control_, metrics_request(std::move(socket)), [](std::exception_ptr e) {
+            if (e) proxy_log().error("metrics request ended by an unexpected exception");
+        });
+    }
+}
+
+awaitable<void> Server::metrics_request(tcp::socket client) {
+    // One request, read within 5 s and 8 KiB, then the answer and close. The deadline's handler
+    // may run after this frame is gone (it is queued when the timer fires), so it shares the
+    // socket's ownership instead of pointing into the frame.
+    auto shared = std::make_shared<tcp::socket>(std::move(client));
+    auto& socket = *shared;
+    asio::steady_timer deadline(control_, std::chrono::seconds(5));
+    deadline.async_wait([weak = std::weak_ptr<tcp::socket>(shared)](error_code ec) {
+        if (ec) return;
+        if (auto s = weak.lock()) {
+            error_code ignored;
+            s->close(ignored);
+        }
+    });
+    std::string request;
+    char buf[1024];
+    while (request.find("\r\n\r\n") == std::string::npos && request.size() < 8192) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec) co_return;
+        request.append(buf, n);
+    }
+    deadline.cancel();
+    std::string status = "200 OK", body;
+    if (request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0) {
+        body = metrics_.prometheus_text();
+    } else if (request.rfind("GET ", 0) == 0) {
+        status = "404 Not Found";
+        body = "try /metrics\n";
+    } else {
+        status = "405 Method Not Allowed";
+        body = "GET only\n";
+    }
+    const std::string response = "HTTP/1.1 " + status +
+                                 "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+                                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    co_await asio::async_write(socket, asio::buffer(response), use_tuple);
+    error_code ec;
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace ward::proxy

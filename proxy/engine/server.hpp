@@ -1,0 +1,78 @@
+#pragma once
+// The running proxy: binds listeners (then drops privileges), runs the workers, serves metrics,
+// reloads on SIGHUP, drains on SIGTERM/SIGINT. The control thread (the one calling run()) is
+// the only one that builds snapshots; workers receive them by message.
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "proxy/engine/asio.hpp"
+#include "proxy/engine/metrics.hpp"
+#include "proxy/engine/snapshot.hpp"
+#include "proxy/engine/worker.hpp"
+
+namespace ward::proxy {
+
+class Server {
+public:
+    explicit Server(std::filesystem::path config_file);
+    ~Server();
+
+    // Binds every listener and the metrics endpoint with `snapshot`, drops privileges and
+    // starts the workers. False (with the reason logged) when it cannot.
+    bool start(std::shared_ptr<const Snapshot> snapshot);
+    // Runs the control loop until stopped; returns the exit status.
+    int run(bool handle_signals = true);
+
+    // Thread-safe requests (tests use them instead of signals).
+    void request_reload();
+    void request_stop();
+
+    // The address a listener (or the metrics endpoint) is bound to; for port 0 binds.
+    std::optional<tcp::endpoint> bound_endpoint(const std::string& listener) const;
+    std::optional<tcp::endpoint> metrics_endpoint() const;
+    std::uint64_t generation() const;
+    // Called on the control thread after each reload attempt, with whether it took effect. Set
+    // it before run().
+    void set_reload_observer(std::function<void(bool applied)> observer) { reload_observer_ = std::move(observer); }
+    Metrics& metrics() { return metrics_; }
+
+private:
+    struct Bound {
+        std::string key;
+        tcp::endpoint endpoint;
+    };
+
+    bool bind_listener(const config::Listener& l, std::vector<ListenerSocket>& per_worker, Bound& bound);
+    void reload();
+    void begin_stop();
+    awaitable<void> drain();
+    awaitable<void> serve_metrics(tcp::acceptor acceptor);
+    awaitable<void> metrics_request(tcp::socket socket);
+    bool drop_privileges(const std::string& user);
+
+    std::filesystem::path config_file_;
+    asio::io_context control_{1};
+    std::unique_ptr<asio::signal_set> signals_;
+    Metrics metrics_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::shared_ptr<const Snapshot> snapshot_;
+    mutable std::mutex bound_mutex_;  // guards bound_ and metrics_bound_ for tests reading them
+    std::map<std::string, Bound> bound_;  // listener name -> key and address
+    std::optional<tcp::endpoint> metrics_bound_;
+    std::unique_ptr<tcp::acceptor> metrics_acceptor_;
+    std::function<void(bool)> reload_observer_;
+    bool stopping_ = false;
+    int exit_status_ = 0;
+};
+
+// Listener identity across reloads: a changed bind or protocol makes a new listener.
+std::string listener_key(const config::Listener& l);
+
+}  // namespace ward::proxy

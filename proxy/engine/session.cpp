@@ -1,0 +1,304 @@
+#include "proxy/engine/session.hpp"
+
+#include "config/values.hpp"
+#include "proxy/engine/front.hpp"
+#include "proxy/engine/log.hpp"
+#include "proxy/engine/worker.hpp"
+#include "tls/peer_verifier.hpp"
+
+namespace ward::proxy {
+
+Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp::endpoint& peer,
+                 std::shared_ptr<const Snapshot> snapshot, const ListenerPlan& plan,
+                 std::shared_ptr<ListenerMetrics> metrics)
+    : worker_(worker),
+      id_(id),
+      snapshot_(std::move(snapshot)),
+      listener_(*plan.listener),
+      context_(*plan.context),
+      front_(*plan.front),
+      metrics_(std::move(metrics)),
+      client_(std::move(socket)),
+      timer_(worker.io()),
+      started_(clock::now()),
+      negotiation_ends_(started_ + listener_.limits.handshake_timeout),
+      last_activity_(started_),
+      peer_(endpoint_text(peer)) {
+    // The worker reserved this session's slots in metrics_->active and global_active.
+}
+
+Session::~Session() {
+    metrics_->active.fetch_sub(1, std::memory_order_relaxed);
+    worker_.global_active().fetch_sub(1, std::memory_order_relaxed);
+}
+
+const char* Session::phase_name() const {
+    switch (phase_) {
+        case Phase::negotiate: return "negotiate";
+        case Phase::handshake: return "handshake";
+        case Phase::connect: return "connect";
+        case Phase::relay: return "relay";
+        case Phase::closing: return "closing";
+    }
+    return "?";
+}
+
+void Session::set_deadline(clock::duration d) {
+    deadline_ = clock::now() + d;
+    arm_timer();
+}
+
+void Session::negotiation_deadline() {
+    deadline_ = negotiation_ends_;
+    arm_timer();
+}
+
+void Session::arm_timer() {
+    timer_.expires_at(deadline_);
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+        if (ec) return;  // re-armed or cancelled
+        if (auto self = weak.lock()) self->on_timer();
+    });
+}
+
+void Session::on_timer() {
+    if (phase_ == Phase::negotiate && !negotiation_expired_) {
+        // Too slow: the front wakes (its waits are cancelled) to say so in its protocol, with
+        // one more second for that.
+        negotiation_expired_ = true;
+        summary_.fail(make_error_code(Errc::timed_out),
+                      "negotiation not completed within " + std::to_string(listener_.limits.handshake_timeout.count()) +
+                          "ms");
+        cancel_io();
+        set_deadline(std::chrono::seconds(1));
+        return;
+    }
+    if (phase_ == Phase::connect) {
+        // This backend did not answer in time (nor its name resolve): give up on it, not on
+        // the client, unless the negotiation's budget is spent too. A name lookup already
+        // running cannot be interrupted (getaddrinfo on Asio's resolver thread), so the client
+        // is closed now rather than when the lookup returns.
+        connect_timed_out_ = true;
+        if (resolving_) resolving_->cancel();
+        if (backend_) backend_->close();
+        if (clock::now() >= negotiation_ends_) {
+            summary_.detail = "no backend connected within the negotiation's " +
+                              std::to_string(listener_.limits.handshake_timeout.count()) + "ms";
+            abort(make_error_code(Errc::timed_out));
+        }
+        return;
+    }
+    if (phase_ == Phase::relay) {
+        // Idle and message deadlines move with traffic: only time out when they really passed.
+        auto due = last_activity_ + listener_.limits.idle_timeout;
+        if (message_deadline_ && *message_deadline_ < due) due = *message_deadline_;
+        if (clock::now() < due) {
+            deadline_ = due;
+            arm_timer();
+            return;
+        }
+        summary_.detail = message_deadline_ && *message_deadline_ <= clock::now() ? "message not completed in time"
+                                                                                  : "idle";
+    }
+    abort(make_error_code(Errc::timed_out));
+}
+
+void Session::abort(error_code reason) {
+    if (!summary_.reason) summary_.reason = reason;
+    client_.close();
+    if (backend_) backend_->close();
+    timer_.cancel();
+}
+
+awaitable<bool> Session::tls_handshake(Connection& side) {
+    const auto begin = clock::now();
+    const auto ec = co_await side.handshake();
+    if (!ec) {
+        metrics_->handshakes_ok.fetch_add(1, std::memory_order_relaxed);
+        metrics_->observe_handshake(clock::now() - begin);
+        co_return true;
+    }
+    HandshakeFailure kind = HandshakeFailure::tls_error;
+    const auto refusal = tls::peer_refusal_reason(side.ssl());
+    auto& out = summary_;
+    if (out.reason == make_error_code(Errc::timed_out)) {
+        kind = HandshakeFailure::timeout;
+        out.detail = "no TLS handshake within " + std::to_string(listener_.limits.handshake_timeout.count()) + "ms";
+    } else if (!refusal.empty()) {
+        kind = HandshakeFailure::peer_refused;
+        out.reason = make_error_code(Errc::peer_refused);
+        out.detail = refusal;
+    } else if (ec == asio::error::eof || ec == asio::error::connection_reset) {
+        kind = HandshakeFailure::closed;
+        out.reason = ec;
+        out.detail = "peer closed during the handshake";
+    } else {
+        out.reason = ec;
+        out.detail = side.tls_error().empty() ? ec.message() : side.tls_error();
+    }
+    metrics_->handshakes_failed[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+}
+
+void Session::cancel_io() {
+    error_code ec;
+    client_.socket().cancel(ec);
+    if (backend_) backend_->socket().cancel(ec);
+}
+
+awaitable<bool> Session::connect_backend() { co_return co_await connect_to(listener_.backends); }
+
+awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backends) {
+    phase_ = Phase::connect;
+    for (const auto& b : backends) {
+        // Each backend gets connect_timeout, within what is left of the negotiation's budget.
+        if (clock::now() >= negotiation_ends_) {
+            summary_.fail(make_error_code(Errc::timed_out),
+                          "no backend connected within the negotiation's " +
+                              std::to_string(listener_.limits.handshake_timeout.count()) + "ms");
+            break;
+        }
+        connect_timed_out_ = false;
+        deadline_ = std::min(clock::now() + listener_.limits.connect_timeout, negotiation_ends_);
+        arm_timer();
+        // An address needs no resolver (which would hand the lookup to another thread).
+        std::vector<tcp::endpoint> endpoints;
+        error_code aec;
+        const auto address = asio::ip::make_address(b.host == "localhost" ? "127.0.0.1" : b.host, aec);
+        if (!aec) {
+            endpoints.emplace_back(address, b.port);
+        } else {
+            tcp::resolver resolver(worker_.io());
+            resolving_ = &resolver;
+            auto [rec, results] = co_await resolver.async_resolve(b.host, std::to_string(b.port), use_tuple);
+            resolving_ = nullptr;
+            if (summary_.reason) break;
+            if (rec || connect_timed_out_) continue;
+            for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+        }
+        for (const auto& endpoint : endpoints) {
+            // Opened non-blocking before the connect, so Asio's connect needs no ioctl of its
+            // own; Connection sets TCP_NODELAY on the open socket, before the connect.
+            tcp::socket socket(worker_.io());
+            error_code oec;
+            socket.open(endpoint.protocol(), oec);
+            if (!oec) socket.non_blocking(true, oec);
+            backend_.emplace(std::move(socket));
+            auto [ec] = co_await backend_->socket().async_connect(endpoint, use_tuple);
+            if (!ec && !connect_timed_out_) {
+                // (Its options were set when Connection took the open socket.)
+                summary_.backend = b.to_string();
+                backend_endpoint_ = b;
+                co_return true;
+            }
+            backend_.reset();
+            if (summary_.reason || connect_timed_out_) break;
+        }
+        if (summary_.reason) break;
+    }
+    if (!summary_.reason) summary_.reason = make_error_code(Errc::backend_unreachable);
+    if (summary_.detail.empty()) summary_.detail = "no backend accepted the connection";
+    metrics_->backend_failures.fetch_add(1, std::memory_order_relaxed);
+    co_return false;
+}
+
+void Session::finish() {
+    if (!finished_) log_summary();
+    finished_ = true;
+    client_.close();
+    if (backend_) backend_->close();
+    timer_.cancel();
+}
+
+void Session::drop_backend() {
+    if (backend_) backend_->close();
+    backend_.reset();
+}
+
+awaitable<void> Session::run() {
+    auto self = shared_from_this();
+    co_await front_.serve(*this);
+    finish();
+}
+
+awaitable<bool> Session::accept_tls() {
+    client_.attach_tls(context_.new_server());
+    enter(Phase::handshake);
+    negotiation_deadline();
+    if (co_await tls_handshake(client_)) {
+        summary_.subject = tls::verified_peer_subject(client_.ssl());
+        co_return true;
+    }
+    // A refusal is a peer's doing: one rate-limited line instead of the summary.
+    std::uint64_t suppressed = 0;
+    if (worker_.refusal_limiter().allow(suppressed)) {
+        session_log().info("[c{} w{}] {} {} refused in handshake: {}{}", id_, worker_.id(), listener_.name, peer_,
+                           summary_.detail,
+                           suppressed ? " (" + std::to_string(suppressed) + " similar lines suppressed)" : "");
+    }
+    finished_ = true;
+    finish();
+    co_return false;
+}
+
+awaitable<bool> Session::originate_tls() {
+    // SNI carries DNS names only (RFC 6066 section 3), as configured: never an address.
+    const auto& host = backend_endpoint_->host;
+    backend_->attach_tls(context_.new_client(config::is_ip_literal(host) ? std::string() : host));
+    enter(Phase::handshake);
+    negotiation_deadline();
+    if (!co_await tls_handshake(*backend_)) co_return false;
+    summary_.subject = tls::verified_peer_subject(backend_->ssl());
+    co_return true;
+}
+
+awaitable<bool> Session::tls_and_backend() {
+    // (One co_return at the end: GCC 12 mis-builds this frame with `co_return co_await`.)
+    bool ok = false;
+    if (config::is_outbound(listener_.protocol)) {
+        ok = co_await connect_backend();
+        if (ok) ok = co_await originate_tls();
+    } else {
+        ok = co_await accept_tls();
+        if (ok) {
+            ok = co_await connect_backend();
+            if (!ok) co_await client_.shutdown_send();
+        }
+    }
+    co_return ok;
+}
+
+awaitable<std::pair<error_code, std::size_t>> Session::read_some(Connection& side, char* data, std::size_t size) {
+    for (;;) {
+        auto [ec, n] = side.try_read(data, size);
+        if (!Connection::must_wait(ec)) co_return std::pair{ec, n};
+        if (const auto wec = co_await side.wait_for(ec)) co_return std::pair{wec, std::size_t{0}};
+    }
+}
+
+awaitable<void> Session::last_word(Connection& side, std::string bytes) {
+    enter(Phase::closing);
+    set_deadline(std::chrono::seconds(1));
+    if (!bytes.empty()) co_await side.write_all(bytes.data(), bytes.size());
+    co_await side.shutdown_send();
+    finish();
+}
+
+void Session::log_summary() {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
+    std::string reason;
+    const auto& out = summary_;
+    if (!out.reason || out.reason == asio::error::eof || out.reason == asio::error::operation_aborted)
+        reason = "closed";
+    else
+        reason = out.reason.message();
+    SSL* ssl = client_.is_tls() ? client_.ssl() : (backend_ && backend_->is_tls() ? backend_->ssl() : nullptr);
+    session_log().info("[c{} w{}] {} {} -> {} {} phase={} sent_to_backend={} sent_to_client={} duration={}ms tls={} "
+                       "cipher={} peer_subject={}{}{}",
+                       id_, worker_.id(), listener_.name, peer_, out.backend.empty() ? "-" : out.backend, reason,
+                       phase_name(), out.bytes_from_client, out.bytes_to_client, ms, ssl ? SSL_get_version(ssl) : "-",
+                       ssl ? SSL_get_cipher_name(ssl) : "-", out.subject.empty() ? "-" : out.subject,
+                       out.detail.empty() ? "" : " detail=", out.detail);
+}
+
+}  // namespace ward::proxy

@@ -1,0 +1,145 @@
+#pragma once
+// One accepted connection, top to bottom in one coroutine: its listener's front runs the
+// protocol (proxy/fronts/), using the steps here: the TLS handshake with a deadline and peer
+// verification, the backend dial, the relay both ways with backpressure and half-close, and
+// one summary line at the end. Protocol-free: the engine's half of every front.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/engine/asio.hpp"
+#include "proxy/engine/connection.hpp"
+#include "proxy/engine/metrics.hpp"
+#include "proxy/engine/snapshot.hpp"
+#include "proxy/engine/stream_filter.hpp"
+
+namespace ward::proxy {
+
+class Worker;
+
+// What the summary line says of a session; fronts fill it in as they go.
+struct SessionSummary {
+    error_code reason;        // why it ended (unset: closed normally)
+    std::string detail;       // the words behind the reason
+    std::string subject;      // the verified peer subject
+    std::string backend;      // host:port of the backend it reached
+    std::uint64_t bytes_from_client = 0;
+    std::uint64_t bytes_to_client = 0;
+
+    // Keeps the first reason; the detail is the latest word.
+    void fail(error_code why, std::string words) {
+        if (!reason) reason = why;
+        detail = std::move(words);
+    }
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    // negotiate: the front's protocol before the relay (ward answers the peer itself);
+    // closing: a last message to the peer, on a short deadline.
+    enum class Phase { negotiate, handshake, connect, relay, closing };
+    using clock = std::chrono::steady_clock;
+
+    Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp::endpoint& peer,
+            std::shared_ptr<const Snapshot> snapshot, const ListenerPlan& plan,
+            std::shared_ptr<ListenerMetrics> metrics);
+    ~Session();
+
+    // The front, then the summary line.
+    awaitable<void> run();
+    // Closes both sides now (drain timeout, or an error in one direction).
+    void abort(error_code reason);
+    std::uint64_t id() const { return id_; }
+
+    // --- what a front is handed -----------------------------------------------------------
+    const config::Listener& listener() const { return listener_; }
+    const tls::Context& context() const { return context_; }
+    const Snapshot& snapshot() const { return *snapshot_; }
+    Connection& client() { return client_; }
+    Connection& backend() { return *backend_; }
+    bool has_backend() const { return backend_.has_value(); }
+    // Closes and forgets the backend connection.
+    void drop_backend();
+    SessionSummary& summary() { return summary_; }
+
+    // Phases and deadlines. handshake_timeout is one budget from accept to the relay: every
+    // phase before it waits until negotiation_deadline(); a connect gets connect_timeout per
+    // backend within it. When it passes in the negotiate phase, the session's waits are
+    // cancelled once and negotiation_expired() turns true, with one more second for the front's
+    // last word; in any other phase the session is aborted.
+    void enter(Phase phase) { phase_ = phase; }
+    void negotiation_deadline();
+    bool negotiation_expired() const { return negotiation_expired_; }
+
+    // --- steps ----------------------------------------------------------------------------
+    // The handshake on `side` (its SSL attached), counted in the metrics; on failure the
+    // summary says why (timeout, refusal, closed, TLS error).
+    awaitable<bool> tls_handshake(Connection& side);
+    // Inbound TLS on the client: the context's server SSL, the handshake within the budget, the
+    // verified subject into the summary. A refusal is the peer's doing: one rate-limited line
+    // instead of the summary, and the session is over.
+    awaitable<bool> accept_tls();
+    // Outbound TLS on the backend (connected): the context's client SSL, with SNI for the
+    // backend's host when it is a DNS name (RFC 6066 section 3), the handshake within the
+    // budget, the verified server subject into the summary.
+    awaitable<bool> originate_tls();
+    // TLS where the listener says, and the backend: inbound, the client's handshake then the
+    // dial (a failed dial ends our sending to the client); outbound (plaintext in on loopback),
+    // the dial then ward's handshake with the backend. False when the session is over.
+    awaitable<bool> tls_and_backend();
+    // Dials the listener's backends (or `endpoints`) in order; false when none answered.
+    awaitable<bool> connect_backend();
+    awaitable<bool> connect_to(const std::vector<config::Endpoint>& endpoints);
+    // Reads what is there, waiting as needed: (error, bytes), eof at the end.
+    awaitable<std::pair<error_code, std::size_t>> read_some(Connection& side, char* data, std::size_t size);
+    // Writes `bytes` to `side`, ends sending, and finishes the session: the last word.
+    awaitable<void> last_word(Connection& side, std::string bytes);
+    // The relay's filters, per direction (none: bytes pass as they are), handed over before
+    // relay() starts.
+    void set_filters(std::unique_ptr<StreamFilter> from_client, std::unique_ptr<StreamFilter> from_backend = {});
+    // Relays both ways until both directions ended, each direction through its filter if any.
+    awaitable<void> relay();
+    // The summary line (once), then both sides closed and the timer stopped.
+    void finish();
+
+private:
+    awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
+    void set_deadline(clock::duration d);
+    void arm_timer();
+    void on_timer();
+    void cancel_io();
+    void log_summary();
+    const char* phase_name() const;
+
+    Worker& worker_;
+    std::uint64_t id_;
+    std::shared_ptr<const Snapshot> snapshot_;  // kept for the session's lifetime (reload-safe)
+    const config::Listener& listener_;
+    const tls::Context& context_;  // resolved with the snapshot
+    const Front& front_;
+    std::shared_ptr<ListenerMetrics> metrics_;
+    Connection client_;
+    std::optional<Connection> backend_;
+    std::unique_ptr<StreamFilter> filter_from_client_;
+    std::unique_ptr<StreamFilter> filter_from_backend_;
+    asio::steady_timer timer_;
+    clock::time_point started_;
+    clock::time_point negotiation_ends_;  // started_ + handshake_timeout
+    clock::time_point deadline_{clock::time_point::max()};
+    clock::time_point last_activity_;
+    std::optional<clock::time_point> message_deadline_;
+    Phase phase_ = Phase::handshake;
+    SessionSummary summary_;
+    std::string peer_;
+    std::optional<config::Endpoint> backend_endpoint_;  // the backend connected to
+    bool connect_timed_out_ = false;
+    tcp::resolver* resolving_ = nullptr;  // the backend name being resolved (connect phase)
+    bool negotiation_expired_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace ward::proxy

@@ -1,0 +1,61 @@
+#include "proxy/engine/snapshot.hpp"
+
+#include "config/loader.hpp"
+#include "proxy/engine/front.hpp"
+
+namespace ward::proxy {
+
+std::shared_ptr<const Snapshot> build_snapshot(const std::filesystem::path& file, config::Diagnostics& diagnostics,
+                                               const Snapshot* previous) {
+    auto loaded = config::load_file(file);
+    diagnostics = loaded.diagnostics;
+    if (!loaded.partial) return nullptr;
+    const auto& c = *loaded.partial;
+    if (previous) {
+        // The security mode is process-wide (the FIPS provider cannot be unloaded).
+        const auto& was = previous->config.security;
+        if (c.security.mode != was.mode || c.security.fips_provider != was.fips_provider ||
+            c.security.fips_module_dir != was.fips_module_dir) {
+            diagnostics.error(c.mark("security.mode"), "security",
+                              "the security mode and FIPS provider cannot change on reload (now " +
+                                  std::string(config::to_string(was.mode)) + "); restart ward to change them");
+        }
+        if (c.workers != previous->config.workers)
+            diagnostics.warning(c.mark("workers"), "workers", "the number of workers changes only on restart");
+        if (c.user != previous->config.user)
+            diagnostics.warning(c.mark("user"), "user", "the user changes only on restart");
+    } else if (!tls::activate_security_mode(c, diagnostics)) {
+        return nullptr;
+    }
+    // What this build serves: a listener kind needs a registered front.
+    for (std::size_t i = 0; i < c.listeners.size(); ++i) {
+        if (!front_for(c.listeners[i].protocol)) {
+            const auto path = "listeners[" + std::to_string(i) + "].protocol";
+            diagnostics.error(c.mark(path), path,
+                              "'" + std::string(config::to_string(c.listeners[i].protocol)) +
+                                  "' listeners are not served by this build yet");
+        }
+    }
+    auto tls_snapshot = tls::build_tls_snapshot(c, diagnostics);
+    if (!tls_snapshot || !loaded.config || diagnostics.has_errors()) return nullptr;
+    auto snapshot = std::make_shared<Snapshot>();
+    snapshot->config = std::move(*loaded.config);
+    snapshot->tls = std::move(*tls_snapshot);
+    snapshot->generation = previous ? previous->generation + 1 : 1;
+    // Each listener's TLS context and front, resolved here and only here. The loader's checks make a
+    // missing one impossible; should one slip through, the configuration is refused, never served.
+    const auto& listeners = snapshot->config.listeners;
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+        const auto* context = snapshot->tls.find(listeners[i].tls_context);
+        if (!context) {
+            const auto path = "listeners[" + std::to_string(i) + "].tls_context";
+            diagnostics.error(c.mark(path), path, "listener '" + listeners[i].name + "' has no usable TLS context");
+            continue;
+        }
+        snapshot->plans.push_back({&listeners[i], context, front_for(listeners[i].protocol)});
+    }
+    if (diagnostics.has_errors()) return nullptr;
+    return snapshot;
+}
+
+}  // namespace ward::proxy

@@ -1,0 +1,157 @@
+#include "proxy/engine/worker.hpp"
+
+#include "proxy/engine/session.hpp"
+
+namespace ward::proxy {
+
+Worker::Worker(unsigned id, Metrics& metrics) : id_(id), metrics_(metrics), work_(io_.get_executor()) {}
+
+Worker::~Worker() {
+    stop();
+    join();
+}
+
+void Worker::start() {
+    thread_ = std::thread([this] {
+        for (;;) {
+            try {
+                io_.run();
+                return;
+            } catch (const std::exception& e) {
+                // A bug escaped a handler: say so and keep serving the other sessions.
+                proxy_log().error("worker {}: unexpected exception: {}", id_, e.what());
+            }
+        }
+    });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) thread_.join();
+}
+
+void Worker::stop() {
+    work_.reset();
+    io_.stop();
+}
+
+void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> opened,
+                   std::vector<std::string> closed, std::function<void()> applied) {
+    asio::post(io_, [this, snapshot = std::move(snapshot), opened = std::move(opened), closed = std::move(closed),
+                     applied = std::move(applied)]() mutable {
+        snapshot_ = std::move(snapshot);
+        for (const auto& key : closed) {
+            if (auto it = acceptors_.find(key); it != acceptors_.end()) {
+                error_code ec;
+                it->second->acceptor.close(ec);
+                acceptors_.erase(it);
+            }
+        }
+        for (auto& s : opened) {
+            const auto* plan = snapshot_->find_listener(s.name);
+            if (!plan) continue;
+            const auto* listener = plan->listener;
+            tcp::acceptor acceptor(io_);
+            error_code ec;
+            const auto protocol = listener->bind.host.find(':') != std::string::npos ? tcp::v6() : tcp::v4();
+            acceptor.assign(protocol, s.fd, ec);
+            if (ec) {
+                proxy_log().error("worker {}: cannot adopt the socket of listener {}: {}", id_, s.name, ec.message());
+                continue;
+            }
+            auto a = std::make_shared<Acceptor>(
+                Acceptor{s.name, std::move(acceptor),
+                         metrics_.listener(s.name, std::string(config::to_string(listener->protocol)))});
+            acceptors_[s.key] = a;
+            asio::co_spawn(io_, accept_loop(a), [name = s.name, id = id_](std::exception_ptr e) {
+                if (!e) return;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    proxy_log().error("worker {}: accept loop of {} ended: {}", id, name, x.what());
+                }
+            });
+        }
+        // Kept listeners pick the new listener settings up by name at their next accept.
+        for (auto& [key, a] : acceptors_) {
+            if (const auto* plan = snapshot_->find_listener(a->name))
+                a->metrics = metrics_.listener(a->name, std::string(config::to_string(plan->listener->protocol)));
+        }
+        if (applied) applied();
+    });
+}
+
+void Worker::stop_accepting() {
+    asio::post(io_, [this] {
+        for (auto& [key, a] : acceptors_) {
+            error_code ec;
+            a->acceptor.close(ec);
+        }
+        acceptors_.clear();
+    });
+}
+
+void Worker::abort_sessions() {
+    asio::post(io_, [this] {
+        for (auto& [id, weak] : live_)
+            if (auto s = weak.lock()) s->abort(make_error_code(Errc::shutting_down));
+    });
+}
+
+awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
+    tcp::endpoint peer;  // filled by accept(): no getpeername per connection
+    for (;;) {
+        auto [ec, socket] = co_await a->acceptor.async_accept(peer, use_tuple);
+        if (ec == asio::error::operation_aborted || !a->acceptor.is_open()) co_return;
+        if (ec) {
+            // EMFILE and friends: say so (rate-limited) and go on; never stop accepting.
+            std::uint64_t suppressed = 0;
+            if (refusal_limiter_.allow(suppressed))
+                proxy_log().warn("worker {}: accept on {} failed: {}", id_, a->name, ec.message());
+            if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+                asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+                co_await pause.async_wait(use_tuple);
+            }
+            continue;
+        }
+        spawn_session(a, std::move(socket), peer);
+    }
+}
+
+void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, const tcp::endpoint& peer) {
+    const auto* plan = snapshot_ ? snapshot_->find_listener(a->name) : nullptr;
+    if (!plan) return;  // removed by a reload a moment ago
+    const auto* listener = plan->listener;
+    auto& m = *a->metrics;
+    m.accepted.fetch_add(1, std::memory_order_relaxed);
+    // Limits: excess connections are closed at once and counted, never queued. A slot is
+    // reserved before checking, so workers accepting at the same moment cannot both take the
+    // last one; the session gives its slots back when it ends.
+    if (m.active.fetch_add(1, std::memory_order_relaxed) >= static_cast<std::int64_t>(listener->limits.max_connections)) {
+        m.active.fetch_sub(1, std::memory_order_relaxed);
+        m.refused_listener_limit.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    if (global_active().fetch_add(1, std::memory_order_relaxed) >=
+        static_cast<std::int64_t>(snapshot_->config.limits.max_connections)) {
+        global_active().fetch_sub(1, std::memory_order_relaxed);
+        m.active.fetch_sub(1, std::memory_order_relaxed);
+        m.refused_global_limit.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    const std::uint64_t id = (next_session_++ << 8) | id_;
+    auto session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *plan, a->metrics);
+    live_[id] = session;
+    session_count_.fetch_add(1, std::memory_order_relaxed);
+    asio::co_spawn(io_, session->run(), [this, id, session](std::exception_ptr e) {
+        live_.erase(id);
+        session_count_.fetch_sub(1, std::memory_order_relaxed);
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            proxy_log().error("[c{} w{}] session ended by an unexpected exception: {}", id, id_, x.what());
+        }
+    });
+}
+
+}  // namespace ward::proxy

@@ -1,0 +1,57 @@
+#include "proxy/fronts/sip/sip_filter.hpp"
+
+#include "sip/framer.hpp"
+
+namespace ward::proxy {
+
+namespace {
+
+class SipFilter final : public StreamFilter {
+public:
+    SipFilter(sip::Direction direction, sip::FramerLimits limits, std::optional<sip::IdentityStamp> stamp,
+              std::chrono::milliseconds message_timeout)
+        : framer_(direction, limits, std::move(stamp)), message_timeout_(message_timeout) {}
+
+    std::chrono::milliseconds message_timeout() const override { return message_timeout_; }
+
+    Output feed(const char* data, std::size_t size) override {
+        Output out;
+        if (!data) {  // end of stream: only the state is asked for
+            out.mid_message = framer_.mid_message();
+            return out;
+        }
+        auto o = framer_.feed(std::string_view(data, size));
+        out.forward = std::move(o.forward);
+        for (int i = 0; i < o.pongs; ++i) out.reply += "\r\n";
+        out.reply += o.reply;
+        out.close = o.close;
+        out.reason = std::move(o.error);
+        out.mid_message = o.mid_message;
+        return out;
+    }
+
+private:
+    sip::Framer framer_;
+    std::chrono::milliseconds message_timeout_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StreamFilter>> make_sip_filter(const config::SipListenerOptions& options, bool from_peer,
+                                                      const std::optional<SipIdentity>& identity) {
+    std::optional<sip::IdentityStamp> stamp;
+    if (from_peer && identity) {
+        auto made = identity->subject.empty()
+                        ? sip::IdentityStamp::unverified(identity->header)
+                        : sip::IdentityStamp::make(identity->header, identity->subject, identity->listener,
+                                                   identity->context);
+        if (!made) return Error{made.error()};
+        stamp = std::move(made.value());
+    }
+    std::unique_ptr<StreamFilter> filter = std::make_unique<SipFilter>(
+        from_peer ? sip::Direction::from_peer : sip::Direction::from_backend, sip::framer_limits(options),
+        std::move(stamp), std::chrono::duration_cast<std::chrono::milliseconds>(options.message_timeout));
+    return filter;
+}
+
+}  // namespace ward::proxy

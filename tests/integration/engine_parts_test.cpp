@@ -1,0 +1,264 @@
+// The engine's parts on their own: the buffer pool, the metrics text, a Connection's reads and
+// ends on real sockets, and the relay pump driven through a front and filter of the test's
+// own (the engine knows no protocol: this front is as good as any).
+#include <doctest/doctest.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "../support/net_test_support.hpp"
+#include "../support/running_ward.hpp"
+#include "../support/tls_test_support.hpp"
+#include "proxy/engine/buffer_pool.hpp"
+#include "proxy/engine/connection.hpp"
+#include "proxy/engine/front.hpp"
+#include "proxy/engine/metrics.hpp"
+#include "proxy/engine/session.hpp"
+#include "proxy/fronts/fronts.hpp"
+
+using namespace ward;
+using namespace ward::test;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+TEST_CASE("engine parts: the buffer pool hands back what was returned - by size - and keeps a bounded number") {
+    proxy::BufferPool pool(2);
+    char* first = nullptr;
+    {
+        auto a = pool.take(1024);
+        REQUIRE(a.size() == 1024);
+        first = a.data();
+    }
+    CHECK(pool.free_count() == 1);
+    {
+        auto other_size = pool.take(2048);  // a size nobody returned: a new buffer
+        CHECK(other_size.data() != first);
+        auto again = pool.take(1024);  // the one returned before
+        CHECK(again.data() == first);
+    }
+    CHECK(pool.free_count() == 2);
+    {
+        auto a = pool.take(4096), b = pool.take(4096), c = pool.take(4096);
+    }
+    CHECK(pool.free_count() == 2);  // the third one was freed, not kept
+}
+
+TEST_CASE("engine parts: the metrics text adds up each worker's relay counters") {
+    proxy::Metrics metrics(2);
+    auto m = metrics.listener("edge", "tls");
+    m->accepted.fetch_add(3);
+    m->handshakes_ok.fetch_add(2);
+    m->observe_handshake(3ms);
+    proxy::RelayCounters::add(m->relay_of(0).bytes_from_client, 10);
+    proxy::RelayCounters::add(m->relay_of(1).bytes_from_client, 5);
+    proxy::RelayCounters::add(m->relay_of(1).bytes_to_client, 7);
+    const auto text = metrics.prometheus_text();
+    for (const char* line : {
+             "ward_connections_accepted_total{listener=\"edge\",protocol=\"tls\"} 3\n",
+             "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"ok\"} 2\n",
+             "ward_bytes_total{listener=\"edge\",protocol=\"tls\",direction=\"from_client\"} 15\n",
+             "ward_bytes_total{listener=\"edge\",protocol=\"tls\",direction=\"to_client\"} 7\n",
+             "ward_handshake_duration_seconds_bucket{listener=\"edge\",protocol=\"tls\",le=\"0.002\"} 0\n",
+             "ward_handshake_duration_seconds_bucket{listener=\"edge\",protocol=\"tls\",le=\"0.005\"} 1\n",
+             "ward_handshake_duration_seconds_count{listener=\"edge\",protocol=\"tls\"} 1\n",
+             "# TYPE ward_bytes_total counter\n",
+         }) {
+        CAPTURE(line);
+        CHECK(text.find(line) != std::string::npos);
+    }
+}
+
+namespace {
+
+// A connected pair of TCP sockets on loopback, as the engine gets them.
+struct SocketPair {
+    asio::io_context io;
+    proxy::tcp::socket near{io};
+    proxy::tcp::socket far{io};
+    SocketPair() {
+        proxy::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        far.connect(acceptor.local_endpoint());
+        acceptor.accept(near);
+    }
+};
+
+template <class Body>
+void run(asio::io_context& io, Body body) {
+    bool done = false;
+    asio::co_spawn(io, body(), [&](std::exception_ptr e) {
+        done = true;
+        if (e) std::rethrow_exception(e);
+    });
+    io.run_for(10s);
+    CHECK(done);
+}
+
+}  // namespace
+
+TEST_CASE("engine parts: a connection reads what is there - says would_block when nothing is - and eof at the end") {
+    SocketPair pair;
+    proxy::Connection c(std::move(pair.near));
+    char buf[16];
+    auto [ec, n] = c.try_read(buf, sizeof buf);
+    CHECK(ec == asio::error::would_block);
+    CHECK(proxy::Connection::must_wait(ec));
+    REQUIRE(::send(pair.far.native_handle(), "abc", 3, 0) == 3);
+    run(pair.io, [&]() -> proxy::awaitable<void> {
+        CHECK_FALSE(co_await c.wait_for(asio::error::would_block));
+    });
+    std::tie(ec, n) = c.try_read(buf, sizeof buf);
+    CHECK_FALSE(ec);
+    CHECK(std::string(buf, n) == "abc");
+    pair.far.close();
+    pair.io.restart();
+    run(pair.io, [&]() -> proxy::awaitable<void> {
+        for (;;) {
+            auto [e, got] = c.try_read(buf, sizeof buf);
+            if (!proxy::Connection::must_wait(e)) {
+                CHECK(e == asio::error::eof);
+                co_return;
+            }
+            co_await c.wait_for(e);
+        }
+    });
+}
+
+TEST_CASE("engine parts: a TLS peer that vanishes without close_notify is an eof - not a clean one") {
+    TempDir dir("engine-parts");
+    TestPki pki(dir.path());
+    const auto loaded = load_config(dir.path(), config_yaml("    verify_peer: none\n"));
+    auto client_ctx = make_peer_ctx(client_options(pki));
+    for (bool say_goodbye : {true, false}) {
+        CAPTURE(say_goodbye);
+        SocketPair pair;
+        proxy::Connection server(std::move(pair.near));
+        server.attach_tls(loaded.context("peer").new_server());
+        proxy::Connection client(std::move(pair.far));
+        client.attach_tls(make_peer_client(client_ctx.get()));
+        proxy::error_code server_ec, client_ec;
+        run(pair.io, [&]() -> proxy::awaitable<void> {
+            using namespace asio::experimental::awaitable_operators;
+            std::tie(server_ec, client_ec) = co_await (server.handshake() && client.handshake());
+        });
+        REQUIRE_FALSE(server_ec);
+        REQUIRE_FALSE(client_ec);
+        pair.io.restart();
+        if (say_goodbye) {
+            run(pair.io, [&]() -> proxy::awaitable<void> { co_await client.shutdown_send(); });
+            pair.io.restart();
+        } else {
+            client.socket().shutdown(proxy::tcp::socket::shutdown_send);  // a FIN, no close_notify
+        }
+        run(pair.io, [&]() -> proxy::awaitable<void> {
+            char buf[64];
+            for (;;) {
+                auto [e, got] = server.try_read(buf, sizeof buf);
+                if (!proxy::Connection::must_wait(e)) {
+                    CHECK(e == asio::error::eof);
+                    co_return;
+                }
+                co_await server.wait_for(e);
+            }
+        });
+        CHECK(server.clean_eof() == say_goodbye);
+    }
+}
+
+namespace {
+
+// A filter of the test's own, per line: "ping" is answered to the sender and not forwarded,
+// "bye" closes the session, anything else is forwarded upper-cased; an unfinished line is a
+// message in progress, with a short message timeout.
+class LineFilter final : public proxy::StreamFilter {
+public:
+    Output feed(const char* data, std::size_t size) override {
+        Output out;
+        if (data) pending_.append(data, size);
+        for (auto nl = pending_.find('\n'); nl != std::string::npos; nl = pending_.find('\n')) {
+            auto line = pending_.substr(0, nl);
+            pending_.erase(0, nl + 1);
+            if (line == "ping") {
+                out.reply += "pong\n";
+            } else if (line == "bye") {
+                out.close = true;
+                out.reason = "said bye";
+                break;
+            } else {
+                for (auto& ch : line) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+                out.forward += line + "\n";
+            }
+        }
+        out.mid_message = !pending_.empty();
+        return out;
+    }
+    std::chrono::milliseconds message_timeout() const override { return 300ms; }
+
+private:
+    std::string pending_;
+};
+
+proxy::awaitable<void> serve_lines(proxy::Session& session) {
+    const bool ready = co_await session.tls_and_backend();
+    if (!ready) co_return;
+    session.set_filters(std::make_unique<LineFilter>());
+    co_await session.relay();
+}
+
+struct PumpSetup {
+    TempDir dir{"engine-parts"};
+    TestPki pki{dir.path()};
+    TcpBackend backend{TcpBackend::Mode::capture};
+    std::unique_ptr<RunningWard> ward;
+    tls::UniqueSslCtx ctx;
+    PumpSetup() {
+        proxy::register_fronts();
+        proxy::register_front(config::Protocol::tls, proxy::make_front(&serve_lines));
+        write_text_file(dir.path() / "ward.yaml",
+                        "certificates: { server: { cert: server.pem, key: server.key } }\n"
+                        "tls_contexts: { in: { certificate: server, verify_peer: none } }\n"
+                        "metrics: { enabled: false }\nworkers: 1\n"
+                        "listeners:\n"
+                        "  - { name: lines, protocol: tls, bind: '127.0.0.1:0', backends: ['" +
+                            backend.endpoint() + "'], tls_context: in }\n");
+        ward = std::make_unique<RunningWard>(dir.path() / "ward.yaml", /*register_fronts=*/false);
+        ctx = make_peer_ctx(client_options(pki));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("engine parts: the relay forwards what its filter forwards - answers the sender - and closes when told") {
+    PumpSetup s;
+    TlsClient client(s.ward->port("lines"), s.ctx.get());
+    REQUIRE_MESSAGE(client.ok(), client.error());
+    REQUIRE(client.send("hello\npi"));
+    REQUIRE(client.send("ng\nworld\n"));
+    CHECK(client.read(5) == "pong\n");
+    CHECK(s.backend.wait_until([&] { return s.backend.received() == "HELLO\nWORLD\n"; }));
+    // The backend's direction has no filter: bytes pass as they are.
+    REQUIRE(s.backend.send("as is\n"));
+    CHECK(client.read(6) == "as is\n");
+    REQUIRE(client.send("bye\nnever\n"));
+    CHECK(client.wait_closed());
+    CHECK(s.backend.wait_until([&] { return s.backend.peer_closed(); }));
+    CHECK(s.backend.received() == "HELLO\nWORLD\n");
+}
+
+TEST_CASE("engine parts: a message the filter sees started and not finished times out at the filter's deadline") {
+    PumpSetup s;
+    TlsClient client(s.ward->port("lines"), s.ctx.get());
+    REQUIRE_MESSAGE(client.ok(), client.error());
+    REQUIRE(client.send("half a li"));
+    const auto begin = std::chrono::steady_clock::now();
+    CHECK(client.wait_closed(10s));
+    const auto waited = std::chrono::steady_clock::now() - begin;
+    CHECK(waited >= 250ms);
+    CHECK(waited < 5s);  // the idle timeout is 5 minutes: only the message deadline ends it
+    CHECK(s.backend.received().empty());
+}
