@@ -146,7 +146,10 @@ void Session::cancel_io() {
     if (backend_) backend_->socket().cancel(ec);
 }
 
-awaitable<bool> Session::connect_backend() { co_return co_await connect_to(listener_.backends); }
+awaitable<bool> Session::connect_backend() {
+    const bool connected = co_await connect_to(listener_.backends);  // (not `co_return co_await`)
+    co_return connected;
+}
 
 awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backends) {
     phase_ = Phase::connect;

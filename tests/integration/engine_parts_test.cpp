@@ -216,8 +216,10 @@ struct PumpSetup {
     TcpBackend backend{TcpBackend::Mode::capture};
     std::unique_ptr<RunningWard> ward;
     tls::UniqueSslCtx ctx;
+    std::shared_ptr<const proxy::Front> real_tls_front;
     PumpSetup() {
         proxy::register_fronts();
+        real_tls_front = proxy::front_for(config::Protocol::tls);
         proxy::register_front(config::Protocol::tls, proxy::make_front(&serve_lines));
         write_text_file(dir.path() / "ward.yaml",
                         "certificates: { server: { cert: server.pem, key: server.key } }\n"
@@ -229,6 +231,8 @@ struct PumpSetup {
         ward = std::make_unique<RunningWard>(dir.path() / "ward.yaml", /*register_fronts=*/false);
         ctx = make_peer_ctx(client_options(pki));
     }
+    // The real front back for whatever this process runs next.
+    ~PumpSetup() { proxy::register_front(config::Protocol::tls, real_tls_front); }
 };
 
 }  // namespace

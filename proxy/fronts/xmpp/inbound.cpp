@@ -80,9 +80,9 @@ awaitable<void> serve_inbound(Session& s) {
             }
             actions = negotiation.resume();
             if (!actions->close && !actions->proceed && !actions->relay_plaintext) {
-                if (!actions->send.empty() &&
-                    co_await s.client().write_all(actions->send.data(), actions->send.size())) {
-                    co_return;
+                if (!actions->send.empty()) {
+                    const auto failed = co_await s.client().write_all(actions->send.data(), actions->send.size());
+                    if (failed) co_return;
                 }
                 actions = co_await negotiate(s, s.client(), negotiation, &seen);
             }
