@@ -11,6 +11,10 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "../support/net_test_support.hpp"
 #include "../support/running_ward.hpp"
@@ -168,6 +172,62 @@ TEST_CASE("engine parts: a TLS peer that vanishes without close_notify is an eof
         });
         CHECK(server.clean_eof() == say_goodbye);
     }
+}
+
+namespace {
+
+// Sets `flag` once `c` is ready for what `code` waits on.
+proxy::awaitable<void> flag_when_ready(proxy::Connection& c, proxy::error_code code, bool& flag) {
+    const auto failed = co_await c.wait_for(code);
+    flag = !failed;
+}
+
+}  // namespace
+
+TEST_CASE("engine parts: want_write waits for room to write - would_block for something to read") {
+    // (OpenSSL 3.0 answers a peer's KeyUpdate at the next write, not inside SSL_read, so a read
+    // that must write first cannot be provoked from outside; the mapping's other half, the wait
+    // each code stands for, is what the relay relies on.)
+    SocketPair pair;
+    pair.near.set_option(asio::socket_base::send_buffer_size(4096));
+    pair.near.non_blocking(true);
+    const int fd = pair.near.native_handle();
+    proxy::Connection c(std::move(pair.near));
+    const std::string chunk(16 * 1024, 'x');
+    std::size_t queued = 0;
+    for (;;) {
+        const auto n = ::send(fd, chunk.data(), chunk.size(), MSG_DONTWAIT);
+        if (n < 0) break;
+        queued += static_cast<std::size_t>(n);
+    }
+    REQUIRE(queued > 0);
+    bool writable = false, readable = false;
+    auto wait = [&](proxy::error_code code, bool& flag) {
+        asio::co_spawn(pair.io, flag_when_ready(c, code, flag), [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    };
+    wait(proxy::make_error_code(proxy::Errc::want_write), writable);
+    wait(asio::error::would_block, readable);
+    pair.io.poll();
+    CHECK_FALSE(writable);  // the send buffer is full
+    CHECK_FALSE(readable);  // nothing was sent to us
+    // The peer reads what we queued: room to write.
+    std::vector<char> sink(64 * 1024);
+    std::size_t drained = 0;
+    while (drained < queued) {
+        const auto n = ::recv(pair.far.native_handle(), sink.data(), sink.size(), 0);
+        REQUIRE(n > 0);
+        drained += static_cast<std::size_t>(n);
+    }
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (!writable && std::chrono::steady_clock::now() < until) pair.io.run_one_for(100ms);
+    CHECK(writable);
+    CHECK_FALSE(readable);
+    // The peer writes: something to read.
+    REQUIRE(::send(pair.far.native_handle(), "r", 1, 0) == 1);
+    while (!readable && std::chrono::steady_clock::now() < until) pair.io.run_one_for(100ms);
+    CHECK(readable);
 }
 
 namespace {
