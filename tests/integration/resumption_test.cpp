@@ -85,6 +85,28 @@ PeerOptions client(const TestPki& pki, const CertFiles* cert, int version) {
 
 const std::string kBoth = "    peer_subjects: [client.test, other.test]\n";
 
+// The peer with `cert` gets a ticket under `before`; under `after` that ticket is offered by a
+// client without a certificate and by one with it: neither resumes, both are refused. Checks
+// both refusal reasons, TLS 1.3 and TLS 1.2.
+void check_ticket_refused(const TestPki& pki, const CertFiles& cert, const tls::Context& before,
+                          const tls::Context& after, const std::string& bare_reason, const std::string& cert_reason) {
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        SSL_SESSION* ticket = ticket_from(before, client(pki, &cert, version), "client.test");
+        auto bare = connect(after, client(pki, nullptr, version), ticket);
+        check_refused(bare);
+        CHECK(bare.result.peer_refusal_reason == bare_reason);
+        auto with_cert = connect(after, client(pki, &cert, version), ticket);
+        check_refused(with_cert);
+        CHECK(with_cert.result.peer_refusal_reason == cert_reason);
+        for (auto* session : {bare.session, with_cert.session, ticket}) SSL_SESSION_free(session);
+    }
+}
+
+const std::string kNoCertificate =
+    "the peer presented no certificate, and this TLS context requires one (verify_peer: required)";
+
+
 }  // namespace
 
 TEST_CASE("resumption: an unchanged reload resumes with the subject verified again") {
@@ -116,20 +138,8 @@ TEST_CASE("resumption: a subject removed by a reload is not resumed and the peer
     // client.test leaves the context and the peer subject list.
     const auto after =
         ward::test::load_config(dir.path(), config_yaml("    peer_subjects: [other.test]\n", {"other.test"}));
-    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
-        CAPTURE(version_name(version));
-        SSL_SESSION* ticket = ticket_from(before.context("peer"), client(pki, &cert, version), "client.test");
-        auto bare = connect(after.context("peer"), client(pki, nullptr, version), ticket);
-        check_refused(bare);
-        CHECK(bare.result.peer_refusal_reason ==
-              "the peer presented no certificate, and this TLS context requires one (verify_peer: required)");
-        auto with_cert = connect(after.context("peer"), client(pki, &cert, version), ticket);
-        check_refused(with_cert);
-        CHECK(with_cert.result.peer_refusal_reason == "peer subject 'client.test' is not selected in this TLS context");
-        SSL_SESSION_free(bare.session);
-        SSL_SESSION_free(with_cert.session);
-        SSL_SESSION_free(ticket);
-    }
+    check_ticket_refused(pki, cert, before.context("peer"), after.context("peer"), kNoCertificate,
+                         "peer subject 'client.test' is not selected in this TLS context");
 }
 
 TEST_CASE("resumption: a CA removed from the trust store ends resumption for its peers") {
@@ -142,21 +152,10 @@ TEST_CASE("resumption: a CA removed from the trust store ends resumption for its
     pki.trust(pki.untrusted_ca());
     fs::remove(pki.trust_dir() / "ca.pem");
     const auto after = ward::test::load_config(dir.path(), yaml);
-    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
-        CAPTURE(version_name(version));
-        SSL_SESSION* ticket = ticket_from(before.context("peer"), client(pki, &cert, version), "client.test");
-        auto bare = connect(after.context("peer"), client(pki, nullptr, version), ticket);
-        check_refused(bare);
-        auto with_cert = connect(after.context("peer"), client(pki, &cert, version), ticket);
-        check_refused(with_cert);
-        // (The client sends the CA along: it is no longer an anchor, only a self-signed issuer.)
-        CHECK(with_cert.result.peer_refusal_reason ==
-              "certificate verification failed: self-signed certificate in certificate chain (depth 1, /O=ward/CN=ward "
-              "test CA)");
-        SSL_SESSION_free(bare.session);
-        SSL_SESSION_free(with_cert.session);
-        SSL_SESSION_free(ticket);
-    }
+    check_ticket_refused(pki, cert, before.context("peer"), after.context("peer"), kNoCertificate,
+                         // (The client sends the CA along: it is no longer an anchor, only a self-signed issuer.)
+                         "certificate verification failed: self-signed certificate in certificate chain (depth 1, "
+                         "/O=ward/CN=ward test CA)");
 }
 
 TEST_CASE("resumption: a CRL added to the trust store revokes the peer's sessions too") {
@@ -169,19 +168,8 @@ TEST_CASE("resumption: a CRL added to the trust store revokes the peer's session
     const auto before = ward::test::load_config(dir.path(), yaml);
     pki.write_ca_crl({4242});
     const auto after = ward::test::load_config(dir.path(), yaml);
-    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
-        CAPTURE(version_name(version));
-        SSL_SESSION* ticket = ticket_from(before.context("peer"), client(pki, &cert, version), "client.test");
-        auto bare = connect(after.context("peer"), client(pki, nullptr, version), ticket);
-        check_refused(bare);
-        auto with_cert = connect(after.context("peer"), client(pki, &cert, version), ticket);
-        check_refused(with_cert);
-        CHECK(with_cert.result.peer_refusal_reason ==
-              "certificate verification failed: certificate revoked (depth 0, /O=ward/CN=client.test)");
-        SSL_SESSION_free(bare.session);
-        SSL_SESSION_free(with_cert.session);
-        SSL_SESSION_free(ticket);
-    }
+    check_ticket_refused(pki, cert, before.context("peer"), after.context("peer"), kNoCertificate,
+                         "certificate verification failed: certificate revoked (depth 0, /O=ward/CN=client.test)");
 }
 
 TEST_CASE("resumption: a session made without a certificate is not resumed once one is required") {
