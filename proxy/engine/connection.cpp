@@ -54,6 +54,14 @@ awaitable<error_code> Connection::wait_for(error_code ec) {
     co_return wec;
 }
 
+awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, std::size_t size) {
+    for (;;) {
+        auto [ec, n] = try_read(data, size);
+        if (!must_wait(ec)) co_return std::pair{ec, n};
+        if (const auto wec = co_await wait_for(ec)) co_return std::pair{wec, std::size_t{0}};
+    }
+}
+
 awaitable<error_code> Connection::handshake() {
     for (;;) {
         ERR_clear_error();

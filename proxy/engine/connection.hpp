@@ -45,6 +45,8 @@ public:
     }
     // For an error must_wait() accepts, the matching readiness wait; its error, if any.
     awaitable<error_code> wait_for(error_code ec);
+    // try_read, waiting as needed: (error, bytes) with bytes >= 1, or eof at the end.
+    awaitable<std::pair<error_code, std::size_t>> read_some(void* data, std::size_t size);
 
     // Writes everything. Writes on one connection are serialised (two directions of a session
     // may both write to the same peer).

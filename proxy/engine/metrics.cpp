@@ -12,16 +12,10 @@ void ListenerMetrics::observe_handshake(std::chrono::steady_clock::duration d) {
     handshake_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
 
-std::uint64_t ListenerMetrics::bytes_from_client() const {
-    std::uint64_t total = 0;
-    for (const auto& r : relay) total += r.bytes_from_client.load(std::memory_order_relaxed);
-    return total;
-}
-
-std::uint64_t ListenerMetrics::bytes_to_client() const {
-    std::uint64_t total = 0;
-    for (const auto& r : relay) total += r.bytes_to_client.load(std::memory_order_relaxed);
-    return total;
+std::uint64_t ListenerMetrics::total(std::atomic<std::uint64_t> RelayCounters::*counter) const {
+    std::uint64_t sum = 0;
+    for (const auto& r : relay) sum += (r.*counter).load(std::memory_order_relaxed);
+    return sum;
 }
 
 std::shared_ptr<ListenerMetrics> Metrics::listener(const std::string& name, const std::string& protocol) {
@@ -87,8 +81,8 @@ std::string Metrics::prometheus_text() const {
         line("ward_sessions_active", *m, "", static_cast<std::uint64_t>(std::max<std::int64_t>(0, m->active.load())));
     family("ward_bytes_total", "counter", "Bytes relayed, by direction.");
     for (auto& [n, m] : listeners_) {
-        line("ward_bytes_total", *m, ",direction=\"from_client\"", m->bytes_from_client());
-        line("ward_bytes_total", *m, ",direction=\"to_client\"", m->bytes_to_client());
+        line("ward_bytes_total", *m, ",direction=\"from_client\"", m->total(&RelayCounters::bytes_from_client));
+        line("ward_bytes_total", *m, ",direction=\"to_client\"", m->total(&RelayCounters::bytes_to_client));
     }
     family("ward_handshake_duration_seconds", "histogram", "TLS handshake duration.");
     for (auto& [n, m] : listeners_) {

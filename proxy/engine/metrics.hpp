@@ -42,8 +42,8 @@ struct ListenerMetrics {
 
     explicit ListenerMetrics(std::size_t workers) : relay(workers) {}
     RelayCounters& relay_of(unsigned worker) { return relay[worker]; }
-    std::uint64_t bytes_from_client() const;
-    std::uint64_t bytes_to_client() const;
+    // One relay counter added up over the workers.
+    std::uint64_t total(std::atomic<std::uint64_t> RelayCounters::*counter) const;
 
     // Handshake duration histogram (seconds, Prometheus cumulative buckets).
     static constexpr std::array<double, 12> kBuckets{0.001, 0.002, 0.005, 0.01, 0.025, 0.05,

@@ -271,14 +271,6 @@ awaitable<bool> Session::tls_and_backend() {
     co_return ok;
 }
 
-awaitable<std::pair<error_code, std::size_t>> Session::read_some(Connection& side, char* data, std::size_t size) {
-    for (;;) {
-        auto [ec, n] = side.try_read(data, size);
-        if (!Connection::must_wait(ec)) co_return std::pair{ec, n};
-        if (const auto wec = co_await side.wait_for(ec)) co_return std::pair{wec, std::size_t{0}};
-    }
-}
-
 awaitable<void> Session::last_word(Connection& side, std::string bytes) {
     enter(Phase::closing);
     set_deadline(std::chrono::seconds(1));

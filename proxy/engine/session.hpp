@@ -94,8 +94,6 @@ public:
     // Dials the listener's backends (or `endpoints`) in order; false when none answered.
     awaitable<bool> connect_backend();
     awaitable<bool> connect_to(const std::vector<config::Endpoint>& endpoints);
-    // Reads what is there, waiting as needed: (error, bytes), eof at the end.
-    awaitable<std::pair<error_code, std::size_t>> read_some(Connection& side, char* data, std::size_t size);
     // Writes `bytes` to `side`, ends sending, and finishes the session: the last word.
     awaitable<void> last_word(Connection& side, std::string bytes);
     // The relay's filters, per direction (none: bytes pass as they are), handed over before

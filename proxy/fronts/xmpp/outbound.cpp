@@ -73,7 +73,7 @@ awaitable<void> serve_outbound(Session& s) {
         }
         std::array<char, 4096> buffer;
         for (;;) {
-            auto [ec, n] = co_await s.read_some(s.backend(), buffer.data(), buffer.size());
+            auto [ec, n] = co_await s.backend().read_some(buffer.data(), buffer.size());
             if (ec) {
                 const std::string why = s.negotiation_expired() ? "no STARTTLS in time" : "the remote closed before TLS";
                 co_await refuse(why);

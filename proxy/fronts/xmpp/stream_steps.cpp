@@ -104,7 +104,7 @@ awaitable<std::optional<xmpp::NegotiationActions>> negotiate(Session& s, Connect
     std::array<char, 4096> buffer;
     std::size_t total = 0;
     for (;;) {
-        auto [ec, n] = co_await s.read_some(side, buffer.data(), buffer.size());
+        auto [ec, n] = co_await side.read_some(buffer.data(), buffer.size());
         if (s.negotiation_expired()) co_return negotiation.fail(xmpp::StreamCondition::connection_timeout, s.summary().detail);
         if (ec) {
             if (!s.summary().reason) s.summary().reason = ec;
@@ -149,7 +149,7 @@ awaitable<bool> pass_opening(Session& s, Connection& from, Connection& to, bool 
     std::size_t header_size = 0;
     std::array<char, 4096> buffer;
     for (;;) {
-        auto [ec, n] = co_await s.read_some(from, buffer.data(), buffer.size());
+        auto [ec, n] = co_await from.read_some(buffer.data(), buffer.size());
         if (ec) {
             if (!s.summary().reason) s.summary().reason = s.negotiation_expired() ? make_error_code(Errc::timed_out) : ec;
             s.summary().detail = "the other server's stream did not open";
