@@ -170,6 +170,23 @@ void check_config(Config& config, Diagnostics& diag) {
         else if (!config.find_tls_context(config.admin.tls_context))
             diag.error(config.mark("admin.tls_context"), "admin.tls_context",
                         "unknown TLS context '" + config.admin.tls_context + "'");
+        if (config.admin.users_file.empty())
+            diag.error(config.mark("admin"), "admin.users_file",
+                        "the admin API needs a users_file (create it with 'ward admin user add')");
+        if (config.admin.audit_file.empty())
+            diag.error(config.mark("admin"), "admin.audit_file", "the admin API needs an audit_file");
+        if (config.admin.session_lifetime < config.admin.session_timeout)
+            diag.error(config.mark("admin.session_lifetime"), "admin.session_lifetime",
+                        "is shorter than admin.session_timeout");
+        for (const auto& l : config.listeners) {
+            if (config.admin.bind.port != 0 && l.bind.port == config.admin.bind.port &&
+                binds_overlap(l.bind.host, config.admin.bind.host))
+                diag.error(config.mark("admin.bind"), "admin.bind",
+                            config.admin.bind.to_string() + " is already bound by listener '" + l.name + "'");
+        }
+        if (config.metrics.enabled && config.admin.bind.port != 0 && config.metrics.bind.port == config.admin.bind.port &&
+            binds_overlap(config.metrics.bind.host, config.admin.bind.host))
+            diag.error(config.mark("admin.bind"), "admin.bind", config.admin.bind.to_string() + " is already bound by metrics");
     }
 }
 

@@ -179,10 +179,22 @@ struct Metrics {
     bool operator==(const Metrics&) const = default;
 };
 
+// The admin plane (HTTPS API): proxy/fronts/admin/. The credential rules here are the standard
+// mode's; enhanced and common-criteria modes tighten them (proxy/ops/accounts.hpp).
 struct Admin {
     bool enabled = false;
     Endpoint bind{"127.0.0.1", 9443};
     std::string tls_context;
+    FilePath users_file;  // accounts: mode 0600, managed by `ward admin user ...` and the API
+    FilePath audit_file;  // append-only, hash-chained JSON lines
+    Duration session_timeout = std::chrono::minutes(30);  // idle
+    Duration session_lifetime = std::chrono::hours(8);    // absolute
+    std::uint32_t lockout_attempts = 5;                    // failed logins in a row that lock an account
+    Duration lockout_duration = std::chrono::minutes(15);
+    std::uint32_t login_failures_per_minute = 10;  // per source address, then 429
+    std::uint32_t password_iterations = 600000;    // PBKDF2-HMAC-SHA256, for new hashes
+    std::uint32_t max_body_size = 1024 * 1024;
+    Duration request_timeout = std::chrono::seconds(10);  // a whole request, headers and body
     bool operator==(const Admin&) const = default;
 };
 

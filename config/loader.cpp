@@ -53,13 +53,27 @@ void Reader::read(const YAML::Node& root, Config& config) {
         field(n, "bind", p, [&](auto& v, auto& q) { set_endpoint(v, q, config.metrics.bind, true); });
     });
     field(root, "admin", "", [&](auto& n, auto& p) {
-        // Until the admin API is served, say so instead of letting the settings look live.
-        diag_.warning(mark_of(n), p, "the admin API is not served by this build yet: these settings are checked, "
-                                     "but nothing listens on admin.bind");
-        if (!map(n, p, {"enabled", "bind", "tls_context"})) return;
-        field(n, "enabled", p, [&](auto& v, auto& q) { set_bool(v, q, config.admin.enabled); });
-        field(n, "bind", p, [&](auto& v, auto& q) { set_endpoint(v, q, config.admin.bind, true); });
-        field(n, "tls_context", p, [&](auto& v, auto& q) { set_string(v, q, config.admin.tls_context); });
+        auto& a = config.admin;
+        if (!map(n, p, {"enabled", "bind", "tls_context", "users_file", "audit_file", "session_timeout",
+                        "session_lifetime", "lockout_attempts", "lockout_duration", "login_failures_per_minute",
+                        "password_iterations", "max_body_size", "request_timeout"}))
+            return;
+        field(n, "enabled", p, [&](auto& v, auto& q) { set_bool(v, q, a.enabled); });
+        field(n, "bind", p, [&](auto& v, auto& q) { set_endpoint(v, q, a.bind, true); });
+        field(n, "tls_context", p, [&](auto& v, auto& q) { set_string(v, q, a.tls_context); });
+        field(n, "users_file", p, [&](auto& v, auto& q) { set_path(v, q, a.users_file); });
+        field(n, "audit_file", p, [&](auto& v, auto& q) { set_path(v, q, a.audit_file); });
+        field(n, "session_timeout", p, [&](auto& v, auto& q) { set_duration(v, q, a.session_timeout); });
+        field(n, "session_lifetime", p, [&](auto& v, auto& q) { set_duration(v, q, a.session_lifetime); });
+        field(n, "lockout_attempts", p, [&](auto& v, auto& q) { set_int(v, q, a.lockout_attempts, 1u, 100u); });
+        field(n, "lockout_duration", p, [&](auto& v, auto& q) { set_duration(v, q, a.lockout_duration); });
+        field(n, "login_failures_per_minute", p,
+              [&](auto& v, auto& q) { set_int(v, q, a.login_failures_per_minute, 1u, 10000u); });
+        // 1000 is the FIPS provider's floor for PBKDF2; tests use it, production keeps the default.
+        field(n, "password_iterations", p,
+              [&](auto& v, auto& q) { set_int(v, q, a.password_iterations, 1000u, 10000000u); });
+        field(n, "max_body_size", p, [&](auto& v, auto& q) { set_size(v, q, a.max_body_size, 64 * 1024, 64 * 1024 * 1024); });
+        field(n, "request_timeout", p, [&](auto& v, auto& q) { set_duration(v, q, a.request_timeout); });
     });
     field(root, "logging", "", [&](auto& n, auto& p) {
         if (!map(n, p, {"level"})) return;

@@ -174,7 +174,25 @@ std::string to_yaml(const Config& c) {
         out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
         out << YAML::Key << "enabled" << YAML::Value << c.admin.enabled;
         out << YAML::Key << "bind" << YAML::Value << c.admin.bind.to_string();
-        if (!c.admin.tls_context.empty()) out << YAML::Key << "tls_context" << YAML::Value << c.admin.tls_context;
+        const auto& a = c.admin;
+        if (!a.tls_context.empty()) out << YAML::Key << "tls_context" << YAML::Value << a.tls_context;
+        if (!a.users_file.empty()) out << YAML::Key << "users_file" << YAML::Value << a.users_file.written;
+        if (!a.audit_file.empty()) out << YAML::Key << "audit_file" << YAML::Value << a.audit_file.written;
+        auto duration = [&](const char* key, Duration v, Duration d) {
+            if (v != d) out << YAML::Key << key << YAML::Value << format_duration(v);
+        };
+        auto number = [&](const char* key, std::uint32_t v, std::uint32_t d) {
+            if (v != d) out << YAML::Key << key << YAML::Value << v;
+        };
+        duration("session_timeout", a.session_timeout, admin_defaults.session_timeout);
+        duration("session_lifetime", a.session_lifetime, admin_defaults.session_lifetime);
+        number("lockout_attempts", a.lockout_attempts, admin_defaults.lockout_attempts);
+        duration("lockout_duration", a.lockout_duration, admin_defaults.lockout_duration);
+        number("login_failures_per_minute", a.login_failures_per_minute, admin_defaults.login_failures_per_minute);
+        number("password_iterations", a.password_iterations, admin_defaults.password_iterations);
+        if (a.max_body_size != admin_defaults.max_body_size)
+            out << YAML::Key << "max_body_size" << YAML::Value << format_size(a.max_body_size);
+        duration("request_timeout", a.request_timeout, admin_defaults.request_timeout);
         out << YAML::EndMap;
     }
     if (c.logging.level != LogLevel::info) {
@@ -241,6 +259,7 @@ Status save_text_atomically(const fs::path& file, const std::string& text, const
     struct stat st {};
     const bool existed = ::stat(file.c_str(), &st) == 0;
     if (existed) mode = st.st_mode & 07777;
+    if (options.mode) mode = static_cast<mode_t>(*options.mode);
 
     // Keep the current version: copied to a temporary file first so that `.prev` itself is
     // always whole.

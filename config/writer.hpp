@@ -2,6 +2,7 @@
 // Writing the configuration back: used by certificate import and, later, the admin API.
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -16,6 +17,8 @@ struct SaveOptions {
     // Called after the new file is written and synced, before it replaces the old one
     // (tests use it to crash there).
     std::function<void()> before_rename;
+    // The file's permissions (and its .prev's); unset: kept from the current file, 0644 for a new one.
+    std::optional<unsigned> mode;
 };
 
 // Replaces `file` atomically: the new text goes to a temporary file in the same folder, is

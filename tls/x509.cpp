@@ -153,13 +153,17 @@ std::vector<std::string> subject_common_names(X509* cert, std::size_t* unreadabl
     return out;
 }
 
-std::string subject_oneline(X509* cert) {
-    if (!cert) return {};
+std::string subject_oneline(X509* cert) { return cert ? name_oneline(X509_get_subject_name(cert)) : std::string(); }
+
+std::string issuer_oneline(X509* cert) { return cert ? name_oneline(X509_get_issuer_name(cert)) : std::string(); }
+
+std::string name_oneline(X509_NAME* name) {
+    if (!name) return {};
     // RFC 2253 escaping and order, but ", " separators and raw UTF-8 instead of \XX escapes.
     constexpr unsigned long kFlags =
         (XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB & ~XN_FLAG_SEP_MASK) | XN_FLAG_SEP_CPLUS_SPC;
     UniqueBio bio(BIO_new(BIO_s_mem()));
-    if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, kFlags) < 0) {
+    if (!bio || X509_NAME_print_ex(bio.get(), name, 0, kFlags) < 0) {
         clear_openssl_errors();
         return {};
     }

@@ -24,6 +24,9 @@ Result<UniquePkey> read_private_key_pem(const std::filesystem::path& path);
 std::vector<std::string> subject_common_names(X509* cert, std::size_t* unreadable = nullptr);
 // RFC 2253 style with ", " separators, most specific first, UTF-8: "CN=x, O=ward".
 std::string subject_oneline(X509* cert);
+std::string issuer_oneline(X509* cert);
+// A name as subject_oneline writes it.
+std::string name_oneline(X509_NAME* name);
 // "AB:CD:..." upper-case hex of the SHA-256 of the DER certificate.
 std::string sha256_fingerprint(X509* cert);
 

@@ -119,6 +119,9 @@ Result<ImportReport> import_certificate(const ImportRequest& request, config::Di
         }
     }
 
+    if (request.check && !request.check(config::to_yaml(config)))
+        return Error{"the configuration after this import does not pass 'ward check'; nothing was written"};
+
     // Certificate first, configuration second: a crash in between leaves a stored certificate
     // that nothing selects yet, and importing again completes the work.
     if (!stored) {

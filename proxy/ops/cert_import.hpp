@@ -4,6 +4,7 @@
 // subject CN is added to tls_peer_subjects and to every TLS context that uses the store, and the
 // configuration is written back atomically. Idempotent; refuses what the security mode forbids.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct ImportRequest {
     std::string description;  // empty: "imported from <file>"
     std::filesystem::path certificate;
     config::SaveOptions save;  // tests use it to crash between write and rename
+    // Checks the configuration the import would write (its YAML) before anything is written;
+    // false refuses the import. The admin API runs the full `ward check` here.
+    std::function<bool(const std::string& text)> check;
 };
 
 struct ImportReport {

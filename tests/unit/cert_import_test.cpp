@@ -76,7 +76,7 @@ struct ImportSetup {
     Result<ops::ImportReport> import(const fs::path& cert, const std::string& store = "sip-trust",
                                      config::SaveOptions save = {}) {
         config::Diagnostics diagnostics(config_file.string());
-        ops::ImportRequest request{config_file, store, "SIP trunk", cert, std::move(save)};
+        ops::ImportRequest request{config_file, store, "SIP trunk", cert, std::move(save), {}};
         return ops::import_certificate(request, diagnostics);
     }
 

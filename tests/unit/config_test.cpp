@@ -249,14 +249,29 @@ TEST_CASE("a listener on port 0 needs a context and backends like any other - an
     CHECK_FALSE(r.config.has_value());
 }
 
-TEST_CASE("the admin section is checked but said to be not served yet") {
+TEST_CASE("the admin section needs its context - users and audit files - and a free port") {
     Folder f;
-    auto r = load_string("admin: { enabled: false }\n", f.path / "w.yaml");
     const auto file = (f.path / "w.yaml").string();
+    auto off = load_string("admin: { enabled: false }\n", f.path / "w.yaml");
+    CHECK(off.diagnostics.all().empty());
+    CHECK(off.config.has_value());
+    auto r = load_string("admin: { enabled: false, password_iterations: 999, colour: blue }\n", f.path / "w.yaml");
     CHECK(lines_of(r.diagnostics) ==
-          lines_of(std::vector<std::string>{file + ":1:8: warning: admin: the admin API is not served by this build yet: these settings are "
-                           "checked, but nothing listens on admin.bind"}));
-    CHECK(r.config.has_value());
+          lines_of(std::vector<std::string>{
+              file + ":1:52: error: admin.colour: unknown key 'colour'",
+              file + ":1:47: error: admin.password_iterations: 999 is out of range (1000 to 10000000)",
+          }));
+    auto s = load_string("metrics: { bind: '127.0.0.1:9443' }\n"
+                         "admin: { enabled: true, bind: '127.0.0.1:9443', session_timeout: 2h, session_lifetime: 1h }\n",
+                         f.path / "w.yaml");
+    CHECK(lines_of(s.diagnostics) ==
+          lines_of(std::vector<std::string>{
+              file + ":2:8: error: admin.tls_context: the admin API needs a tls_context",
+              file + ":2:8: error: admin.users_file: the admin API needs a users_file (create it with 'ward admin user add')",
+              file + ":2:8: error: admin.audit_file: the admin API needs an audit_file",
+              file + ":2:88: error: admin.session_lifetime: is shorter than admin.session_timeout",
+              file + ":2:31: error: admin.bind: 127.0.0.1:9443 is already bound by metrics",
+          }));
 }
 
 TEST_CASE("value syntax: endpoints - durations - sizes") {
@@ -326,7 +341,8 @@ TEST_CASE("the model written back loads into an equal model (round trip)") {
         "  - name: x\n    protocol: xmpp-server-outbound\n    bind: '127.0.0.1:5299'\n    tls_context: c\n"
         "    xmpp: { domains: [a.example], routes: { b.example: 'b.example:5269' } }\n"
         "metrics: { enabled: false, bind: '127.0.0.1:9999' }\n"
-        "admin: { enabled: true, bind: '127.0.0.1:9443', tls_context: c }\n"
+        "admin: { enabled: true, bind: '127.0.0.1:9443', tls_context: c, users_file: users.json, audit_file: audit.log,\n"
+        "         session_timeout: 15m, lockout_attempts: 3, password_iterations: 1000, max_body_size: 2MiB }\n"
         "logging: { level: debug }\n";
     auto first = load_string(yaml, f.path / "ward.yaml");
     INFO(first.diagnostics.to_string());
