@@ -18,6 +18,7 @@
 
 #include "config/loader.hpp"
 #include "config/writer.hpp"
+#include "proxy/cli_admin.hpp"
 #include "proxy/engine/log.hpp"
 #include "proxy/engine/server.hpp"
 #include "proxy/engine/snapshot.hpp"
@@ -43,6 +44,8 @@ commands:
   pki     make a development PKI or issue certificates
   cert    import a peer certificate into a trust store
   ciphers list the TLS ciphers OpenSSL offers and which each security mode allows
+  admin   manage admin accounts; log in to a running ward's admin API
+  audit   verify the admin audit log's hash chain
 
 `ward <command> --help` describes each command. `ward --version` prints the version.
 )";
@@ -440,6 +443,10 @@ int run_cli(int argc, char** argv) {
     if (command == "pki") return cmd_pki(args);
     if (command == "cert") return cmd_cert(args);
     if (command == "ciphers") return cmd_ciphers(args);
+    if (command == "admin" || command == "audit") {
+        std::vector<std::string> rest(argv + 2, argv + argc);
+        return command == "admin" ? cmd_admin(rest) : cmd_audit(rest);
+    }
     return usage_error("unknown command '" + std::string(command) + "'", kUsage);
 }
 

@@ -1,5 +1,7 @@
 #include "proxy/engine/front.hpp"
 
+#include "proxy/engine/control.hpp"
+
 #include <map>
 
 namespace ward::proxy {
@@ -35,5 +37,12 @@ std::shared_ptr<const Front> front_for(config::Protocol protocol) {
     auto it = fronts.find(protocol);
     return it == fronts.end() ? nullptr : it->second;
 }
+
+namespace {
+AdminPlaneFactory admin_factory = nullptr;
+}  // namespace
+
+void register_admin_plane(AdminPlaneFactory factory) { admin_factory = factory; }
+AdminPlaneFactory admin_plane_factory() { return admin_factory; }
 
 }  // namespace ward::proxy

@@ -130,18 +130,109 @@ bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
             if (e) proxy_log().error("metrics endpoint stopped by an unexpected exception");
         });
     }
-    if (!c.user.empty() && !drop_privileges(c.user)) return false;
-
     {
         std::lock_guard lock(bound_mutex_);
         snapshot_ = snapshot;
     }
+    last_reload_ = {true, snapshot->generation, {}, "configuration loaded at start", std::chrono::system_clock::now()};
+    if (c.admin.enabled && !start_admin(c)) return false;
+    if (!c.user.empty() && !drop_privileges(c.user)) return false;
+
     for (unsigned i = 0; i < n; ++i) {
         workers_[i]->apply(snapshot, std::move(opened[i]), {});
         workers_[i]->start();
     }
     proxy_log().info("ward started: {} mode, {} listener{}, {} worker{}", config::to_string(c.security.mode),
                      c.listeners.size(), c.listeners.size() == 1 ? "" : "s", n, n == 1 ? "" : "s");
+    return true;
+}
+
+bool Server::start_admin(const config::Config& c) {
+    const auto factory = admin_plane_factory();
+    if (!factory) {
+        proxy_log().error("admin: the admin API is not served by this build");
+        return false;
+    }
+    auto plane = factory(*this, control_);
+    if (!plane) {
+        proxy_log().error("admin: {}", plane.error());
+        return false;
+    }
+    admin_ = std::move(*plane);
+    auto acceptor = std::make_unique<tcp::acceptor>(control_);
+    auto ec = open_and_bind(*acceptor, bind_endpoint(c.admin.bind), false);
+    if (!ec) acceptor->listen(64, ec);
+    if (ec) {
+        proxy_log().error("admin: cannot listen on {}: {}", c.admin.bind.to_string(), ec.message());
+        return false;
+    }
+    {
+        std::lock_guard lock(bound_mutex_);
+        admin_bound_ = acceptor->local_endpoint(ec);
+    }
+    admin_acceptor_ = std::move(acceptor);
+    proxy_log().info("admin API on https://{}/", endpoint_text(*admin_bound_));
+    asio::co_spawn(control_, serve_admin(), [](std::exception_ptr e) {
+        if (e) proxy_log().error("admin API stopped by an unexpected exception");
+    });
+    return true;
+}
+
+awaitable<void> Server::serve_admin() {
+    for (;;) {
+        tcp::endpoint peer;
+        auto [ec, socket] = co_await admin_acceptor_->async_accept(peer, use_tuple);
+        if (ec == asio::error::operation_aborted || !admin_acceptor_->is_open()) co_return;
+        if (ec) continue;
+        asio::co_spawn(control_, admin_->serve(std::move(socket), peer), [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                proxy_log().error("admin connection ended by an unexpected exception: {}", x.what());
+            }
+        });
+    }
+}
+
+std::shared_ptr<const Snapshot> Server::current() const {
+    std::lock_guard lock(bound_mutex_);
+    return snapshot_;
+}
+
+std::vector<ListenerStatus> Server::listeners() const {
+    std::vector<ListenerStatus> out;
+    auto snapshot = current();
+    if (!snapshot) return out;
+    std::map<std::string, Bound> bound;
+    {
+        std::lock_guard lock(bound_mutex_);
+        bound = bound_;
+    }
+    for (const auto& l : snapshot->config.listeners) {
+        ListenerStatus s;
+        s.name = l.name;
+        s.protocol = std::string(config::to_string(l.protocol));
+        s.tls_context = l.tls_context;
+        if (auto it = bound.find(l.name); it != bound.end()) s.bind = endpoint_text(it->second.endpoint);
+        auto m = const_cast<Metrics&>(metrics_).listener(l.name, s.protocol);
+        s.active = m->active.load(std::memory_order_relaxed);
+        s.accepted = m->accepted.load(std::memory_order_relaxed);
+        s.handshakes = m->handshakes_ok.load(std::memory_order_relaxed);
+        for (const auto& f : m->handshakes_failed) s.handshake_failures += f.load(std::memory_order_relaxed);
+        s.refusals = m->handshakes_failed[static_cast<std::size_t>(HandshakeFailure::peer_refused)].load() +
+                     m->refused_listener_limit.load() + m->refused_global_limit.load();
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+bool Server::ready() const {
+    auto snapshot = current();
+    if (!snapshot || stopping_) return false;
+    std::lock_guard lock(bound_mutex_);
+    for (const auto& l : snapshot->config.listeners)
+        if (!bound_.count(l.name)) return false;
     return true;
 }
 
@@ -199,6 +290,11 @@ std::optional<tcp::endpoint> Server::bound_endpoint(const std::string& listener)
     return it->second.endpoint;
 }
 
+std::optional<tcp::endpoint> Server::admin_endpoint() const {
+    std::lock_guard lock(bound_mutex_);
+    return admin_bound_;
+}
+
 std::optional<tcp::endpoint> Server::metrics_endpoint() const {
     std::lock_guard lock(bound_mutex_);
     return metrics_bound_;
@@ -209,8 +305,14 @@ std::uint64_t Server::generation() const {
     return snapshot_ ? snapshot_->generation : 0;
 }
 
-void Server::reload() {
-    if (stopping_) return;
+ReloadOutcome Server::reload(const std::string& reopen) {
+    ReloadOutcome outcome;
+    outcome.when = std::chrono::system_clock::now();
+    outcome.generation = snapshot_ ? snapshot_->generation : 0;
+    if (stopping_) {
+        outcome.message = "not reloaded: ward is stopping";
+        return outcome;
+    }
     proxy_log().info("reloading {}", config_file_.string());
     config::Diagnostics diagnostics(config_file_.string());
     auto next = build_snapshot(config_file_, diagnostics, snapshot_.get());
@@ -218,11 +320,26 @@ void Server::reload() {
         if (d.severity == config::Severity::error) proxy_log().error("reload: {}", config::format(d));
         else proxy_log().warn("reload: {}", config::format(d));
     }
+    outcome.diagnostics = diagnostics.all();
+    if (next && !reopen.empty() && !next->find_listener(reopen)) {
+        outcome.message = "no listener named '" + reopen + "' in the configuration";
+        last_reload_ = outcome;
+        return outcome;
+    }
+    if (next) {
+        const auto& was = snapshot_->config.admin;
+        const auto& now = next->config.admin;
+        if (was.enabled != now.enabled || was.bind != now.bind || was.users_file != now.users_file ||
+            was.audit_file != now.audit_file)
+            proxy_log().warn("reload: admin.enabled, bind, users_file and audit_file change only on restart");
+    }
     if (!next) {
         proxy_log().error("reload failed; the running configuration (generation {}) stays in force",
                           snapshot_->generation);
+        outcome.message = "reload failed; generation " + std::to_string(snapshot_->generation) + " stays in force";
+        last_reload_ = outcome;
         if (reload_observer_) reload_observer_(false);
-        return;
+        return outcome;
     }
     // Listeners: keep those whose key is unchanged, close the removed, bind the new.
     const auto n = workers_.size();
@@ -236,7 +353,7 @@ void Server::reload() {
     std::map<std::string, Bound> next_bound;
     for (const auto& l : next->config.listeners) {
         auto it = bound.find(l.name);
-        if (it != bound.end() && it->second.key == listener_key(l)) {
+        if (it != bound.end() && it->second.key == listener_key(l) && l.name != reopen) {
             next_bound[l.name] = it->second;
             continue;
         }
@@ -251,7 +368,7 @@ void Server::reload() {
     }
     for (const auto& [name, b] : bound) {
         auto it = next_bound.find(name);
-        if (it == next_bound.end() || it->second.key != b.key) {
+        if (it == next_bound.end() || it->second.key != b.key || name == reopen) {
             closed.push_back(b.key);
             proxy_log().info("listener {} closed", name);
         }
@@ -274,6 +391,13 @@ void Server::reload() {
             });
         });
     }
+    outcome.applied = true;
+    outcome.generation = generation;
+    outcome.message = "generation " + std::to_string(generation) + " in force for new connections" +
+                      (reopen.empty() ? "" : "; listener " + reopen + " re-opened") +
+                      "; established sessions keep the configuration they started with";
+    last_reload_ = outcome;
+    return outcome;
 }
 
 void Server::begin_stop() {
@@ -283,6 +407,10 @@ void Server::begin_stop() {
                      snapshot_ ? snapshot_->config.limits.drain_timeout.count() : 0);
     for (auto& w : workers_) w->stop_accepting();
     if (metrics_acceptor_) metrics_acceptor_->close();
+    if (admin_acceptor_) {
+        error_code ec;
+        admin_acceptor_->close(ec);
+    }
     if (signals_) signals_->cancel();
     asio::co_spawn(control_, drain(), [this](std::exception_ptr e) {
         if (e) proxy_log().error("drain ended by an unexpected exception; stopping now");

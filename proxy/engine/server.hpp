@@ -13,13 +13,14 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "proxy/engine/asio.hpp"
+#include "proxy/engine/control.hpp"
 #include "proxy/engine/metrics.hpp"
 #include "proxy/engine/snapshot.hpp"
 #include "proxy/engine/worker.hpp"
 
 namespace ward::proxy {
 
-class Server {
+class Server final : public Control {
 public:
     explicit Server(std::filesystem::path config_file);
     ~Server();
@@ -37,11 +38,19 @@ public:
     // The address a listener (or the metrics endpoint) is bound to; for port 0 binds.
     std::optional<tcp::endpoint> bound_endpoint(const std::string& listener) const;
     std::optional<tcp::endpoint> metrics_endpoint() const;
+    std::optional<tcp::endpoint> admin_endpoint() const;
     std::uint64_t generation() const;
     // Called on the control thread after each reload attempt, with whether it took effect. Set
     // it before run().
     void set_reload_observer(std::function<void(bool applied)> observer) { reload_observer_ = std::move(observer); }
     Metrics& metrics() { return metrics_; }
+
+    // Control (the admin plane's view; control thread only, except current()).
+    std::shared_ptr<const Snapshot> current() const override;
+    ReloadOutcome reload(const std::string& reopen = {}) override;
+    const ReloadOutcome& last_reload() const override { return last_reload_; }
+    std::vector<ListenerStatus> listeners() const override;
+    bool ready() const override;
 
 private:
     struct Bound {
@@ -50,7 +59,8 @@ private:
     };
 
     bool bind_listener(const config::Listener& l, std::vector<ListenerSocket>& per_worker, Bound& bound);
-    void reload();
+    bool start_admin(const config::Config& c);
+    awaitable<void> serve_admin();
     void begin_stop();
     awaitable<void> drain();
     awaitable<void> serve_metrics(tcp::acceptor acceptor);
@@ -67,6 +77,10 @@ private:
     std::map<std::string, Bound> bound_;  // listener name -> key and address
     std::optional<tcp::endpoint> metrics_bound_;
     std::unique_ptr<tcp::acceptor> metrics_acceptor_;
+    std::optional<tcp::endpoint> admin_bound_;
+    std::unique_ptr<tcp::acceptor> admin_acceptor_;
+    std::unique_ptr<AdminPlane> admin_;
+    ReloadOutcome last_reload_;
     std::function<void(bool)> reload_observer_;
     bool stopping_ = false;
     int exit_status_ = 0;

@@ -5,17 +5,18 @@
 
 namespace ward::proxy {
 
-std::shared_ptr<const Snapshot> build_snapshot(const std::filesystem::path& file, config::Diagnostics& diagnostics,
-                                               const Snapshot* previous) {
-    auto loaded = config::load_file(file);
+namespace {
+
+std::shared_ptr<const Snapshot> build(config::LoadResult loaded, config::Diagnostics& diagnostics,
+                                      const Snapshot* previous, bool mode_may_change) {
     diagnostics = loaded.diagnostics;
     if (!loaded.partial) return nullptr;
     const auto& c = *loaded.partial;
     if (previous) {
         // The security mode is process-wide (the FIPS provider cannot be unloaded).
         const auto& was = previous->config.security;
-        if (c.security.mode != was.mode || c.security.fips_provider != was.fips_provider ||
-            c.security.fips_module_dir != was.fips_module_dir) {
+        if (!mode_may_change && (c.security.mode != was.mode || c.security.fips_provider != was.fips_provider ||
+                                 c.security.fips_module_dir != was.fips_module_dir)) {
             diagnostics.error(c.mark("security.mode"), "security",
                               "the security mode and FIPS provider cannot change on reload (now " +
                                   std::string(config::to_string(was.mode)) + "); restart ward to change them");
@@ -56,6 +57,19 @@ std::shared_ptr<const Snapshot> build_snapshot(const std::filesystem::path& file
     }
     if (diagnostics.has_errors()) return nullptr;
     return snapshot;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> build_snapshot(const std::filesystem::path& file, config::Diagnostics& diagnostics,
+                                               const Snapshot* previous) {
+    return build(config::load_file(file), diagnostics, previous, false);
+}
+
+std::shared_ptr<const Snapshot> build_snapshot_from_text(std::string_view text, const std::filesystem::path& file,
+                                                         config::Diagnostics& diagnostics, const Snapshot& previous,
+                                                         bool mode_may_change) {
+    return build(config::load_string(text, file), diagnostics, &previous, mode_may_change);
 }
 
 }  // namespace ward::proxy

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -40,5 +41,12 @@ struct Snapshot {
 // problem in `diagnostics` otherwise. `previous` (on reload) forbids changes that need a restart.
 std::shared_ptr<const Snapshot> build_snapshot(const std::filesystem::path& file, config::Diagnostics& diagnostics,
                                                const Snapshot* previous = nullptr);
+
+// The same check for `text` as if it were the contents of `file` (the admin API checks a change
+// this way before writing it). `mode_may_change`: a change of security mode is checked against
+// the new mode instead of refused (it takes effect at restart).
+std::shared_ptr<const Snapshot> build_snapshot_from_text(std::string_view text, const std::filesystem::path& file,
+                                                         config::Diagnostics& diagnostics, const Snapshot& previous,
+                                                         bool mode_may_change = false);
 
 }  // namespace ward::proxy

@@ -44,7 +44,7 @@ TEST_CASE("ward check passes the shipped example configuration") {
     auto r = run_process({ward_binary(), "check", "-c", config.string()});
     INFO(r.err);
     CHECK(r.exit_code == 0);
-    CHECK(r.out == config.string() + ": configuration is valid (standard mode, 3 TLS contexts, 6 listeners)\n");
+    CHECK(r.out == config.string() + ": configuration is valid (standard mode, 4 TLS contexts, 6 listeners)\n");
 }
 
 TEST_CASE("ward check reports every problem and exits 78") {
@@ -68,7 +68,7 @@ TEST_CASE("ward check reports every problem and exits 78") {
     const auto f = config.string();
     CHECK(r.err.find(f + ":16:34: error: certificates.sip.key: key '" + (w.path / "pki/xmpp.key").string() +
                      "' does not match certificate") != std::string::npos);
-    CHECK(r.err.find(f + ":34:39: error: tls_contexts.Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context.ciphers[1]: "
+    CHECK(r.err.find(f + ":35:39: error: tls_contexts.Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context.ciphers[1]: "
                          "'TLS_AES_128_GCM_SHA999' is not a TLS cipher known to OpenSSL 3.0") != std::string::npos);
     CHECK(r.err.find("error: bogus_section: unknown key 'bogus_section'") != std::string::npos);
     CHECK(r.err.find(f + ": configuration is not valid\n") != std::string::npos);

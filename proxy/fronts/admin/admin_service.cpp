@@ -1,0 +1,455 @@
+#include "proxy/fronts/admin/admin_service.hpp"
+
+#include <fstream>
+
+#include <boost/json.hpp>
+
+#include "config/loader.hpp"
+#include "config/values.hpp"
+#include "config/writer.hpp"
+#include "proxy/engine/log.hpp"
+#include "proxy/fronts/admin/admin_plane.hpp"
+#include "proxy/fronts/admin/http_io.hpp"
+#include "proxy/ops/secrets.hpp"
+#include "tls/alpn.hpp"
+#include "tls/peer_verifier.hpp"
+
+namespace ward::proxy::admin {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::function<ops::SystemClock::time_point()>& test_clock() {
+    static std::function<ops::SystemClock::time_point()> clock;
+    return clock;
+}
+
+constexpr int kMaxRequestsPerConnection = 100;
+
+// What a connection needs beyond its coroutine frame: the watchdog's handler may run after the
+// frame is gone, so it holds only a weak reference to this.
+struct Conn {
+    Conn(tcp::socket s, asio::io_context& io) : connection(std::move(s)), watchdog(io) {}
+    Connection connection;
+    asio::steady_timer watchdog;
+    bool expired = false;
+};
+
+void arm(const std::shared_ptr<Conn>& c, std::chrono::milliseconds d) {
+    c->expired = false;
+    c->watchdog.expires_after(d);
+    c->watchdog.async_wait([weak = std::weak_ptr<Conn>(c)](error_code ec) {
+        if (ec) return;
+        if (auto s = weak.lock()) {
+            s->expired = true;
+            error_code ignored;
+            s->connection.socket().cancel(ignored);
+        }
+    });
+}
+
+std::string header(const http::request<http::string_body>& req, http::field f) {
+    auto it = req.find(f);
+    return it == req.end() ? std::string() : std::string(it->value());
+}
+
+std::string cookie_value(const std::string& cookies, std::string_view name) {
+    std::size_t pos = 0;
+    while (pos < cookies.size()) {
+        auto end = cookies.find(';', pos);
+        if (end == std::string::npos) end = cookies.size();
+        auto item = std::string_view(cookies).substr(pos, end - pos);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=')
+            return std::string(item.substr(name.size() + 1));
+        pos = end + 1;
+    }
+    return {};
+}
+
+std::map<std::string, std::string> parse_query(std::string_view q) {
+    std::map<std::string, std::string> out;
+    std::size_t pos = 0;
+    while (pos <= q.size() && !q.empty()) {
+        auto end = q.find('&', pos);
+        if (end == std::string_view::npos) end = q.size();
+        auto item = q.substr(pos, end - pos);
+        const auto eq = item.find('=');
+        auto key = decode_segment(item.substr(0, eq));
+        auto value = eq == std::string_view::npos ? std::optional<std::string>("") : decode_segment(item.substr(eq + 1));
+        if (key && value) out[*key] = *value;
+        if (end == q.size()) break;
+        pos = end + 1;
+    }
+    return out;
+}
+
+std::vector<std::string_view> split_path(std::string_view p) {
+    std::vector<std::string_view> out;
+    std::size_t pos = 1;
+    while (pos <= p.size()) {
+        auto end = p.find('/', pos);
+        if (end == std::string_view::npos) end = p.size();
+        out.push_back(p.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return out;
+}
+
+unsigned role_bit(ops::Role r) {
+    switch (r) {
+        case ops::Role::admin: return kAdmin;
+        case ops::Role::operator_: return kOperator;
+        case ops::Role::auditor: return kAuditor;
+    }
+    return 0;
+}
+
+}  // namespace
+
+void set_clock_for_tests(std::function<ops::SystemClock::time_point()> clock) { test_clock() = std::move(clock); }
+
+Result<std::unique_ptr<AdminPlane>> make_admin_plane(Control& control, asio::io_context& io) {
+    auto snapshot = control.current();
+    const auto& a = snapshot->config.admin;
+    auto accounts = ops::AccountStore::load(a.users_file.resolved, true);
+    if (!accounts) return Error{accounts.error()};
+    if (accounts->accounts().empty())
+        proxy_log().warn("admin: {} holds no account yet; add one with 'ward admin user add'",
+                         a.users_file.resolved.string());
+    auto audit = ops::AuditLog::open(a.audit_file.resolved, snapshot->config.node.name);
+    if (!audit) return Error{audit.error()};
+    std::function<ops::SystemClock::time_point()> clock = test_clock();
+    if (!clock) clock = [] { return ops::SystemClock::now(); };
+    return std::unique_ptr<AdminPlane>(
+        std::make_unique<AdminService>(control, io, std::move(*accounts), std::move(*audit), std::move(clock)));
+}
+
+AdminService::AdminService(Control& control, asio::io_context& io, ops::AccountStore accounts, ops::AuditLog audit,
+                           std::function<ops::SystemClock::time_point()> clock)
+    : control_(control), io_(io), accounts_(std::move(accounts)), audit_(std::move(audit)), now_(std::move(clock)) {
+    std::error_code ec;
+    accounts_stamp_ = fs::last_write_time(snapshot()->config.admin.users_file.resolved, ec);
+}
+
+ops::CredentialPolicy AdminService::policy() const { return ops::credential_policy(snapshot()->config); }
+
+void AdminService::refresh_accounts() {
+    // `ward admin user ...` may change the file while ward runs: a changed file is read again
+    // (a deleted account loses its sessions at its next request).
+    const auto& file = snapshot()->config.admin.users_file.resolved;
+    std::error_code ec;
+    const auto stamp = fs::last_write_time(file, ec);
+    if (ec || stamp == accounts_stamp_) return;
+    auto store = ops::AccountStore::load(file, true);
+    if (!store) {
+        proxy_log().error("admin: {}; keeping the accounts read before", store.error());
+        return;
+    }
+    accounts_ = std::move(*store);
+    accounts_stamp_ = stamp;
+}
+
+std::string AdminService::source_ip(const Request& r) const {
+    const auto colon = r.source.rfind(':');
+    return colon == std::string::npos ? r.source : r.source.substr(0, colon);
+}
+
+void AdminService::audit(const Request& r, std::string action, std::string resource, json::value before,
+                         json::value after, std::string result) {
+    ops::AuditEntry e{r.account, r.source, std::move(action), std::move(resource), std::move(before),
+                      std::move(after), std::move(result)};
+    if (auto s = audit_.append(e, now_()); !s) proxy_log().error("admin: {}", s.error());
+}
+
+awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
+    const auto snap = snapshot();
+    const auto& admin = snap->config.admin;
+    const auto* context = snap->tls.find(admin.tls_context);
+    const auto id = ++next_connection_;
+    const auto source = endpoint_text(peer);
+    if (!context) co_return;
+    auto c = std::make_shared<Conn>(std::move(socket), io_);
+    c->connection.attach_tls(context->new_server());
+    tls::expect_alpn(c->connection.ssl(), "http/1.1");
+    arm(c, admin.request_timeout);
+    const auto hs = co_await c->connection.handshake();
+    if (hs || c->expired) {
+        proxy_log().info("admin [a{}] {} refused in handshake: {}", id, source,
+                         c->expired ? std::string("timeout") : c->connection.tls_error());
+        c->connection.close();
+        co_return;
+    }
+    const auto certificate_cn = tls::verified_peer_subject(c->connection.ssl());
+    const HttpLimits limits{16 * 1024, admin.max_body_size};
+    std::string pending;
+    for (int n = 0; n < kMaxRequestsPerConnection; ++n) {
+        arm(c, admin.request_timeout);  // waiting for a request and reading it: one budget
+        auto in = co_await read_request(c->connection, pending, limits, c->expired);
+        if (in.status == ReadOutcome::Status::closed) break;
+        if (in.status == ReadOutcome::Status::refused) {
+            const auto bytes = serialize(Reply::error(in.refusal, in.why), false);
+            arm(c, std::chrono::seconds(2));
+            co_await c->connection.write_all(bytes.data(), bytes.size());
+            proxy_log().info("admin [a{}] {} refused: {} {}", id, source, in.refusal, in.why);
+            break;
+        }
+        const auto& req = in.request;
+        Request r;
+        r.method = std::string(req.method_string());
+        r.target = std::string(req.target());
+        const auto q = r.target.find('?');
+        r.path = r.target.substr(0, q);
+        if (q != std::string::npos) r.query = parse_query(std::string_view(r.target).substr(q + 1));
+        auto type = header(req, http::field::content_type);
+        type = type.substr(0, type.find(';'));
+        while (!type.empty() && type.back() == ' ') type.pop_back();
+        r.content_type = config::lower(type);
+        r.if_match = header(req, http::field::if_match);
+        r.host = header(req, http::field::host);
+        r.origin = header(req, http::field::origin);
+        const auto authorization = header(req, http::field::authorization);
+        if (authorization.size() > 7 && config::lower(authorization.substr(0, 7)) == "bearer ")
+            r.bearer = authorization.substr(7);
+        r.cookie = cookie_value(header(req, http::field::cookie), "ward_session");
+        r.body = req.body();
+        r.source = source;
+        r.certificate_cn = certificate_cn;
+        Reply reply = handle(r);
+        const bool keep = req.keep_alive() && n + 1 < kMaxRequestsPerConnection;
+        proxy_log().info("admin [a{}] {} {} {} {} {}", id, source, r.account.empty() ? "-" : r.account, r.method, r.path,
+                         reply.status);
+        const auto bytes = serialize(reply, keep);
+        arm(c, admin.request_timeout);
+        const auto wec = co_await c->connection.write_all(bytes.data(), bytes.size());
+        if (wec || c->expired || !keep) break;
+    }
+    c->watchdog.cancel();
+    arm(c, std::chrono::seconds(1));
+    co_await c->connection.shutdown_send();
+    c->watchdog.cancel();
+    c->connection.close();
+}
+
+const std::vector<AdminService::Route>& AdminService::routes() {
+    // The role matrix: README "Admin API" shows the same table.
+    static const std::vector<Route> table = {
+        {"GET", "/healthz", kPublic, &AdminService::get_health, nullptr},
+        {"GET", "/readyz", kPublic, &AdminService::get_ready, nullptr},
+        {"GET", "/api/v1/banner", kPublic, &AdminService::get_banner, nullptr},
+        {"PUT", "/api/v1/banner", kAdmin, &AdminService::put_banner, "update"},
+        {"POST", "/api/v1/session", kPublic, &AdminService::post_session, nullptr},
+        {"GET", "/api/v1/session", kAnyAccount, &AdminService::get_session, nullptr},
+        {"DELETE", "/api/v1/session", kAnyAccount, &AdminService::delete_session, nullptr},
+        {"PUT", "/api/v1/session/password", kAnyAccount, &AdminService::put_password, nullptr},
+        {"GET", "/api/v1/security/xmpp", kAdmin | kAuditor, &AdminService::get_xmpp, "read"},
+        {"PUT", "/api/v1/security/xmpp", kAdmin, &AdminService::put_xmpp, "update"},
+        {"GET", "/api/v1/security/mode", kAdmin | kAuditor, &AdminService::get_mode, "read"},
+        {"PUT", "/api/v1/security/mode", kAdmin, &AdminService::put_mode, "update"},
+        {"GET", "/api/v1/peer-subjects", kAdmin | kAuditor, &AdminService::get_peer_subjects, "read"},
+        {"POST", "/api/v1/peer-subjects", kAdmin, &AdminService::post_peer_subject, "create"},
+        {"DELETE", "/api/v1/peer-subjects/{}", kAdmin, &AdminService::delete_peer_subject, "delete"},
+        {"GET", "/api/v1/tls-contexts", kAdmin | kAuditor, &AdminService::get_tls_contexts, "read"},
+        {"GET", "/api/v1/tls-contexts/{}", kAdmin | kAuditor, &AdminService::get_tls_context, "read"},
+        {"PUT", "/api/v1/tls-contexts/{}", kAdmin, &AdminService::put_tls_context, "update"},
+        {"GET", "/api/v1/trust-stores", kAdmin | kAuditor, &AdminService::get_trust_stores, "read"},
+        {"GET", "/api/v1/trust-stores/{}/certificates", kAdmin | kAuditor, &AdminService::get_certificates, "read"},
+        {"POST", "/api/v1/trust-stores/{}/certificates", kAdmin, &AdminService::post_certificate, "create"},
+        {"DELETE", "/api/v1/trust-stores/{}/certificates/{}", kAdmin, &AdminService::delete_certificate, "delete"},
+        {"GET", "/api/v1/listeners", kAdmin | kOperator, &AdminService::get_listeners, "read"},
+        {"POST", "/api/v1/listeners/{}/restart", kAdmin | kOperator, &AdminService::post_restart, "restart"},
+        {"POST", "/api/v1/reload", kAdmin | kOperator, &AdminService::post_reload, "reload"},
+        {"GET", "/api/v1/audit", kAdmin | kAuditor, &AdminService::get_audit, "read"},
+    };
+    return table;
+}
+
+Reply AdminService::handle(Request& r) {
+    if (r.path.empty() || r.path[0] != '/') return Reply::error(400, "the request target must be a path");
+    const auto segments = split_path(r.path);
+    const Route* found = nullptr;
+    std::string allowed;
+    bool bad_segment = false;
+    for (const auto& route : routes()) {
+        const auto pattern = split_path(route.pattern);
+        if (pattern.size() != segments.size()) continue;
+        std::vector<std::string> params;
+        bool match = true;
+        for (std::size_t i = 0; i < pattern.size() && match; ++i) {
+            if (pattern[i] == "{}") {
+                auto decoded = decode_segment(segments[i]);
+                if (!decoded) bad_segment = true;
+                if (!decoded) match = false;
+                else params.push_back(std::move(*decoded));
+            } else {
+                match = pattern[i] == segments[i];
+            }
+        }
+        if (!match) continue;
+        if (r.method != route.method) {
+            if (allowed.find(route.method) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + std::string(route.method);
+            continue;
+        }
+        found = &route;
+        r.params = std::move(params);
+        break;
+    }
+    if (!found) {
+        if (!allowed.empty()) {
+            auto reply = Reply::error(405, r.method + " is not allowed on " + r.path + " (allowed: " + allowed + ")");
+            reply.headers.emplace_back("Allow", allowed);
+            return reply;
+        }
+        if (bad_segment) return Reply::error(400, "a name in the path is not valid (empty, '.', '..', '/', '\\' or a control character)");
+        return Reply::error(404, "no such resource: " + r.path);
+    }
+    if (found->access != kPublic) {
+        if (auto refusal = authenticate(r, *found)) return *refusal;
+    }
+    Reply reply = (this->*(found->handler))(r);
+    // Enhanced and common-criteria modes audit every authenticated read, as the guide's
+    // enhanced security mode asks; mutations audit themselves, with what changed.
+    if (found->action && std::string_view(found->action) == "read" && policy().audit_reads)
+        audit(r, "read", r.path, nullptr, nullptr, reply.status < 400 ? "ok" : std::to_string(reply.status));
+    return reply;
+}
+
+std::optional<Reply> AdminService::authenticate(Request& r, const Route& route) {
+    refresh_accounts();
+    const bool via_bearer = !r.bearer.empty();
+    const auto& token = via_bearer ? r.bearer : r.cookie;
+    auto unauthorized = [](std::string why) {
+        auto reply = Reply::error(401, std::move(why));
+        reply.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ward\"");
+        return reply;
+    };
+    if (token.empty()) return unauthorized("log in first: POST /api/v1/session");
+    const auto key = ops::sha256_hex(token);
+    auto it = sessions_.find(key);
+    if (it == sessions_.end()) return unauthorized("the session is not valid (expired or logged out): log in again");
+    auto& s = it->second;
+    const auto now = now_();
+    const auto p = policy();
+    const auto* account = accounts_.find(s.account);
+    std::string why;
+    if (now - s.last_used > p.idle_timeout) why = "the session expired after being idle";
+    else if (now - s.created > p.lifetime) why = "the session reached its maximum lifetime";
+    else if (!account) why = "the account no longer exists";
+    else if (account->role != s.role) why = "the account's role changed";
+    else if (s.certificate_cn != r.certificate_cn) why = "the session belongs to another client certificate";
+    if (!why.empty()) {
+        sessions_.erase(it);
+        return unauthorized(why + ": log in again");
+    }
+    // Cookies ride along on cross-site requests; a state-changing request with only the
+    // cookie must come from this origin (a bearer token is never sent by a browser on its own).
+    if (!via_bearer && r.method != "GET" && r.method != "HEAD") {
+        const auto expected = "https://" + r.host;
+        if (r.origin.empty() || r.origin != expected)
+            return Reply::error(403, "cross-site request refused: a cookie-authenticated " + r.method +
+                                         " needs an Origin header of " + expected + " (or use the bearer token)");
+    }
+    s.last_used = now;
+    r.account = s.account;
+    r.role = s.role;
+    r.session_key = key;
+    const std::string_view pattern = route.pattern;
+    if (s.must_change_password && pattern.rfind("/api/v1/session", 0) != 0)
+        return Reply::error(403, "the password has expired: change it first (PUT /api/v1/session/password)",
+                            {{"password_change_required", true}});
+    if (!(route.access & role_bit(s.role)))
+        return Reply::error(403, "role '" + std::string(ops::to_string(s.role)) + "' may not " + route.method + " " +
+                                     r.path);
+    return std::nullopt;
+}
+
+std::optional<AdminService::ConfigText> AdminService::read_config(Reply& failure) const {
+    const auto& file = snapshot()->config.file;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        failure = Reply::error(500, "cannot read the configuration file " + file.string());
+        return std::nullopt;
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return ConfigText{text, ops::sha256_hex(text)};
+}
+
+Reply AdminService::mutate(Request& r, const std::string& action,
+                           const std::function<std::optional<Reply>(config::Config&)>& change,
+                           const std::function<json::value(const config::Config&)>& view, bool mode_change,
+                           int success_status) {
+    Reply failure;
+    auto current = read_config(failure);
+    if (!current) return failure;
+    auto refuse = [&](Reply reply) {
+        audit(r, action, r.path, nullptr, nullptr, std::to_string(reply.status) + " " + [&] {
+            auto v = json::parse(reply.body);
+            const auto* e = v.is_object() ? v.as_object().if_contains("error") : nullptr;
+            return e && e->is_string() ? std::string(e->as_string()) : std::string();
+        }());
+        return reply;
+    };
+    if (r.if_match.empty())
+        return refuse(Reply::error(428, "a change needs If-Match with the ETag of the settings it was based on",
+                                   {{"etag", etag(current->version)}}));
+    std::string wanted = r.if_match;
+    if (wanted.rfind("W/", 0) == 0) wanted = wanted.substr(2);
+    if (wanted != etag(current->version) && wanted != current->version) {
+        auto reply = Reply::error(412, "the configuration changed since it was read (by another administrator, "
+                                       "ward cert import or an edit); read it again and retry",
+                                  {{"etag", etag(current->version)}});
+        reply.headers.emplace_back("ETag", etag(current->version));
+        return refuse(std::move(reply));
+    }
+    const auto& file = snapshot()->config.file;
+    auto loaded = config::load_string(current->text, file);
+    if (!loaded.config)
+        return refuse(Reply::error(409, "the configuration file has errors; fix it first: " +
+                                            loaded.diagnostics.to_string()));
+    config::Config model = std::move(*loaded.config);
+    const auto before = view(model);
+    if (auto refusal = change(model)) return refuse(std::move(*refusal));
+    const auto text = config::to_yaml(model);
+    config::Diagnostics diagnostics(file.string());
+    const auto checked = build_snapshot_from_text(text, file, diagnostics, *snapshot(), mode_change);
+    if (!checked) {
+        json::array list;
+        for (const auto& d : diagnostics.all()) {
+            list.emplace_back(json::object{{"severity", d.severity == config::Severity::error     ? "error"
+                                                        : d.severity == config::Severity::warning ? "warning"
+                                                                                                  : "note"},
+                                           {"path", d.path},
+                                           {"message", d.message},
+                                           {"text", config::format(d)}});
+        }
+        return refuse(Reply::error(422, "the change does not pass 'ward check'; nothing was written",
+                                   {{"diagnostics", std::move(list)}}));
+    }
+    if (auto s = config::save_text_atomically(file, text); !s)
+        return refuse(Reply::error(500, "cannot write the configuration: " + s.error()));
+    const auto after = view(model);
+    audit(r, action, r.path, before, after, "ok");
+    json::object body{{"settings", after}, {"etag", etag(ops::sha256_hex(text))}};
+    if (mode_change) {
+        body["note"] = "written; the security mode takes effect at restart (the running mode stays until then)";
+    } else {
+        const auto outcome = control_.reload();
+        body["reload"] = reload_json(outcome);
+    }
+    auto reply = Reply::json_body(success_status, body);
+    reply.headers.emplace_back("ETag", etag(ops::sha256_hex(text)));
+    return reply;
+}
+
+json::value AdminService::reload_json(const ReloadOutcome& o) const {
+    json::array diagnostics;
+    for (const auto& d : o.diagnostics) diagnostics.emplace_back(config::format(d));
+    return json::object{{"applied", o.applied},
+                        {"generation", o.generation},
+                        {"message", o.message},
+                        {"time", ops::format_time(o.when)},
+                        {"diagnostics", std::move(diagnostics)}};
+}
+
+}  // namespace ward::proxy::admin
