@@ -194,6 +194,8 @@ std::optional<SystemClock::time_point> parse_time(std::string_view text) {
     const std::string s(text);
     const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (!end || *end != '\0') return std::nullopt;
+    // The clock counts nanoseconds in 64 bits: it ends in 2262.
+    if (tm.tm_year < 70 || tm.tm_year > 2200 - 1900) return std::nullopt;
     return SystemClock::from_time_t(timegm(&tm));
 }
 

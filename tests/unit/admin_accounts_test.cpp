@@ -157,4 +157,5 @@ TEST_CASE("times are ISO 8601 UTC both ways") {
     CHECK(ops::parse_time("2026-12-01T00:00:00Z") == kNow);
     CHECK_FALSE(ops::parse_time("2026-12-01 00:00:00"));
     CHECK_FALSE(ops::parse_time("2026-12-01T00:00:00Zjunk"));
+    CHECK_FALSE(ops::parse_time("2999-01-01T00:00:00Z"));  // beyond the 64-bit nanosecond clock
 }

@@ -1,0 +1,551 @@
+// The admin API in process over real HTTPS on loopback: a Beast client (admin_client.hpp)
+// against ward's admin plane, run by a proxy::Server as `ward run` runs it. Every resource, the
+// role matrix, sessions and their expiry, login throttling and lockout, If-Match and 412, the
+// full check before a write, audit records, and the bad inputs of issue 11.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "config/loader.hpp"
+#include "proxy/fronts/admin/admin_plane.hpp"
+#include "proxy/ops/accounts.hpp"
+#include "proxy/ops/audit.hpp"
+#include "tests/integration/admin_client.hpp"
+#include "tests/support/running_ward.hpp"
+#include "tests/support/tls_test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ward;
+using test::AdminClient;
+using test::HttpReply;
+
+std::atomic<long long> clock_offset_seconds{0};
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+constexpr const char* kAlicePassword = "alice-password-1";
+
+// ward with the admin API, three accounts (alice: admin, oscar: operator, audrey: auditor), a
+// TLS listener and a context with peer subjects, under a clock the test can move.
+struct AdminWard {
+    test::TempDir dir{"admin"};
+    test::TestPki pki{dir.path() / "pki"};
+    fs::path config = dir / "ward.yaml";
+    fs::path users = dir / "users.json";
+    fs::path audit = dir / "audit.log";
+    fs::path banner = dir / "banner.txt";
+    std::unique_ptr<test::RunningWard> ward;
+
+    explicit AdminWard(const std::string& admin_extra = "") {
+        clock_offset_seconds = 0;
+        proxy::admin::set_clock_for_tests(
+            [] { return ops::SystemClock::now() + std::chrono::seconds(clock_offset_seconds.load()); });
+        ops::AccountStore store;
+        const auto now = ops::SystemClock::now();
+        for (auto [name, role, password] : {std::tuple{"alice", ops::Role::admin, kAlicePassword},
+                                           std::tuple{"oscar", ops::Role::operator_, "oscar-password-1"},
+                                           std::tuple{"audrey", ops::Role::auditor, "audrey-password-1"}}) {
+            ops::Account a;
+            a.name = name;
+            a.role = role;
+            a.created = now;
+            REQUIRE(store.add(a));
+            REQUIRE(store.set_password(*store.find(name), password, 1000, now));
+        }
+        REQUIRE(store.save(users));
+        test::write_text_file(banner, "Authorised use only.\nActivity is logged.\n");
+        const auto& s = pki.server();
+        test::write_text_file(config,
+                              "node: { name: node-a, banner_file: banner.txt }\n"
+                              "certificates:\n  server: { cert: " + s.cert.string() + ", key: " + s.key.string() + " }\n"
+                              "trust_stores:\n  peers: { dir: " + pki.trust_dir().string() + " }\n"
+                              "tls_peer_subjects:\n"
+                              "  - { subject: sip.example.org, description: SIP trunk }\n"
+                              "  - { subject: spare.example.org, description: not selected }\n"
+                              "tls_contexts:\n"
+                              "  admin: { certificate: server, verify_peer: none }\n"
+                              "  peers: { certificate: server, trust_store: peers, peer_subjects: [sip.example.org] }\n"
+                              "listeners:\n"
+                              "  - { name: edge, protocol: tls, bind: '127.0.0.1:0', backends: ['127.0.0.1:9'], tls_context: peers }\n"
+                              "  - { name: c2s, protocol: xmpp-client, bind: '127.0.0.1:0', backends: ['127.0.0.1:9'],\n"
+                              "      tls_context: peers, xmpp: { domains: [example.org] } }\n"
+                              "workers: 1\n"
+                              "metrics: { enabled: false }\n"
+                              "admin:\n  enabled: true\n  bind: '127.0.0.1:0'\n  tls_context: admin\n"
+                              "  users_file: users.json\n  audit_file: audit.log\n  password_iterations: 1000\n" +
+                                  admin_extra);
+        ward = std::make_unique<test::RunningWard>(config);
+    }
+    ~AdminWard() {
+        ward.reset();
+        proxy::admin::set_clock_for_tests(nullptr);
+    }
+
+    std::uint16_t port() const { return ward->server().admin_endpoint()->port(); }
+    AdminClient client() const { return AdminClient(port(), pki.ca().cert); }
+    AdminClient login(const std::string& name, const std::string& password) const {
+        auto c = client();
+        auto r = c.call("POST", "/api/v1/session",
+                        boost::json::serialize(boost::json::object{{"name", name}, {"password", password}}));
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+        c.set_token(std::string(r.json().at("token").as_string()));
+        return c;
+    }
+    AdminClient alice() const { return login("alice", kAlicePassword); }
+    std::string etag(AdminClient& c) const {
+        auto r = c.call("GET", "/api/v1/security/xmpp");
+        REQUIRE(r.status == 200);
+        return r.header("etag");
+    }
+    config::Config loaded() const {
+        auto r = config::load_file(config);
+        INFO(r.diagnostics.to_string());
+        REQUIRE(r.config);
+        return *r.config;
+    }
+    // The audit records, parsed; the chain verified first.
+    std::vector<boost::json::object> audit_records() const {
+        auto v = ops::verify_audit(audit);
+        INFO(v.why);
+        REQUIRE(v.ok);
+        std::vector<boost::json::object> out;
+        std::istringstream in(read_file(audit));
+        for (std::string line; std::getline(in, line);) out.push_back(boost::json::parse(line).as_object());
+        return out;
+    }
+};
+
+std::string str(const boost::json::value& v) { return std::string(v.as_string()); }
+
+}  // namespace
+
+TEST_CASE("admin - health and readiness and the banner need no login - everything else does") {
+    AdminWard w;
+    auto c = w.client();
+    CHECK(c.send("GET", "/healthz").status == 200);
+    auto ready = c.send("GET", "/readyz");
+    CHECK(ready.status == 200);
+    CHECK(ready.json().at("ready").as_bool());
+    auto banner = c.send("GET", "/api/v1/banner");
+    CHECK(banner.status == 200);
+    CHECK(banner.body == "Authorised use only.\nActivity is logged.\n");
+    CHECK(banner.header("content-type") == "text/plain; charset=utf-8");
+    for (auto [method, path] : {std::pair{"GET", "/api/v1/security/xmpp"}, std::pair{"GET", "/api/v1/listeners"},
+                                std::pair{"PUT", "/api/v1/banner"}, std::pair{"GET", "/api/v1/audit"},
+                                std::pair{"POST", "/api/v1/reload"}, std::pair{"DELETE", "/api/v1/peer-subjects/x"}}) {
+        auto r = c.send(method, path);
+        INFO(method << " " << path);
+        CHECK(r.status == 401);
+        CHECK(r.header("www-authenticate") == "Bearer realm=\"ward\"");
+    }
+    CHECK(c.send("GET", "/api/v1/nothing").status == 404);
+    auto wrong_method = c.send("PATCH", "/api/v1/security/xmpp");
+    CHECK(wrong_method.status == 405);
+    CHECK(wrong_method.header("allow") == "GET, PUT");
+}
+
+TEST_CASE("admin - login returns the banner and a session - logout ends it") {
+    AdminWard w;
+    auto c = w.client();
+    auto r = c.call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})");
+    REQUIRE(r.status == 201);
+    auto body = r.json();
+    CHECK(str(body.at("banner")) == "Authorised use only.\nActivity is logged.\n");
+    CHECK(str(body.at("role")) == "admin");
+    CHECK_FALSE(body.at("password_change_required").as_bool());
+    const auto token = str(body.at("token"));
+    CHECK(token.size() == 43);  // 256 bits, base64url
+    CHECK(r.header("set-cookie") == "ward_session=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict");
+    // A browser (Origin sent) gets the cookie only.
+    auto browser = c.call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})",
+                          {{"Origin", "https://127.0.0.1:" + std::to_string(w.port())}});
+    REQUIRE(browser.status == 201);
+    CHECK_FALSE(browser.json().contains("token"));
+    CHECK(browser.header("set-cookie").rfind("ward_session=", 0) == 0);
+
+    c.set_token(token);
+    auto session = c.call("GET", "/api/v1/session");
+    CHECK(session.status == 200);
+    CHECK(str(session.json().at("banner")) == "Authorised use only.\nActivity is logged.\n");
+    // The cookie works as well as the bearer header.
+    auto by_cookie = w.client().send("GET", "/api/v1/listeners", "", {{"Cookie", "a=b; ward_session=" + token}});
+    CHECK(by_cookie.status == 200);
+    CHECK(c.call("DELETE", "/api/v1/session").status == 200);
+    CHECK(c.call("GET", "/api/v1/listeners").status == 401);
+    // Tokens are never in the audit log.
+    CHECK(read_file(w.audit).find(token) == std::string::npos);
+    CHECK(read_file(w.audit).find(kAlicePassword) == std::string::npos);
+}
+
+TEST_CASE("admin - the role matrix is enforced on every route") {
+    AdminWard w;
+    auto oscar = w.login("oscar", "oscar-password-1");
+    auto audrey = w.login("audrey", "audrey-password-1");
+    // operator: status, restart, reload; no settings.
+    CHECK(oscar.call("GET", "/api/v1/listeners").status == 200);
+    CHECK(oscar.call("POST", "/api/v1/reload").status == 200);
+    CHECK(oscar.call("POST", "/api/v1/listeners/edge/restart").status == 200);
+    auto refused = oscar.call("GET", "/api/v1/security/xmpp");
+    CHECK(refused.status == 403);
+    CHECK(refused.error() == "role 'operator' may not GET /api/v1/security/xmpp");
+    CHECK(oscar.call("GET", "/api/v1/audit").status == 403);
+    CHECK(oscar.call("PUT", "/api/v1/banner", "x", {{"Content-Type", "text/plain"}}).status == 403);
+    // auditor: read settings and the audit log, nothing else.
+    CHECK(audrey.call("GET", "/api/v1/security/xmpp").status == 200);
+    CHECK(audrey.call("GET", "/api/v1/peer-subjects").status == 200);
+    CHECK(audrey.call("GET", "/api/v1/tls-contexts/peers").status == 200);
+    CHECK(audrey.call("GET", "/api/v1/audit").status == 200);
+    const auto etag = w.etag(audrey);
+    CHECK(audrey.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure":false})", {{"If-Match", etag}}).status == 403);
+    CHECK(audrey.call("POST", "/api/v1/reload").status == 403);
+    CHECK(audrey.call("GET", "/api/v1/listeners").status == 403);
+    CHECK(audrey.call("POST", "/api/v1/peer-subjects", R"({"subject":"x.example"})", {{"If-Match", etag}}).status == 403);
+    // Nothing changed.
+    CHECK(w.loaded().security.xmpp.client_to_node_secure);
+}
+
+TEST_CASE("admin - secure modes - If-Match - 412 for a stale writer - reload seen in the listeners") {
+    AdminWard w;
+    auto a = w.alice();
+    auto b = w.alice();
+    auto got = a.call("GET", "/api/v1/security/xmpp");
+    REQUIRE(got.status == 200);
+    CHECK(got.json().at("client_to_node_secure").as_bool());
+    const auto etag = got.header("etag");
+    CHECK(etag.size() == 66);
+    // No If-Match: 428.
+    CHECK(a.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure":false})").status == 428);
+    // Two writers from the same version: the first wins, the second gets 412.
+    auto first = a.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure":false})", {{"If-Match", etag}});
+    INFO(first.body);
+    REQUIRE(first.status == 200);
+    auto body = first.json();
+    CHECK(body.at("affected_listeners").as_array() == boost::json::array{"c2s"});
+    CHECK(str(body.at("note")).find("established streams keep the mode") != std::string::npos);
+    CHECK(body.at("reload").as_object().at("applied").as_bool());
+    const auto generation = body.at("reload").as_object().at("generation").as_int64();
+    CHECK(generation == 2);
+    auto second = b.call("PUT", "/api/v1/security/xmpp", R"({"router_to_router_secure":false})", {{"If-Match", etag}});
+    CHECK(second.status == 412);
+    CHECK(second.header("etag") == first.header("etag"));
+    // The file holds the first change only, and is valid.
+    auto c = w.loaded();
+    CHECK_FALSE(c.security.xmpp.client_to_node_secure);
+    CHECK(c.security.xmpp.router_to_router_secure);
+    // The reload is visible in the Control Center.
+    auto listeners = a.call("GET", "/api/v1/listeners").json();
+    CHECK(listeners.at("generation").as_int64() == generation);
+    CHECK(listeners.at("last_reload").as_object().at("applied").as_bool());
+    CHECK(w.ward->server().generation() == static_cast<std::uint64_t>(generation));
+    // Audited with before and after.
+    auto records = w.audit_records();
+    CHECK(str(records.back().at("result")).rfind("412 ", 0) == 0);  // the stale writer, refused
+    const auto& last = records[records.size() - 2];
+    CHECK(str(last.at("account")) == "alice");
+    CHECK(str(last.at("action")) == "update");
+    CHECK(str(last.at("resource")) == "/api/v1/security/xmpp");
+    CHECK(last.at("before").as_object().at("client_to_node_secure").as_bool());
+    CHECK_FALSE(last.at("after").as_object().at("client_to_node_secure").as_bool());
+    CHECK(str(last.at("result")) == "ok");
+}
+
+TEST_CASE("admin - a change that fails the full check is refused with its diagnostics and writes nothing") {
+    AdminWard w;
+    auto a = w.alice();
+    const auto before = read_file(w.config);
+    auto r = a.call("PUT", "/api/v1/tls-contexts/peers", R"({"peer_subjects":["unknown.example.org"]})",
+                    {{"If-Match", w.etag(a)}});
+    CHECK(r.status == 422);
+    auto diagnostics = r.json().at("diagnostics").as_array();
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(str(diagnostics[0].as_object().at("path")) == "tls_contexts.peers.peer_subjects[0]");
+    CHECK(str(diagnostics[0].as_object().at("message")) == "'unknown.example.org' is not in tls_peer_subjects");
+    auto cipher = a.call("PUT", "/api/v1/tls-contexts/peers", R"({"ciphers":["TLS_RSA_WITH_NULL_SHA999"]})",
+                         {{"If-Match", w.etag(a)}});
+    CHECK(cipher.status == 422);
+    CHECK(read_file(w.config) == before);
+    CHECK(w.ward->server().generation() == 1);
+}
+
+TEST_CASE("admin - peer subjects - add - duplicate - delete refused while selected - delete") {
+    AdminWard w;
+    auto a = w.alice();
+    auto list = a.call("GET", "/api/v1/peer-subjects").json().at("peer_subjects").as_array();
+    REQUIRE(list.size() == 2);
+    CHECK(list[0].as_object().at("selected_by").as_array() == boost::json::array{"peers"});
+    auto search = a.call("GET", "/api/v1/peer-subjects?search=trunk").json().at("peer_subjects").as_array();
+    CHECK(search.size() == 1);
+
+    auto added = a.call("POST", "/api/v1/peer-subjects", R"({"subject":"new.example.org","description":"new"})",
+                        {{"If-Match", w.etag(a)}});
+    INFO(added.body);
+    CHECK(added.status == 201);
+    CHECK(w.loaded().find_peer_subject("new.example.org"));
+    auto twice = a.call("POST", "/api/v1/peer-subjects", R"({"subject":"new.example.org"})", {{"If-Match", w.etag(a)}});
+    CHECK(twice.status == 409);
+    auto selected = a.call("DELETE", "/api/v1/peer-subjects/sip.example.org", "", {{"If-Match", w.etag(a)}});
+    CHECK(selected.status == 409);
+    CHECK(selected.json().at("contexts").as_array() == boost::json::array{"peers"});
+    CHECK(selected.error() == "'sip.example.org' is selected by TLS context peers; remove it there first");
+    CHECK(a.call("DELETE", "/api/v1/peer-subjects/nothing.example", "", {{"If-Match", w.etag(a)}}).status == 404);
+    CHECK(a.call("DELETE", "/api/v1/peer-subjects/spare.example.org", "", {{"If-Match", w.etag(a)}}).status == 200);
+    CHECK_FALSE(w.loaded().find_peer_subject("spare.example.org"));
+    // The seed's page: select the new subject in the context and choose ciphers by IANA name.
+    auto ctx = a.call("GET", "/api/v1/tls-contexts/peers").json();
+    auto available = ctx.at("peer_subjects").as_object().at("available").as_array();
+    CHECK(available == boost::json::array{"new.example.org"});
+    CHECK_FALSE(ctx.at("ciphers").as_object().at("available").as_array().empty());
+    auto put = a.call("PUT", "/api/v1/tls-contexts/peers",
+                      R"({"peer_subjects":["sip.example.org","new.example.org"],"ciphers":["TLS_AES_256_GCM_SHA384","TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]})",
+                      {{"If-Match", w.etag(a)}});
+    INFO(put.body);
+    REQUIRE(put.status == 200);
+    const auto after = w.loaded();
+    const auto* peers = after.find_tls_context("peers");
+    REQUIRE(peers);
+    CHECK(peers->peer_subjects == std::vector<std::string>{"sip.example.org", "new.example.org"});
+    CHECK(peers->ciphers == std::vector<std::string>{"TLS_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256"});
+    CHECK(a.call("GET", "/api/v1/tls-contexts/nothing").status == 404);
+}
+
+TEST_CASE("admin - certificate upload imports like ward cert import - listed - deleted by fingerprint") {
+    AdminWard w;
+    auto a = w.alice();
+    auto peer = w.pki.issue("trunk", test::TestPki::client_spec("trunk.example.org"));
+    const auto pem = read_file(peer.cert);
+    CHECK(a.call("POST", "/api/v1/trust-stores/peers/certificates", pem, {{"Content-Type", "application/x-pem-file"}})
+              .status == 428);
+    CHECK(a.call("POST", "/api/v1/trust-stores/peers/certificates", pem,
+                 {{"Content-Type", "application/json"}, {"If-Match", w.etag(a)}})
+              .status == 415);
+    CHECK(a.call("POST", "/api/v1/trust-stores/nothing/certificates", pem,
+                 {{"Content-Type", "application/x-pem-file"}, {"If-Match", w.etag(a)}})
+              .status == 404);
+    auto r = a.call("POST", "/api/v1/trust-stores/peers/certificates", pem,
+                    {{"Content-Type", "application/x-pem-file"}, {"If-Match", w.etag(a)}});
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    auto changes = r.json().at("changes").as_array();
+    CHECK(changes.size() == 4);
+    CHECK(str(changes[1]) == "added 'trunk.example.org' to tls_peer_subjects");
+    CHECK(str(changes[2]) == "selected 'trunk.example.org' in TLS context 'peers'");
+    CHECK(w.loaded().find_peer_subject("trunk.example.org"));
+    // Not PEM at all: refused, nothing written.
+    const auto before = read_file(w.config);
+    auto junk = a.call("POST", "/api/v1/trust-stores/peers/certificates", "not a certificate",
+                       {{"Content-Type", "text/plain"}, {"If-Match", w.etag(a)}});
+    CHECK(junk.status == 422);
+    CHECK(read_file(w.config) == before);
+
+    auto listed = a.call("GET", "/api/v1/trust-stores/peers/certificates").json().at("certificates").as_array();
+    std::string fingerprint;
+    for (const auto& c : listed)
+        if (str(c.as_object().at("subject")).find("trunk.example.org") != std::string::npos)
+            fingerprint = str(c.as_object().at("fingerprint"));
+    REQUIRE_FALSE(fingerprint.empty());
+    auto gone = a.call("DELETE", "/api/v1/trust-stores/peers/certificates/" + fingerprint);
+    INFO(gone.body);
+    CHECK(gone.status == 200);
+    CHECK(a.call("DELETE", "/api/v1/trust-stores/peers/certificates/" + fingerprint).status == 404);
+}
+
+TEST_CASE("admin - a security mode change is checked against the new mode and takes effect at restart") {
+    AdminWard w;
+    auto a = w.alice();
+    auto mode = a.call("GET", "/api/v1/security/mode").json();
+    CHECK(str(mode.at("mode")) == "standard");
+    CHECK_FALSE(mode.at("restart_pending").as_bool());
+    CHECK(a.call("PUT", "/api/v1/security/mode", R"({"mode":"paranoid"})", {{"If-Match", w.etag(a)}}).status == 400);
+    auto r = a.call("PUT", "/api/v1/security/mode", R"({"mode":"fips"})", {{"If-Match", w.etag(a)}});
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    CHECK(str(r.json().at("note")).find("takes effect at restart") != std::string::npos);
+    mode = a.call("GET", "/api/v1/security/mode").json();
+    CHECK(str(mode.at("mode")) == "fips");
+    CHECK(str(mode.at("running_mode")) == "standard");
+    CHECK(mode.at("restart_pending").as_bool());
+    CHECK(w.ward->server().generation() == 1);  // not reloaded: it could not take the new mode
+}
+
+TEST_CASE("admin - the banner is replaced on this node - checked for size - type and control characters") {
+    AdminWard w;
+    auto a = w.alice();
+    CHECK(a.call("PUT", "/api/v1/banner", "text", {{"Content-Type", "application/json"}}).status == 415);
+    CHECK(a.call("PUT", "/api/v1/banner", "bell \x07", {{"Content-Type", "text/plain"}}).status == 400);
+    CHECK(a.call("PUT", "/api/v1/banner", "bad \xff utf-8", {{"Content-Type", "text/plain"}}).status == 400);
+    CHECK(a.call("PUT", "/api/v1/banner", std::string(64 * 1024 + 1, 'x'), {{"Content-Type", "text/plain"}}).status == 413);
+    const std::string text = "Nur f\xc3\xbcr Befugte.\n\tActivity is logged.\n";
+    auto r = a.call("PUT", "/api/v1/banner", text, {{"Content-Type", "text/plain; charset=utf-8"}});
+    CHECK(r.status == 200);
+    CHECK(read_file(w.banner) == text);
+    CHECK(w.client().send("GET", "/api/v1/banner").body == text);
+    auto records = w.audit_records();
+    CHECK(str(records.back().at("resource")) == "/api/v1/banner");
+    CHECK(records.back().at("after").as_object().at("bytes").as_int64() == static_cast<std::int64_t>(text.size()));
+}
+
+TEST_CASE("admin - failed logins lock the account - a source is throttled - the lock expires") {
+    AdminWard w("  lockout_attempts: 3\n  lockout_duration: 10m\n  login_failures_per_minute: 5\n");
+    auto c = w.client();
+    auto attempt = [&](const std::string& password) {
+        return c.call("POST", "/api/v1/session",
+                      boost::json::serialize(boost::json::object{{"name", "alice"}, {"password", password}}));
+    };
+    CHECK(attempt("wrong-1").status == 401);
+    CHECK(attempt("wrong-2").status == 401);
+    auto third = attempt("wrong-3");
+    CHECK(third.status == 401);
+    CHECK(third.error() == "wrong name or password");
+    auto locked = attempt(kAlicePassword);
+    CHECK(locked.status == 403);
+    CHECK(locked.error().find("the account is locked until") != std::string::npos);
+    // An unknown name locks the same way (a lockout says nothing about which names exist).
+    auto ghost = [&](const std::string& password) {
+        return c.call("POST", "/api/v1/session",
+                      boost::json::serialize(boost::json::object{{"name", "ghost"}, {"password", password}}));
+    };
+    CHECK(ghost("x").status == 401);  // 5th failure from this address
+    CHECK(ghost("x").status == 429);  // the address is throttled
+    // A minute later the address may try again, but the account stays locked until 10 minutes.
+    clock_offset_seconds = 61;
+    CHECK(attempt(kAlicePassword).status == 403);
+    clock_offset_seconds = 601;
+    CHECK(attempt(kAlicePassword).status == 201);
+    auto records = w.audit_records();
+    int failed = 0, lockouts = 0;
+    for (const auto& r : records) {
+        failed += str(r.at("action")) == "login-failed";
+        lockouts += str(r.at("action")) == "lockout";
+    }
+    CHECK(failed == 4);
+    CHECK(lockouts == 1);
+    CHECK(str(records.back().at("action")) == "login");
+}
+
+TEST_CASE("admin - sessions expire when idle and at their lifetime") {
+    AdminWard w("  session_timeout: 5m\n  session_lifetime: 20m\n");
+    auto a = w.alice();
+    clock_offset_seconds = 4 * 60;
+    CHECK(a.call("GET", "/api/v1/listeners").status == 200);
+    clock_offset_seconds = 10 * 60;  // 6 minutes idle
+    auto idle = a.call("GET", "/api/v1/listeners");
+    CHECK(idle.status == 401);
+    CHECK(idle.error() == "the session expired after being idle: log in again");
+    auto b = w.alice();  // logged in at +10 min
+    for (int minutes : {14, 18, 22, 26, 29}) {
+        clock_offset_seconds = minutes * 60;
+        CHECK(b.call("GET", "/api/v1/listeners").status == 200);
+    }
+    clock_offset_seconds = 31 * 60;  // 21 minutes after login
+    auto old = b.call("GET", "/api/v1/listeners");
+    CHECK(old.status == 401);
+    CHECK(old.error() == "the session reached its maximum lifetime: log in again");
+}
+
+TEST_CASE("admin - a cookie-authenticated change needs this origin") {
+    AdminWard w;
+    const auto token = w.alice().token();
+    auto c = w.client();
+    const std::string cookie = "ward_session=" + token;
+    const auto etag = w.etag(*std::make_unique<AdminClient>(w.alice()));
+    const std::string body = R"({"client_to_node_secure":false})";
+    auto none = c.send("PUT", "/api/v1/security/xmpp", body,
+                       {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"If-Match", etag}});
+    CHECK(none.status == 403);
+    auto evil = c.send("PUT", "/api/v1/security/xmpp", body,
+                       {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"If-Match", etag},
+                        {"Origin", "https://evil.example"}});
+    CHECK(evil.status == 403);
+    CHECK(w.loaded().security.xmpp.client_to_node_secure);
+    auto same = c.send("PUT", "/api/v1/security/xmpp", body,
+                       {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"If-Match", etag},
+                        {"Origin", "https://127.0.0.1:" + std::to_string(w.port())}});
+    CHECK(same.status == 200);
+    // Reading with the cookie needs no origin.
+    CHECK(c.send("GET", "/api/v1/security/xmpp", "", {{"Cookie", cookie}}).status == 200);
+}
+
+TEST_CASE("admin - bad input - size - type - JSON - unknown fields - names - headers - slow clients") {
+    AdminWard w("  max_body_size: 64KiB\n  request_timeout: 1s\n");
+    auto a = w.alice();
+    const auto etag = w.etag(a);
+    auto big = a.call("POST", "/api/v1/peer-subjects", std::string(70 * 1024, ' '), {{"If-Match", etag}});
+    CHECK(big.status == 413);
+    auto type = a.call("PUT", "/api/v1/security/xmpp", "client_to_node_secure=false",
+                       {{"Content-Type", "application/x-www-form-urlencoded"}, {"If-Match", etag}});
+    CHECK(type.status == 415);
+    auto malformed = a.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure": fals})", {{"If-Match", etag}});
+    CHECK(malformed.status == 400);
+    CHECK(malformed.error().rfind("malformed JSON at byte 26", 0) == 0);
+    auto unknown = a.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure":false,"colour":1,"x":2})",
+                          {{"If-Match", etag}});
+    CHECK(unknown.status == 400);
+    CHECK(unknown.json().at("unknown_fields").as_array() == boost::json::array{"colour", "x"});
+    auto wrong_type = a.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure":"no"})", {{"If-Match", etag}});
+    CHECK(wrong_type.status == 400);
+    CHECK(wrong_type.error() == "field 'client_to_node_secure' must be true or false");
+    for (const std::string name : {"%2e%2e", "..%2Fetc", "a%00b", "%2F", "bad%zz"}) {
+        INFO(name);
+        CHECK(a.call("DELETE", "/api/v1/peer-subjects/" + name, "", {{"If-Match", etag}}).status == 400);
+    }
+    CHECK(a.call("GET", "/api/v1/tls-contexts/..%2F..%2Fetc%2Fpasswd").status == 400);
+    // Nothing above changed the file.
+    CHECK(w.loaded().security.xmpp.client_to_node_secure);
+
+    // A header flood: 431 and the connection closes.
+    auto flood = a.raw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: " + std::string(20 * 1024, 'a') + "\r\n\r\n");
+    CHECK(flood.rfind("HTTP/1.1 431 ", 0) == 0);
+    // A client that stops in the middle of its request: 408 when request_timeout passes.
+    auto slow = a.raw("PUT /api/v1/security/xmpp HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"client");
+    CHECK(slow.rfind("HTTP/1.1 408 ", 0) == 0);
+    // Not HTTP at all.
+    auto garbage = a.raw("\x16\x03\x01 hello\r\n\r\n");
+    CHECK(garbage.rfind("HTTP/1.1 400 ", 0) == 0);
+    // An idle connection is closed without an answer.
+    CHECK(a.raw("").empty());
+}
+
+TEST_CASE("admin - a listener restart re-opens it while the rest keep serving") {
+    AdminWard w;
+    auto a = w.alice();
+    const auto before = w.ward->port("edge");
+    const auto other = w.ward->port("c2s");
+    auto r = a.call("POST", "/api/v1/listeners/edge/restart");
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    CHECK(str(r.json().at("reload").as_object().at("message")).find("listener edge re-opened") != std::string::npos);
+    // Port 0: the re-opened listener has a new port; the other one kept its own.
+    CHECK(w.ward->port("edge") != before);
+    CHECK(w.ward->port("c2s") == other);
+    auto listeners = a.call("GET", "/api/v1/listeners").json().at("listeners").as_array();
+    REQUIRE(listeners.size() == 2);
+    CHECK(str(listeners[0].as_object().at("bind")) == "127.0.0.1:" + std::to_string(w.ward->port("edge")));
+    CHECK(a.call("POST", "/api/v1/listeners/nothing/restart").status == 404);
+    auto audit = w.audit_records();
+    bool restarted = false;
+    for (const auto& x : audit) restarted = restarted || (str(x.at("action")) == "restart" && str(x.at("result")) == "ok");
+    CHECK(restarted);
+}
+
+TEST_CASE("admin - the audit log is served to auditors from a given time") {
+    AdminWard w;
+    auto a = w.alice();
+    CHECK(a.call("POST", "/api/v1/reload").status == 200);
+    auto audrey = w.login("audrey", "audrey-password-1");
+    auto all = audrey.call("GET", "/api/v1/audit").json().at("records").as_array();
+    CHECK(all.size() >= 3);  // two logins and a reload
+    auto later = audrey.call("GET", "/api/v1/audit?since=2200-01-01T00:00:00Z").json().at("records").as_array();
+    CHECK(later.empty());
+    CHECK(audrey.call("GET", "/api/v1/audit?since=yesterday").status == 400);
+    CHECK(audrey.call("GET", "/api/v1/audit?since=2999-01-01T00:00:00Z").status == 400);  // past the clock's range
+}
