@@ -91,7 +91,11 @@ TEST_CASE("enhanced mode refuses each credential rule with its reason") {
         t += std::chrono::hours(25);
         CHECK(*ops::check_new_password(p, s, "Rotating-Password-0", t) ==
               "the password was used before: none of the last 24 may be used again");
-        // The first one has left the history (24 newer ones since): it may come back.
+        // The first is the 24th before the current one: still refused; one change later it may come back.
+        CHECK(*ops::check_new_password(p, s, "First-Password-1", t) ==
+              "the password was used before: none of the last 24 may be used again");
+        REQUIRE(store.set_password(*s, "Rotating-Password-24", kIterations, t));
+        t += std::chrono::hours(25);
         CHECK_FALSE(ops::check_new_password(p, s, "First-Password-1", t));
         // Maximum age: 60 days, then login demands a change.
         CHECK_FALSE(ops::password_expired(p, *s, s->changed + std::chrono::hours(24 * 60 - 1)));
