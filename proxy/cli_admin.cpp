@@ -1,5 +1,6 @@
 #include "proxy/cli_admin.hpp"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -14,6 +15,7 @@
 #include <boost/json.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "config/loader.hpp"
 #include "proxy/cli.hpp"
@@ -254,7 +256,11 @@ public:
         ::freeaddrinfo(res);
         SSL* ssl = SSL_new(ctx_);
         SSL_set_fd(ssl, fd);
-        SSL_set1_host(ssl, host_.c_str());
+        // The certificate must name what the URL names: an address (iPAddress SAN) or a host.
+        in6_addr probe{};
+        const bool literal = ::inet_pton(AF_INET, host_.c_str(), &probe) == 1 || ::inet_pton(AF_INET6, host_.c_str(), &probe) == 1;
+        if (literal) X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host_.c_str());
+        else SSL_set1_host(ssl, host_.c_str());
         if (SSL_connect(ssl) != 1) {
             char buf[256];
             ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
