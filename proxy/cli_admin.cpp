@@ -366,7 +366,15 @@ int cmd_admin(const std::vector<std::string>& args) {
     if (o.flags.count("--help") || o.flags.count("-h")) return std::cout << kAdminUsage, kExitOk;
     if (o.words.empty()) return std::cerr << kAdminUsage, kExitUsage;
     if (o.words[0] == "user") return cmd_user(o);
-    if (o.words[0] == "status") return cmd_status(o);
+    if (o.words[0] == "status") {
+        try {
+            return cmd_status(o);
+        } catch (const std::exception& e) {
+            // The server's answers are not trusted to be what they should.
+            std::cerr << "ward admin: unexpected answer from the admin API: " << e.what() << '\n';
+            return kExitFailure;
+        }
+    }
     return std::cerr << "ward admin: unknown command '" << o.words[0] << "'\n\n" << kAdminUsage, kExitUsage;
 }
 

@@ -39,6 +39,14 @@ error_code open_and_bind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
     return ec;
 }
 
+// Out of descriptors (or buffers), accept fails at once for as long as it lasts: wait a little
+// instead of spinning on the control thread.
+awaitable<void> pause_after_accept_error(asio::io_context& io, error_code ec) {
+    if (ec != asio::error::no_descriptors && ec != asio::error::no_buffer_space) co_return;
+    asio::steady_timer pause(io, std::chrono::milliseconds(50));
+    co_await pause.async_wait(use_tuple);
+}
+
 unsigned worker_count(const config::Config& c) {
     if (c.workers) return c.workers;
     const unsigned n = std::thread::hardware_concurrency();
@@ -183,7 +191,10 @@ awaitable<void> Server::serve_admin() {
         tcp::endpoint peer;
         auto [ec, socket] = co_await admin_acceptor_->async_accept(peer, use_tuple);
         if (ec == asio::error::operation_aborted || !admin_acceptor_->is_open()) co_return;
-        if (ec) continue;
+        if (ec) {
+            co_await pause_after_accept_error(control_, ec);
+            continue;
+        }
         asio::co_spawn(control_, admin_->serve(std::move(socket), peer), [](std::exception_ptr e) {
             if (!e) return;
             try {
@@ -450,7 +461,10 @@ awaitable<void> Server::serve_metrics(tcp::acceptor acceptor) {
     for (;;) {
         auto [ec, socket] = co_await metrics_acceptor_->async_accept(use_tuple);
         if (ec == asio::error::operation_aborted || !metrics_acceptor_->is_open()) co_return;
-        if (ec) continue;
+        if (ec) {
+            co_await pause_after_accept_error(control_, ec);
+            continue;
+        }
         asio::co_spawn(control_, metrics_request(std::move(socket)), [](std::exception_ptr e) {
             if (e) proxy_log().error("metrics request ended by an unexpected exception");
         });

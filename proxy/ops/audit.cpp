@@ -6,10 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
 
 #include <boost/json.hpp>
 
+#include "config/values.hpp"
 #include "proxy/ops/secrets.hpp"
 
 namespace ward::ops {
@@ -40,6 +42,23 @@ std::vector<std::string> read_lines(const fs::path& file, bool& whole, bool& rea
         start = end + 1;
     }
     return lines;
+}
+
+// Text for a record: invalid UTF-8 becomes U+FFFD, so every record stays JSON that parses
+// (a record that does not would read as tampering).
+std::string clean(std::string_view s) {
+    std::string out;
+    while (!s.empty()) {
+        const auto bad = config::first_invalid_utf8(s);
+        if (bad == std::string_view::npos) {
+            out.append(s);
+            break;
+        }
+        out.append(s.substr(0, bad));
+        out.append("\xEF\xBF\xBD");
+        s.remove_prefix(bad + 1);
+    }
+    return out;
 }
 
 }  // namespace
@@ -82,9 +101,10 @@ Result<AuditLog> AuditLog::open(const fs::path& file, std::string node) {
 }
 
 Status AuditLog::append(const AuditEntry& e, SystemClock::time_point now) {
-    json::object record{{"time", format_time(now)},  {"node", node_},         {"account", e.account},
-                        {"source", e.source},         {"action", e.action},    {"resource", e.resource},
-                        {"before", e.before},         {"after", e.after},      {"result", e.result},
+    // "time" first: read_since finds it at a fixed place without parsing the line.
+    json::object record{{"time", format_time(now)},   {"node", clean(node_)},         {"account", clean(e.account)},
+                        {"source", clean(e.source)},   {"action", clean(e.action)},    {"resource", clean(e.resource)},
+                        {"before", e.before},          {"after", e.after},             {"result", clean(e.result)},
                         {"prev", last_hash_}};
     const auto line = json::serialize(record);
     const auto text = line + "\n";
@@ -103,19 +123,24 @@ Status AuditLog::append(const AuditEntry& e, SystemClock::time_point now) {
 }
 
 Result<std::vector<json::value>> AuditLog::read_since(SystemClock::time_point since, std::size_t limit) const {
-    bool whole = true, readable = true;
-    auto lines = read_lines(file_, whole, readable);
-    if (!readable) return Error{"cannot read the audit file"};
+    std::ifstream in(file_, std::ios::binary);
+    if (!in) return Error{"cannot read the audit file"};
+    // One pass; lines before `since` are skipped by their time alone (ISO 8601 UTC strings sort
+    // as times do), and only the last `limit` kept are parsed.
+    const auto from = format_time(since);
+    constexpr std::string_view kTime = "{\"time\":\"";
+    std::deque<std::string> kept;
+    for (std::string line; std::getline(in, line);) {
+        if (line.compare(0, kTime.size(), kTime) != 0 || line.size() < kTime.size() + from.size()) continue;
+        if (std::string_view(line).substr(kTime.size(), from.size()) < from) continue;
+        kept.push_back(std::move(line));
+        if (kept.size() > limit) kept.pop_front();
+    }
     std::vector<json::value> out;
-    const auto from = format_time(since);  // ISO 8601 UTC strings sort as times do
-    for (const auto& l : lines) {
+    for (const auto& l : kept) {
         json::error_code ec;
         auto v = json::parse(l, ec);
-        if (ec || !v.is_object()) continue;
-        const auto* t = v.as_object().if_contains("time");
-        if (!t || !t->is_string() || std::string_view(t->as_string()) < from) continue;
-        out.push_back(std::move(v));
-        if (out.size() > limit) out.erase(out.begin());
+        if (!ec && v.is_object()) out.push_back(std::move(v));
     }
     return out;
 }

@@ -24,6 +24,7 @@ std::string file_stem_for(const std::string& cn) {
         out += (std::isalnum(u) || c == '.' || c == '-' || c == '_') ? c : '_';
     }
     if (out.empty() || out[0] == '.') out.insert(out.begin(), '_');
+    if (out.size() > 100) out.resize(100);  // file names have a limit (255 bytes)
     return out;
 }
 
@@ -94,7 +95,8 @@ Result<ImportReport> import_certificate(const ImportRequest& request, config::Di
     if (!stored) {
         const auto stem = file_stem_for(is_ca ? "ca-" + fingerprint.substr(0, 11) : cn);
         target = store->dir.resolved / (stem + ".pem");
-        if (fs::exists(target)) {
+        std::error_code exists_error;
+        if (fs::exists(target, exists_error)) {
             std::string short_fp;
             for (char c : fingerprint.substr(0, 11))
                 if (c != ':') short_fp += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

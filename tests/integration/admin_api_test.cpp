@@ -45,7 +45,8 @@ struct AdminWard {
     fs::path banner = dir / "banner.txt";
     std::unique_ptr<test::RunningWard> ward;
 
-    explicit AdminWard(const std::string& admin_extra = "") {
+    // `admin_extra`: more admin settings (indented two spaces); `top`: sections before the rest.
+    explicit AdminWard(const std::string& admin_extra = "", const std::string& top = "") {
         clock_offset_seconds = 0;
         proxy::admin::set_clock_for_tests(
             [] { return ops::SystemClock::now() + std::chrono::seconds(clock_offset_seconds.load()); });
@@ -64,8 +65,9 @@ struct AdminWard {
         REQUIRE(store.save(users));
         test::write_text_file(banner, "Authorised use only.\nActivity is logged.\n");
         const auto& s = pki.server();
+        fs::create_directories(dir / "no-fips");
         test::write_text_file(config,
-                              "node: { name: node-a, banner_file: banner.txt }\n"
+                              top + "node: { name: node-a, banner_file: banner.txt }\n"
                               "certificates:\n  server: { cert: " + s.cert.string() + ", key: " + s.key.string() + " }\n"
                               "trust_stores:\n  peers: { dir: " + pki.trust_dir().string() + " }\n"
                               "tls_peer_subjects:\n"
@@ -548,4 +550,162 @@ TEST_CASE("admin - the audit log is served to auditors from a given time") {
     CHECK(later.empty());
     CHECK(audrey.call("GET", "/api/v1/audit?since=yesterday").status == 400);
     CHECK(audrey.call("GET", "/api/v1/audit?since=2999-01-01T00:00:00Z").status == 400);  // past the clock's range
+}
+
+// --- what the attacker review of the admin plane found, one case each ------------------------
+
+TEST_CASE("admin review - a chunk extension that never ends is refused at a bound") {
+    AdminWard w("  max_body_size: 64KiB\n");
+    auto c = w.client();
+    const auto answer = c.raw("POST /api/v1/session HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                              "Content-Type: application/json\r\n\r\n1;" +
+                              std::string(200 * 1024, 'a'));
+    CHECK(answer.rfind("HTTP/1.1 413 ", 0) == 0);
+}
+
+TEST_CASE("admin review - admin connections are bounded per source") {
+    AdminWard w;
+    boost::asio::io_context io;
+    std::vector<boost::asio::ip::tcp::socket> idle;
+    const boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address("127.0.0.1"), w.port());
+    for (int i = 0; i < 16; ++i) {
+        idle.emplace_back(io);
+        idle.back().connect(at);
+    }
+    // The 17th from the same address is closed at once, before any byte.
+    boost::asio::ip::tcp::socket extra(io);
+    extra.connect(at);
+    char byte = 0;
+    boost::system::error_code ec;
+    extra.read_some(boost::asio::buffer(&byte, 1), ec);
+    CHECK(ec == boost::asio::error::eof);
+    // Once they go, the API answers again (polled with a deadline: the server sees the closes
+    // when it next reads them).
+    idle.clear();
+    bool answered = false;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!answered && std::chrono::steady_clock::now() < until) {
+        try {
+            answered = w.client().send("GET", "/healthz").status == 200;
+        } catch (const std::exception&) {
+            std::this_thread::yield();
+        }
+    }
+    CHECK(answered);
+}
+
+TEST_CASE("admin review - refused logins do not flood the audit log - the log reads its tail") {
+    AdminWard w("  login_failures_per_minute: 2\n");
+    auto c = w.client();
+    for (int i = 0; i < 20; ++i)
+        c.call("POST", "/api/v1/session", R"({"name":"alice","password":"wrong"})");
+    int refused = 0, failed = 0;
+    for (const auto& r : w.audit_records()) {
+        refused += str(r.at("action")) == "login-refused";
+        failed += str(r.at("action")) == "login-failed";
+    }
+    CHECK(failed == 2);
+    CHECK(refused == 1);
+    clock_offset_seconds = 61;
+    auto a = w.alice();
+    auto tail = a.call("GET", "/api/v1/audit?limit=1").json().at("records").as_array();
+    REQUIRE(tail.size() == 1);
+    CHECK(str(tail[0].as_object().at("action")) == "login");
+}
+
+TEST_CASE("admin review - banners the loader would refuse are refused before they are written") {
+    AdminWard w;
+    auto a = w.alice();
+    const auto before = read_file(w.banner);
+    for (const std::string& bad : {std::string("hi \xf8\x80\x80\n"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
+                                  std::string("c1 \xc2\x9b control"), std::string("\xf4\x90\x80\x80")}) {
+        CHECK(a.call("PUT", "/api/v1/banner", bad, {{"Content-Type", "text/plain"}}).status == 400);
+    }
+    CHECK(read_file(w.banner) == before);
+    CHECK(a.call("POST", "/api/v1/reload").status == 200);
+}
+
+TEST_CASE("admin review - an account keeps at most 8 sessions - the oldest ends") {
+    AdminWard w;
+    std::vector<AdminClient> sessions;
+    for (int i = 0; i < 9; ++i) sessions.push_back(w.login("audrey", "audrey-password-1"));
+    CHECK(sessions[0].call("GET", "/api/v1/session").status == 401);
+    for (int i = 1; i < 9; ++i) CHECK(sessions[static_cast<std::size_t>(i)].call("GET", "/api/v1/session").status == 200);
+    CHECK(w.alice().call("GET", "/api/v1/session").status == 200);
+}
+
+TEST_CASE("admin review - names that are not UTF-8 - raw bytes in paths - keys in uploads - long CNs") {
+    AdminWard w;
+    auto a = w.alice();
+    CHECK(a.call("DELETE", "/api/v1/peer-subjects/%FF", "", {{"If-Match", w.etag(a)}}).status == 400);
+    CHECK(a.call("PUT", "/api/v1/tls-contexts/%FF", R"({"peer_subjects":[]})", {{"If-Match", w.etag(a)}}).status == 400);
+    auto raw = a.raw("POST /api/v1/listeners/\xff\xfe/restart HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + a.token() +
+                     "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    CHECK(raw.rfind("HTTP/1.1 400 ", 0) == 0);
+    // A pasted private key is refused, not staged.
+    auto peer = w.pki.issue("keyed", test::TestPki::client_spec("keyed.example.org"));
+    auto with_key = a.call("POST", "/api/v1/trust-stores/peers/certificates", read_file(peer.cert) + read_file(peer.key),
+                           {{"Content-Type", "application/x-pem-file"}, {"If-Match", w.etag(a)}});
+    CHECK(with_key.status == 400);
+    // A CN of 64 emoji: an answer (not an exception), and no staging file left behind.
+    std::string long_cn;
+    for (int i = 0; i < 64; ++i) long_cn += "\xf0\x9f\x98\x80";
+    auto emoji = w.pki.issue("emoji", test::TestPki::client_spec(long_cn));
+    auto r = a.call("POST", "/api/v1/trust-stores/peers/certificates", read_file(emoji.cert),
+                    {{"Content-Type", "application/x-pem-file"}, {"If-Match", w.etag(a)}});
+    INFO(r.body);
+    CHECK((r.status == 201 || r.status == 422));
+    std::error_code ec;
+    for (fs::directory_iterator it(fs::temp_directory_path(), ec), end; !ec && it != end; it.increment(ec))
+        CHECK(it->path().filename().string().rfind("ward-import-", 0) != 0);
+    // The audit log still parses and chains.
+    CHECK_FALSE(w.audit_records().empty());
+}
+
+TEST_CASE("admin review - a password changed offline ends the sessions made with the old one") {
+    AdminWard w;
+    auto a = w.alice();
+    CHECK(a.call("GET", "/api/v1/session").status == 200);
+    auto store = ops::AccountStore::load(w.users, false);
+    REQUIRE(store);
+    REQUIRE(store->set_password(*store->find("alice"), "a-new-password-2", 1000, ops::SystemClock::now()));
+    REQUIRE(store->save(w.users));
+    auto old = a.call("GET", "/api/v1/session");
+    CHECK(old.status == 401);
+    CHECK(old.error() == "the account's password changed: log in again");
+    w.login("alice", "a-new-password-2");
+}
+
+TEST_CASE("admin review - wrong current passwords count toward the lockout and end the sessions") {
+    AdminWard w("  lockout_attempts: 3\n");
+    auto a = w.alice();
+    for (int i = 0; i < 2; ++i)
+        CHECK(a.call("PUT", "/api/v1/session/password", R"({"current":"guess","new":"another-password-1"})").status == 403);
+    auto third = a.call("PUT", "/api/v1/session/password", R"({"current":"guess","new":"another-password-1"})");
+    CHECK(third.status == 403);
+    CHECK(third.error() == "the current password is wrong; the account is now locked and its sessions ended");
+    CHECK(a.call("GET", "/api/v1/session").status == 401);
+    CHECK(w.client().call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})").status == 403);
+}
+
+TEST_CASE("admin review - refusals of a logged-in account are audited") {
+    AdminWard w;
+    auto oscar = w.login("oscar", "oscar-password-1");
+    CHECK(oscar.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure":false})", {{"If-Match", "x"}}).status == 403);
+    const auto records = w.audit_records();
+    const auto& last = records.back();
+    CHECK(str(last.at("account")) == "oscar");
+    CHECK(str(last.at("action")) == "denied");
+    CHECK(str(last.at("resource")) == "/api/v1/security/xmpp");
+    CHECK(str(last.at("result")) == "403 role 'operator' may not PUT /api/v1/security/xmpp");
+}
+
+TEST_CASE("admin review - a move to fips mode is refused when the FIPS provider's files are missing") {
+    AdminWard w("", "security: { fips_module_dir: no-fips }\n");
+    auto a = w.alice();
+    const auto before = read_file(w.config);
+    auto r = a.call("PUT", "/api/v1/security/mode", R"({"mode":"fips"})", {{"If-Match", w.etag(a)}});
+    CHECK(r.status == 422);
+    CHECK(r.error().find("has no fips.so and fipsmodule.cnf") != std::string::npos);
+    CHECK(read_file(w.config) == before);
 }

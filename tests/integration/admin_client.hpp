@@ -94,7 +94,8 @@ private:
 
     static basio::awaitable<void> exchange(Stream& s, bhttp::request<bhttp::string_body>& req, HttpReply& out) {
         co_await s.async_handshake(basio::ssl::stream_base::client, basio::use_awaitable);
-        co_await bhttp::async_write(s, req, basio::use_awaitable);
+        // ward may answer (413) and stop reading before the whole body is sent: read its answer anyway.
+        co_await bhttp::async_write(s, req, basio::as_tuple(basio::use_awaitable));
         beast::flat_buffer buffer;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(16 * 1024 * 1024);

@@ -97,6 +97,45 @@ std::vector<std::string_view> split_path(std::string_view p) {
     return out;
 }
 
+// Limits count an IPv4 address, or an IPv6 /64 (what one host or site is usually given).
+std::string source_key_of(const tcp::endpoint& peer) {
+    auto a = peer.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    if (a.is_v4()) return a.to_string();
+    auto bytes = a.to_v6().to_bytes();
+    for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
+// A request target holds printable ASCII only (RFC 3986: anything else is percent-encoded), so
+// paths in logs and audit records are text.
+bool printable_ascii(std::string_view s) {
+    for (unsigned char c : s)
+        if (c < 0x21 || c > 0x7e) return false;
+    return true;
+}
+
+// Counts one connection of a source while it lives.
+class ConnectionSlot {
+public:
+    ConnectionSlot(std::size_t& total, std::map<std::string, std::size_t>& by_source, std::string key)
+        : total_(total), by_source_(by_source), key_(std::move(key)) {
+        ++total_;
+        ++by_source_[key_];
+    }
+    ~ConnectionSlot() {
+        --total_;
+        if (--by_source_[key_] == 0) by_source_.erase(key_);
+    }
+    ConnectionSlot(const ConnectionSlot&) = delete;
+    ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+private:
+    std::size_t& total_;
+    std::map<std::string, std::size_t>& by_source_;
+    std::string key_;
+};
+
 unsigned role_bit(ops::Role r) {
     switch (r) {
         case ops::Role::admin: return kAdmin;
@@ -151,11 +190,6 @@ void AdminService::refresh_accounts() {
     accounts_stamp_ = stamp;
 }
 
-std::string AdminService::source_ip(const Request& r) const {
-    const auto colon = r.source.rfind(':');
-    return colon == std::string::npos ? r.source : r.source.substr(0, colon);
-}
-
 void AdminService::audit(const Request& r, std::string action, std::string resource, json::value before,
                          json::value after, std::string result) {
     ops::AuditEntry e{r.account, r.source, std::move(action), std::move(resource), std::move(before),
@@ -169,7 +203,22 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
     const auto* context = snap->tls.find(admin.tls_context);
     const auto id = ++next_connection_;
     const auto source = endpoint_text(peer);
+    const auto source_key = source_key_of(peer);
     if (!context) co_return;
+    // Connections are few on an admin port: a bound on all of them, and on each source, keeps
+    // idle or slow clients from holding descriptors (each waits at most request_timeout).
+    {
+        auto it = connections_by_source_.find(source_key);
+        const auto from_source = it == connections_by_source_.end() ? 0 : it->second;
+        if (connections_ >= kMaxConnections || from_source >= kMaxConnectionsPerSource) {
+            proxy_log().info("admin [a{}] {} refused: {} admin connections open ({} from {})", id, source,
+                             connections_, from_source, source_key);
+            error_code ignored;
+            socket.close(ignored);
+            co_return;
+        }
+    }
+    ConnectionSlot slot(connections_, connections_by_source_, source_key);
     auto c = std::make_shared<Conn>(std::move(socket), io_);
     c->connection.attach_tls(context->new_server());
     tls::expect_alpn(c->connection.ssl(), "http/1.1");
@@ -215,6 +264,7 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
         r.cookie = cookie_value(header(req, http::field::cookie), "ward_session");
         r.body = req.body();
         r.source = source;
+        r.source_key = source_key;
         r.certificate_cn = certificate_cn;
         Reply reply = handle(r);
         const bool keep = req.keep_alive() && n + 1 < kMaxRequestsPerConnection;
@@ -228,6 +278,15 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
     c->watchdog.cancel();
     arm(c, std::chrono::seconds(1));
     co_await c->connection.shutdown_send();
+    // Lingering close (as nginx does): what the client is still sending (the rest of a body
+    // refused at its header) is read and dropped for a moment, so that closing does not reset
+    // the connection and destroy the answer in the client's receive queue.
+    std::string sink(8192, '\0');
+    for (std::size_t drained = 0; !c->expired && drained < 1024 * 1024;) {
+        auto [ec, n] = co_await c->connection.read_some(sink.data(), sink.size());
+        if (ec) break;
+        drained += n;
+    }
     c->watchdog.cancel();
     c->connection.close();
 }
@@ -267,6 +326,8 @@ const std::vector<AdminService::Route>& AdminService::routes() {
 
 Reply AdminService::handle(Request& r) {
     if (r.path.empty() || r.path[0] != '/') return Reply::error(400, "the request target must be a path");
+    if (!printable_ascii(r.target))
+        return Reply::error(400, "the request target holds bytes that are not printable ASCII (percent-encode them)");
     const auto segments = split_path(r.path);
     const Route* found = nullptr;
     std::string allowed;
@@ -307,7 +368,15 @@ Reply AdminService::handle(Request& r) {
     if (found->access != kPublic) {
         if (auto refusal = authenticate(r, *found)) return *refusal;
     }
-    Reply reply = (this->*(found->handler))(r);
+    Reply reply;
+    try {
+        reply = (this->*(found->handler))(r);
+    } catch (const std::exception& e) {
+        // A bug: the client gets an answer, the operator the reason, the audit log the attempt.
+        proxy_log().error("admin: {} {} failed: {}", r.method, r.path, e.what());
+        reply = Reply::error(500, "internal error; ward's log says more");
+        if (found->action) audit(r, found->action, r.path, nullptr, nullptr, "500 internal error");
+    }
     // Enhanced and common-criteria modes audit every authenticated read, as the guide's
     // enhanced security mode asks; mutations audit themselves, with what changed.
     if (found->action && std::string_view(found->action) == "read" && policy().audit_reads)
@@ -338,6 +407,7 @@ std::optional<Reply> AdminService::authenticate(Request& r, const Route& route) 
     else if (!account) why = "the account no longer exists";
     else if (account->role != s.role) why = "the account's role changed";
     else if (s.certificate_cn != r.certificate_cn) why = "the session belongs to another client certificate";
+    else if (s.password_digest != ops::sha256_hex(account->password)) why = "the account's password changed";
     if (!why.empty()) {
         sessions_.erase(it);
         return unauthorized(why + ": log in again");
@@ -346,22 +416,73 @@ std::optional<Reply> AdminService::authenticate(Request& r, const Route& route) 
     // cookie must come from this origin (a bearer token is never sent by a browser on its own).
     if (!via_bearer && r.method != "GET" && r.method != "HEAD") {
         const auto expected = "https://" + r.host;
-        if (r.origin.empty() || r.origin != expected)
-            return Reply::error(403, "cross-site request refused: a cookie-authenticated " + r.method +
-                                         " needs an Origin header of " + expected + " (or use the bearer token)");
+        if (r.origin.empty() || r.origin != expected) {
+            r.account = s.account;
+            auto reply = Reply::error(403, "cross-site request refused: a cookie-authenticated " + r.method +
+                                               " needs an Origin header of " + expected + " (or use the bearer token)");
+            audit(r, "denied", r.path, nullptr, nullptr, "403 " + reply.message);
+            return reply;
+        }
     }
     s.last_used = now;
     r.account = s.account;
     r.role = s.role;
     r.session_key = key;
     const std::string_view pattern = route.pattern;
-    if (s.must_change_password && pattern.rfind("/api/v1/session", 0) != 0)
-        return Reply::error(403, "the password has expired: change it first (PUT /api/v1/session/password)",
-                            {{"password_change_required", true}});
-    if (!(route.access & role_bit(s.role)))
-        return Reply::error(403, "role '" + std::string(ops::to_string(s.role)) + "' may not " + route.method + " " +
-                                     r.path);
+    // Refusals of an authenticated account are audited (who tried what); requests without a
+    // session are only logged, or anyone could fill the audit log's disk.
+    if (s.must_change_password && pattern.rfind("/api/v1/session", 0) != 0) {
+        auto reply = Reply::error(403, "the password has expired: change it first (PUT /api/v1/session/password)",
+                                  {{"password_change_required", true}});
+        audit(r, "denied", r.path, nullptr, nullptr, "403 " + reply.message);
+        return reply;
+    }
+    if (!(route.access & role_bit(s.role))) {
+        auto reply = Reply::error(403, "role '" + std::string(ops::to_string(s.role)) + "' may not " + route.method +
+                                           " " + r.path);
+        audit(r, "denied", r.path, nullptr, nullptr, "403 " + reply.message);
+        return reply;
+    }
     return std::nullopt;
+}
+
+bool AdminService::count_failure(const Request& r, const std::string& name) {
+    const auto now = now_();
+    const auto p = policy();
+    prune_failures();
+    auto it = failures_.find(name);
+    if (it == failures_.end()) {
+        // Full of recent failures (a spray of names): the name is not tracked; the per-source
+        // throttle still holds.
+        if (failures_.size() >= kMaxTracked) return false;
+        it = failures_.emplace(name, Failures{}).first;
+    }
+    auto& f = it->second;
+    ++f.count;
+    f.last = now;
+    if (f.count < p.lockout_attempts) return false;
+    f.locked_until = now + std::chrono::duration_cast<ops::SystemClock::duration>(p.lockout_duration);
+    f.count = 0;
+    f.refusal_audited = false;
+    audit(r, "lockout", "/api/v1/accounts/" + name, nullptr,
+          json::object{{"locked_until", ops::format_time(f.locked_until)}}, "locked");
+    // A locked account's sessions end too (a stolen session guessing the password).
+    for (auto s = sessions_.begin(); s != sessions_.end();)
+        s = s->second.account == name ? sessions_.erase(s) : std::next(s);
+    return true;
+}
+
+void AdminService::prune_failures() {
+    const auto now = now_();
+    const auto keep = std::chrono::duration_cast<ops::SystemClock::duration>(policy().lockout_duration);
+    if (failures_.size() >= kMaxTracked) {
+        for (auto it = failures_.begin(); it != failures_.end();)
+            it = (it->second.locked_until <= now && now - it->second.last > keep) ? failures_.erase(it) : std::next(it);
+    }
+    if (sources_.size() >= kMaxTracked) {
+        for (auto it = sources_.begin(); it != sources_.end();)
+            it = now - it->second.start >= std::chrono::minutes(1) ? sources_.erase(it) : std::next(it);
+    }
 }
 
 std::optional<AdminService::ConfigText> AdminService::read_config(Reply& failure) const {
@@ -383,11 +504,7 @@ Reply AdminService::mutate(Request& r, const std::string& action,
     auto current = read_config(failure);
     if (!current) return failure;
     auto refuse = [&](Reply reply) {
-        audit(r, action, r.path, nullptr, nullptr, std::to_string(reply.status) + " " + [&] {
-            auto v = json::parse(reply.body);
-            const auto* e = v.is_object() ? v.as_object().if_contains("error") : nullptr;
-            return e && e->is_string() ? std::string(e->as_string()) : std::string();
-        }());
+        audit(r, action, r.path, nullptr, nullptr, std::to_string(reply.status) + " " + reply.message);
         return reply;
     };
     if (r.if_match.empty())

@@ -45,7 +45,10 @@ public:
 
 private:
     static constexpr std::size_t kMaxSessions = 1000;
+    static constexpr std::size_t kMaxSessionsPerAccount = 8;  // a 9th login ends the oldest
     static constexpr std::size_t kMaxTracked = 10000;  // failure counters kept, by name and by address
+    static constexpr std::size_t kMaxConnections = 64;
+    static constexpr std::size_t kMaxConnectionsPerSource = 16;
 
     struct AdminSession {
         std::string account;
@@ -54,14 +57,18 @@ private:
         ops::SystemClock::time_point last_used;
         bool must_change_password = false;
         std::string certificate_cn;  // the client certificate's CN at login ("" without one)
+        std::string password_digest;  // of the account's hash at login: a new password ends the session
     };
     struct Failures {
         std::uint32_t count = 0;
+        ops::SystemClock::time_point last{};
         ops::SystemClock::time_point locked_until{};
+        bool refusal_audited = false;  // one record per lock for the logins it refuses
     };
     struct SourceWindow {
         ops::SystemClock::time_point start{};
         std::uint32_t failures = 0;
+        bool refusal_audited = false;  // one record per window for the logins it refuses
     };
 
     std::shared_ptr<const Snapshot> snapshot() const { return control_.current(); }
@@ -70,7 +77,10 @@ private:
     void audit(const Request& r, std::string action, std::string resource, json::value before, json::value after,
                std::string result);
     std::optional<Reply> authenticate(Request& r, const Route& route);
-    std::string source_ip(const Request& r) const;
+    // A failed password (login or password change) against `name`: counted, and the account
+    // locked at the policy's limit. True when this failure locked it.
+    bool count_failure(const Request& r, const std::string& name);
+    void prune_failures();
 
     // The configuration file's text and version (the ETag), and a change to it: If-Match, the
     // change applied to a copy of the model, the full check, the atomic write, the audit record,
@@ -128,7 +138,9 @@ private:
     std::function<ops::SystemClock::time_point()> now_;
     std::map<std::string, AdminSession> sessions_;  // by SHA-256 of the token
     std::map<std::string, Failures> failures_;      // by account name (known or not)
-    std::map<std::string, SourceWindow> sources_;   // by client address
+    std::map<std::string, SourceWindow> sources_;   // by client address (IPv6: its /64)
+    std::size_t connections_ = 0;
+    std::map<std::string, std::size_t> connections_by_source_;
     std::string dummy_hash_;                        // verified for unknown names: the same time
     std::uint64_t next_connection_ = 0;
 };

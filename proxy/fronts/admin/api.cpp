@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "config/values.hpp"
+
 namespace ward::proxy::admin {
 
 Reply Reply::json_body(int status, const json::value& v) {
@@ -12,8 +14,10 @@ Reply Reply::json_body(int status, const json::value& v) {
 }
 
 Reply Reply::error(int status, std::string message, json::object more) {
-    more["error"] = std::move(message);
-    return json_body(status, more);
+    more["error"] = message;
+    auto r = json_body(status, more);
+    r.message = std::move(message);
+    return r;
 }
 
 Reply Reply::text(int status, std::string text) {
@@ -119,6 +123,12 @@ std::optional<std::string> decode_segment(std::string_view s) {
         out += c;
     }
     if (out.empty() || out == "." || out == "..") return std::nullopt;
+    // Names are UTF-8 text: they go into JSON answers, the audit log and the configuration.
+    if (config::first_invalid_utf8(out) != std::string::npos) return std::nullopt;
+    for (std::size_t i = 0; i + 1 < out.size(); ++i)
+        if (static_cast<unsigned char>(out[i]) == 0xC2 && static_cast<unsigned char>(out[i + 1]) >= 0x80 &&
+            static_cast<unsigned char>(out[i + 1]) <= 0x9F)
+            return std::nullopt;  // C1 controls
     return out;
 }
 

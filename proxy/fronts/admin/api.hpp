@@ -25,6 +25,7 @@ struct Request {
     std::string if_match;
     std::string body;
     std::string source;  // client address:port
+    std::string source_key;  // what limits count by: the IPv4 address, or the IPv6 /64
     std::string host;    // the Host header
     std::string origin;  // the Origin header ("" when absent)
     std::string bearer;  // Authorization: Bearer <token>
@@ -41,6 +42,7 @@ struct Reply {
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
+    std::string message;  // an error's words (what the audit record says of a refusal)
 
     static Reply json_body(int status, const json::value& v);
     // {"error": message} (and more fields when given).
@@ -61,8 +63,9 @@ std::optional<Reply> get_string(const json::object& o, std::string_view key, std
 std::optional<Reply> get_string_list(const json::object& o, std::string_view key,
                                      std::optional<std::vector<std::string>>& out);
 
-// Decodes %XX in a path segment; nullopt for a bad escape, an empty segment, "." or "..", or
-// one holding '/', '\\' or a control character (path traversal and log injection).
+// Decodes %XX in a path segment; nullopt for a bad escape, an empty segment, "." or "..", one
+// holding '/', '\\' or a control character (path traversal and log injection), or one that is
+// not UTF-8.
 std::optional<std::string> decode_segment(std::string_view segment);
 
 }  // namespace ward::proxy::admin

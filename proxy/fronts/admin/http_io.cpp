@@ -64,6 +64,10 @@ awaitable<ReadOutcome> read_request(Connection& connection, std::string& pending
         }
         started = true;
         pending.append(chunk.data(), n);
+        // Beast bounds the header and the body, but not a chunk's extension or trailer line,
+        // which it holds unparsed until the line ends: the bytes waiting here are bounded too.
+        if (pending.size() > limits.header_limit + limits.body_limit + chunk.size())
+            co_return refused(413, "the request is too large");
     }
 }
 

@@ -1,6 +1,9 @@
 // The admin API's resources, one handler each. Reads answer JSON with the configuration's
 // version as ETag; every change goes through AdminService::mutate (If-Match, the full check,
 // the atomic write, the audit record, the reload) or the same ops/ code as the CLI.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
 
 #include <boost/json.hpp>
@@ -12,6 +15,7 @@
 #include "proxy/ops/cert_import.hpp"
 #include "proxy/ops/secrets.hpp"
 #include "tls/cipher_catalog.hpp"
+#include "tls/fips_provider.hpp"
 #include "tls/trust_store.hpp"
 #include "tls/x509.hpp"
 
@@ -104,31 +108,17 @@ std::string time_text(const ASN1_TIME* t) {
     return buf;
 }
 
-// Valid UTF-8, and no control character but newline and tab.
+// Valid UTF-8 (the loader's own test, so a banner written here always loads), and no control
+// character but newline and tab (C0, DEL and C1).
 std::optional<std::string> banner_problem(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
+    if (const auto bad = config::first_invalid_utf8(s); bad != std::string_view::npos)
+        return "invalid UTF-8 at byte " + std::to_string(bad);
+    for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-                return "control character 0x" + ops::hex(std::string(1, static_cast<char>(c))) + " at byte " +
-                       std::to_string(i) + " (only newline and tab are allowed)";
-            ++i;
-            continue;
-        }
-        int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-        if (len == 0 || i + static_cast<std::size_t>(len) > s.size())
-            return "invalid UTF-8 at byte " + std::to_string(i);
-        std::uint32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-        for (int k = 1; k < len; ++k) {
-            const auto d = static_cast<unsigned char>(s[i + k]);
-            if ((d & 0xC0) != 0x80) return "invalid UTF-8 at byte " + std::to_string(i);
-            cp = (cp << 6) | (d & 0x3F);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-            return "invalid UTF-8 at byte " + std::to_string(i);
-        if (cp >= 0x80 && cp <= 0x9F) return "control character at byte " + std::to_string(i);
-        i += static_cast<std::size_t>(len);
+        const bool c1 = c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+                        static_cast<unsigned char>(s[i + 1]) <= 0x9F;
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || c1)
+            return "a control character at byte " + std::to_string(i) + " (only newline and tab are allowed)";
     }
     return std::nullopt;
 }
@@ -202,24 +192,29 @@ Reply AdminService::post_session(Request& r) {
     r.account = *name;
     if (!ops::is_account_name(*name)) r.account = "(invalid name)";
 
-    // Per source address: at most login_failures_per_minute failures a minute.
-    const auto ip = source_ip(r);
+    // Per source (address, or IPv6 /64): at most login_failures_per_minute failures a minute.
+    const auto& ip = r.source_key;
+    prune_failures();
     auto& window = sources_[ip];
-    if (now - window.start >= std::chrono::minutes(1)) window = {now, 0};
+    if (now - window.start >= std::chrono::minutes(1)) window = {now, 0, false};
     if (window.failures >= admin.login_failures_per_minute) {
         const auto wait = std::chrono::duration_cast<std::chrono::seconds>(window.start + std::chrono::minutes(1) - now);
-        audit(r, "login-refused", r.path, nullptr, nullptr, "429 too many failed logins from " + ip);
+        // One record per window: refused attempts must not fill the audit log's disk.
+        if (!window.refusal_audited)
+            audit(r, "login-refused", r.path, nullptr, nullptr, "429 too many failed logins from " + ip);
+        window.refusal_audited = true;
         auto reply = Reply::error(429, "too many failed logins from " + ip + "; try again in " +
                                            std::to_string(std::max<long long>(1, wait.count())) + " s");
         reply.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(1, wait.count())));
         return reply;
     }
     // Per account name (known or not, so a lockout says nothing about which names exist).
-    auto& failures = failures_[r.account];
-    if (failures.locked_until > now) {
-        audit(r, "login-refused", r.path, nullptr, nullptr, "403 account locked");
+    if (auto f = failures_.find(r.account); f != failures_.end() && f->second.locked_until > now) {
+        if (!f->second.refusal_audited)
+            audit(r, "login-refused", r.path, nullptr, nullptr, "403 account locked");
+        f->second.refusal_audited = true;
         ++window.failures;
-        return Reply::error(403, "the account is locked until " + ops::format_time(failures.locked_until) + " after " +
+        return Reply::error(403, "the account is locked until " + ops::format_time(f->second.locked_until) + " after " +
                                      std::to_string(p.lockout_attempts) + " failed logins");
     }
     const auto* account = ops::is_account_name(*name) ? accounts_.find(*name) : nullptr;
@@ -233,37 +228,34 @@ Reply AdminService::post_session(Request& r) {
     const bool certificate_ok = r.certificate_cn.empty() || (account && r.certificate_cn == account->name);
     if (!password_ok || !certificate_ok) {
         ++window.failures;
-        ++failures.count;
-        std::string result = password_ok ? "401 the client certificate belongs to another account"
-                                         : "401 wrong name or password";
-        audit(r, "login-failed", r.path, nullptr, nullptr, result);
-        if (failures.count >= p.lockout_attempts) {
-            failures.locked_until = now + std::chrono::duration_cast<ops::SystemClock::duration>(p.lockout_duration);
-            failures.count = 0;
-            audit(r, "lockout", "/api/v1/accounts/" + r.account, nullptr,
-                  json::object{{"locked_until", ops::format_time(failures.locked_until)}}, "locked");
-        }
-        if (failures_.size() > kMaxTracked) {
-            for (auto it = failures_.begin(); it != failures_.end();)
-                it = it->second.locked_until <= now ? failures_.erase(it) : std::next(it);
-        }
-        if (sources_.size() > kMaxTracked) {
-            for (auto it = sources_.begin(); it != sources_.end();)
-                it = now - it->second.start >= std::chrono::minutes(1) ? sources_.erase(it) : std::next(it);
-        }
+        audit(r, "login-failed", r.path, nullptr, nullptr,
+              password_ok ? "401 the client certificate belongs to another account" : "401 wrong name or password");
+        count_failure(r, r.account);
         return Reply::error(401, password_ok ? "the client certificate does not belong to this account"
                                              : "wrong name or password");
     }
     failures_.erase(r.account);
-    // Sessions: expired ones go; a full table refuses rather than grows.
+    // Sessions: expired ones go; an account keeps at most kMaxSessionsPerAccount (the oldest
+    // ends); a full table refuses rather than grows.
     for (auto it = sessions_.begin(); it != sessions_.end();) {
         const auto& s = it->second;
         it = (now - s.last_used > p.idle_timeout || now - s.created > p.lifetime) ? sessions_.erase(it) : std::next(it);
     }
+    for (;;) {
+        auto oldest = sessions_.end();
+        std::size_t mine = 0;
+        for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+            if (it->second.account != account->name) continue;
+            ++mine;
+            if (oldest == sessions_.end() || it->second.created < oldest->second.created) oldest = it;
+        }
+        if (mine < kMaxSessionsPerAccount) break;
+        sessions_.erase(oldest);
+    }
     if (sessions_.size() >= kMaxSessions) return Reply::error(503, "too many admin sessions; try again later");
     const auto token = ops::base64url(ops::random_bytes(32));
-    AdminSession session{account->name, account->role, now, now, ops::password_expired(p, *account, now),
-                         r.certificate_cn};
+    AdminSession session{account->name,    account->role, now, now, ops::password_expired(p, *account, now),
+                         r.certificate_cn, ops::sha256_hex(account->password)};
     sessions_[ops::sha256_hex(token)] = session;
     audit(r, "login", r.path, nullptr, json::object{{"role", std::string(ops::to_string(account->role))}},
           session.must_change_password ? "ok (password expired: change required)" : "ok");
@@ -309,7 +301,10 @@ Reply AdminService::put_password(Request& r) {
     const auto now = now_();
     if (!account || !ops::verify_password(*current, account->password)) {
         audit(r, "password", r.path, nullptr, nullptr, "403 the current password is wrong");
-        return Reply::error(403, "the current password is wrong");
+        // Counted as a failed login: a stolen session cannot guess the password at leisure.
+        const bool locked = count_failure(r, r.account);
+        return Reply::error(403, locked ? "the current password is wrong; the account is now locked and its sessions ended"
+                                        : "the current password is wrong");
     }
     if (auto why = ops::check_new_password(policy(), account, *next, now)) {
         audit(r, "password", r.path, nullptr, nullptr, "422 " + *why);
@@ -327,7 +322,9 @@ Reply AdminService::put_password(Request& r) {
     // Every other session of the account ends; this one goes on, no longer restricted.
     for (auto it = sessions_.begin(); it != sessions_.end();)
         it = (it->second.account == r.account && it->first != r.session_key) ? sessions_.erase(it) : std::next(it);
-    sessions_.at(r.session_key).must_change_password = false;
+    auto& mine = sessions_.at(r.session_key);
+    mine.must_change_password = false;
+    mine.password_digest = ops::sha256_hex(accounts_.find(r.account)->password);
     audit(r, "password", r.path, nullptr, json::object{{"changed", ops::format_time(now)}}, "ok");
     return Reply::json_body(200, json::object{{"password_changed", true}});
 }
@@ -574,14 +571,31 @@ Reply AdminService::post_certificate(Request& r) {
     if (wanted != etag(current->version) && wanted != current->version)
         return refuse(Reply::error(412, "the configuration changed since it was read; read it again and retry",
                                    {{"etag", etag(current->version)}}));
-    // The same import as `ward cert import`, from a private temporary file.
+    if (r.body.find("PRIVATE KEY") != std::string::npos)
+        return refuse(Reply::error(400, "the body holds a private key: send the certificate only"));
+    // The same import as `ward cert import`, from a private staging file (0600, a fresh name,
+    // removed whatever happens).
     const auto& file = snapshot()->config.file;
-    const auto tmp = fs::temp_directory_path() / ("ward-import-" + ops::hex(ops::random_bytes(8)) + ".pem");
+    const auto tmp = fs::temp_directory_path() / ("ward-import-" + ops::hex(ops::random_bytes(12)) + ".pem");
     {
-        std::ofstream out(tmp, std::ios::binary);
-        out << r.body;
-        if (!out) return refuse(Reply::error(500, "cannot stage the certificate"));
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) return refuse(Reply::error(500, "cannot stage the certificate"));
+        std::size_t done = 0;
+        while (done < r.body.size()) {
+            const auto n = ::write(fd, r.body.data() + done, r.body.size() - done);
+            if (n <= 0) break;
+            done += static_cast<std::size_t>(n);
+        }
+        ::close(fd);
+        if (done != r.body.size()) {
+            ::unlink(tmp.c_str());
+            return refuse(Reply::error(500, "cannot stage the certificate"));
+        }
     }
+    struct Unlink {
+        fs::path path;
+        ~Unlink() { ::unlink(path.c_str()); }
+    } staged{tmp};
     ops::ImportRequest request;
     request.config_file = file;
     request.store = store_name;
@@ -596,8 +610,6 @@ Reply AdminService::post_certificate(Request& r) {
     };
     config::Diagnostics diagnostics(file.string());
     auto report = ops::import_certificate(request, diagnostics);
-    std::error_code ec;
-    fs::remove(tmp, ec);
     if (!report) {
         return refuse(Reply::error(diagnostics_json.empty() ? 422 : 422, report.error(),
                                    {{"diagnostics", diagnostics_json}}));
@@ -679,6 +691,16 @@ Reply AdminService::put_mode(Request& r) {
         r, "update",
         [&](config::Config& c) -> std::optional<Reply> {
             c.security.mode = *parsed_mode;
+            // The running process cannot load the FIPS provider to try it (that would switch
+            // it); its files must at least be there for the restart.
+            const auto& dir = c.security.fips_module_dir.resolved;
+            if (config::at_least_fips(c.security.mode) && c.security.fips_provider == config::FipsProvider::required &&
+                !tls::fips_provider_active() &&
+                (!fs::exists(dir / "fips.so") || !fs::exists(dir / "fipsmodule.cnf")))
+                return Reply::error(422, std::string(config::to_string(c.security.mode)) +
+                                             " mode needs the OpenSSL FIPS provider, and " + dir.string() +
+                                             " has no fips.so and fipsmodule.cnf (deploy/fips/build-provider.sh installs "
+                                             "them); nothing was written");
             return std::nullopt;
         },
         [](const config::Config& c) -> json::value {
