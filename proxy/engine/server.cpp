@@ -39,10 +39,10 @@ error_code open_and_bind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
     return ec;
 }
 
-// Out of descriptors (or buffers), accept fails at once for as long as it lasts: wait a little
-// instead of spinning on the control thread.
+// A failing accept (out of descriptors, files, memory or buffers) fails again at once for as
+// long as the cause lasts: wait a little instead of spinning on the control thread.
 awaitable<void> pause_after_accept_error(asio::io_context& io, error_code ec) {
-    if (ec != asio::error::no_descriptors && ec != asio::error::no_buffer_space) co_return;
+    if (ec == asio::error::connection_aborted) co_return;  // the peer left: nothing to wait for
     asio::steady_timer pause(io, std::chrono::milliseconds(50));
     co_await pause.async_wait(use_tuple);
 }

@@ -68,6 +68,9 @@ private:
     bool drop_privileges(const std::string& user);
 
     std::filesystem::path config_file_;
+    // Before control_, so destroyed after it: admin connections still pending at the end are
+    // coroutine frames of control_, and they use the plane while they are destroyed.
+    std::unique_ptr<AdminPlane> admin_;
     asio::io_context control_{1};
     std::unique_ptr<asio::signal_set> signals_;
     Metrics metrics_;
@@ -79,7 +82,6 @@ private:
     std::unique_ptr<tcp::acceptor> metrics_acceptor_;
     std::optional<tcp::endpoint> admin_bound_;
     std::unique_ptr<tcp::acceptor> admin_acceptor_;
-    std::unique_ptr<AdminPlane> admin_;
     ReloadOutcome last_reload_;
     std::function<void(bool)> reload_observer_;
     bool stopping_ = false;

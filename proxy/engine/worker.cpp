@@ -107,7 +107,8 @@ awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
             std::uint64_t suppressed = 0;
             if (refusal_limiter_.allow(suppressed))
                 proxy_log().warn("worker {}: accept on {} failed: {}", id_, a->name, ec.message());
-            if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+            // Out of descriptors, files, memory or buffers: it fails again at once, so wait a little.
+            if (ec != asio::error::connection_aborted) {
                 asio::steady_timer pause(io_, std::chrono::milliseconds(50));
                 co_await pause.async_wait(use_tuple);
             }

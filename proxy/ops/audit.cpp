@@ -45,9 +45,15 @@ std::vector<std::string> read_lines(const fs::path& file, bool& whole, bool& rea
 }
 
 // Text for a record: invalid UTF-8 becomes U+FFFD, so every record stays JSON that parses
-// (a record that does not would read as tampering).
+// (a record that does not would read as tampering), and at most 1024 bytes of it are kept.
 std::string clean(std::string_view s) {
+    constexpr std::size_t kMax = 1024;
     std::string out;
+    if (s.size() > kMax) {
+        auto cut = kMax;
+        while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+        return clean(s.substr(0, cut)) + "... (" + std::to_string(s.size()) + " bytes)";
+    }
     while (!s.empty()) {
         const auto bad = config::first_invalid_utf8(s);
         if (bad == std::string_view::npos) {
@@ -59,6 +65,22 @@ std::string clean(std::string_view s) {
         s.remove_prefix(bad + 1);
     }
     return out;
+}
+
+// The same for every string inside a JSON value (keys too).
+json::value clean(const json::value& v) {
+    if (v.is_string()) return json::value(clean(std::string_view(v.as_string())));
+    if (v.is_array()) {
+        json::array out;
+        for (const auto& x : v.as_array()) out.push_back(clean(x));
+        return out;
+    }
+    if (v.is_object()) {
+        json::object out;
+        for (const auto& kv : v.as_object()) out[clean(std::string_view(kv.key()))] = clean(kv.value());
+        return out;
+    }
+    return v;
 }
 
 }  // namespace
@@ -104,7 +126,7 @@ Status AuditLog::append(const AuditEntry& e, SystemClock::time_point now) {
     // "time" first: read_since finds it at a fixed place without parsing the line.
     json::object record{{"time", format_time(now)},   {"node", clean(node_)},         {"account", clean(e.account)},
                         {"source", clean(e.source)},   {"action", clean(e.action)},    {"resource", clean(e.resource)},
-                        {"before", e.before},          {"after", e.after},             {"result", clean(e.result)},
+                        {"before", clean(e.before)},   {"after", clean(e.after)},             {"result", clean(e.result)},
                         {"prev", last_hash_}};
     const auto line = json::serialize(record);
     const auto text = line + "\n";

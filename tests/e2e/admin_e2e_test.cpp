@@ -3,6 +3,7 @@
 // running ward wrote, enhanced mode's expired password and lockout, and kill -9 in the middle
 // of configuration writes.
 #include <poll.h>
+#include <sys/stat.h>
 #include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -330,4 +331,59 @@ TEST_CASE("admin e2e: kill -9 during configuration writes leaves the old or the 
     }
     MESSAGE("old file kept " << old_seen << " times, new file " << new_seen << " times");
     CHECK(old_seen + new_seen == 6);
+}
+
+TEST_CASE("admin e2e: ward admin user manages the users file offline - 0600 - policy - refusals") {
+    AdminE2e w;
+    const auto ward = test::ward_binary();
+    const auto cfg = w.config.string();
+    auto with_stdin = [&](std::vector<std::string> argv, const std::string& input) {
+        test::BackgroundProcess p(std::move(argv), {true, {}});
+        REQUIRE(p.started());
+        p.write_stdin(input);
+        p.close_stdin();
+        auto status = p.wait_exit(30s);
+        REQUIRE(status);
+        return std::pair<int, std::string>(*status, p.output());
+    };
+    auto weak = with_stdin({ward, "admin", "user", "add", "-c", cfg, "bob", "--role", "operator", "--password-stdin"}, "short\n");
+    CHECK(weak.first == 1);
+    CHECK(contains(weak.second, "ward admin user add: a password needs at least 8 characters"));
+    CHECK(with_stdin({ward, "admin", "user", "add", "-c", cfg, "bob", "--role", "operator", "--password-stdin"},
+                     "bob-password-1\n").first == 0);
+    struct stat st {};
+    REQUIRE(::stat((w.dir / "users.json").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    auto twice = with_stdin({ward, "admin", "user", "add", "-c", cfg, "bob", "--role", "admin", "--password-stdin"}, "x\n");
+    CHECK(twice.first == 1);
+    CHECK(contains(twice.second, "account 'bob' already exists"));
+    auto bad_role = test::run_process({ward, "admin", "user", "add", "-c", cfg, "eve", "--role", "root", "--generate"});
+    CHECK(bad_role.exit_code == 64);
+    CHECK(contains(bad_role.err, "unknown role 'root'"));
+    auto bad_name = test::run_process({ward, "admin", "user", "add", "-c", cfg, "../eve", "--role", "admin", "--generate"});
+    CHECK(bad_name.exit_code == 64);
+    auto same = with_stdin({ward, "admin", "user", "passwd", "-c", cfg, "bob", "--password-stdin"}, "bob-password-1\n");
+    CHECK(same.first == 1);
+    CHECK(contains(same.second, "the new password is the current one"));
+    auto generated = test::run_process({ward, "admin", "user", "passwd", "-c", cfg, "bob", "--generate"});
+    CHECK(generated.exit_code == 0);
+    std::smatch m;
+    REQUIRE(std::regex_search(generated.out, m, std::regex("password \\(shown once\\): (\\S+)")));
+    auto store = ops::AccountStore::load(w.dir / "users.json", false);
+    REQUIRE(store);
+    CHECK(ops::verify_password(m[1].str(), store->find("bob")->password));
+    CHECK(store->find("bob")->history.size() == 1);
+    // A users file others can read is refused, by the CLI and by ward run.
+    ::chmod((w.dir / "users.json").c_str(), 0644);
+    auto open_file = test::run_process({ward, "admin", "user", "list", "-c", cfg});
+    CHECK(open_file.exit_code == 78);
+    CHECK(contains(open_file.err, "has mode 0644; it holds password hashes and must be 0600"));
+    auto run = test::run_process({ward, "run", "-c", cfg}, 30s);
+    CHECK(run.exit_code == 69);
+    CHECK(contains(run.err + run.out, "has mode 0644"));
+    ::chmod((w.dir / "users.json").c_str(), 0600);
+    CHECK(test::run_process({ward, "admin", "user", "del", "-c", cfg, "bob"}).exit_code == 0);
+    CHECK(test::run_process({ward, "admin", "user", "del", "-c", cfg, "bob"}).exit_code == 1);
+    auto list = test::run_process({ward, "admin", "user", "list", "-c", cfg});
+    CHECK(list.out.empty());
 }

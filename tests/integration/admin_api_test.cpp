@@ -45,8 +45,26 @@ struct AdminWard {
     fs::path banner = dir / "banner.txt";
     std::unique_ptr<test::RunningWard> ward;
 
-    // `admin_extra`: more admin settings (indented two spaces); `top`: sections before the rest.
-    explicit AdminWard(const std::string& admin_extra = "", const std::string& top = "") {
+    struct Setup {
+        std::string admin_extra;  // more admin settings, indented two spaces
+        std::string top;          // sections before the rest
+        std::string admin_context = "{ certificate: server, verify_peer: none }";
+        std::string subjects;     // more tls_peer_subjects entries
+    };
+
+    explicit AdminWard(const std::string& admin_extra = "", const std::string& top = "")
+        : AdminWard(make_setup(admin_extra, top)) {}
+
+    static Setup make_setup(const std::string& admin_extra, const std::string& top) {
+        Setup s;
+        s.admin_extra = admin_extra;
+        s.top = top;
+        return s;
+    }
+
+    explicit AdminWard(const Setup& setup) {
+        const auto& admin_extra = setup.admin_extra;
+        const auto& top = setup.top;
         clock_offset_seconds = 0;
         proxy::admin::set_clock_for_tests(
             [] { return ops::SystemClock::now() + std::chrono::seconds(clock_offset_seconds.load()); });
@@ -72,9 +90,9 @@ struct AdminWard {
                               "trust_stores:\n  peers: { dir: " + pki.trust_dir().string() + " }\n"
                               "tls_peer_subjects:\n"
                               "  - { subject: sip.example.org, description: SIP trunk }\n"
-                              "  - { subject: spare.example.org, description: not selected }\n"
+                              "  - { subject: spare.example.org, description: not selected }\n" + setup.subjects +
                               "tls_contexts:\n"
-                              "  admin: { certificate: server, verify_peer: none }\n"
+                              "  admin: " + setup.admin_context + "\n"
                               "  peers: { certificate: server, trust_store: peers, peer_subjects: [sip.example.org] }\n"
                               "listeners:\n"
                               "  - { name: edge, protocol: tls, bind: '127.0.0.1:0', backends: ['127.0.0.1:9'], tls_context: peers }\n"
@@ -93,7 +111,10 @@ struct AdminWard {
     }
 
     std::uint16_t port() const { return ward->server().admin_endpoint()->port(); }
-    AdminClient client() const { return AdminClient(port(), pki.ca().cert); }
+    AdminClient client(const test::CertFiles* certificate = nullptr) const {
+        return AdminClient(port(), pki.ca().cert, certificate ? certificate->cert : fs::path(),
+                           certificate ? certificate->key : fs::path());
+    }
     AdminClient login(const std::string& name, const std::string& password) const {
         auto c = client();
         auto r = c.call("POST", "/api/v1/session",
@@ -708,4 +729,96 @@ TEST_CASE("admin review - a move to fips mode is refused when the FIPS provider'
     CHECK(r.status == 422);
     CHECK(r.error().find("has no fips.so and fipsmodule.cnf") != std::string::npos);
     CHECK(read_file(w.config) == before);
+}
+
+TEST_CASE("admin - with client certificates the certificate's CN must be the account") {
+    AdminWard::Setup setup;
+    setup.admin_context = "{ certificate: server, trust_store: peers, peer_subjects: [alice, oscar], verify_peer: required }";
+    setup.subjects = "  - { subject: alice, description: administrator }\n  - { subject: oscar, description: operator }\n";
+    AdminWard w(setup);
+    const auto alice_cert = w.pki.issue("alice", test::TestPki::client_spec("alice"));
+    const auto oscar_cert = w.pki.issue("oscar", test::TestPki::client_spec("oscar"));
+    auto with_alice = w.client(&alice_cert);
+    auto ok = with_alice.call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})");
+    CHECK(ok.status == 201);
+    // Oscar's password over Alice's certificate: refused.
+    auto other = with_alice.call("POST", "/api/v1/session", R"({"name":"oscar","password":"oscar-password-1"})");
+    CHECK(other.status == 401);
+    CHECK(other.error() == "the client certificate does not belong to this account");
+    // Alice's session over Oscar's certificate: refused.
+    with_alice.set_token(std::string(ok.json().at("token").as_string()));
+    auto moved = w.client(&oscar_cert);
+    moved.set_token(with_alice.token());
+    CHECK(moved.call("GET", "/api/v1/session").status == 401);
+    // No certificate: no TLS session at all.
+    CHECK_THROWS(w.client().send("GET", "/healthz"));
+    // An untrusted certificate with the right CN: refused in the handshake.
+    const auto forged = w.pki.issue("forged", test::TestPki::client_spec("alice"), test::Signer::untrusted_ca);
+    CHECK_THROWS(w.client(&forged).send("GET", "/healthz"));
+}
+
+TEST_CASE("admin - two writers at the same moment from the same version - one wins - one gets 412") {
+    AdminWard w;
+    auto a = w.alice();
+    auto b = w.alice();
+    const auto etag = w.etag(a);
+    int first = 0, second = 0;
+    std::thread ta([&] { first = a.call("PUT", "/api/v1/security/xmpp", R"({"client_to_node_secure":false})", {{"If-Match", etag}}).status; });
+    std::thread tb([&] { second = b.call("PUT", "/api/v1/security/xmpp", R"({"router_to_router_secure":false})", {{"If-Match", etag}}).status; });
+    ta.join();
+    tb.join();
+    CHECK(((first == 200 && second == 412) || (first == 412 && second == 200)));
+    const auto c = w.loaded();
+    CHECK(c.security.xmpp.client_to_node_secure != c.security.xmpp.router_to_router_secure);
+}
+
+// --- what the second review found -------------------------------------------------------------
+
+TEST_CASE("admin review 2 - a stranger's failed logins lock new logins but end no session") {
+    AdminWard w("  lockout_attempts: 3\n");
+    auto a = w.alice();
+    auto stranger = w.client();
+    for (int i = 0; i < 3; ++i)
+        CHECK(stranger.call("POST", "/api/v1/session", R"({"name":"alice","password":"guess"})").status == 401);
+    CHECK(stranger.call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})").status == 403);
+    CHECK(a.call("GET", "/api/v1/session").status == 200);
+}
+
+TEST_CASE("admin review 2 - idle connections from many sources cannot lock an administrator out") {
+    AdminWard w;
+    boost::asio::io_context io;
+    std::vector<boost::asio::ip::tcp::socket> idle;
+    const boost::asio::ip::tcp::endpoint at(boost::asio::ip::make_address("127.0.0.1"), w.port());
+    // 8 loopback addresses x 16 connections: every admin connection slot, none authenticated.
+    for (int source = 2; source < 10; ++source) {
+        for (int i = 0; i < 16; ++i) {
+            idle.emplace_back(io);
+            idle.back().open(boost::asio::ip::tcp::v4());
+            idle.back().bind({boost::asio::ip::make_address("127.0.0." + std::to_string(source)), 0});
+            idle.back().connect(at);
+        }
+    }
+    // Wait until ward has taken them all (each is accepted before this answers).
+    auto first = w.client().send("GET", "/healthz");
+    CHECK(first.status == 200);
+    // An administrator still gets in: the oldest stranger makes room.
+    auto a = w.alice();
+    CHECK(a.call("GET", "/api/v1/listeners").status == 200);
+}
+
+TEST_CASE("admin review 2 - a session's refusals are audited at most 20 a minute") {
+    AdminWard w;
+    auto audrey = w.login("audrey", "audrey-password-1");
+    for (int i = 0; i < 30; ++i) CHECK(audrey.call("POST", "/api/v1/reload").status == 403);
+    auto denied = [&] {
+        int n = 0;
+        for (const auto& r : w.audit_records()) n += str(r.at("action")) == "denied";
+        return n;
+    };
+    CHECK(denied() == 20);
+    clock_offset_seconds = 61;
+    CHECK(audrey.call("POST", "/api/v1/reload").status == 403);
+    CHECK(denied() == 21);
+    CHECK(str(w.audit_records().back().at("result")) ==
+          "403 role 'auditor' may not POST /api/v1/reload (10 earlier refusals of this session not recorded)");
 }

@@ -56,7 +56,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 class AdminClient {
 public:
-    AdminClient(std::uint16_t port, std::filesystem::path ca) : port_(port), ca_(std::move(ca)) {}
+    AdminClient(std::uint16_t port, std::filesystem::path ca, std::filesystem::path cert = {},
+                std::filesystem::path key = {})
+        : port_(port), ca_(std::move(ca)), cert_(std::move(cert)), key_(std::move(key)) {}
 
     HttpReply send(const std::string& method, const std::string& target, const std::string& body = {},
                    const Headers& headers = {}) {
@@ -128,6 +130,10 @@ private:
         basio::ssl::context ctx(basio::ssl::context::tls_client);
         ctx.load_verify_file(ca_.string());
         ctx.set_verify_mode(basio::ssl::verify_peer);
+        if (!cert_.empty()) {
+            ctx.use_certificate_chain_file(cert_.string());
+            ctx.use_private_key_file(key_.string(), basio::ssl::context::pem);
+        }
         Stream stream(io, ctx);
         stream.set_verify_callback(basio::ssl::host_name_verification("server.test"));
         SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
@@ -146,6 +152,8 @@ private:
 
     std::uint16_t port_;
     std::filesystem::path ca_;
+    std::filesystem::path cert_;
+    std::filesystem::path key_;
     std::string token_;
 };
 

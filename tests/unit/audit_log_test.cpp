@@ -132,3 +132,19 @@ TEST_CASE("audit fields with newlines and quotes stay on one line") {
     CHECK(std::count(text.begin(), text.end(), '\n') == 1);
     CHECK(ops::verify_audit(file).ok);
 }
+
+TEST_CASE("audit before and after values are made UTF-8 and long texts are cut") {
+    test::TempDir dir("audit");
+    const auto file = dir / "audit.log";
+    {
+        auto log = ops::AuditLog::open(file, "n");
+        REQUIRE(log);
+        boost::json::object before{{"subject", "CN=\xff\xfe"}, {"list", boost::json::array{"ok", "\xc0"}}};
+        REQUIRE(log->append({"a", "s", "create", std::string(5000, 'r'), before, nullptr, "ok"}, ops::SystemClock::now()));
+    }
+    CHECK(ops::verify_audit(file).ok);
+    auto record = boost::json::parse(read_all(file)).as_object();
+    CHECK(record.at("before").as_object().at("subject").as_string() == "CN=\xef\xbf\xbd\xef\xbf\xbd");
+    CHECK(record.at("before").as_object().at("list").as_array()[1].as_string() == "\xef\xbf\xbd");
+    CHECK(record.at("resource").as_string() == std::string(1024, 'r') + "... (5000 bytes)");
+}

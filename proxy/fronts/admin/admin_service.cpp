@@ -1,5 +1,7 @@
 #include "proxy/fronts/admin/admin_service.hpp"
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include <boost/json.hpp>
@@ -136,6 +138,15 @@ private:
     std::string key_;
 };
 
+// What tells that the users file changed: its inode (an atomic write is a new file), size and
+// modification time; "" when it cannot be read.
+std::string file_stamp(const fs::path& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) return {};
+    return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec);
+}
+
 unsigned role_bit(ops::Role r) {
     switch (r) {
         case ops::Role::admin: return kAdmin;
@@ -168,8 +179,7 @@ Result<std::unique_ptr<AdminPlane>> make_admin_plane(Control& control, asio::io_
 AdminService::AdminService(Control& control, asio::io_context& io, ops::AccountStore accounts, ops::AuditLog audit,
                            std::function<ops::SystemClock::time_point()> clock)
     : control_(control), io_(io), accounts_(std::move(accounts)), audit_(std::move(audit)), now_(std::move(clock)) {
-    std::error_code ec;
-    accounts_stamp_ = fs::last_write_time(snapshot()->config.admin.users_file.resolved, ec);
+    accounts_stamp_ = file_stamp(snapshot()->config.admin.users_file.resolved);
 }
 
 ops::CredentialPolicy AdminService::policy() const { return ops::credential_policy(snapshot()->config); }
@@ -178,9 +188,8 @@ void AdminService::refresh_accounts() {
     // `ward admin user ...` may change the file while ward runs: a changed file is read again
     // (a deleted account loses its sessions at its next request).
     const auto& file = snapshot()->config.admin.users_file.resolved;
-    std::error_code ec;
-    const auto stamp = fs::last_write_time(file, ec);
-    if (ec || stamp == accounts_stamp_) return;
+    const auto stamp = file_stamp(file);
+    if (stamp == accounts_stamp_) return;
     auto store = ops::AccountStore::load(file, true);
     if (!store) {
         proxy_log().error("admin: {}; keeping the accounts read before", store.error());
@@ -210,9 +219,24 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
     {
         auto it = connections_by_source_.find(source_key);
         const auto from_source = it == connections_by_source_.end() ? 0 : it->second;
-        if (connections_ >= kMaxConnections || from_source >= kMaxConnectionsPerSource) {
-            proxy_log().info("admin [a{}] {} refused: {} admin connections open ({} from {})", id, source,
-                             connections_, from_source, source_key);
+        bool room = from_source < kMaxConnectionsPerSource;
+        if (room && connections_ >= kMaxConnections) {
+            // The oldest connection that has not authenticated makes room.
+            room = false;
+            for (auto& [other, live] : live_) {
+                if (live.authenticated || live.evicted || live.connection.expired()) continue;
+                live.evict();
+                live.evicted = true;
+                room = true;
+                break;
+            }
+        }
+        if (!room) {
+            std::uint64_t suppressed = 0;
+            if (refusal_log_.allow(suppressed))
+                proxy_log().info("admin [a{}] {} refused: {} admin connections open ({} from {}){}", id, source,
+                                 connections_, from_source, source_key,
+                                 suppressed ? " (" + std::to_string(suppressed) + " similar lines suppressed)" : "");
             error_code ignored;
             socket.close(ignored);
             co_return;
@@ -220,6 +244,18 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
     }
     ConnectionSlot slot(connections_, connections_by_source_, source_key);
     auto c = std::make_shared<Conn>(std::move(socket), io_);
+    live_[id] = Live{c, [weak = std::weak_ptr<Conn>(c)] {
+                         if (auto s = weak.lock()) {
+                             s->expired = true;
+                             error_code ignored;
+                             s->connection.socket().cancel(ignored);
+                         }
+                     }};
+    struct Forget {
+        std::map<std::uint64_t, Live>& live;
+        std::uint64_t id;
+        ~Forget() { live.erase(id); }
+    } forget{live_, id};
     c->connection.attach_tls(context->new_server());
     tls::expect_alpn(c->connection.ssl(), "http/1.1");
     arm(c, admin.request_timeout);
@@ -267,6 +303,7 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
         r.source_key = source_key;
         r.certificate_cn = certificate_cn;
         Reply reply = handle(r);
+        if (!r.account.empty() && (!r.session_key.empty() || reply.status == 201)) live_[id].authenticated = true;
         const bool keep = req.keep_alive() && n + 1 < kMaxRequestsPerConnection;
         proxy_log().info("admin [a{}] {} {} {} {} {}", id, source, r.account.empty() ? "-" : r.account, r.method, r.path,
                          reply.status);
@@ -419,8 +456,8 @@ std::optional<Reply> AdminService::authenticate(Request& r, const Route& route) 
         if (r.origin.empty() || r.origin != expected) {
             r.account = s.account;
             auto reply = Reply::error(403, "cross-site request refused: a cookie-authenticated " + r.method +
-                                               " needs an Origin header of " + expected + " (or use the bearer token)");
-            audit(r, "denied", r.path, nullptr, nullptr, "403 " + reply.message);
+                                               " needs an Origin header of https://<Host> (or use the bearer token)");
+            audit_refusal(s, r, reply);
             return reply;
         }
     }
@@ -434,19 +471,36 @@ std::optional<Reply> AdminService::authenticate(Request& r, const Route& route) 
     if (s.must_change_password && pattern.rfind("/api/v1/session", 0) != 0) {
         auto reply = Reply::error(403, "the password has expired: change it first (PUT /api/v1/session/password)",
                                   {{"password_change_required", true}});
-        audit(r, "denied", r.path, nullptr, nullptr, "403 " + reply.message);
+        audit_refusal(s, r, reply);
         return reply;
     }
     if (!(route.access & role_bit(s.role))) {
         auto reply = Reply::error(403, "role '" + std::string(ops::to_string(s.role)) + "' may not " + route.method +
                                            " " + r.path);
-        audit(r, "denied", r.path, nullptr, nullptr, "403 " + reply.message);
+        audit_refusal(s, r, reply);
         return reply;
     }
     return std::nullopt;
 }
 
-bool AdminService::count_failure(const Request& r, const std::string& name) {
+void AdminService::audit_refusal(AdminSession& s, const Request& r, const Reply& reply) {
+    const auto now = now_();
+    if (now - s.refusal_window >= std::chrono::minutes(1)) {
+        s.refusal_window = now;
+        s.refusals = 0;
+    }
+    if (++s.refusals > 20) {
+        ++s.refusals_unrecorded;
+        return;
+    }
+    std::string result = std::to_string(reply.status) + " " + reply.message;
+    if (s.refusals_unrecorded)
+        result += " (" + std::to_string(s.refusals_unrecorded) + " earlier refusals of this session not recorded)";
+    s.refusals_unrecorded = 0;
+    audit(r, "denied", r.path, nullptr, nullptr, result);
+}
+
+bool AdminService::count_failure(const Request& r, const std::string& name, bool end_sessions) {
     const auto now = now_();
     const auto p = policy();
     prune_failures();
@@ -466,9 +520,10 @@ bool AdminService::count_failure(const Request& r, const std::string& name) {
     f.refusal_audited = false;
     audit(r, "lockout", "/api/v1/accounts/" + name, nullptr,
           json::object{{"locked_until", ops::format_time(f.locked_until)}}, "locked");
-    // A locked account's sessions end too (a stolen session guessing the password).
-    for (auto s = sessions_.begin(); s != sessions_.end();)
-        s = s->second.account == name ? sessions_.erase(s) : std::next(s);
+    if (end_sessions) {
+        for (auto s = sessions_.begin(); s != sessions_.end();)
+            s = s->second.account == name ? sessions_.erase(s) : std::next(s);
+    }
     return true;
 }
 

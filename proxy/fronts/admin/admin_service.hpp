@@ -10,6 +10,7 @@
 #include <string>
 
 #include "proxy/engine/control.hpp"
+#include "proxy/engine/log.hpp"
 #include "proxy/fronts/admin/api.hpp"
 #include "proxy/ops/accounts.hpp"
 #include "proxy/ops/audit.hpp"
@@ -47,7 +48,7 @@ private:
     static constexpr std::size_t kMaxSessions = 1000;
     static constexpr std::size_t kMaxSessionsPerAccount = 8;  // a 9th login ends the oldest
     static constexpr std::size_t kMaxTracked = 10000;  // failure counters kept, by name and by address
-    static constexpr std::size_t kMaxConnections = 64;
+    static constexpr std::size_t kMaxConnections = 128;
     static constexpr std::size_t kMaxConnectionsPerSource = 16;
 
     struct AdminSession {
@@ -58,6 +59,10 @@ private:
         bool must_change_password = false;
         std::string certificate_cn;  // the client certificate's CN at login ("" without one)
         std::string password_digest;  // of the account's hash at login: a new password ends the session
+        // Refusals it may write to the audit log: 20 a minute, then counted in the next record.
+        ops::SystemClock::time_point refusal_window{};
+        std::uint32_t refusals = 0;
+        std::uint64_t refusals_unrecorded = 0;
     };
     struct Failures {
         std::uint32_t count = 0;
@@ -78,8 +83,13 @@ private:
                std::string result);
     std::optional<Reply> authenticate(Request& r, const Route& route);
     // A failed password (login or password change) against `name`: counted, and the account
-    // locked at the policy's limit. True when this failure locked it.
-    bool count_failure(const Request& r, const std::string& name);
+    // locked at the policy's limit. True when this failure locked it. `end_sessions`: the lock
+    // also ends the account's sessions (a session guessing its own password); a stranger's
+    // failed logins lock new logins out but never end sessions.
+    bool count_failure(const Request& r, const std::string& name, bool end_sessions);
+    // An authenticated request refused (role, CSRF, expired password): audited, at most 20 a
+    // minute per session.
+    void audit_refusal(AdminSession& session, const Request& r, const Reply& reply);
     void prune_failures();
 
     // The configuration file's text and version (the ETag), and a change to it: If-Match, the
@@ -133,7 +143,6 @@ private:
     Control& control_;
     asio::io_context& io_;
     ops::AccountStore accounts_;
-    std::filesystem::file_time_type accounts_stamp_{};
     ops::AuditLog audit_;
     std::function<ops::SystemClock::time_point()> now_;
     std::map<std::string, AdminSession> sessions_;  // by SHA-256 of the token
@@ -141,6 +150,17 @@ private:
     std::map<std::string, SourceWindow> sources_;   // by client address (IPv6: its /64)
     std::size_t connections_ = 0;
     std::map<std::string, std::size_t> connections_by_source_;
+    // Live connections by age; `authenticated` once one of its requests had a session. At the
+    // global cap the oldest without one makes room, so idle strangers cannot lock admins out.
+    struct Live {
+        std::weak_ptr<void> connection;
+        std::function<void()> evict;
+        bool authenticated = false;
+        bool evicted = false;
+    };
+    std::map<std::uint64_t, Live> live_;
+    RateLimiter refusal_log_{5};
+    std::string accounts_stamp_;  // inode, size and mtime of the users file as last read
     std::string dummy_hash_;                        // verified for unknown names: the same time
     std::uint64_t next_connection_ = 0;
 };

@@ -230,7 +230,7 @@ Reply AdminService::post_session(Request& r) {
         ++window.failures;
         audit(r, "login-failed", r.path, nullptr, nullptr,
               password_ok ? "401 the client certificate belongs to another account" : "401 wrong name or password");
-        count_failure(r, r.account);
+        count_failure(r, r.account, false);
         return Reply::error(401, password_ok ? "the client certificate does not belong to this account"
                                              : "wrong name or password");
     }
@@ -302,7 +302,7 @@ Reply AdminService::put_password(Request& r) {
     if (!account || !ops::verify_password(*current, account->password)) {
         audit(r, "password", r.path, nullptr, nullptr, "403 the current password is wrong");
         // Counted as a failed login: a stolen session cannot guess the password at leisure.
-        const bool locked = count_failure(r, r.account);
+        const bool locked = count_failure(r, r.account, true);
         return Reply::error(403, locked ? "the current password is wrong; the account is now locked and its sessions ended"
                                         : "the current password is wrong");
     }
@@ -317,8 +317,7 @@ Reply AdminService::put_password(Request& r) {
     const auto& file = snapshot()->config.admin.users_file.resolved;
     if (auto s = store.save(file); !s) return Reply::error(500, "cannot write the users file: " + s.error());
     accounts_ = std::move(store);
-    std::error_code ec;
-    accounts_stamp_ = fs::last_write_time(file, ec);
+    refresh_accounts();  // reads it back (and its stamp) as written
     // Every other session of the account ends; this one goes on, no longer restricted.
     for (auto it = sessions_.begin(); it != sessions_.end();)
         it = (it->second.account == r.account && it->first != r.session_key) ? sessions_.erase(it) : std::next(it);
