@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -96,8 +97,17 @@ TEST_CASE("configurations: what ward check accepts ward serves - what it refuses
             CAPTURE(name);
             poke(ward.port(name));
         }
+        // The admin API too, when the configuration serves it.
+        std::smatch admin;
+        const auto log = ward.log();
+        std::optional<std::uint16_t> admin_port;
+        if (std::regex_search(log, admin, std::regex(R"(admin API on https://127\.0\.0\.1:(\d+)/)"))) {
+            admin_port = static_cast<std::uint16_t>(std::stoi(admin[1]));
+            poke(*admin_port);
+        }
         // Still up, and still accepting on every listener.
         CHECK_FALSE(ward.process().exited());
+        if (admin_port) CHECK(ward::test::wait_for_port(*admin_port, 5s));
         for (const auto& name : listeners) {
             CAPTURE(name);
             CHECK(ward::test::wait_for_port(ward.port(name), 5s));

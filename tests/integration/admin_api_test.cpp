@@ -50,6 +50,7 @@ struct AdminWard {
         std::string top;          // sections before the rest
         std::string admin_context = "{ certificate: server, verify_peer: none }";
         std::string subjects;     // more tls_peer_subjects entries
+        bool ed25519_context = false;  // a context "legacy" with an Ed25519 certificate (not FIPS)
     };
 
     explicit AdminWard(const std::string& admin_extra = "", const std::string& top = "")
@@ -83,17 +84,28 @@ struct AdminWard {
         REQUIRE(store.save(users));
         test::write_text_file(banner, "Authorised use only.\nActivity is logged.\n");
         const auto& s = pki.server();
+        std::string legacy_certificate, legacy_context;
+        if (setup.ed25519_context) {
+            auto spec = test::TestPki::client_spec("legacy.example.org");
+            spec.server_auth = true;
+            spec.key.kind = ops::KeySpec::Kind::ed25519;
+            const auto legacy = pki.issue("legacy", spec);
+            legacy_certificate = "  legacy: { cert: " + legacy.cert.string() + ", key: " + legacy.key.string() + " }\n";
+            legacy_context = "  legacy: { certificate: legacy, verify_peer: none }\n";
+        }
         fs::create_directories(dir / "no-fips");
         test::write_text_file(config,
                               top + "node: { name: node-a, banner_file: banner.txt }\n"
-                              "certificates:\n  server: { cert: " + s.cert.string() + ", key: " + s.key.string() + " }\n"
+                              "certificates:\n  server: { cert: " + s.cert.string() + ", key: " + s.key.string() + " }\n" +
+                              legacy_certificate +
                               "trust_stores:\n  peers: { dir: " + pki.trust_dir().string() + " }\n"
                               "tls_peer_subjects:\n"
                               "  - { subject: sip.example.org, description: SIP trunk }\n"
                               "  - { subject: spare.example.org, description: not selected }\n" + setup.subjects +
                               "tls_contexts:\n"
                               "  admin: " + setup.admin_context + "\n"
-                              "  peers: { certificate: server, trust_store: peers, peer_subjects: [sip.example.org] }\n"
+                              "  peers: { certificate: server, trust_store: peers, peer_subjects: [sip.example.org] }\n" +
+                              legacy_context +
                               "listeners:\n"
                               "  - { name: edge, protocol: tls, bind: '127.0.0.1:0', backends: ['127.0.0.1:9'], tls_context: peers }\n"
                               "  - { name: c2s, protocol: xmpp-client, bind: '127.0.0.1:0', backends: ['127.0.0.1:9'],\n"
@@ -821,4 +833,25 @@ TEST_CASE("admin review 2 - a session's refusals are audited at most 20 a minute
     CHECK(denied() == 21);
     CHECK(str(w.audit_records().back().at("result")) ==
           "403 role 'auditor' may not POST /api/v1/reload (10 earlier refusals of this session not recorded)");
+}
+
+TEST_CASE("admin - a mode change lists each certificate the new mode forbids and suggests ward pki issue") {
+    AdminWard::Setup setup;
+    setup.ed25519_context = true;
+    AdminWard w(setup);
+    auto a = w.alice();
+    const auto before = read_file(w.config);
+    auto r = a.call("PUT", "/api/v1/security/mode", R"({"mode":"fips"})", {{"If-Match", w.etag(a)}});
+    INFO(r.body);
+    CHECK(r.status == 422);
+    bool named = false;
+    const auto body = r.json();
+    for (const auto& d : body.at("diagnostics").as_array()) {
+        const auto& o = d.as_object();
+        named = named || (str(o.at("path")).rfind("certificates.legacy", 0) == 0 &&
+                          str(o.at("message")).find("not approved in fips mode") != std::string::npos);
+    }
+    CHECK(named);
+    CHECK(str(body.at("suggestion")).find("ward pki issue") != std::string::npos);
+    CHECK(read_file(w.config) == before);
 }
