@@ -14,9 +14,17 @@ packages=(
   # tools the tests drive (real, independent peers)
   openssl ca-certificates curl sip-tester stunnel4 sslscan testssl.sh
   prosody lua-unbound python3-slixmpp go-sendxmpp
+  # the admin console's browser tests (playwright-core from npm drives this chromium)
+  chromium
   # building the FIPS provider from Debian's OpenSSL source
   perl make dpkg-dev
 )
+
+# Node.js and npm build the admin console (esbuild) and run its browser tests. Debian's
+# nodejs (18) is enough; a newer one already installed is kept.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 if [ "${1:-}" = "--bench" ]; then
   packages+=(haproxy nginx-light libnginx-mod-stream apache2-utils wrk gnuplot-nox util-linux procps)

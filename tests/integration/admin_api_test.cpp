@@ -855,3 +855,40 @@ TEST_CASE("admin - a mode change lists each certificate the new mode forbids and
     CHECK(str(body.at("suggestion")).find("ward pki issue") != std::string::npos);
     CHECK(read_file(w.config) == before);
 }
+
+TEST_CASE("admin - the console is served with a strict content security policy - no referrer - no framing") {
+    AdminWard w;
+    auto c = w.client();
+    auto index = c.send("GET", "/");
+    CHECK(index.status == 200);
+    CHECK(index.header("content-type") == "text/html; charset=utf-8");
+    CHECK(index.body.find("<script src=\"/app.js\" defer></script>") != std::string::npos);
+    CHECK(index.body.find("<script>") == std::string::npos);  // no inline script
+    CHECK(index.header("content-security-policy").find("script-src 'self'") != std::string::npos);
+    CHECK(index.header("content-security-policy").find("'unsafe-inline'") == std::string::npos);
+    CHECK(index.header("content-security-policy").find("frame-ancestors 'none'") != std::string::npos);
+    CHECK(index.header("referrer-policy") == "no-referrer");
+    CHECK(index.header("x-frame-options") == "DENY");
+    CHECK(index.header("strict-transport-security") == "max-age=31536000");
+    auto js = c.send("GET", "/app.js");
+    CHECK(js.status == 200);
+    CHECK(js.header("content-type") == "text/javascript; charset=utf-8");
+    CHECK(js.body.size() > 1000);
+    CHECK(c.send("GET", "/app.css").status == 200);
+    CHECK(c.send("GET", "/favicon.ico").status == 204);
+    CHECK(c.send("GET", "/index.html").status == 404);
+}
+
+TEST_CASE("admin - a mode change can be checked without writing - the audit chain's state is served") {
+    AdminWard w;
+    auto a = w.alice();
+    const auto before = read_file(w.config);
+    auto check = a.call("PUT", "/api/v1/security/mode", R"({"mode":"fips","check_only":true})", {{"If-Match", w.etag(a)}});
+    INFO(check.body);
+    CHECK(check.status == 200);
+    CHECK(check.json().at("valid").as_bool());
+    CHECK(read_file(w.config) == before);
+    auto verify = a.call("GET", "/api/v1/audit/verify").json();
+    CHECK(verify.at("ok").as_bool());
+    CHECK(verify.at("records").as_int64() >= 1);
+}

@@ -11,6 +11,7 @@
 #include "config/writer.hpp"
 #include "proxy/engine/log.hpp"
 #include "proxy/fronts/admin/admin_plane.hpp"
+#include "proxy/fronts/admin/console_assets.hpp"
 #include "proxy/fronts/admin/http_io.hpp"
 #include "proxy/ops/secrets.hpp"
 #include "tls/alpn.hpp"
@@ -357,6 +358,7 @@ const std::vector<AdminService::Route>& AdminService::routes() {
         {"POST", "/api/v1/listeners/{}/restart", kAdmin | kOperator, &AdminService::post_restart, "restart"},
         {"POST", "/api/v1/reload", kAdmin | kOperator, &AdminService::post_reload, "reload"},
         {"GET", "/api/v1/audit", kAdmin | kAuditor, &AdminService::get_audit, "read"},
+        {"GET", "/api/v1/audit/verify", kAdmin | kAuditor, &AdminService::get_audit_verify, "read"},
     };
     return table;
 }
@@ -365,6 +367,16 @@ Reply AdminService::handle(Request& r) {
     if (r.path.empty() || r.path[0] != '/') return Reply::error(400, "the request target must be a path");
     if (!printable_ascii(r.target))
         return Reply::error(400, "the request target holds bytes that are not printable ASCII (percent-encode them)");
+    // The console: public files (the data behind them needs a session).
+    if (r.method == "GET") {
+        if (const auto* asset = console_asset(r.path)) {
+            Reply reply;
+            reply.content_type = std::string(asset->content_type) + "; charset=utf-8";
+            reply.body.assign(asset->data, asset->size);
+            return reply;
+        }
+        if (r.path == "/favicon.ico") return Reply::text(204, "");  // browsers ask; there is none
+    }
     const auto segments = split_path(r.path);
     const Route* found = nullptr;
     std::string allowed;
@@ -554,7 +566,7 @@ std::optional<AdminService::ConfigText> AdminService::read_config(Reply& failure
 Reply AdminService::mutate(Request& r, const std::string& action,
                            const std::function<std::optional<Reply>(config::Config&)>& change,
                            const std::function<json::value(const config::Config&)>& view, bool mode_change,
-                           int success_status) {
+                           int success_status, bool dry_run) {
     Reply failure;
     auto current = read_config(failure);
     if (!current) return failure;
@@ -597,6 +609,11 @@ Reply AdminService::mutate(Request& r, const std::string& action,
         }
         return refuse(Reply::error(422, "the change does not pass 'ward check'; nothing was written",
                                    {{"diagnostics", std::move(list)}}));
+    }
+    if (dry_run) {
+        json::array warnings;
+        for (const auto& d : diagnostics.all()) warnings.emplace_back(config::format(d));
+        return Reply::json_body(200, json::object{{"valid", true}, {"warnings", std::move(warnings)}, {"settings", view(model)}});
     }
     if (auto s = config::save_text_atomically(file, text); !s)
         return refuse(Reply::error(500, "cannot write the configuration: " + s.error()));

@@ -102,7 +102,7 @@ private:
     std::optional<ConfigText> read_config(Reply& failure) const;
     Reply mutate(Request& r, const std::string& action, const std::function<std::optional<Reply>(config::Config&)>& change,
                  const std::function<json::value(const config::Config&)>& view, bool mode_change = false,
-                 int success_status = 200);
+                 int success_status = 200, bool dry_run = false);
     static std::string etag(const std::string& version) { return "\"" + version + "\""; }
 
     // Resources (resources.cpp).
@@ -132,6 +132,7 @@ private:
     Reply post_restart(Request&);
     Reply post_reload(Request&);
     Reply get_audit(Request&);
+    Reply get_audit_verify(Request&);
 
     json::value reload_json(const ReloadOutcome& outcome) const;
     std::string banner_text() const;

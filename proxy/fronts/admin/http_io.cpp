@@ -80,7 +80,10 @@ std::string serialize(const Reply& reply, bool keep_alive) {
     out += "X-Content-Type-Options: nosniff\r\n";
     out += "X-Frame-Options: DENY\r\n";
     out += "Strict-Transport-Security: max-age=31536000\r\n";
-    out += "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n";
+    out += "Referrer-Policy: no-referrer\r\n";
+    // The console's own files only; no inline script or style, no frames, nothing elsewhere.
+    out += "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+           "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n";
     for (const auto& [name, value] : reply.headers) out += name + ": " + value + "\r\n";
     out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
     out += "\r\n";

@@ -677,10 +677,12 @@ Reply AdminService::get_mode(Request&) {
 
 Reply AdminService::put_mode(Request& r) {
     if (r.content_type != "application/json") return Reply::error(415, "send application/json");
-    auto parsed = parse_object(r.body, {"mode"});
+    auto parsed = parse_object(r.body, {"mode", "check_only"});
     if (parsed.refusal) return *parsed.refusal;
     std::optional<std::string> mode;
+    std::optional<bool> check_only;
     if (auto e = get_string(parsed.object, "mode", mode)) return *e;
+    if (auto e = get_bool(parsed.object, "check_only", check_only)) return *e;
     if (!mode) return Reply::error(400, "send {\"mode\": \"standard|fips|enhanced|common-criteria\"}");
     auto parsed_mode = config::parse_enum<config::SecurityMode>(*mode);
     if (!parsed_mode)
@@ -705,7 +707,7 @@ Reply AdminService::put_mode(Request& r) {
         [](const config::Config& c) -> json::value {
             return json::object{{"mode", std::string(config::to_string(c.security.mode))}};
         },
-        true);
+        true, 200, check_only.value_or(false));
     bool certificate_refused = false;
     if (reply.status == 422) {
         auto v = json::parse(reply.body);
@@ -762,6 +764,14 @@ Reply AdminService::post_reload(Request& r) {
 }
 
 // --- audit ----------------------------------------------------------------------------------------
+
+Reply AdminService::get_audit_verify(Request&) {
+    const auto v = ops::verify_audit(audit_.file());
+    return Reply::json_body(200, json::object{{"ok", v.ok},
+                                              {"records", v.records},
+                                              {"broken_line", v.broken_line},
+                                              {"why", v.why}});
+}
 
 Reply AdminService::get_audit(Request& r) {
     ops::SystemClock::time_point since{};
