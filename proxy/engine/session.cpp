@@ -27,7 +27,11 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
     // The worker reserved this session's slots in metrics_->active and global_active.
 }
 
-Session::~Session() {
+Session::~Session() { release_slots(); }
+
+void Session::release_slots() {
+    if (slots_released_) return;
+    slots_released_ = true;
     metrics_->active.fetch_sub(1, std::memory_order_relaxed);
     worker_.global_active().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -206,11 +210,15 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
 }
 
 void Session::finish() {
-    if (!finished_) log_summary();
+    const bool log = !finished_;
     finished_ = true;
     client_.close();
     if (backend_) backend_->close();
     timer_.cancel();
+    // Both sides are closed: the connection slots are free now, before the summary line (whoever
+    // reads it may connect again at once), not when the coroutine frame is gone.
+    release_slots();
+    if (log) log_summary();
 }
 
 void Session::drop_backend() {

@@ -111,6 +111,8 @@ private:
     void on_timer();
     void cancel_io();
     void log_summary();
+    // Gives back the slots the worker reserved in the connection limits (once).
+    void release_slots();
     const char* phase_name() const;
 
     Worker& worker_;
@@ -138,6 +140,7 @@ private:
     tcp::resolver* resolving_ = nullptr;  // the backend name being resolved (connect phase)
     bool negotiation_expired_ = false;
     bool finished_ = false;
+    bool slots_released_ = false;
 };
 
 }  // namespace ward::proxy
