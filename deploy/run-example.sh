@@ -14,4 +14,5 @@ examples="$top/deploy/examples"
 "$ward" check -c "$examples/ward.yaml"
 # The first admin account, once: its password is printed here and nowhere else.
 [ -f "$examples/admin-users.json" ] || "$ward" admin user add -c "$examples/ward.yaml" admin --role admin --generate
+echo "admin console: https://127.0.0.1:9443/ (account admin; certificate from $examples/pki/ca.pem)"
 exec "$ward" run -c "$examples/ward.yaml"

@@ -7,9 +7,11 @@
 #include <boost/json.hpp>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <regex>
 
 #include "tests/e2e/e2e_helpers.hpp"
+#include "tests/support/net_test_support.hpp"
 
 namespace {
 
@@ -28,11 +30,13 @@ struct ConsoleWard {
     std::unique_ptr<test::BackgroundProcess> ward;
     std::string url;
 
-    ConsoleWard() {
+    // `edit` may change the example's text before it is written (a backend, say).
+    explicit ConsoleWard(const std::function<std::string(std::string)>& edit = {}) {
         const fs::path examples = fs::path(WARD_SOURCE_DIR) / "deploy" / "examples";
         std::ifstream in(examples / "ward.yaml");
         std::string yaml((std::istreambuf_iterator<char>(in)), {});
         yaml = std::regex_replace(yaml, std::regex(R"((bind: *)(127\.0\.0\.1):\d+)"), "$1$2:0");
+        if (edit) yaml = edit(yaml);
         test::write_text_file(config, yaml);
         fs::copy_file(examples / "banner.txt", dir / "banner.txt");
         REQUIRE(test::run_process({test::ward_binary(), "pki", "init", (dir / "pki").string()}).exit_code == 0);
@@ -60,6 +64,22 @@ struct ConsoleWard {
         REQUIRE(p.wait_exit(30s) == 0);
     }
 
+    std::uint16_t listener_port(const std::string& name) const {
+        auto port = test::listener_port_from_log(ward->output(), name);
+        REQUIRE(port);
+        return *port;
+    }
+
+    // A certificate from the development CA, client use only.
+    test::CertFiles issue(const std::string& cn) const {
+        const auto prefix = dir / "pki" / cn;
+        auto r = test::run_process({test::ward_binary(), "pki", "issue", "--ca-dir", (dir / "pki").string(), "--cn", cn,
+                                    "--out", prefix.string(), "--client-only"});
+        INFO(r.out << r.err);
+        REQUIRE(r.exit_code == 0);
+        return {cn, fs::path(prefix.string() + ".pem"), fs::path(prefix.string() + ".key")};
+    }
+
     // Runs one browser scenario; its findings.
     json::object scenario(const std::string& name, std::vector<std::string> params) {
         std::vector<std::string> argv = {"node", std::string(WARD_BROWSER_DIR) + "/console.mjs", name, url, kScreenshots.string()};
@@ -80,6 +100,28 @@ struct ConsoleWard {
 };
 
 std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+bool any_contains(const json::value& list, std::string_view part) {
+    for (const auto& x : list.as_array())
+        if (contains(x.as_string(), part)) return true;
+    return false;
+}
+
+// A TLS 1.2 client of the SIP listener presenting `cert`, offering only `cipher`.
+bool sip_accepts(const ConsoleWard& w, const test::CertFiles& cert, const std::string& cipher) {
+    test::PeerOptions o;
+    o.cert = cert.cert;
+    o.key = cert.key;
+    o.trust_ca = w.dir / "pki" / "ca.pem";
+    o.verify_host = "sip.ward.test";
+    o.min_version = TLS1_2_VERSION;
+    o.max_version = TLS1_2_VERSION;
+    o.cipher_list = cipher;
+    auto ctx = test::make_peer_ctx(o);
+    test::TlsClient client(w.listener_port("sip-tls"), ctx.get(), "sip.ward.test");
+    INFO(client.error());
+    return client.ok() && std::string(SSL_get_cipher_name(client.ssl())) == cipher;
+}
 
 }  // namespace
 
@@ -120,4 +162,65 @@ TEST_CASE("console e2e: an auditor sees no Save button - the API refuses the cha
     }
     CHECK(f.at("put_status").as_int64() == 403);
     CHECK(contains(str(f.at("chain")), "The hash chain is intact"));
+}
+
+TEST_CASE("console e2e: a peer subject added and selected with a cipher in the console - proven on the wire") {
+    ConsoleWard w;
+    const auto trunk = w.issue("trunk.example.net");
+    const auto other = w.issue("other.example.net");
+    const std::string cipher = "ECDHE-ECDSA-CHACHA20-POLY1305";
+    // Before: neither the subject nor the cipher is selected.
+    CHECK_FALSE(sip_accepts(w, trunk, cipher));
+    auto f = w.scenario("peer_subject", {"user=admin", "password=console-admin-1", "subject=trunk.example.net",
+                                         "cipher=" + cipher, "context=Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context"});
+    CHECK(contains(str(f.at("added")), "Added trunk.example.net"));
+    CHECK(contains(str(f.at("duplicate")), "'trunk.example.net' is already a peer subject"));
+    CHECK(f.at("rows").as_int64() == 1);
+    CHECK(contains(str(f.at("mode_note")), "standard mode allows"));
+    CHECK(contains(str(f.at("saved")), "Saved Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context"));
+    CHECK(any_contains(f.at("selected_subjects"), "trunk.example.net"));
+    CHECK(any_contains(f.at("selected_ciphers"), cipher));
+    // On the wire: the SIP listener takes the subject with the cipher; another subject is refused.
+    CHECK(sip_accepts(w, trunk, cipher));
+    CHECK_FALSE(sip_accepts(w, other, cipher));
+}
+
+TEST_CASE("console e2e: a certificate uploaded in the console appears in the list and in the context") {
+    ConsoleWard w;
+    const auto peer = w.issue("uploaded.example.net");
+    auto f = w.scenario("upload", {"user=admin", "password=console-admin-1", "store=sip-trust", "pem=" + peer.cert.string(),
+                                   "context=Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context"});
+    CHECK(contains(str(f.at("changes")), "added 'uploaded.example.net' to tls_peer_subjects"));
+    CHECK(contains(str(f.at("changes")), "selected 'uploaded.example.net' in TLS context 'Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context'"));
+    CHECK(any_contains(f.at("listed"), "uploaded.example.net"));
+    CHECK(any_contains(f.at("subjects"), "uploaded.example.net"));
+    CHECK(any_contains(f.at("selected"), "uploaded.example.net"));
+    CHECK(sip_accepts(w, peer, "ECDHE-ECDSA-AES128-GCM-SHA256"));
+}
+
+TEST_CASE("console e2e: a listener restarted from Control Center while a relayed session on it keeps working") {
+    test::TcpBackend echo(test::TcpBackend::Mode::echo);
+    ConsoleWard w([&](std::string yaml) {
+        return std::regex_replace(yaml, std::regex(R"(backends: \[127\.0\.0\.1:8080\])"), "backends: [" + echo.endpoint() + "]");
+    });
+    test::PeerOptions o;
+    o.trust_ca = w.dir / "pki" / "ca.pem";
+    o.verify_host = "xmpp.ward.test";
+    auto ctx = test::make_peer_ctx(o);
+    const auto before = w.listener_port("https");
+    test::TlsClient session(before, ctx.get(), "xmpp.ward.test");
+    INFO(session.error());
+    REQUIRE(session.ok());
+    REQUIRE(session.send("before restart\n"));
+    CHECK(session.read_until("before restart\n") == "before restart\n");
+    auto f = w.scenario("restart", {"user=admin", "password=console-admin-1", "listener=https"});
+    CHECK(contains(str(f.at("result")), "Restarted https"));
+    CHECK(contains(str(f.at("result")), "listener https re-opened"));
+    // The established session goes on; new connections reach the re-opened listener.
+    REQUIRE(session.send("after restart\n"));
+    CHECK(session.read_until("after restart\n") == "after restart\n");
+    const auto after = w.listener_port("https");
+    CHECK(after != before);
+    test::TlsClient fresh(after, ctx.get(), "xmpp.ward.test");
+    CHECK(fresh.ok());
 }

@@ -124,6 +124,79 @@ const scenarios = {
     findings.errors = errors;
   },
 
+  // Add New on TLS Peer Subjects (a duplicate shows the server's error beside the field), then
+  // the subject and a cipher selected in a context on TLS Context Configuration, saved.
+  async peer_subject() {
+    const { page, errors } = await newPage();
+    await login(page, params.user, params.password);
+    await page.goto(url + "/#/peer-subjects");
+    await page.getByLabel("Subject CN").fill(params.subject);
+    await page.getByLabel("Description").fill("added in the console");
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.locator(".result .notice").waitFor();
+    findings.added = await page.locator(".result .notice").innerText();
+    await page.getByLabel("Subject CN").fill(params.subject);
+    await page.getByRole("button", { name: "Add" }).click();
+    await page.locator("#new-subject-error", { hasText: "already" }).waitFor();
+    findings.duplicate = await page.locator("#new-subject-error").innerText();
+    await page.getByLabel("Search").fill(params.subject);
+    findings.rows = await page.locator("tbody tr").count();
+    await page.screenshot({ path: join(outdir, "peer-subjects.png"), fullPage: true });
+    // TLS Context Configuration: Find, open, move with the keyboard-operable > buttons, Save.
+    await page.goto(url + "/#/tls-contexts");
+    await page.getByLabel("Find").fill(params.context.slice(0, 12));
+    await page.getByRole("link", { name: params.context }).click();
+    await page.locator("#context-save").waitFor();
+    await page.locator("#subjects-available").selectOption(params.subject);
+    await page.locator("#subjects-add").focus();
+    await page.keyboard.press("Enter");
+    await page.locator("#ciphers-available").selectOption(params.cipher);
+    await page.locator("#ciphers-add").click();
+    findings.mode_note = await page.locator("#cipher-mode-note").innerText();
+    await page.locator("#context-save").click();
+    await page.locator(".result .notice").waitFor();
+    findings.saved = await page.locator(".result .notice").innerText();
+    findings.selected_subjects = await page.locator("#subjects-selected option").allInnerTexts();
+    findings.selected_ciphers = await page.locator("#ciphers-selected option").allInnerTexts();
+    findings.errors = errors;
+  },
+
+  // A certificate uploaded into a trust store: what the import changed, then the subject in the
+  // list and selected in the contexts that use the store.
+  async upload() {
+    const { page, errors } = await newPage();
+    await login(page, params.user, params.password);
+    await page.goto(url + "/#/certificates");
+    await page.getByLabel("Trust store").selectOption(params.store);
+    await page.locator("#pem-file").setInputFiles(params.pem);
+    await page.waitForFunction(() => document.querySelector("#pem").value.includes("BEGIN CERTIFICATE"));
+    await page.getByRole("button", { name: "Upload" }).click();
+    await page.locator(".result .notice").waitFor();
+    findings.changes = await page.locator(".result .notice").innerText();
+    findings.listed = await page.locator("tbody tr").allInnerTexts();
+    await page.screenshot({ path: join(outdir, "certificates.png"), fullPage: true });
+    await page.goto(url + "/#/peer-subjects");
+    await page.locator("tbody tr").first().waitFor();
+    findings.subjects = await page.locator("tbody tr").allInnerTexts();
+    await page.goto(url + "/#/tls-contexts/" + encodeURIComponent(params.context));
+    await page.locator("#context-save").waitFor();
+    findings.selected = await page.locator("#subjects-selected option").allInnerTexts();
+    findings.errors = errors;
+  },
+
+  // Control Center: restart one listener.
+  async restart() {
+    const { page, errors } = await newPage();
+    await login(page, params.user, params.password);
+    await page.goto(url + "/#/control-center");
+    await page.getByRole("button", { name: `Restart ${params.listener}` }).click();
+    await page.locator(".result .notice").waitFor();
+    findings.result = await page.locator(".result .notice").innerText();
+    findings.rows = await page.locator("tbody tr").allInnerTexts();
+    await page.screenshot({ path: join(outdir, "control-center.png"), fullPage: true });
+    findings.errors = errors;
+  },
+
   // The secure mode switched from the Settings page.
   async secure_mode() {
     const { page, errors } = await newPage(400, 800);
