@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <unistd.h>
+
 #include <csignal>
 #include <fstream>
 #include <functional>
@@ -12,6 +14,7 @@
 
 #include "tests/e2e/e2e_helpers.hpp"
 #include "tests/support/net_test_support.hpp"
+#include "tests/e2e/prosody.hpp"
 
 namespace {
 
@@ -223,4 +226,69 @@ TEST_CASE("console e2e: a listener restarted from Control Center while a relayed
     CHECK(after != before);
     test::TlsClient fresh(after, ctx.get(), "xmpp.ward.test");
     CHECK(fresh.ok());
+}
+
+namespace {
+
+// What a client sees of the c2s listener before TLS: the features after its stream header.
+std::string c2s_features(std::uint16_t port) {
+    const int fd = test::connect_tcp(port);
+    REQUIRE(fd >= 0);
+    REQUIRE(test::send_raw(fd, "<?xml version='1.0'?><stream:stream to='ward.test' xmlns='jabber:client' "
+                               "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"));
+    auto features = test::read_raw_until(fd, "</stream:features>", 15s);
+    ::close(fd);
+    return features;
+}
+
+}  // namespace
+
+TEST_CASE("console e2e: the client-to-node secure mode switched off and on in Settings - as a client sees it") {
+    test::TempDir prosody_dir("console-prosody");
+    e2e::Prosody prosody(prosody_dir.path(), "ward.test", {"alice"});
+    const auto backend = "127.0.0.1:" + std::to_string(prosody.c2s_port());
+    ConsoleWard w([&](std::string yaml) {
+        return std::regex_replace(yaml, std::regex(R"(backends: \[127\.0\.0\.1:5222\])"), "backends: [" + backend + "]");
+    });
+    const std::string required = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>";
+    auto on = c2s_features(w.listener_port("c2s"));
+    INFO(on);
+    CHECK(contains(on, required));
+
+    auto off = w.scenario("secure_mode", {"user=admin", "password=console-admin-1", "on=false"});
+    CHECK(contains(str(off.at("notice")), "Listeners affected: c2s, c2s-direct"));
+    CHECK(contains(str(off.at("notice")), "Established sessions keep the mode they started with"));
+    auto plain = c2s_features(w.listener_port("c2s"));
+    INFO(plain);
+    CHECK_FALSE(contains(plain, "<required/>"));
+    CHECK(contains(plain, "urn:ietf:params:xml:ns:xmpp-tls"));  // still offered
+    CHECK(contains(plain, "urn:ietf:params:xml:ns:xmpp-sasl"));  // prosody's own features
+    auto back = w.scenario("secure_mode", {"user=admin", "password=console-admin-1", "on=true"});
+    CHECK(contains(str(back.at("notice")), "Saved."));
+    auto again = c2s_features(w.listener_port("c2s"));
+    INFO(again);
+    CHECK(contains(again, required));
+}
+
+TEST_CASE("console e2e: the security mode page lists what fips mode forbids before anything is saved") {
+    ConsoleWard w;
+    const auto before = test::read_text_file(w.config);
+    auto f = w.scenario("security_mode", {"user=admin", "password=console-admin-1", "mode=fips"});
+    INFO(str(f.at("check")));
+    CHECK(contains(str(f.at("check")), "does not pass 'ward check'"));
+    CHECK(contains(str(f.at("check")), "'X25519' is not allowed in fips mode"));
+    CHECK_FALSE(f.at("save_enabled").as_bool());
+    CHECK(test::read_text_file(w.config) == before);
+}
+
+TEST_CASE("console e2e: every page works 400 px wide with every control labelled") {
+    ConsoleWard w;
+    auto f = w.scenario("narrow", {"user=admin", "password=console-admin-1",
+                                   "context=Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context"});
+    for (const auto& [page, seen] : f.at("pages").as_object()) {
+        INFO(std::string(page) << ": " << json::serialize(seen));
+        CHECK(seen.as_object().at("overflow").as_int64() <= 0);
+        CHECK(seen.as_object().at("unlabelled").as_array().empty());
+        CHECK(seen.as_object().at("unnamed").as_int64() == 0);
+    }
 }

@@ -197,6 +197,44 @@ const scenarios = {
     findings.errors = errors;
   },
 
+  // The security mode page lists what the new mode forbids before anything is saved.
+  async security_mode() {
+    const { page, errors } = await newPage();
+    await login(page, params.user, params.password);
+    await page.goto(url + "/#/security-mode");
+    await page.getByLabel("Security mode").selectOption(params.mode);
+    await page.getByRole("button", { name: "Check" }).click();
+    await page.locator(".out .notice").waitFor();
+    findings.check = await page.locator(".out .notice").innerText();
+    findings.save_enabled = await page.getByRole("button", { name: "Save" }).isEnabled();
+    await page.screenshot({ path: join(outdir, "security-mode.png"), fullPage: true });
+    findings.errors = errors;
+  },
+
+  // Every page at 400 px wide: nothing wider than the window, every control labelled.
+  async narrow() {
+    const { page, errors } = await newPage(400, 800);
+    await login(page, params.user, params.password);
+    const pagesSeen = {};
+    for (const hash of ["#/settings", "#/peer-subjects", "#/tls-contexts/" + encodeURIComponent(params.context),
+                        "#/certificates", "#/control-center", "#/security-mode", "#/audit"]) {
+      await page.goto(url + "/" + hash);
+      await page.locator("main h1").waitFor();
+      await page.locator("main .card").first().waitFor();
+      pagesSeen[hash] = await page.evaluate(() => {
+        const unlabelled = [...document.querySelectorAll("main input, main select, main textarea")]
+          .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")).map((el) => el.id || el.outerHTML);
+        const unnamed = [...document.querySelectorAll("button")].filter((b) => !b.innerText.trim() && !b.getAttribute("aria-label")).length;
+        return { overflow: document.documentElement.scrollWidth - window.innerWidth, unlabelled, unnamed };
+      });
+    }
+    await page.goto(url + "/#/tls-contexts/" + encodeURIComponent(params.context));
+    await page.locator("#context-save").waitFor();
+    await page.screenshot({ path: join(outdir, "narrow-tls-context.png"), fullPage: true });
+    findings.pages = pagesSeen;
+    findings.errors = errors;
+  },
+
   // The secure mode switched from the Settings page.
   async secure_mode() {
     const { page, errors } = await newPage(400, 800);
