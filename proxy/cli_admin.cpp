@@ -82,12 +82,13 @@ Options parse(const std::vector<std::string>& args, const std::set<std::string>&
 std::string read_secret(const std::string& prompt) {
     std::string line;
     if (::isatty(STDIN_FILENO)) {
-        std::cerr << prompt << std::flush;
+        // Echo off before the prompt shows: whatever is typed once it is seen is not echoed.
         termios old{};
         ::tcgetattr(STDIN_FILENO, &old);
         termios quiet = old;
         quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
         ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+        std::cerr << prompt << std::flush;
         std::getline(std::cin, line);
         ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
         std::cerr << "\n";

@@ -23,25 +23,20 @@ namespace {
 
 const std::string kFirstPrev(64, '0');
 
-// The file's lines; `whole` is false when the last one has no newline (a torn write).
-std::vector<std::string> read_lines(const fs::path& file, bool& whole, bool& readable) {
+// The file's last line, streamed (memory stays at a line); `whole` is false when it has no
+// newline after it (a torn write), `count` how many lines there are.
+std::string last_line(const fs::path& file, bool& whole, bool& readable, std::size_t& count) {
     std::ifstream in(file, std::ios::binary);
     readable = static_cast<bool>(in);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<std::string> lines;
-    std::size_t start = 0;
+    std::string line, last;
     whole = true;
-    while (start < text.size()) {
-        const auto end = text.find('\n', start);
-        if (end == std::string::npos) {
-            lines.push_back(text.substr(start));
-            whole = false;
-            break;
-        }
-        lines.push_back(text.substr(start, end - start));
-        start = end + 1;
+    count = 0;
+    while (std::getline(in, line)) {
+        ++count;
+        whole = !in.eof();
+        last = std::move(line);
     }
-    return lines;
+    return last;
 }
 
 // Text for a record: invalid UTF-8 becomes U+FFFD, so every record stays JSON that parses
@@ -113,12 +108,13 @@ Result<AuditLog> AuditLog::open(const fs::path& file, std::string node) {
     log.fd_ = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (log.fd_ < 0) return Error{"cannot open the audit file '" + file.string() + "': " + std::strerror(errno)};
     bool whole = true, readable = true;
-    auto lines = read_lines(file, whole, readable);
+    std::size_t count = 0;
+    const auto last = last_line(file, whole, readable, count);
     if (!readable) return Error{"cannot read the audit file '" + file.string() + "'"};
     if (!whole)
         return Error{"the audit file '" + file.string() + "' ends in an incomplete record (line " +
-                     std::to_string(lines.size()) + "); check it with 'ward audit verify' and move it aside"};
-    log.last_hash_ = lines.empty() ? kFirstPrev : sha256_hex(lines.back());
+                     std::to_string(count) + "); check it with 'ward audit verify' and move it aside"};
+    log.last_hash_ = count == 0 ? kFirstPrev : sha256_hex(last);
     return log;
 }
 
@@ -168,35 +164,38 @@ Result<std::vector<json::value>> AuditLog::read_since(SystemClock::time_point si
 }
 
 AuditVerdict verify_audit(const fs::path& file) {
+    // One line at a time: memory stays at a record, whatever the file's size.
     AuditVerdict v;
-    bool whole = true, readable = true;
-    auto lines = read_lines(file, whole, readable);
-    if (!readable) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
         v.ok = false;
         v.why = "cannot read '" + file.string() + "'";
         return v;
     }
+    auto fail = [&](std::size_t line, std::string why) {
+        v.ok = false;
+        v.broken_line = line;
+        v.why = std::move(why);
+        return v;
+    };
     std::string prev = kFirstPrev;
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-        const auto line_no = i + 1;
-        auto fail = [&](std::size_t line, std::string why) {
-            v.ok = false;
-            v.broken_line = line;
-            v.why = std::move(why);
-            return v;
-        };
-        if (i + 1 == lines.size() && !whole) return fail(line_no, "the last record is incomplete (a torn write)");
+    std::string line;
+    std::size_t line_no = 0;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (in.eof()) return fail(line_no, "the last record is incomplete (a torn write)");  // no newline after it
         json::error_code ec;
-        auto record = json::parse(lines[i], ec);
+        auto record = json::parse(line, ec);
         if (ec || !record.is_object()) return fail(line_no, "not a JSON record");
         const auto* p = record.as_object().if_contains("prev");
         if (!p || !p->is_string()) return fail(line_no, "the record has no 'prev' hash");
         if (std::string_view(p->as_string()) != prev) {
-            if (i == 0) return fail(line_no, "the first record does not start the chain (records before it were removed?)");
+            if (line_no == 1)
+                return fail(line_no, "the first record does not start the chain (records before it were removed?)");
             return fail(line_no - 1, "changed: line " + std::to_string(line_no) +
                                          " records another SHA-256 for it (or that hash was changed)");
         }
-        prev = sha256_hex(lines[i]);
+        prev = sha256_hex(line);
         ++v.records;
     }
     return v;

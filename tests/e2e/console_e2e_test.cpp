@@ -136,7 +136,9 @@ TEST_CASE("console e2e: the banner before and after login - a Secure HttpOnly Sa
     CHECK(contains(str(f.at("after")), banner));
     CHECK(str(f.at("landing")) == "System > Security > Settings");
     const auto& cookie = f.at("cookie").as_array().at(0).as_object();
-    CHECK(str(cookie.at("name")) == "ward_session");
+    CHECK(str(cookie.at("name")) == "__Host-ward_session");
+    CHECK(f.at("cookie_alone").as_int64() == 401);
+    CHECK(f.at("cookie_and_key").as_int64() == 200);
     CHECK(cookie.at("httpOnly").as_bool());
     CHECK(cookie.at("secure").as_bool());
     CHECK(str(cookie.at("sameSite")) == "Strict");

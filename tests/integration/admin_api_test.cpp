@@ -200,21 +200,32 @@ TEST_CASE("admin - login returns the banner and a session - logout ends it") {
     CHECK_FALSE(body.at("password_change_required").as_bool());
     const auto token = str(body.at("token"));
     CHECK(token.size() == 43);  // 256 bits, base64url
-    CHECK(r.header("set-cookie") == "ward_session=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict");
-    // A browser (Origin sent) gets the cookie only.
+    CHECK(r.header("set-cookie").empty());  // not a browser: no cookie
+    // A browser (Origin sent) gets the cookie and a key for its pages, never the token.
     auto browser = c.call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})",
                           {{"Origin", "https://127.0.0.1:" + std::to_string(w.port())}});
     REQUIRE(browser.status == 201);
     CHECK_FALSE(browser.json().contains("token"));
-    CHECK(browser.header("set-cookie").rfind("ward_session=", 0) == 0);
-
+    const auto browser_key = str(browser.json().at("session_key"));
+    const auto set_cookie = browser.header("set-cookie");
+    CHECK(set_cookie.rfind("__Host-ward_session=", 0) == 0);
+    CHECK(set_cookie.find("; Path=/; Secure; HttpOnly; SameSite=Strict") != std::string::npos);
+    const auto cookie = set_cookie.substr(0, set_cookie.find(';'));
     c.set_token(token);
     auto session = c.call("GET", "/api/v1/session");
     CHECK(session.status == 200);
     CHECK(str(session.json().at("banner")) == "Authorised use only.\nActivity is logged.\n");
-    // The cookie works as well as the bearer header.
-    auto by_cookie = w.client().send("GET", "/api/v1/listeners", "", {{"Cookie", "a=b; ward_session=" + token}});
-    CHECK(by_cookie.status == 200);
+    // The browser's cookie with its key works; the cookie alone does not (another service on
+    // this host name may see it), nor two session cookies, nor the cookie's token as a bearer.
+    CHECK(w.client().send("GET", "/api/v1/listeners", "", {{"Cookie", "a=b; " + cookie}, {"X-Ward-Session-Key", browser_key}}).status == 200);
+    CHECK(w.client().send("GET", "/api/v1/listeners", "", {{"Cookie", cookie}}).status == 401);
+    CHECK(w.client().send("GET", "/api/v1/listeners", "", {{"Cookie", cookie}, {"X-Ward-Session-Key", "x" + browser_key}}).status == 401);
+    CHECK(w.client().send("GET", "/api/v1/listeners", "",
+                          {{"Cookie", "__Host-ward_session=planted; " + cookie}, {"X-Ward-Session-Key", browser_key}}).status == 401);
+    const auto browser_token = cookie.substr(cookie.find('=') + 1);
+    CHECK(w.client().send("GET", "/api/v1/listeners", "", {{"Authorization", "Bearer " + browser_token}}).status == 401);
+    // And a bearer token is not a cookie.
+    CHECK(w.client().send("GET", "/api/v1/listeners", "", {{"Cookie", "__Host-ward_session=" + token}, {"X-Ward-Session-Key", browser_key}}).status == 401);
     CHECK(c.call("DELETE", "/api/v1/session").status == 200);
     CHECK(c.call("GET", "/api/v1/listeners").status == 401);
     // Tokens are never in the audit log.
@@ -489,25 +500,30 @@ TEST_CASE("admin - sessions expire when idle and at their lifetime") {
 
 TEST_CASE("admin - a cookie-authenticated change needs this origin") {
     AdminWard w;
-    const auto token = w.alice().token();
+    const auto origin = "https://127.0.0.1:" + std::to_string(w.port());
+    auto login = w.client().call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})",
+                                 {{"Origin", origin}});
+    REQUIRE(login.status == 201);
+    const auto set_cookie = login.header("set-cookie");
+    const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+    const std::string key = str(login.json().at("session_key"));
     auto c = w.client();
-    const std::string cookie = "ward_session=" + token;
     const auto etag = w.etag(*std::make_unique<AdminClient>(w.alice()));
     const std::string body = R"({"client_to_node_secure":false})";
     auto none = c.send("PUT", "/api/v1/security/xmpp", body,
-                       {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"If-Match", etag}});
+                       {{"Cookie", cookie}, {"X-Ward-Session-Key", key}, {"Content-Type", "application/json"}, {"If-Match", etag}});
     CHECK(none.status == 403);
     auto evil = c.send("PUT", "/api/v1/security/xmpp", body,
-                       {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"If-Match", etag},
+                       {{"Cookie", cookie}, {"X-Ward-Session-Key", key}, {"Content-Type", "application/json"}, {"If-Match", etag},
                         {"Origin", "https://evil.example"}});
     CHECK(evil.status == 403);
     CHECK(w.loaded().security.xmpp.client_to_node_secure);
     auto same = c.send("PUT", "/api/v1/security/xmpp", body,
-                       {{"Cookie", cookie}, {"Content-Type", "application/json"}, {"If-Match", etag},
-                        {"Origin", "https://127.0.0.1:" + std::to_string(w.port())}});
+                       {{"Cookie", cookie}, {"X-Ward-Session-Key", key}, {"Content-Type", "application/json"}, {"If-Match", etag},
+                        {"Origin", origin}});
     CHECK(same.status == 200);
-    // Reading with the cookie needs no origin.
-    CHECK(c.send("GET", "/api/v1/security/xmpp", "", {{"Cookie", cookie}}).status == 200);
+    // Reading with the cookie and key needs no origin.
+    CHECK(c.send("GET", "/api/v1/security/xmpp", "", {{"Cookie", cookie}, {"X-Ward-Session-Key", key}}).status == 200);
 }
 
 TEST_CASE("admin - bad input - size - type - JSON - unknown fields - names - headers - slow clients") {
@@ -875,7 +891,9 @@ TEST_CASE("admin - the console is served with a strict content security policy -
     CHECK(js.header("content-type") == "text/javascript; charset=utf-8");
     CHECK(js.body.size() > 1000);
     CHECK(c.send("GET", "/app.css").status == 200);
-    CHECK(c.send("GET", "/favicon.ico").status == 204);
+    auto icon = c.send("GET", "/favicon.ico");
+    CHECK(icon.status == 204);
+    CHECK(icon.header("content-length").empty());
     CHECK(c.send("GET", "/index.html").status == 404);
 }
 
@@ -888,7 +906,16 @@ TEST_CASE("admin - a mode change can be checked without writing - the audit chai
     CHECK(check.status == 200);
     CHECK(check.json().at("valid").as_bool());
     CHECK(read_file(w.config) == before);
+    // Audited as a check, not as a change.
+    const auto records = w.audit_records();
+    CHECK(str(records.back().at("action")) == "check");
+    CHECK(str(records.back().at("result")) == "ok (nothing written)");
+    CHECK(w.ward->server().generation() == 1);
     auto verify = a.call("GET", "/api/v1/audit/verify").json();
     CHECK(verify.at("ok").as_bool());
     CHECK(verify.at("records").as_int64() >= 1);
+    // Computed at most every 30 s: the same verdict (and time) within that.
+    auto again = a.call("GET", "/api/v1/audit/verify").json();
+    CHECK(again.at("verified_at") == verify.at("verified_at"));
+    CHECK(again.at("records") == verify.at("records"));
 }

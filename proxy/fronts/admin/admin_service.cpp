@@ -57,18 +57,26 @@ std::string header(const http::request<http::string_body>& req, http::field f) {
     return it == req.end() ? std::string() : std::string(it->value());
 }
 
-std::string cookie_value(const std::string& cookies, std::string_view name) {
+std::string header(const http::request<http::string_body>& req, std::string_view name) {
+    auto it = req.find(name);
+    return it == req.end() ? std::string() : std::string(it->value());
+}
+
+// The value of cookie `name` in a Cookie header, and how many times it came.
+std::string cookie_value(const std::string& cookies, std::string_view name, int& count) {
+    std::string value;
     std::size_t pos = 0;
     while (pos < cookies.size()) {
         auto end = cookies.find(';', pos);
         if (end == std::string::npos) end = cookies.size();
         auto item = std::string_view(cookies).substr(pos, end - pos);
         while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=')
-            return std::string(item.substr(name.size() + 1));
+        if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=') {
+            if (++count == 1) value = std::string(item.substr(name.size() + 1));
+        }
         pos = end + 1;
     }
-    return {};
+    return value;
 }
 
 std::map<std::string, std::string> parse_query(std::string_view q) {
@@ -298,7 +306,12 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
         const auto authorization = header(req, http::field::authorization);
         if (authorization.size() > 7 && config::lower(authorization.substr(0, 7)) == "bearer ")
             r.bearer = authorization.substr(7);
-        r.cookie = cookie_value(header(req, http::field::cookie), "ward_session");
+        // Every Cookie header counts (a client may send several).
+        for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie; ++it) {
+            auto v = cookie_value(std::string(it->value()), kSessionCookie, r.cookies);
+            if (r.cookie.empty()) r.cookie = std::move(v);
+        }
+        r.browser_key = header(req, "X-Ward-Session-Key");
         r.body = req.body();
         r.source = source;
         r.source_key = source_key;
@@ -328,6 +341,8 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
     c->watchdog.cancel();
     c->connection.close();
 }
+
+const char* const AdminService::kSessionCookie = "__Host-ward_session";
 
 const std::vector<AdminService::Route>& AdminService::routes() {
     // The role matrix: README "Admin API" shows the same table.
@@ -442,11 +457,20 @@ std::optional<Reply> AdminService::authenticate(Request& r, const Route& route) 
         reply.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"ward\"");
         return reply;
     };
+    if (!via_bearer && r.cookies > 1)
+        return unauthorized("more than one session cookie came (one was planted?): log in again");
     if (token.empty()) return unauthorized("log in first: POST /api/v1/session");
     const auto key = ops::sha256_hex(token);
     auto it = sessions_.find(key);
     if (it == sessions_.end()) return unauthorized("the session is not valid (expired or logged out): log in again");
     auto& s = it->second;
+    // Cookies are not kept apart by port: another service on this host name may see the cookie.
+    // So the cookie alone is not enough: a browser's session also needs the key the console
+    // holds, and its token is never a bearer token; a bearer session is never a cookie.
+    if (via_bearer && s.browser) return unauthorized("a browser's session cannot be used as a bearer token");
+    if (!via_bearer &&
+        (!s.browser || !ops::equal_secrets(ops::sha256_hex(r.browser_key), s.browser_key_digest)))
+        return unauthorized("the session cookie needs the console's X-Ward-Session-Key: log in again");
     const auto now = now_();
     const auto p = policy();
     const auto* account = accounts_.find(s.account);
@@ -570,8 +594,9 @@ Reply AdminService::mutate(Request& r, const std::string& action,
     Reply failure;
     auto current = read_config(failure);
     if (!current) return failure;
+    const std::string what = dry_run ? std::string("check") : action;
     auto refuse = [&](Reply reply) {
-        audit(r, action, r.path, nullptr, nullptr, std::to_string(reply.status) + " " + reply.message);
+        audit(r, what, r.path, nullptr, nullptr, std::to_string(reply.status) + " " + reply.message);
         return reply;
     };
     if (r.if_match.empty())
@@ -613,6 +638,7 @@ Reply AdminService::mutate(Request& r, const std::string& action,
     if (dry_run) {
         json::array warnings;
         for (const auto& d : diagnostics.all()) warnings.emplace_back(config::format(d));
+        audit(r, what, r.path, before, view(model), "ok (nothing written)");
         return Reply::json_body(200, json::object{{"valid", true}, {"warnings", std::move(warnings)}, {"settings", view(model)}});
     }
     if (auto s = config::save_text_atomically(file, text); !s)

@@ -59,6 +59,10 @@ private:
         bool must_change_password = false;
         std::string certificate_cn;  // the client certificate's CN at login ("" without one)
         std::string password_digest;  // of the account's hash at login: a new password ends the session
+        // A browser's session (login with Origin): the cookie only, with the key the page holds
+        // (SHA-256 here). Other clients: the bearer token only.
+        bool browser = false;
+        std::string browser_key_digest;
         // Refusals it may write to the audit log: 20 a minute, then counted in the next record.
         ops::SystemClock::time_point refusal_window{};
         std::uint32_t refusals = 0;
@@ -139,6 +143,8 @@ private:
 
 public:
     static const std::vector<Route>& routes();
+    // The browser's session cookie: __Host- keeps it to this host, Secure, Path=/.
+    static const char* const kSessionCookie;
 
 private:
     Control& control_;
@@ -161,6 +167,9 @@ private:
     };
     std::map<std::uint64_t, Live> live_;
     RateLimiter refusal_log_{5};
+    // The audit chain's verdict, computed at most every 30 s (it reads the whole file).
+    std::optional<ops::AuditVerdict> verdict_;
+    ops::SystemClock::time_point verdict_time_{};
     std::string accounts_stamp_;  // inode, size and mtime of the users file as last read
     std::string dummy_hash_;                        // verified for unknown names: the same time
     std::uint64_t next_connection_ = 0;

@@ -29,7 +29,9 @@ struct Request {
     std::string host;    // the Host header
     std::string origin;  // the Origin header ("" when absent)
     std::string bearer;  // Authorization: Bearer <token>
-    std::string cookie;  // the ward_session cookie
+    std::string cookie;  // the __Host-ward_session cookie
+    int cookies = 0;     // how many such cookies came (more than one is refused)
+    std::string browser_key;  // X-Ward-Session-Key: the console's half of a cookie session
     std::string certificate_cn;  // the verified client certificate's CN ("" without one)
     // Filled by authentication.
     std::string account;

@@ -74,8 +74,10 @@ awaitable<ReadOutcome> read_request(Connection& connection, std::string& pending
 std::string serialize(const Reply& reply, bool keep_alive) {
     const auto reason = http::obsolete_reason(static_cast<http::status>(reply.status));
     std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " + std::string(reason) + "\r\n";
-    out += "Content-Type: " + reply.content_type + "\r\n";
-    out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
+    if (reply.status != 204) {  // RFC 9110 section 8.6: no content, no length
+        out += "Content-Type: " + reply.content_type + "\r\n";
+        out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n";
+    }
     out += "Cache-Control: no-store\r\n";
     out += "X-Content-Type-Options: nosniff\r\n";
     out += "X-Frame-Options: DENY\r\n";

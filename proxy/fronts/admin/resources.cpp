@@ -254,8 +254,20 @@ Reply AdminService::post_session(Request& r) {
     }
     if (sessions_.size() >= kMaxSessions) return Reply::error(503, "too many admin sessions; try again later");
     const auto token = ops::base64url(ops::random_bytes(32));
-    AdminSession session{account->name,    account->role, now, now, ops::password_expired(p, *account, now),
-                         r.certificate_cn, ops::sha256_hex(account->password)};
+    AdminSession session;
+    session.account = account->name;
+    session.role = account->role;
+    session.created = now;
+    session.last_used = now;
+    session.must_change_password = ops::password_expired(p, *account, now);
+    session.certificate_cn = r.certificate_cn;
+    session.password_digest = ops::sha256_hex(account->password);
+    // A browser (it sends Origin) gets the token only as an HttpOnly cookie, plus a key the page
+    // keeps and sends back in X-Ward-Session-Key; other clients get a bearer token in the body.
+    const bool browser = !r.origin.empty();
+    const auto browser_key = browser ? ops::base64url(ops::random_bytes(32)) : std::string();
+    session.browser = browser;
+    session.browser_key_digest = browser ? ops::sha256_hex(browser_key) : std::string();
     sessions_[ops::sha256_hex(token)] = session;
     audit(r, "login", r.path, nullptr, json::object{{"role", std::string(ops::to_string(account->role))}},
           session.must_change_password ? "ok (password expired: change required)" : "ok");
@@ -265,11 +277,12 @@ Reply AdminService::post_session(Request& r) {
                       {"idle_timeout_seconds", std::chrono::duration_cast<std::chrono::seconds>(p.idle_timeout).count()},
                       {"expires", ops::format_time(now + std::chrono::duration_cast<ops::SystemClock::duration>(p.lifetime))},
                       {"password_change_required", session.must_change_password}};
-    // A browser (it sends Origin) gets the token only as an HttpOnly cookie; other clients get
-    // it in the body too, for the Authorization header.
-    if (r.origin.empty()) body["token"] = token;
+    if (browser) body["session_key"] = browser_key;
+    else body["token"] = token;
     auto reply = Reply::json_body(201, body);
-    reply.headers.emplace_back("Set-Cookie", "ward_session=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if (browser)
+        reply.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=" + token +
+                                                     "; Path=/; Secure; HttpOnly; SameSite=Strict");
     return reply;
 }
 
@@ -285,7 +298,7 @@ Reply AdminService::delete_session(Request& r) {
     sessions_.erase(r.session_key);
     audit(r, "logout", r.path, nullptr, nullptr, "ok");
     auto reply = Reply::json_body(200, json::object{{"logged_out", true}});
-    reply.headers.emplace_back("Set-Cookie", "ward_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+    reply.headers.emplace_back("Set-Cookie", std::string(kSessionCookie) + "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
     return reply;
 }
 
@@ -766,11 +779,18 @@ Reply AdminService::post_reload(Request& r) {
 // --- audit ----------------------------------------------------------------------------------------
 
 Reply AdminService::get_audit_verify(Request&) {
-    const auto v = ops::verify_audit(audit_.file());
+    // The whole file is read: at most every 30 s, the verdict kept in between (with its time).
+    const auto now = now_();
+    if (!verdict_ || now - verdict_time_ >= std::chrono::seconds(30)) {
+        verdict_ = ops::verify_audit(audit_.file());
+        verdict_time_ = now;
+    }
+    const auto& v = *verdict_;
     return Reply::json_body(200, json::object{{"ok", v.ok},
                                               {"records", v.records},
                                               {"broken_line", v.broken_line},
-                                              {"why", v.why}});
+                                              {"why", v.why},
+                                              {"verified_at", ops::format_time(verdict_time_)}});
 }
 
 Reply AdminService::get_audit(Request& r) {

@@ -55,13 +55,20 @@ const scenarios = {
     await page.getByRole("heading", { name: "System > Security > Settings" }).waitFor();
     findings.landing = await page.locator("h1").innerText();
     await page.screenshot({ path: join(outdir, "settings.png") });
-    // Logout ends the session on the server: the old cookie no longer works.
+    // Logout ends the session on the server: the old cookie no longer works, even with the key.
     const cookies = await page.context().cookies();
+    findings.key = await page.evaluate(() => sessionStorage.getItem("ward-session-key"));
+    // The cookie alone is not a session (another service on this host name may see it).
+    const alone = await page.request.get(url + "/api/v1/session", { headers: { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join("; ") } });
+    findings.cookie_alone = alone.status();
+    const withKey = await page.request.get(url + "/api/v1/session", {
+      headers: { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join("; "), "X-Ward-Session-Key": findings.key } });
+    findings.cookie_and_key = withKey.status();
     findings.cookie = cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite }));
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("button", { name: "Log in" }).waitFor();
     const replay = await page.request.get(url + "/api/v1/session", {
-      headers: { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join("; ") },
+      headers: { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join("; "), "X-Ward-Session-Key": findings.key || "" },
     });
     findings.after_logout = replay.status();
     findings.errors = errors;
@@ -116,7 +123,8 @@ const scenarios = {
     await page.screenshot({ path: join(outdir, "audit.png") });
     // The same request the admin's Save makes, from the auditor's session.
     const status = await page.evaluate(async () => {
-      const r = await fetch("/api/v1/security/xmpp", { method: "PUT", headers: { "Content-Type": "application/json", "If-Match": "x" },
+      const r = await fetch("/api/v1/security/xmpp", { method: "PUT", headers: { "Content-Type": "application/json", "If-Match": "x",
+                                                                            "X-Ward-Session-Key": sessionStorage.getItem("ward-session-key") },
                                                        body: JSON.stringify({ client_to_node_secure: false }) });
       return r.status;
     });

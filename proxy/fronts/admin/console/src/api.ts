@@ -16,13 +16,22 @@ export interface Reply<T> {
   etag: string;
 }
 
+// The key this tab got at login: the cookie alone is not a session (other services on this host
+// name may see cookies); every request carries the key too. Kept for the tab only.
+const KEY = "ward-session-key";
+export function setSessionKey(key: string | null) {
+  if (key) sessionStorage.setItem(KEY, key);
+  else sessionStorage.removeItem(KEY);
+}
+
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(f: () => void) {
   onUnauthorized = f;
 }
 
 async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
-  const init: RequestInit = { method, credentials: "same-origin", headers: { ...headers }, cache: "no-store" };
+  const key = sessionStorage.getItem(KEY);
+  const init: RequestInit = { method, credentials: "same-origin", headers: { ...headers, ...(key ? { "X-Ward-Session-Key": key } : {}) }, cache: "no-store" };
   if (body !== undefined) {
     if (typeof body === "string") {
       init.body = body;

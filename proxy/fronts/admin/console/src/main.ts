@@ -2,11 +2,13 @@
 // System > Security > Settings, TLS Peer Subjects, TLS Context Configuration, certificate
 // upload, Control Center), plus the security mode and the audit log. Hash routes; every datum
 // comes from the admin API on the same origin.
-import { api, ApiError, setUnauthorizedHandler } from "./api";
+import { api, ApiError, setSessionKey, setUnauthorizedHandler } from "./api";
 import { h } from "./dom";
 import { pages, Session } from "./pages";
 
 let session: Session | null = null;
+// Navigations overlap (a page still loading when the next hash arrives): only the newest draws.
+let navigation = 0;
 const app = () => document.getElementById("app") as HTMLElement;
 const top = () => document.getElementById("top") as HTMLElement;
 
@@ -48,12 +50,14 @@ async function logout() {
   }
   session = null;
   sessionStorage.removeItem("ward-banner-acknowledged");
+  setSessionKey(null);
   location.hash = "#/login";
   await route();
 }
 
-async function loginPage() {
+async function loginPage(current: number) {
   const banner = await api.get<string>("/api/v1/banner").then((r) => r.data).catch(() => "");
+  if (current !== navigation) return;
   const name = h("input", { id: "login-name", type: "text", autocomplete: "username", required: true });
   const password = h("input", { id: "login-password", type: "password", autocomplete: "current-password", required: true });
   const error = h("p", { class: "error", role: "alert", id: "login-error" });
@@ -66,7 +70,8 @@ async function loginPage() {
     e.preventDefault();
     error.textContent = "";
     try {
-      const r = await api.post<Session>("/api/v1/session", { name: name.value, password: password.value });
+      const r = await api.post<Session & { session_key: string }>("/api/v1/session", { name: name.value, password: password.value });
+      setSessionKey(r.data.session_key);
       session = r.data;
       sessionStorage.removeItem("ward-banner-acknowledged");
       location.hash = "#/welcome";
@@ -86,32 +91,59 @@ async function loginPage() {
 function welcomePage() {
   if (!session) return;
   const s = session;
+  const acknowledge = h("button", { class: "primary", type: "button", id: "acknowledge", disabled: s.password_change_required, onclick: () => {
+    sessionStorage.setItem("ward-banner-acknowledged", s.account);
+    location.hash = landing(s.role);
+  } }, "I acknowledge");
+  // An expired password (enhanced and common-criteria modes) is changed here, first.
+  let change: HTMLElement | null = null;
+  if (s.password_change_required) {
+    const current = h("input", { id: "current-password", type: "password", autocomplete: "current-password", required: true });
+    const next = h("input", { id: "new-password", type: "password", autocomplete: "new-password", required: true });
+    const error = h("p", { class: "error", role: "alert", id: "password-error" });
+    const form = h("form", { "aria-label": "Change the expired password" },
+      h("p", { class: "error" }, "Your password has expired: change it before anything else."),
+      h("label", { for: "current-password" }, "Current password"), current,
+      h("label", { for: "new-password" }, "New password"), next,
+      h("div", { class: "row" }, h("button", { type: "submit" }, "Change password")), error);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.textContent = "";
+      try {
+        await api.put("/api/v1/session/password", { current: current.value, new: next.value });
+        s.password_change_required = false;
+        form.replaceChildren(h("p", { role: "status" }, "Password changed."));
+        acknowledge.disabled = false;
+      } catch (x) {
+        error.textContent = x instanceof ApiError ? x.message : String(x);
+      }
+    });
+    change = form;
+  }
   app().replaceChildren(
     h("h1", {}, "Login banner"),
     h("section", { class: "card" },
       h("div", { class: "banner", id: "banner-after" }, s.banner),
-      s.password_change_required ? h("p", { class: "error" }, "Your password has expired: change it before anything else.") : null,
-      h("div", { class: "row" },
-        h("button", { class: "primary", type: "button", id: "acknowledge", onclick: () => {
-          sessionStorage.setItem("ward-banner-acknowledged", s.account);
-          location.hash = landing(s.role);
-        } }, "I acknowledge"))),
+      change,
+      h("div", { class: "row" }, acknowledge)),
   );
 }
 
 async function route() {
+  const current = ++navigation;
   if (session === null) {
     try {
       session = (await api.get<Session>("/api/v1/session")).data;
     } catch {
       session = null;
     }
+    if (current !== navigation) return;
   }
   const hash = location.hash || "#/";
   header();
   if (!session) {
     if (hash !== "#/login") history.replaceState(null, "", "#/login");
-    await loginPage();
+    await loginPage(current);
     return;
   }
   if (!acknowledged()) {
@@ -125,16 +157,21 @@ async function route() {
     location.hash = landing(session.role);
     return;
   }
+  // The page draws into its own element, shown once it is ready and still the newest.
+  const root = h("div", { class: "page" });
   try {
-    await page(app(), session, rest.map(decodeURIComponent));
+    await page(root, session, rest.map(decodeURIComponent));
   } catch (x) {
-    app().replaceChildren(h("p", { class: "error", role: "alert" }, x instanceof ApiError ? x.message : String(x)));
+    root.replaceChildren(h("p", { class: "error", role: "alert" }, x instanceof ApiError ? x.message : String(x)));
   }
+  if (current !== navigation) return;
+  app().replaceChildren(root);
   app().focus();
 }
 
 setUnauthorizedHandler(() => {
   session = null;
+  setSessionKey(null);
   location.hash = "#/login";
 });
 window.addEventListener("hashchange", () => void route());
