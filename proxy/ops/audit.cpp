@@ -23,6 +23,28 @@ namespace {
 
 const std::string kFirstPrev(64, '0');
 
+// The next line of `in` without its newline, at most `max` bytes: 1 a line ended by a newline,
+// 0 the end of the file (`line` holds what came after the last newline, if anything), -1 a line
+// longer than `max` (not a record ward writes).
+int next_line(std::istream& in, std::string& line, std::size_t max) {
+    line.clear();
+    char chunk[4096];
+    for (;;) {
+        in.get(chunk, sizeof chunk, '\n');
+        line.append(chunk, static_cast<std::size_t>(in.gcount()));
+        if (line.size() > max) return -1;
+        if (in.eof()) return 0;
+        if (in.fail()) in.clear();  // an empty line, or nothing read: not an error
+        if (in.peek() == '\n') {
+            in.get();
+            return 1;
+        }
+        if (in.eof()) return 0;
+    }
+}
+
+constexpr std::size_t kMaxRecord = 4 * 1024 * 1024;
+
 // The file's last line, streamed (memory stays at a line); `whole` is false when it has no
 // newline after it (a torn write), `count` how many lines there are.
 std::string last_line(const fs::path& file, bool& whole, bool& readable, std::size_t& count) {
@@ -164,7 +186,7 @@ Result<std::vector<json::value>> AuditLog::read_since(SystemClock::time_point si
 }
 
 AuditVerdict verify_audit(const fs::path& file) {
-    // One line at a time: memory stays at a record, whatever the file's size.
+    // One line at a time: memory stays at a record (at most 4 MiB), whatever the file's size.
     AuditVerdict v;
     std::ifstream in(file, std::ios::binary);
     if (!in) {
@@ -181,9 +203,12 @@ AuditVerdict verify_audit(const fs::path& file) {
     std::string prev = kFirstPrev;
     std::string line;
     std::size_t line_no = 0;
-    while (std::getline(in, line)) {
+    for (;;) {
+        const int got = next_line(in, line, kMaxRecord);
+        if (got == 0 && line.empty()) break;
         ++line_no;
-        if (in.eof()) return fail(line_no, "the last record is incomplete (a torn write)");  // no newline after it
+        if (got < 0) return fail(line_no, "a line longer than 4 MiB: not a record");
+        if (got == 0) return fail(line_no, "the last record is incomplete (a torn write)");  // no newline after it
         json::error_code ec;
         auto record = json::parse(line, ec);
         if (ec || !record.is_object()) return fail(line_no, "not a JSON record");
@@ -198,6 +223,7 @@ AuditVerdict verify_audit(const fs::path& file) {
         prev = sha256_hex(line);
         ++v.records;
     }
+    if (in.bad()) return fail(line_no + 1, "the file could not be read to its end");
     return v;
 }
 

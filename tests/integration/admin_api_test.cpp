@@ -222,6 +222,13 @@ TEST_CASE("admin - login returns the banner and a session - logout ends it") {
     CHECK(w.client().send("GET", "/api/v1/listeners", "", {{"Cookie", cookie}, {"X-Ward-Session-Key", "x" + browser_key}}).status == 401);
     CHECK(w.client().send("GET", "/api/v1/listeners", "",
                           {{"Cookie", "__Host-ward_session=planted; " + cookie}, {"X-Ward-Session-Key", browser_key}}).status == 401);
+    {
+        // Two Cookie headers apart from each other count as two session cookies.
+        auto raw = c.raw("GET /api/v1/listeners HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + "\r\nX-Other: y\r\n"
+                         "Cookie: __Host-ward_session=planted\r\nX-Ward-Session-Key: " + browser_key +
+                         "\r\nConnection: close\r\n\r\n");
+        CHECK(raw.rfind("HTTP/1.1 401 ", 0) == 0);
+    }
     const auto browser_token = cookie.substr(cookie.find('=') + 1);
     CHECK(w.client().send("GET", "/api/v1/listeners", "", {{"Authorization", "Bearer " + browser_token}}).status == 401);
     // And a bearer token is not a cookie.

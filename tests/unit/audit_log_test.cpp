@@ -148,3 +148,21 @@ TEST_CASE("audit before and after values are made UTF-8 and long texts are cut")
     CHECK(record.at("before").as_object().at("list").as_array()[1].as_string() == "\xef\xbf\xbd");
     CHECK(record.at("resource").as_string() == std::string(1024, 'r') + "... (5000 bytes)");
 }
+
+TEST_CASE("a line longer than any record is reported without reading it whole") {
+    test::TempDir dir("audit");
+    const auto file = dir / "audit.log";
+    auto text = five_records(file, 2);
+    write_all(file, text + std::string(5 * 1024 * 1024, '\0') + "\n");
+    auto v = ops::verify_audit(file);
+    CHECK_FALSE(v.ok);
+    CHECK(v.broken_line == 3);
+    CHECK(v.why == "a line longer than 4 MiB: not a record");
+    CHECK(v.records == 2);
+    // Empty lines are not records either.
+    write_all(file, text + "\n");
+    v = ops::verify_audit(file);
+    CHECK_FALSE(v.ok);
+    CHECK(v.broken_line == 3);
+    CHECK(v.why == "not a JSON record");
+}

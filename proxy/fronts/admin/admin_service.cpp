@@ -307,8 +307,9 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
         if (authorization.size() > 7 && config::lower(authorization.substr(0, 7)) == "bearer ")
             r.bearer = authorization.substr(7);
         // Every Cookie header counts (a client may send several).
-        for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie; ++it) {
-            auto v = cookie_value(std::string(it->value()), kSessionCookie, r.cookies);
+        for (const auto& field : req) {
+            if (field.name() != http::field::cookie) continue;
+            auto v = cookie_value(std::string(field.value()), kSessionCookie, r.cookies);
             if (r.cookie.empty()) r.cookie = std::move(v);
         }
         r.browser_key = header(req, "X-Ward-Session-Key");

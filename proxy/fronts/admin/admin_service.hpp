@@ -169,7 +169,8 @@ private:
     RateLimiter refusal_log_{5};
     // The audit chain's verdict, computed at most every 30 s (it reads the whole file).
     std::optional<ops::AuditVerdict> verdict_;
-    ops::SystemClock::time_point verdict_time_{};
+    std::chrono::steady_clock::time_point verdict_checked_{};  // when it was computed (the cache's clock)
+    ops::SystemClock::time_point verdict_time_{};              // the same, as a date for the answer
     std::string accounts_stamp_;  // inode, size and mtime of the users file as last read
     std::string dummy_hash_;                        // verified for unknown names: the same time
     std::uint64_t next_connection_ = 0;

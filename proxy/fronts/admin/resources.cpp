@@ -780,10 +780,11 @@ Reply AdminService::post_reload(Request& r) {
 
 Reply AdminService::get_audit_verify(Request&) {
     // The whole file is read: at most every 30 s, the verdict kept in between (with its time).
-    const auto now = now_();
-    if (!verdict_ || now - verdict_time_ >= std::chrono::seconds(30)) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!verdict_ || now - verdict_checked_ >= std::chrono::seconds(30)) {
         verdict_ = ops::verify_audit(audit_.file());
-        verdict_time_ = now;
+        verdict_checked_ = now;
+        verdict_time_ = now_();
     }
     const auto& v = *verdict_;
     return Reply::json_body(200, json::object{{"ok", v.ok},
