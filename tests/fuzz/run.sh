@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang (in build-fuzz) and runs each for N executions
+# (default 100000) from its seed corpus; prints libFuzzer's final stats. A crash stops the run
+# with the reproducer saved in build-fuzz/crashes/<harness>/.
+set -euo pipefail
+runs=${1:-100000}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build="$top/build-fuzz"
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DWARD_FUZZ=ON -DWARD_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
+cmake --build "$build" --target fuzz_sip_framer fuzz_xmpp_stream fuzz_config fuzz_admin_input
+for h in sip_framer xmpp_stream config admin_input; do
+  corpus="$build/corpus/$h"
+  mkdir -p "$corpus" "$build/crashes/$h"
+  cp -n "$top/tests/fuzz/corpus/$h/"* "$corpus/" 2>/dev/null || true
+  echo "== $h: $runs runs"
+  "$build/tests/fuzz/fuzz_$h" -runs="$runs" -max_len=16384 -print_final_stats=1 \
+    -artifact_prefix="$build/crashes/$h/" "$corpus" 2>&1 | grep -E "stat::|Done|ERROR|SUMMARY|crash" || true
+done
