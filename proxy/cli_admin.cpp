@@ -112,10 +112,6 @@ std::string generated_password() {
     return out;
 }
 
-struct AdminFiles {
-    config::Config config;
-};
-
 std::optional<config::Config> load_config(const std::string& file) {
     auto loaded = config::load_file(file);
     if (!loaded.config) {

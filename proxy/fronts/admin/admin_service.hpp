@@ -104,6 +104,15 @@ private:
         std::string version;
     };
     std::optional<ConfigText> read_config(Reply& failure) const;
+    // The settings as written in the file (the running ones when the file does not load), with
+    // the file's version: what every read of a setting answers from.
+    struct Settings {
+        config::Config config;
+        std::string version;
+        // A 200 with `body` and the version as ETag.
+        Reply reply(const json::value& body) const;
+    };
+    std::optional<Settings> read_settings(Reply& failure) const;
     Reply mutate(Request& r, const std::string& action, const std::function<std::optional<Reply>(config::Config&)>& change,
                  const std::function<json::value(const config::Config&)>& view, bool mode_change = false,
                  int success_status = 200, bool dry_run = false);
