@@ -90,11 +90,10 @@ void check_config(Config& config, Diagnostics& diag) {
         auto at = [&](std::string_view key) { return p + "." + std::string(key); };
         if (!l.name.empty() && !names.insert(l.name).second)
             diag.error(config.mark(at("name")), at("name"), "listener name '" + l.name + "' is used twice");
-        const bool web_plain = l.protocol == Protocol::xmpp_web && !sec.xmpp.web_client_secure;
+        // (xmpp-web too: with web_client_secure off it takes plain HTTP as well as HTTPS.)
         if (l.tls_context.empty()) {
-            if (!web_plain)
-                diag.error(config.mark(p), at("tls_context"),
-                            "a " + std::string(to_string(l.protocol)) + " listener needs a tls_context");
+            diag.error(config.mark(p), at("tls_context"),
+                        "a " + std::string(to_string(l.protocol)) + " listener needs a tls_context");
         } else if (const auto* ctx = config.find_tls_context(l.tls_context); !ctx) {
             std::vector<std::string_view> ctx_names;
             for (auto& x : config.tls_contexts) ctx_names.push_back(x.name);
@@ -135,6 +134,15 @@ void check_config(Config& config, Diagnostics& diag) {
                     diag.error(config.mark(at("tls_context")), at("tls_context"),
                                 "context '" + ctx->name + "' has no trust_store to verify remote servers with");
             }
+        }
+        if (l.xmpp && l.xmpp->web && l.protocol != Protocol::xmpp_web)
+            diag.error(config.mark(at("xmpp.web")), at("xmpp.web"), "web options apply only to xmpp-web listeners");
+        if (l.protocol == Protocol::xmpp_web && l.xmpp) {
+            if (!l.xmpp->web) l.xmpp->web.emplace();
+            const auto& web = *l.xmpp->web;
+            if (web.bosh_path == web.websocket_path)
+                diag.error(config.mark(at("xmpp.web.websocket_path")), at("xmpp.web.websocket_path"),
+                            "is the same path as bosh_path");
         }
         if (l.protocol == Protocol::xmpp_server_outbound && (!l.xmpp || l.xmpp->routes.empty()))
             diag.error(config.mark(p), at("xmpp.routes"), "an xmpp-server-outbound listener needs routes");

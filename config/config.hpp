@@ -145,11 +145,31 @@ struct XmppRoute {
     bool operator==(const XmppRoute&) const = default;
 };
 
+// xmpp-web: what the web listener serves and how much it takes (proxy/fronts/web/).
+struct XmppWebOptions {
+    std::string bosh_path = "/http-bind";          // XEP-0124/0206, POSTed <body/> elements
+    std::string websocket_path = "/xmpp-websocket";  // RFC 7395
+    // Origins (scheme://host[:port]) whose pages may open a WebSocket; empty: the listener's
+    // own host only (Origin's host equal to the request's Host).
+    std::vector<std::string> allowed_origins;
+    std::uint32_t max_header_size = 16 * 1024;     // a request's header block
+    std::uint32_t max_body_size = 128 * 1024;      // a request's body (a BOSH payload)
+    std::uint32_t max_response_size = 1024 * 1024;  // a backend's response body
+    std::uint32_t max_message_size = 128 * 1024;   // one WebSocket message, either way
+    Duration request_timeout = std::chrono::seconds(30);  // one request, header and body
+    // The longest BOSH `wait` a backend may hold a request for (prosody's bosh_max_wait); a long
+    // poll may take the session's wait (or this, when ward did not see the session start) plus
+    // a margin before ward answers 504.
+    Duration bosh_max_wait = std::chrono::seconds(120);
+    bool operator==(const XmppWebOptions&) const = default;
+};
+
 struct XmppListenerOptions {
     std::vector<std::string> domains;
     // xmpp-server-outbound: remote domain -> route. Written `domain: host:port` (STARTTLS) or
     // `domain: { address: host:port, tls: starttls | direct }`.
     std::map<std::string, XmppRoute> routes;
+    std::optional<XmppWebOptions> web;  // xmpp-web only
     bool operator==(const XmppListenerOptions&) const = default;
 };
 

@@ -255,8 +255,9 @@ void Reader::read_listener(const YAML::Node& n, const std::string& path, const C
     field(n, "limits", path, [&](auto& v, auto& p) { read_limits(v, p, out.limits, true); });
     field(n, "xmpp", path, [&](auto& x, auto& xp) {
         out.xmpp.emplace();
-        if (!map(x, xp, {"domains", "routes"})) return;
+        if (!map(x, xp, {"domains", "routes", "web"})) return;
         field(x, "domains", xp, [&](auto& v, auto& p) { out.xmpp->domains = string_list(v, p); });
+        field(x, "web", xp, [&](auto& w, auto& wp) { read_web(w, wp, out.xmpp->web.emplace()); });
         field(x, "routes", xp, [&](auto& v, auto& p) {
             if (!v.IsMap()) return error(v, p, "expected a mapping of domain to host:port or { address, tls }");
             for (const auto& kv : v) {
@@ -292,6 +293,37 @@ void Reader::read_listener(const YAML::Node& n, const std::string& path, const C
               [&](auto& v, auto& p) { set_size(v, p, out.sip->max_body_size, 0, 16 * 1024 * 1024); });
         field(s, "message_timeout", sp, [&](auto& v, auto& p) { set_duration(v, p, out.sip->message_timeout); });
     });
+}
+
+void Reader::read_web(const YAML::Node& n, const std::string& path, XmppWebOptions& out) {
+    if (!map(n, path, {"bosh_path", "websocket_path", "allowed_origins", "max_header_size", "max_body_size",
+                       "max_response_size", "max_message_size", "request_timeout", "bosh_max_wait"}))
+        return;
+    auto http_path = [&](const YAML::Node& v, const std::string& p, std::string& target) {
+        set_string(v, p, target);
+        if (!is_http_path(target))
+            error(v, p, "'" + target + "' is not an absolute path (it starts with '/' and has no query, fragment, "
+                        "'..', '//' or characters that need escaping)");
+    };
+    field(n, "bosh_path", path, [&](auto& v, auto& p) { http_path(v, p, out.bosh_path); });
+    field(n, "websocket_path", path, [&](auto& v, auto& p) { http_path(v, p, out.websocket_path); });
+    field(n, "allowed_origins", path, [&](auto& v, auto& p) {
+        out.allowed_origins = string_list(v, p);
+        for (std::size_t i = 0; i < out.allowed_origins.size(); ++i) {
+            auto& origin = out.allowed_origins[i];
+            if (auto normal = normalize_origin(origin)) origin = *normal;
+            else error(v[i], index(p, i), "'" + origin + "' is not an origin (https://host or https://host:port)");
+        }
+    });
+    field(n, "max_header_size", path, [&](auto& v, auto& p) { set_size(v, p, out.max_header_size, 1024, 1024 * 1024); });
+    field(n, "max_body_size", path,
+          [&](auto& v, auto& p) { set_size(v, p, out.max_body_size, 1024, 16 * 1024 * 1024); });
+    field(n, "max_response_size", path,
+          [&](auto& v, auto& p) { set_size(v, p, out.max_response_size, 1024, 64 * 1024 * 1024); });
+    field(n, "max_message_size", path,
+          [&](auto& v, auto& p) { set_size(v, p, out.max_message_size, 1024, 16 * 1024 * 1024); });
+    field(n, "request_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.request_timeout); });
+    field(n, "bosh_max_wait", path, [&](auto& v, auto& p) { set_duration(v, p, out.bosh_max_wait); });
 }
 
 LoadResult load_string(std::string_view text, const std::filesystem::path& file) {

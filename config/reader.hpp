@@ -238,6 +238,7 @@ private:
     void read_contexts(const YAML::Node& n, const std::string& path, Config& config);
     void read_listeners(const YAML::Node& n, const std::string& path, Config& config);
     void read_listener(const YAML::Node& n, const std::string& path, const Config& config, Listener& out);
+    void read_web(const YAML::Node& n, const std::string& path, XmppWebOptions& out);
 
 
     Diagnostics& diag_;

@@ -200,6 +200,64 @@ bool is_sip_token(std::string_view s) {
     return true;
 }
 
+bool is_http_path(std::string_view s) {
+    if (s.empty() || s.front() != '/') return false;
+    std::size_t start = 1;
+    for (;;) {
+        const auto end = s.find('/', start);
+        const auto segment = s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+        if (segment == "." || segment == "..") return false;
+        if (segment.empty() && !(end == std::string_view::npos && s.size() == 1)) return false;
+        for (char c : segment) {
+            if (std::isalnum(static_cast<unsigned char>(c))) continue;
+            if (std::string_view("-._~!$&'()*+,;=:@").find(c) == std::string_view::npos) return false;
+        }
+        if (end == std::string_view::npos) return true;
+        start = end + 1;
+    }
+}
+
+std::optional<std::string> normalize_origin(std::string_view s) {
+    const auto sep = s.find("://");
+    if (sep == std::string_view::npos) return std::nullopt;
+    const auto scheme = lower(s.substr(0, sep));
+    if (scheme != "http" && scheme != "https") return std::nullopt;
+    auto rest = s.substr(sep + 3);
+    std::string host;
+    std::string_view port;
+    if (!rest.empty() && rest.front() == '[') {
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        const auto inner = rest.substr(1, close - 1);
+        if (!is_ip_literal(inner) || inner.find(':') == std::string_view::npos) return std::nullopt;
+        host = "[" + lower(inner) + "]";
+        rest = rest.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') return std::nullopt;
+            port = rest.substr(1);
+        }
+    } else {
+        const auto colon = rest.find(':');
+        host = lower(rest.substr(0, colon));
+        if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+        if (!is_host_name(host, false) && !(is_ip_literal(host) && host.find(':') == std::string::npos))
+            return std::nullopt;
+    }
+    std::string out = scheme + "://" + host;
+    if (!port.empty() || rest.find(':') != std::string_view::npos) {
+        unsigned value = 0;
+        if (port.empty() || port.size() > 5) return std::nullopt;
+        for (char c : port) {
+            if (c < '0' || c > '9') return std::nullopt;
+            value = value * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (value == 0 || value > 65535) return std::nullopt;
+        if (!((scheme == "https" && value == 443) || (scheme == "http" && value == 80)))
+            out += ":" + std::to_string(value);
+    }
+    return out;
+}
+
 std::string lower(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

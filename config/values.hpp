@@ -36,6 +36,13 @@ std::size_t first_invalid_utf8(std::string_view s);
 // RFC 3261 token, as a header field name.
 bool is_sip_token(std::string_view s);
 std::string lower(std::string_view s);
+// An HTTP path ward routes on: '/' then segments of unreserved characters and "-._~!$&'()*+,;=:@"
+// (no '%', so it has one spelling), no empty, "." or ".." segment, no query or fragment.
+bool is_http_path(std::string_view s);
+// An origin as browsers send it (RFC 6454): scheme "http" or "https", a host (DNS name, IPv4,
+// or [IPv6]) and an optional port, nothing after. Lower-cased, the scheme's default port
+// dropped; nullopt when it is not one.
+std::optional<std::string> normalize_origin(std::string_view s);
 
 template <class E>
 struct EnumTable;

@@ -147,6 +147,26 @@ std::string to_yaml(const Config& c) {
                     }
                     out << YAML::EndMap;
                 }
+                if (l.xmpp->web) {
+                    const auto& w = *l.xmpp->web;
+                    const XmppWebOptions d;
+                    out << YAML::Key << "web" << YAML::Value << YAML::BeginMap;
+                    out << YAML::Key << "bosh_path" << YAML::Value << w.bosh_path;
+                    out << YAML::Key << "websocket_path" << YAML::Value << w.websocket_path;
+                    write_list(out, "allowed_origins", w.allowed_origins);
+                    auto size = [&](const char* key, std::uint32_t v, std::uint32_t def) {
+                        if (v != def) out << YAML::Key << key << YAML::Value << format_size(v);
+                    };
+                    size("max_header_size", w.max_header_size, d.max_header_size);
+                    size("max_body_size", w.max_body_size, d.max_body_size);
+                    size("max_response_size", w.max_response_size, d.max_response_size);
+                    size("max_message_size", w.max_message_size, d.max_message_size);
+                    if (w.request_timeout != d.request_timeout)
+                        out << YAML::Key << "request_timeout" << YAML::Value << format_duration(w.request_timeout);
+                    if (w.bosh_max_wait != d.bosh_max_wait)
+                        out << YAML::Key << "bosh_max_wait" << YAML::Value << format_duration(w.bosh_max_wait);
+                    out << YAML::EndMap;
+                }
                 out << YAML::EndMap;
             }
             if (l.sip) {

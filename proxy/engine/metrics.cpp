@@ -29,6 +29,34 @@ std::shared_ptr<ListenerMetrics> Metrics::listener(const std::string& name, cons
     return m;
 }
 
+const char* web_event_name(WebEvent e) {
+    switch (e) {
+        case WebEvent::request: return "request";
+        case WebEvent::upgrade: return "upgrade";
+        case WebEvent::bosh_session: return "bosh_session";
+        case WebEvent::count_: break;
+    }
+    return "other";
+}
+
+const char* web_refusal_name(WebRefusal r) {
+    switch (r) {
+        case WebRefusal::plain_http: return "plain_http";
+        case WebRefusal::bad_request: return "bad_request";
+        case WebRefusal::too_large: return "too_large";
+        case WebRefusal::not_found: return "not_found";
+        case WebRefusal::method: return "method";
+        case WebRefusal::host: return "host";
+        case WebRefusal::origin: return "origin";
+        case WebRefusal::upgrade: return "upgrade";
+        case WebRefusal::timeout: return "timeout";
+        case WebRefusal::backend: return "backend";
+        case WebRefusal::framing: return "framing";
+        case WebRefusal::count_: break;
+    }
+    return "other";
+}
+
 namespace {
 
 const char* failure_name(std::size_t i) {
@@ -95,6 +123,25 @@ std::string Metrics::prometheus_text() const {
         out += "ward_handshake_duration_seconds_sum{listener=\"" + m->name + "\",protocol=\"" + m->protocol + "\"} " +
                number(static_cast<double>(m->handshake_micros.load()) / 1e6) + "\n";
         line("ward_handshake_duration_seconds_count", *m, "", cumulative);
+    }
+    bool web = false;
+    for (auto& [n, m] : listeners_) web = web || m->protocol == "xmpp-web";
+    if (web) {
+        family("ward_web_events_total", "counter", "xmpp-web listeners: requests forwarded, WebSocket upgrades, BOSH sessions started.");
+        for (auto& [n, m] : listeners_) {
+            if (m->protocol != "xmpp-web") continue;
+            for (std::size_t i = 0; i < m->web_events.size(); ++i)
+                line("ward_web_events_total", *m,
+                     std::string(",event=\"") + web_event_name(static_cast<WebEvent>(i)) + "\"", m->web_events[i].load());
+        }
+        family("ward_web_refusals_total", "counter", "xmpp-web listeners: requests and messages ward answered itself, by reason.");
+        for (auto& [n, m] : listeners_) {
+            if (m->protocol != "xmpp-web") continue;
+            for (std::size_t i = 0; i < m->web_refusals.size(); ++i)
+                line("ward_web_refusals_total", *m,
+                     std::string(",reason=\"") + web_refusal_name(static_cast<WebRefusal>(i)) + "\"",
+                     m->web_refusals[i].load());
+        }
     }
     family("ward_sessions_active_total", "gauge", "Sessions open now, all listeners.");
     out += "ward_sessions_active_total " + std::to_string(std::max<std::int64_t>(0, global_active_.load())) + "\n";

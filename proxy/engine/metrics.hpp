@@ -28,6 +28,25 @@ struct alignas(64) RelayCounters {
 
 enum class HandshakeFailure { timeout, peer_refused, tls_error, closed, count_ };
 
+// xmpp-web listeners: what happened to requests, and why ward answered one itself.
+enum class WebEvent { request, upgrade, bosh_session, count_ };
+enum class WebRefusal {
+    plain_http,   // plain HTTP on an HTTPS-only port (a TLS alert)
+    bad_request,  // malformed, smuggling, bad BOSH payload
+    too_large,    // 413, 431
+    not_found,
+    method,
+    host,
+    origin,
+    upgrade,      // an invalid WebSocket upgrade
+    timeout,      // 408, 504
+    backend,      // 502: no backend, or a broken answer
+    framing,      // a WebSocket message refused (RFC 6455 / RFC 7395)
+    count_
+};
+const char* web_event_name(WebEvent e);
+const char* web_refusal_name(WebRefusal r);
+
 struct ListenerMetrics {
     std::string name;
     std::string protocol;
@@ -38,6 +57,10 @@ struct ListenerMetrics {
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(HandshakeFailure::count_)> handshakes_failed{};
     std::atomic<std::uint64_t> backend_failures{0};
     std::atomic<std::int64_t> active{0};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(WebEvent::count_)> web_events{};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(WebRefusal::count_)> web_refusals{};
+    void count(WebEvent e) { web_events[static_cast<std::size_t>(e)].fetch_add(1, std::memory_order_relaxed); }
+    void count(WebRefusal r) { web_refusals[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
     std::vector<RelayCounters> relay;  // one per worker, indexed by worker id
 
     explicit ListenerMetrics(std::size_t workers) : relay(workers) {}

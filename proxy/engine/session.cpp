@@ -41,6 +41,7 @@ const char* Session::phase_name() const {
         case Phase::negotiate: return "negotiate";
         case Phase::handshake: return "handshake";
         case Phase::connect: return "connect";
+        case Phase::exchange: return "exchange";
         case Phase::relay: return "relay";
         case Phase::closing: return "closing";
     }
@@ -54,6 +55,13 @@ void Session::set_deadline(clock::duration d) {
 
 void Session::negotiation_deadline() {
     deadline_ = negotiation_ends_;
+    arm_timer();
+}
+
+void Session::exchange_deadline(clock::time_point until) {
+    phase_ = Phase::exchange;
+    exchange_expired_ = false;
+    deadline_ = until;
     arm_timer();
 }
 
@@ -73,6 +81,12 @@ void Session::on_timer() {
         summary_.fail(make_error_code(Errc::timed_out),
                       "negotiation not completed within " + std::to_string(listener_.limits.handshake_timeout.count()) +
                           "ms");
+        cancel_io();
+        set_deadline(std::chrono::seconds(1));
+        return;
+    }
+    if (phase_ == Phase::exchange && !exchange_expired_) {
+        exchange_expired_ = true;
         cancel_io();
         set_deadline(std::chrono::seconds(1));
         return;

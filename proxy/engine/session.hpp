@@ -41,7 +41,8 @@ class Session : public std::enable_shared_from_this<Session> {
 public:
     // negotiate: the front's protocol before the relay (ward answers the peer itself);
     // closing: a last message to the peer, on a short deadline.
-    enum class Phase { negotiate, handshake, connect, relay, closing };
+    // exchange: a request/response front (xmpp-web) between its relays.
+    enum class Phase { negotiate, handshake, connect, exchange, relay, closing };
     using clock = std::chrono::steady_clock;
 
     Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp::endpoint& peer,
@@ -74,6 +75,16 @@ public:
     void enter(Phase phase) { phase_ = phase; }
     void negotiation_deadline();
     bool negotiation_expired() const { return negotiation_expired_; }
+    // Request/response fronts: the deadline of the wait at hand (a request, the backend's
+    // answer, the next request). When it passes, the session's waits are cancelled once and
+    // exchange_expired() turns true, with one more second for the front's answer (408, 504).
+    void exchange_deadline(clock::time_point until);
+    bool exchange_expired() const { return exchange_expired_; }
+    // A fresh handshake_timeout budget for connecting to the backend again (a front that
+    // reconnects between requests).
+    void renew_connect_budget() { negotiation_ends_ = clock::now() + listener_.limits.handshake_timeout; }
+    Worker& worker() { return worker_; }
+    ListenerMetrics& metrics() { return *metrics_; }
 
     // --- steps ----------------------------------------------------------------------------
     // The handshake on `side` (its SSL attached), counted in the metrics; on failure the
@@ -139,6 +150,7 @@ private:
     bool connect_timed_out_ = false;
     tcp::resolver* resolving_ = nullptr;  // the backend name being resolved (connect phase)
     bool negotiation_expired_ = false;
+    bool exchange_expired_ = false;
     bool finished_ = false;
     bool slots_released_ = false;
 };

@@ -3,6 +3,7 @@
 #include "proxy/fronts/admin/admin_plane.hpp"
 #include "proxy/fronts/sip/sip_front.hpp"
 #include "proxy/fronts/tls/tls_front.hpp"
+#include "proxy/fronts/web/web_front.hpp"
 #include "proxy/fronts/xmpp/xmpp_front.hpp"
 
 namespace ward::proxy {
@@ -22,6 +23,7 @@ void register_fronts() {
     register_front(Protocol::xmpp_server, xmpp_inbound_front());
     register_front(Protocol::xmpp_server_tls, xmpp_inbound_front());
     register_front(Protocol::xmpp_server_outbound, xmpp_outbound_front());
+    register_front(Protocol::xmpp_web, web_front());
     // The admin API (admin:), not a listener kind: the server runs it on its control thread.
     register_admin_plane(&admin::make_admin_plane);
 }

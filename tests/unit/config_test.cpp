@@ -221,6 +221,55 @@ TEST_CASE("protocol rules: outbound listeners bind loopback - XMPP listeners nam
     CHECK(lines_of(r.diagnostics) == lines_of(expected));
 }
 
+TEST_CASE("web listener options: paths and origins are checked and apply to xmpp-web only") {
+    Folder f;
+    f.write("pki/a.pem", "x");
+    f.write("pki/a.key", "x");
+    const std::string yaml =
+        "certificates: { a: { cert: pki/a.pem, key: pki/a.key } }\n"
+        "tls_contexts: { c: { certificate: a, verify_peer: none } }\n"
+        "listeners:\n"
+        "  - name: w\n    protocol: xmpp-web\n    bind: 127.0.0.1:5443\n    backends: [127.0.0.1:5280]\n    tls_context: c\n"
+        "    xmpp:\n      domains: [a.test]\n"
+        "      web: { bosh_path: 'http-bind', websocket_path: '/a/../b', allowed_origins: ['https://a.test/x', 'ftp://a.test',\n"
+        "             'https://a.test:0', 'https://ok.test:8443'], max_message_size: 10 }\n"
+        "  - name: v\n    protocol: xmpp-web\n    bind: 127.0.0.1:5444\n    backends: [127.0.0.1:5280]\n    tls_context: c\n"
+        "    xmpp: { domains: [a.test], web: { bosh_path: /same, websocket_path: /same } }\n"
+        "  - name: x\n    protocol: xmpp-client\n    bind: 127.0.0.1:5222\n    backends: [127.0.0.1:15222]\n    tls_context: c\n"
+        "    xmpp: { domains: [a.test], web: { bosh_path: /b } }\n"
+        "  - name: y\n    protocol: xmpp-web\n    bind: 127.0.0.1:5445\n    backends: [127.0.0.1:5280]\n";
+    auto r = load_string(yaml, f.path / "w.yaml");
+    const auto file = (f.path / "w.yaml").string();
+    const std::vector<std::string> expected = {
+        file + ":11:25: error: listeners[0].xmpp.web.bosh_path: 'http-bind' is not an absolute path (it starts with '/' "
+               "and has no query, fragment, '..', '//' or characters that need escaping)",
+        file + ":11:54: error: listeners[0].xmpp.web.websocket_path: '/a/../b' is not an absolute path (it starts with '/' "
+               "and has no query, fragment, '..', '//' or characters that need escaping)",
+        file + ":11:83: error: listeners[0].xmpp.web.allowed_origins[0]: 'https://a.test/x' is not an origin (https://host "
+               "or https://host:port)",
+        file + ":11:103: error: listeners[0].xmpp.web.allowed_origins[1]: 'ftp://a.test' is not an origin (https://host "
+               "or https://host:port)",
+        file + ":12:14: error: listeners[0].xmpp.web.allowed_origins[2]: 'https://a.test:0' is not an origin (https://host "
+               "or https://host:port)",
+        file + ":12:77: error: listeners[0].xmpp.web.max_message_size: 10 is out of range (1KiB to 16MiB)",
+        file + ":18:73: error: listeners[1].xmpp.web.websocket_path: is the same path as bosh_path",
+        file + ":24:37: error: listeners[2].xmpp.web: web options apply only to xmpp-web listeners",
+        file + ":25:5: error: listeners[3].tls_context: a xmpp-web listener needs a tls_context",
+        file + ":25:5: error: listeners[3].xmpp.domains: an XMPP listener must name the domains it serves",
+    };
+    CHECK(lines_of(r.diagnostics) == lines_of(expected));
+    CHECK(normalize_origin("HTTPS://Chat.Example:443") == "https://chat.example");
+    CHECK(normalize_origin("http://[::1]") == "http://[::1]");
+    CHECK(normalize_origin("https://chat.example:8443/") == std::nullopt);
+    CHECK(normalize_origin("null") == std::nullopt);
+    CHECK(is_http_path("/"));
+    CHECK(is_http_path("/xmpp-websocket"));
+    CHECK_FALSE(is_http_path("/a//b"));
+    CHECK_FALSE(is_http_path("/a/"));
+    CHECK_FALSE(is_http_path("/a%2f"));
+    CHECK_FALSE(is_http_path("/a?b"));
+}
+
 TEST_CASE("a listener on port 0 needs a context and backends like any other - and no listener drains alone") {
     Folder f;
     f.write("pki/a.pem", "x");
@@ -340,6 +389,10 @@ TEST_CASE("the model written back loads into an equal model (round trip)") {
         "    tls_context: c\n    limits: { idle_timeout: 1h }\n    sip: { max_body_size: 128KiB }\n"
         "  - name: x\n    protocol: xmpp-server-outbound\n    bind: '127.0.0.1:5299'\n    tls_context: c\n"
         "    xmpp: { domains: [a.example], routes: { b.example: 'b.example:5269' } }\n"
+        "  - name: w\n    protocol: xmpp-web\n    bind: '0.0.0.0:5443'\n    backends: ['127.0.0.1:5280']\n"
+        "    tls_context: c\n    xmpp:\n      domains: [a.example]\n"
+        "      web: { bosh_path: /bosh, allowed_origins: ['https://App.Example:443', 'http://[::1]:8080'],\n"
+        "             max_message_size: 1MiB, bosh_max_wait: 1m }\n"
         "metrics: { enabled: false, bind: '127.0.0.1:9999' }\n"
         "admin: { enabled: true, bind: '127.0.0.1:9443', tls_context: c, users_file: users.json, audit_file: audit.log,\n"
         "         session_timeout: 15m, lockout_attempts: 3, password_iterations: 1000, max_body_size: 2MiB }\n"
@@ -356,6 +409,10 @@ TEST_CASE("the model written back loads into an equal model (round trip)") {
     CHECK(second.config->listeners[0].limits.idle_timeout == std::chrono::hours(1));
     CHECK(second.config->listeners[0].limits.max_connections == 500);
     CHECK(second.config->node.banner_file.written == "banner.txt");
+    const auto& web = *second.config->listeners[2].xmpp->web;
+    CHECK(web.allowed_origins == std::vector<std::string>{"https://app.example", "http://[::1]:8080"});
+    CHECK(web.websocket_path == "/xmpp-websocket");
+    CHECK(web.max_message_size == 1024 * 1024);
     // And a third pass changes nothing in the text.
     CHECK(to_yaml(*second.config) == text);
 }

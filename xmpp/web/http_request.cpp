@@ -1,0 +1,210 @@
+#include "xmpp/web/http_request.hpp"
+
+#include <cctype>
+#include <optional>
+#include <utility>
+#include <variant>
+
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+
+namespace ward::xmpp::web {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto x = static_cast<unsigned char>(a[i]);
+        const auto y = static_cast<unsigned char>(b[i]);
+        if (std::tolower(x) != std::tolower(y)) return false;
+    }
+    return true;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool is_tchar(char c) {
+    if (std::isalnum(static_cast<unsigned char>(c))) return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+struct Refusal {
+    int status;
+    std::string why;
+};
+
+// The field lines of a complete header block (CRLF-only, checked by the scan): the rules Beast
+// does not enforce.
+std::optional<Refusal> check_fields(std::string_view block) {
+    // Skip the request line.
+    auto at = block.find("\r\n");
+    block.remove_prefix(at + 2);
+    int content_length = 0, transfer_encoding = 0, host = 0;
+    while (!block.empty()) {
+        const auto end = block.find("\r\n");
+        const auto line = block.substr(0, end);
+        block.remove_prefix(end + 2);
+        if (line.empty()) break;  // the blank line that ends the block
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) return Refusal{400, "a header line without a field name"};
+        const auto name = line.substr(0, colon);
+        for (char c : name)
+            if (!is_tchar(c)) return Refusal{400, "a field name with a character that is not allowed (or space before ':')"};
+        const auto value = trim(line.substr(colon + 1));
+        for (char c : value) {
+            const auto u = static_cast<unsigned char>(c);
+            if ((u < 0x20 && c != '\t') || u == 0x7f) return Refusal{400, "a control character in a field value"};
+        }
+        if (iequals(name, "Content-Length")) {
+            if (++content_length > 1) return Refusal{400, "more than one Content-Length"};
+            if (value.empty() || value.size() > 18) return Refusal{400, "an invalid Content-Length"};
+            for (char c : value)
+                if (c < '0' || c > '9') return Refusal{400, "an invalid Content-Length"};
+        } else if (iequals(name, "Transfer-Encoding")) {
+            if (++transfer_encoding > 1) return Refusal{400, "more than one Transfer-Encoding"};
+            if (!iequals(value, "chunked")) return Refusal{501, "a transfer coding other than chunked"};
+        } else if (iequals(name, "Host")) {
+            if (++host > 1) return Refusal{400, "more than one Host"};
+        } else if (iequals(name, "Expect")) {
+            if (!iequals(value, "100-continue")) return Refusal{417, "an expectation other than 100-continue"};
+        }
+    }
+    if (content_length && transfer_encoding) return Refusal{400, "both Content-Length and Transfer-Encoding"};
+    if (!host) return Refusal{400, "no Host"};
+    return std::nullopt;
+}
+
+}  // namespace
+
+struct RequestReader::Impl {
+    RequestLimits limits;
+    std::string pending;
+    std::size_t scanned = 0;  // bytes of `pending` the header scan has passed
+    std::optional<http::request_parser<http::string_body>> parser;  // once the header block is whole
+    bool continue_pending = false;
+    bool spent = false;
+
+    ReadResult refuse(int status, std::string why) {
+        spent = true;
+        parser.reset();
+        ReadResult r;
+        r.status = ReadResult::Status::refused;
+        r.refusal = status;
+        r.why = std::move(why);
+        return r;
+    }
+
+    static ReadResult parse_failure(Impl& self, const boost::system::error_code& ec) {
+        if (ec == http::error::header_limit) return self.refuse(431, "the request header is too large");
+        if (ec == http::error::body_limit) return self.refuse(413, "the request body is too large");
+        if (ec == http::error::bad_version) return self.refuse(505, "not HTTP/1.x");
+        return self.refuse(400, "malformed request: " + ec.message());
+    }
+
+    // The header scan: where the block ends (just past its blank line), 0 when not yet whole,
+    // or a refusal.
+    std::variant<std::size_t, Refusal> scan_header() {
+        // RFC 9112 section 2.2: empty lines before the request line are ignored.
+        if (scanned == 0) {
+            std::size_t skip = 0;
+            while (pending.size() >= skip + 2 && pending[skip] == '\r' && pending[skip + 1] == '\n') skip += 2;
+            pending.erase(0, skip);
+            if (pending.size() == 1 && pending[0] == '\r') return std::size_t{0};
+        }
+        for (std::size_t i = scanned; i < pending.size(); ++i) {
+            const char c = pending[i];
+            if (c == '\r') {
+                if (i + 1 == pending.size()) {
+                    scanned = i;  // decide when the next byte comes
+                    return std::size_t{0};
+                }
+                if (pending[i + 1] != '\n') return Refusal{400, "a bare CR"};
+                continue;
+            }
+            if (c == '\n') {
+                if (i == 0 || pending[i - 1] != '\r') return Refusal{400, "a bare LF"};
+                // i + 1 starts a line: the end of the block, obs-fold, or a field.
+                if (i >= 3 && pending[i - 2] == '\n' && pending[i - 3] == '\r') {
+                    if (i + 1 > limits.header_limit) return Refusal{431, "the request header is too large"};
+                    scanned = i + 1;
+                    return i + 1;
+                }
+                continue;
+            }
+            // A line that starts with white space: obs-fold, or space before the first field.
+            if ((c == ' ' || c == '\t') && i > 0 && pending[i - 1] == '\n')
+                return Refusal{400, "obs-fold (a header line starting with white space)"};
+            if (c == '\0') return Refusal{400, "a NUL byte in the header"};
+        }
+        scanned = pending.size();
+        if (pending.size() > limits.header_limit) return Refusal{431, "the request header is too large"};
+        return std::size_t{0};
+    }
+
+    ReadResult next() {
+        if (spent) return refuse(400, "the connection is already refused");
+        if (!parser) {
+            auto scan = scan_header();
+            if (auto* r = std::get_if<Refusal>(&scan)) return refuse(r->status, r->why);
+            const auto end = std::get<std::size_t>(scan);
+            if (end == 0) return {};
+            if (auto r = check_fields(std::string_view(pending).substr(0, end))) return refuse(r->status, r->why);
+            parser.emplace();
+            parser->header_limit(static_cast<std::uint32_t>(limits.header_limit));
+            parser->body_limit(limits.body_limit);
+            parser->eager(true);
+            boost::system::error_code ec;
+            const auto used = parser->put(boost::asio::buffer(pending.data(), end), ec);
+            if (ec || used != end || !parser->is_header_done()) {
+                if (!ec) return refuse(400, "malformed request header");
+                return parse_failure(*this, ec);
+            }
+            const auto version = parser->get().version();
+            if (version != 11 && version != 10) return refuse(505, "not HTTP/1.0 or HTTP/1.1");
+            pending.erase(0, end);
+            scanned = 0;
+            continue_pending = parser->get().find(http::field::expect) != parser->get().end();
+        }
+        if (!parser->is_done() && !pending.empty()) {
+            boost::system::error_code ec;
+            const auto used = parser->put(boost::asio::buffer(pending), ec);
+            pending.erase(0, used);
+            if (ec && ec != http::error::need_more) return parse_failure(*this, ec);
+        }
+        if (!parser->is_done()) {
+            // Beast holds a chunk extension or trailer line unparsed until it ends: bounded here.
+            if (pending.size() > limits.header_limit + 4096) return refuse(413, "a chunk line is too long");
+            return {};
+        }
+        ReadResult r;
+        r.status = ReadResult::Status::request;
+        r.request = parser->release();
+        parser.reset();
+        continue_pending = false;
+        return r;
+    }
+};
+
+RequestReader::RequestReader(RequestLimits limits) : impl_(std::make_unique<Impl>()) { impl_->limits = limits; }
+RequestReader::~RequestReader() = default;
+
+void RequestReader::feed(std::string_view bytes) { impl_->pending.append(bytes); }
+
+ReadResult RequestReader::next() { return impl_->next(); }
+
+bool RequestReader::take_continue() {
+    if (!impl_->continue_pending || !impl_->parser || impl_->parser->is_done()) return false;
+    impl_->continue_pending = false;
+    return true;
+}
+
+bool RequestReader::started() const { return !impl_->pending.empty() || impl_->parser.has_value(); }
+
+std::string RequestReader::take_rest() { return std::exchange(impl_->pending, {}); }
+
+}  // namespace ward::xmpp::web
