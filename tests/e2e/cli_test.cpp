@@ -44,7 +44,7 @@ TEST_CASE("ward check passes the shipped example configuration") {
     auto r = run_process({ward_binary(), "check", "-c", config.string()});
     INFO(r.err);
     CHECK(r.exit_code == 0);
-    CHECK(r.out == config.string() + ": configuration is valid (standard mode, 4 TLS contexts, 6 listeners)\n");
+    CHECK(r.out == config.string() + ": configuration is valid (standard mode, 4 TLS contexts, 7 listeners)\n");
 }
 
 TEST_CASE("ward check reports every problem and exits 78") {

@@ -1,6 +1,8 @@
 #pragma once
 // A real prosody (Debian's) for the end-to-end tests: TLS off (ward terminates it), in its own
 // folder, with users registered, stopped when it goes.
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -31,21 +33,29 @@ inline std::string replace_all(std::string text, const std::string& from, const 
 // One prosody for `domain`, TLS off, in its own folder; `users` registered with kPassword.
 class Prosody {
 public:
-    // `s2s_port`: a port reserved earlier (a ward's backend); 0: one of its own.
+    // `s2s_port`: a port reserved earlier (a ward's backend); 0: one of its own. `contacts`:
+    // pairs of users each in the other's roster (subscription both), written before it starts.
     Prosody(const fs::path& dir, const std::string& domain, const std::vector<std::string>& users,
-            std::uint16_t dns_port = 1, std::uint16_t s2s_port = 0)
+            std::uint16_t dns_port = 1, std::uint16_t s2s_port = 0,
+            const std::vector<std::pair<std::string, std::string>>& contacts = {})
         : dir_(dir), domain_(domain) {
         fs::create_directories(dir_);
+        for (const auto& [a, b] : contacts) {
+            add_contact(a, b);
+            add_contact(b, a);
+        }
         const auto text = ward::test::read_text_file(kFixtures / "prosody.cfg.lua.in");
         REQUIRE(!text.empty());
         for (int attempt = 0; attempt < kPortAttempts && !process_; ++attempt) {
             c2s_ = ward::test::reserve_port();
             s2s_ = s2s_port != 0 ? s2s_port : ward::test::reserve_port();
+            http_ = ward::test::reserve_port();
             std::string cfg = replace_all(text, "@DIR@", dir_.string());
             cfg = replace_all(cfg, "@DOMAIN@", domain);
             cfg = replace_all(cfg, "@C2S_PORT@", std::to_string(c2s_));
             cfg = replace_all(cfg, "@S2S_PORT@", std::to_string(s2s_));
             cfg = replace_all(cfg, "@DNS_PORT@", std::to_string(dns_port));
+            cfg = replace_all(cfg, "@HTTP_PORT@", std::to_string(http_));
             ward::test::write_text_file(config(), cfg);
             for (const auto& user : users) {
                 const auto r = ward::test::run_process(
@@ -55,7 +65,8 @@ public:
             auto p = std::make_unique<BackgroundProcess>(
                 std::vector<std::string>{"prosody", "-F", "--config", config().string()});
             REQUIRE_MESSAGE(p->started(), p->describe());
-            if (ward::test::wait_for_port(c2s_, 10s) && ward::test::wait_for_port(s2s_, 10s) && !p->exited()) {
+            if (ward::test::wait_for_port(c2s_, 10s) && ward::test::wait_for_port(s2s_, 10s) &&
+                ward::test::wait_for_port(http_, 10s) && !p->exited()) {
                 process_ = std::move(p);
             } else {
                 MESSAGE("prosody did not listen on reserved ports; trying others:\n" << log());
@@ -65,15 +76,38 @@ public:
     }
 
     fs::path config() const { return dir_ / "prosody.cfg.lua"; }
+    const std::string& domain() const { return domain_; }
     std::uint16_t c2s_port() const { return c2s_; }
     std::uint16_t s2s_port() const { return s2s_; }
+    // Plain HTTP: BOSH at /http-bind, WebSocket at /xmpp-websocket.
+    std::uint16_t http_port() const { return http_; }
     std::string log() const { return ward::test::read_text_file(dir_ / "prosody.log"); }
 
 private:
+    // Prosody 0.12 has no command for a roster entry: its internal storage file, data/<host with
+    // every other character as %xx>/roster/<user>.dat (one contact per user here).
+    void add_contact(const std::string& user, const std::string& contact) {
+        std::string host;
+        for (unsigned char c : domain_) {
+            if (std::isalnum(c)) {
+                host += static_cast<char>(c);
+            } else {
+                char hex[4];
+                std::snprintf(hex, sizeof hex, "%%%02x", c);
+                host += hex;
+            }
+        }
+        const auto folder = dir_ / "data" / host / "roster";
+        fs::create_directories(folder);
+        ward::test::write_text_file(folder / (user + ".dat"), "return { [\"" + contact + "@" + domain_ +
+                                                                 "\"] = { subscription = \"both\"; groups = {}; }; };\n");
+    }
+
     fs::path dir_;
     std::string domain_;
     std::uint16_t c2s_ = 0;
     std::uint16_t s2s_ = 0;
+    std::uint16_t http_ = 0;
     std::unique_ptr<BackgroundProcess> process_;  // stopped (TERM, then KILL) on destruction
 };
 
