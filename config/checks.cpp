@@ -140,6 +140,12 @@ void check_config(Config& config, Diagnostics& diag) {
         if (l.protocol == Protocol::xmpp_web && l.xmpp) {
             if (!l.xmpp->web) l.xmpp->web.emplace();
             const auto& web = *l.xmpp->web;
+            if (!sec.xmpp.web_client_secure) {
+                if (const auto* ctx = config.find_tls_context(l.tls_context); ctx && ctx->verify_peer == VerifyPeer::required)
+                    diag.error(config.mark(at("tls_context")), at("tls_context"),
+                                "web_client_secure is off, so this listener takes plain HTTP, which carries no client "
+                                "certificate; context '" + ctx->name + "' requires one (verify_peer: required)");
+            }
             if (web.bosh_path == web.websocket_path)
                 diag.error(config.mark(at("xmpp.web.websocket_path")), at("xmpp.web.websocket_path"),
                             "is the same path as bosh_path");

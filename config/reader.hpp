@@ -147,6 +147,9 @@ private:
             error(n, path, "'" + *s + "' is not a duration (a number with ms, s, m or h, e.g. 10s)");
         } else if (d->count() <= 0) {
             error(n, path, "must be longer than zero");
+        } else if (*d > std::chrono::hours(24 * 30)) {
+            // Deadlines are points on the steady clock: far beyond any use, they overflow it.
+            error(n, path, "'" + *s + "' is longer than 30 days");
         } else {
             out = *d;
         }

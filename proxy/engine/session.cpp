@@ -4,6 +4,7 @@
 #include "proxy/engine/front.hpp"
 #include "proxy/engine/log.hpp"
 #include "proxy/engine/worker.hpp"
+#include "tls/alpn.hpp"
 #include "tls/peer_verifier.hpp"
 
 namespace ward::proxy {
@@ -23,7 +24,8 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
       started_(clock::now()),
       negotiation_ends_(started_ + listener_.limits.handshake_timeout),
       last_activity_(started_),
-      peer_(endpoint_text(peer)) {
+      peer_(endpoint_text(peer)),
+      peer_address_(peer.address().to_string()) {
     // The worker reserved this session's slots in metrics_->active and global_active.
 }
 
@@ -86,6 +88,11 @@ void Session::on_timer() {
         return;
     }
     if (phase_ == Phase::exchange && !exchange_expired_) {
+        // A completion queued before the deadline moved is not this deadline's.
+        if (clock::now() < deadline_) {
+            arm_timer();
+            return;
+        }
         exchange_expired_ = true;
         cancel_io();
         set_deadline(std::chrono::seconds(1));
@@ -246,8 +253,9 @@ awaitable<void> Session::run() {
     finish();
 }
 
-awaitable<bool> Session::accept_tls() {
+awaitable<bool> Session::accept_tls(const char* alpn) {
     client_.attach_tls(context_.new_server());
+    if (alpn) tls::expect_alpn(client_.ssl(), alpn);
     enter(Phase::handshake);
     negotiation_deadline();
     if (co_await tls_handshake(client_)) {

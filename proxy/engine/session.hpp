@@ -85,6 +85,8 @@ public:
     void renew_connect_budget() { negotiation_ends_ = clock::now() + listener_.limits.handshake_timeout; }
     Worker& worker() { return worker_; }
     ListenerMetrics& metrics() { return *metrics_; }
+    // The client's address, as accepted ("192.0.2.1", "2001:db8::1").
+    const std::string& peer_address() const { return peer_address_; }
 
     // --- steps ----------------------------------------------------------------------------
     // The handshake on `side` (its SSL attached), counted in the metrics; on failure the
@@ -93,7 +95,8 @@ public:
     // Inbound TLS on the client: the context's server SSL, the handshake within the budget, the
     // verified subject into the summary. A refusal is the peer's doing: one rate-limited line
     // instead of the summary, and the session is over.
-    awaitable<bool> accept_tls();
+    // `alpn`: the one application protocol a client that offers ALPN must offer.
+    awaitable<bool> accept_tls(const char* alpn = nullptr);
     // Outbound TLS on the backend (connected): the context's client SSL, with SNI for the
     // backend's host when it is a DNS name (RFC 6066 section 3), the handshake within the
     // budget, the verified server subject into the summary.
@@ -146,6 +149,7 @@ private:
     Phase phase_ = Phase::handshake;
     SessionSummary summary_;
     std::string peer_;
+    std::string peer_address_;
     std::optional<config::Endpoint> backend_endpoint_;  // the backend connected to
     bool connect_timed_out_ = false;
     tcp::resolver* resolving_ = nullptr;  // the backend name being resolved (connect phase)

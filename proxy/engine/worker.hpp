@@ -41,6 +41,9 @@ public:
     RateLimiter& refusal_limiter() { return refusal_limiter_; }
     std::atomic<std::int64_t>& global_active() { return metrics_.global_active(); }
     std::int64_t sessions() const { return session_count_.load(std::memory_order_relaxed); }
+    // The snapshot new connections get now (on the worker's thread only): a session that must
+    // follow a reload (xmpp-web's secure mode) looks here.
+    const Snapshot* current_snapshot() const { return snapshot_.get(); }
 
     void start();
     void join();

@@ -207,6 +207,13 @@ TEST_CASE("web listener: smuggling and size limits are refused before anything r
         {bosh_request("<body xmlns='urn:not-bosh'/>"), "400"},
         {bosh_request("<!DOCTYPE b [<!ENTITY x 'y'>]><body xmlns='http://jabber.org/protocol/httpbind'>&x;</body>"), "400"},
         {"GET /admin HTTP/1.1\r\nHost: chat.example\r\n\r\n", "404"},
+        {bosh_request(kBoshBody, "X_Forwarded_For: 198.51.100.66\r\n"), "400"},
+        {"POST /http-bind HTTP/1.1\r\nHost: chat.example\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string("60\r\n") +  // (kBoshBody is 0x60 bytes)
+             kBoshBody + "\r\n0\r\nHost: evil.example\r\n\r\n",
+         "400"},
+        // Expect: 100-continue is answered only for what would be forwarded.
+        {"POST /admin HTTP/1.1\r\nHost: chat.example\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n", "404"},
+        {"GET /http-bind HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 3\r\n\r\nabc", "400"},
         {"GET /http-bind HTTP/1.1\r\nHost: other.example\r\n\r\n", "421"},
         {upgrade_request("https://evil.example"), "403"},
         {upgrade_request("https://app.example").replace(upgrade_request().find("Protocol: xmpp"), 14, "Protocol: chat"), "400"},
@@ -218,6 +225,7 @@ TEST_CASE("web listener: smuggling and size limits are refused before anything r
         const auto answer = c->read_until("\r\n\r\n");
         CHECK(answer.rfind("HTTP/1.1 " + test.status, 0) == 0);
     }
+    CHECK(kBoshBody.size() == 0x60);
     CHECK(s.backend.connections() == 0);
     CHECK(s.backend.received().empty());
     CHECK(s.metric("ward_web_refusals_total{listener=\"web\",protocol=\"xmpp-web\",reason=\"origin\"}") == 1);
@@ -315,6 +323,37 @@ TEST_CASE("web listener: secure mode sends plain HTTP a TLS alert and a reload t
     auto c = s.connect();
     REQUIRE(c->send("GET /nothing HTTP/1.1\r\nHost: chat.example\r\n\r\n"));
     CHECK(c->read_until("\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0);
+    // A plain keep-alive connection, then a reload that turns the secure mode back on: its next
+    // request is not taken.
+    const int kept = connect_tcp(s.port());
+    REQUIRE(kept >= 0);
+    REQUIRE(send_raw(kept, bosh_request()));
+    s.backend_until("hold='1'/>", 2);
+    REQUIRE(s.backend.send(ok_response("<body xmlns='http://jabber.org/protocol/httpbind' sid='k'/>")));
+    CHECK(read_raw_until(kept, "sid='k'/>").find("200 OK") != std::string::npos);
+    write_text_file(s.file, config_text(s.backend.endpoint(), true, "optional", ""));
+    REQUIRE(s.ward->reload());
+    const auto before = s.backend.received().size();
+    REQUIRE(send_raw(kept, bosh_request()));
+    std::string after;
+    CHECK(wait_closed(kept, std::chrono::seconds(5), &after));
+    CHECK(after.empty());
+    CHECK(s.backend.received().size() == before);
+    ::close(kept);
+}
+
+TEST_CASE("web listener: a client offering ALPN must offer http/1.1") {
+    WebSetup s;
+    const int fd = connect_tcp(s.port());
+    REQUIRE(fd >= 0);
+    TlsClient h2(fd, s.ctx.get(), "chat.example", "h2");
+    CHECK_FALSE(h2.ok());
+    const int fd2 = connect_tcp(s.port());
+    REQUIRE(fd2 >= 0);
+    TlsClient h1(fd2, s.ctx.get(), "chat.example", "http/1.1");
+    REQUIRE_MESSAGE(h1.ok(), h1.error());
+    REQUIRE(h1.send("GET /nothing HTTP/1.1\r\nHost: chat.example\r\n\r\n"));
+    CHECK(h1.read_until("\r\n\r\n").rfind("HTTP/1.1 404", 0) == 0);
 }
 
 TEST_CASE("web listener: with verify_peer required a client without a trusted certificate does not get in") {

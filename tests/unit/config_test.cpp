@@ -258,6 +258,22 @@ TEST_CASE("web listener options: paths and origins are checked and apply to xmpp
         file + ":25:5: error: listeners[3].xmpp.domains: an XMPP listener must name the domains it serves",
     };
     CHECK(lines_of(r.diagnostics) == lines_of(expected));
+    // Plain HTTP carries no certificate: not with a context that requires one.
+    const std::string plain =
+        "certificates: { a: { cert: pki/a.pem, key: pki/a.key } }\n"
+        "trust_stores: { t: { dir: pki/trust } }\n"
+        "security: { xmpp: { web_client_secure: false } }\n"
+        "tls_contexts: { c: { certificate: a, trust_store: t, verify_peer: required } }\n"
+        "listeners:\n"
+        "  - { name: w, protocol: xmpp-web, bind: 127.0.0.1:5443, backends: [127.0.0.1:5280], tls_context: c,\n"
+        "      xmpp: { domains: [a.test], web: { request_timeout: 1000000h } } }\n";
+    auto p = load_string(plain, f.path / "p.yaml");
+    const auto pfile = (f.path / "p.yaml").string();
+    CHECK(lines_of(p.diagnostics) ==
+          lines_of(std::vector<std::string>{
+              pfile + ":7:58: error: listeners[0].xmpp.web.request_timeout: '1000000h' is longer than 30 days",
+              pfile + ":6:99: error: listeners[0].tls_context: web_client_secure is off, so this listener takes plain "
+                      "HTTP, which carries no client certificate; context 'c' requires one (verify_peer: required)"}));
     CHECK(normalize_origin("HTTPS://Chat.Example:443") == "https://chat.example");
     CHECK(normalize_origin("http://[::1]") == "http://[::1]");
     CHECK(normalize_origin("https://chat.example:8443/") == std::nullopt);

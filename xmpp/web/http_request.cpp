@@ -1,6 +1,7 @@
 #include "xmpp/web/http_request.hpp"
 
 #include <cctype>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -55,6 +56,10 @@ std::optional<Refusal> check_fields(std::string_view block) {
         const auto name = line.substr(0, colon);
         for (char c : name)
             if (!is_tchar(c)) return Refusal{400, "a field name with a character that is not allowed (or space before ':')"};
+        // Backends that read headers as variables (prosody, CGI-style servers) turn '-' into '_':
+        // X_Forwarded_For would stand in for the X-Forwarded-For ward writes.
+        if (name.find('_') != std::string_view::npos)
+            return Refusal{400, "a field name with '_' (it would alias a name with '-' at the backend)"};
         const auto value = trim(line.substr(colon + 1));
         for (char c : value) {
             const auto u = static_cast<unsigned char>(c);
@@ -88,6 +93,7 @@ struct RequestReader::Impl {
     std::optional<http::request_parser<http::string_body>> parser;  // once the header block is whole
     bool continue_pending = false;
     bool spent = false;
+    std::size_t header_fields = 0;  // fields in the header block: trailers would add to them
 
     ReadResult refuse(int status, std::string why) {
         spent = true;
@@ -169,6 +175,7 @@ struct RequestReader::Impl {
             pending.erase(0, end);
             scanned = 0;
             continue_pending = parser->get().find(http::field::expect) != parser->get().end();
+            header_fields = static_cast<std::size_t>(std::distance(parser->get().begin(), parser->get().end()));
         }
         if (!parser->is_done() && !pending.empty()) {
             boost::system::error_code ec;
@@ -181,6 +188,9 @@ struct RequestReader::Impl {
             if (pending.size() > limits.header_limit + 4096) return refuse(413, "a chunk line is too long");
             return {};
         }
+        // Beast adds a chunked body's trailer fields to the header's, past the checks above.
+        if (static_cast<std::size_t>(std::distance(parser->get().begin(), parser->get().end())) != header_fields)
+            return refuse(400, "trailer fields after a chunked body");
         ReadResult r;
         r.status = ReadResult::Status::request;
         r.request = parser->release();
@@ -203,7 +213,15 @@ bool RequestReader::take_continue() {
     return true;
 }
 
-bool RequestReader::started() const { return !impl_->pending.empty() || impl_->parser.has_value(); }
+bool RequestReader::started() const {
+    // (Empty lines between requests are not a request begun.)
+    return impl_->parser.has_value() || impl_->pending.find_first_not_of("\r\n") != std::string::npos;
+}
+
+const Request* RequestReader::header() const {
+    if (!impl_->parser || !impl_->parser->is_header_done()) return nullptr;
+    return &impl_->parser->get();
+}
 
 std::string RequestReader::take_rest() { return std::exchange(impl_->pending, {}); }
 

@@ -49,6 +49,8 @@ public:
     bool take_continue();
     // Bytes of a next request are held (or its header was read).
     bool started() const;
+    // The header of the request in progress once it was read whole (its body still coming).
+    const Request* header() const;
     // The bytes past the last request (after an upgrade: there must be none).
     std::string take_rest();
 

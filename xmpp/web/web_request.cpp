@@ -60,8 +60,16 @@ bool dropped(std::string_view name, const std::vector<std::string>& connection_l
     if (request)
         for (auto h : from_client)
             if (iequals(name, h)) return true;
-    for (const auto& listed : connection_listed)
-        if (iequals(name, listed)) return true;
+    // A name the Connection field lists is about this hop only, unless ward checked it or
+    // the backend relies on it: those stay whatever a client lists.
+    static constexpr std::string_view kept[] = {"host", "origin", "content-type", "sec-websocket-key",
+                                                "sec-websocket-version", "cookie", "authorization"};
+    for (const auto& listed : connection_listed) {
+        if (!iequals(name, listed)) continue;
+        for (auto k : kept)
+            if (iequals(name, k)) return false;
+        return true;
+    }
     return false;
 }
 
@@ -110,6 +118,8 @@ std::variant<Route, Answer> route_request(const Request& request, const WebPolic
             a.headers.emplace_back("Allow", "POST, GET, OPTIONS");
             return a;
         }
+        if (m != http::verb::post && (request.has_content_length() || request.chunked()) && !request.body().empty())
+            return answer(400, "a GET or OPTIONS request has no body", "bad_request", true);
         return Route::bosh;
     }
     if (path != policy.websocket_path) return answer(404, "nothing is served at this path", "not_found");

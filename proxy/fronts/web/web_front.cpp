@@ -12,6 +12,7 @@
 
 #include "config/values.hpp"
 #include "proxy/engine/session.hpp"
+#include "proxy/engine/worker.hpp"
 #include "proxy/fronts/web/ws_filter.hpp"
 #include "xmpp/web/web_request.hpp"
 
@@ -40,6 +41,9 @@ public:
         std::lock_guard lock(mutex_);
         const auto now = clock::now();
         if (waits_.size() >= kMax) {
+            // Full: forget the unused, at most once a minute (a full table costs one scan).
+            if (now - swept_ < std::chrono::minutes(1)) return;
+            swept_ = now;
             for (auto it = waits_.begin(); it != waits_.end();)
                 it = now - it->second.used > kForget ? waits_.erase(it) : std::next(it);
             if (waits_.size() >= kMax) return;
@@ -63,6 +67,7 @@ private:
     };
     std::mutex mutex_;
     std::unordered_map<std::string, Entry> waits_;
+    clock::time_point swept_{};
 };
 
 BoshWaits& bosh_waits() {
@@ -98,9 +103,7 @@ public:
         policy_.websocket_path = options_.websocket_path;
         policy_.allowed_origins = options_.allowed_origins;
         policy_.tls = tls;
-        error_code ec;
-        const auto remote = s.client().socket().remote_endpoint(ec);
-        client_address_ = ec ? "unknown" : remote.address().to_string();
+        client_address_ = s.peer_address();
     }
 
     awaitable<void> run() {
@@ -108,6 +111,14 @@ public:
             // (Results are kept in members: GCC 12 mis-builds frames with some temporaries.)
             const bool got = co_await next_request();
             if (!got) co_return;
+            // A reload may have turned the web-client secure mode on since this plain
+            // connection began: it takes no further request.
+            if (!tls_ && plain_forbidden()) {
+                s_.summary().fail(make_error_code(Errc::peer_refused),
+                                  "web_client_secure was turned on: the plain HTTP connection is closed");
+                co_await s_.client().shutdown_send();
+                co_return;
+            }
             auto routed = web::route_request(request_, policy_);
             if (auto* answer = std::get_if<web::Answer>(&routed)) {
                 count_refusal(answer->reason);
@@ -185,6 +196,16 @@ public:
             s_.summary().detail = "requests=" + std::to_string(requests_) + (upgraded_ ? " websocket" : "");
     }
 
+    // Plain HTTP is not (or no longer) allowed here: the secure mode is on now, or the context
+    // requires a client certificate, which plain HTTP cannot carry.
+    bool plain_forbidden() const {
+        const auto* now = s_.worker().current_snapshot();
+        const auto& config = now ? now->config : s_.snapshot().config;
+        if (config.security.xmpp.web_client_secure) return true;
+        const auto* ctx = config.find_tls_context(s_.listener().tls_context);
+        return !ctx || ctx->verify_peer == config::VerifyPeer::required;
+    }
+
 private:
     enum class Forwarded { ok, upgraded, failed };
 
@@ -221,6 +242,14 @@ private:
                 co_return false;
             }
             if (reader_.take_continue()) {
+                // Invite the body only for a request that would be forwarded.
+                auto routed = web::route_request(*reader_.header(), policy_);
+                if (auto* answer = std::get_if<web::Answer>(&routed)) {
+                    count_refusal(answer->reason);
+                    answer->close = true;
+                    co_await answer_client(*answer, false);
+                    co_return false;
+                }
                 if (!co_await write_client("HTTP/1.1 100 Continue\r\n\r\n")) co_return false;
             }
             if (!begun && reader_.started()) {
@@ -409,6 +438,11 @@ private:
             auto out = from_backend->feed(backend_pending_.data(), backend_pending_.size());
             backend_pending_.clear();
             if (!out.forward.empty() && !co_await write_client(out.forward)) co_return;
+            if (!out.reply.empty()) {
+                s_.exchange_deadline(clock::now() + options_.request_timeout);
+                const auto ec = co_await s_.backend().write_all(out.reply.data(), out.reply.size());
+                if (ec || s_.exchange_expired()) co_return;
+            }
             if (out.close) {
                 s_.summary().fail(make_error_code(Errc::protocol_error), "backend: " + out.reason);
                 co_return;
@@ -458,7 +492,10 @@ awaitable<void> serve_web(Session& s) {
         co_return;
     }
     const bool tls = first == 0x16;
-    if (!tls && s.snapshot().config.security.xmpp.web_client_secure) {
+    const auto* context = s.snapshot().config.find_tls_context(s.listener().tls_context);
+    const bool plain_allowed = !s.snapshot().config.security.xmpp.web_client_secure && context &&
+                               context->verify_peer != config::VerifyPeer::required;
+    if (!tls && !plain_allowed) {
         // The web-client secure mode: HTTPS only. The request is read off (so the close does
         // not reset the connection before the alert) but never looked at.
         s.metrics().count(WebRefusal::plain_http);
@@ -470,7 +507,7 @@ awaitable<void> serve_web(Session& s) {
         co_return;
     }
     if (tls) {
-        const bool accepted = co_await s.accept_tls();
+        const bool accepted = co_await s.accept_tls("http/1.1");
         if (!accepted) co_return;
     }
     auto exchange = std::make_unique<Exchange>(s, tls);
