@@ -25,11 +25,18 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
       negotiation_ends_(started_ + listener_.limits.handshake_timeout),
       last_activity_(started_),
       peer_(endpoint_text(peer)),
-      peer_address_(peer.address().to_string()) {
+      peer_ip_(peer.address()) {
     // The worker reserved this session's slots in metrics_->active and global_active.
 }
 
 Session::~Session() { release_slots(); }
+
+std::string Session::peer_address() const {
+    auto a = peer_ip_;
+    // Dual-stack listeners see IPv4 clients as ::ffff:a.b.c.d.
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return a.to_string();
+}
 
 void Session::release_slots() {
     if (slots_released_) return;
@@ -69,9 +76,12 @@ void Session::exchange_deadline(clock::time_point until) {
 
 void Session::arm_timer() {
     timer_.expires_at(deadline_);
-    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+    // A completion already queued when the timer is re-armed cannot be cancelled: it carries
+    // the generation it was armed for, and a later one makes it stale.
+    timer_.async_wait([weak = weak_from_this(), generation = ++timer_generation_](error_code ec) {
         if (ec) return;  // re-armed or cancelled
-        if (auto self = weak.lock()) self->on_timer();
+        auto self = weak.lock();
+        if (self && generation == self->timer_generation_) self->on_timer();
     });
 }
 

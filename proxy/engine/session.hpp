@@ -85,8 +85,8 @@ public:
     void renew_connect_budget() { negotiation_ends_ = clock::now() + listener_.limits.handshake_timeout; }
     Worker& worker() { return worker_; }
     ListenerMetrics& metrics() { return *metrics_; }
-    // The client's address, as accepted ("192.0.2.1", "2001:db8::1").
-    const std::string& peer_address() const { return peer_address_; }
+    // The client's address, as accepted ("192.0.2.1", "2001:db8::1"; IPv4 unmapped).
+    std::string peer_address() const;
 
     // --- steps ----------------------------------------------------------------------------
     // The handshake on `side` (its SSL attached), counted in the metrics; on failure the
@@ -149,12 +149,13 @@ private:
     Phase phase_ = Phase::handshake;
     SessionSummary summary_;
     std::string peer_;
-    std::string peer_address_;
+    asio::ip::address peer_ip_;
     std::optional<config::Endpoint> backend_endpoint_;  // the backend connected to
     bool connect_timed_out_ = false;
     tcp::resolver* resolving_ = nullptr;  // the backend name being resolved (connect phase)
     bool negotiation_expired_ = false;
     bool exchange_expired_ = false;
+    std::uint64_t timer_generation_ = 0;
     bool finished_ = false;
     bool slots_released_ = false;
 };

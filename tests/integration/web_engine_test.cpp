@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string config_text(const std::string& backend, bool secure, const std::string& verify, const std::string& web_extra,
-                        const std::string& limits = "") {
+                        const std::string& limits = "", const std::string& bind = "127.0.0.1:0") {
     return std::string("certificates: { server: { cert: server.pem, key: server.key } }\n"
                        "trust_stores: { trust: { dir: trust } }\n"
                        "tls_peer_subjects: [ { subject: browser.example } ]\n"
@@ -35,7 +35,7 @@ std::string config_text(const std::string& backend, bool secure, const std::stri
            "metrics: { enabled: true, bind: '127.0.0.1:0' }\n"
            "workers: 1\n"
            "listeners:\n"
-           "  - name: web\n    protocol: xmpp-web\n    bind: '127.0.0.1:0'\n"
+           "  - name: web\n    protocol: xmpp-web\n    bind: '" + bind + "'\n"
            "    backends: ['" +
            backend + "']\n    tls_context: web-ctx\n" + limits +
            "    xmpp:\n      domains: [chat.example]\n      web: { allowed_origins: ['https://app.example'], "
@@ -52,8 +52,8 @@ struct WebSetup {
     tls::UniqueSslCtx ctx;
 
     explicit WebSetup(bool secure = true, const std::string& verify = "optional", const std::string& web_extra = "",
-                      const std::string& limits = "") {
-        write_text_file(file, config_text(backend.endpoint(), secure, verify, web_extra, limits));
+                      const std::string& limits = "", const std::string& bind = "127.0.0.1:0") {
+        write_text_file(file, config_text(backend.endpoint(), secure, verify, web_extra, limits, bind));
         ward = std::make_unique<RunningWard>(file);
         PeerOptions o;
         o.trust_ca = pki.ca().cert;
@@ -340,6 +340,29 @@ TEST_CASE("web listener: secure mode sends plain HTTP a TLS alert and a reload t
     CHECK(after.empty());
     CHECK(s.backend.received().size() == before);
     ::close(kept);
+}
+
+TEST_CASE("web listener: an empty line after a request does not turn the idle wait into a 408") {
+    WebSetup s(true, "optional", "", "    limits: { idle_timeout: 2500ms }\n");
+    auto c = s.connect();
+    REQUIRE(c->send(bosh_request()));
+    s.backend_until("hold='1'/>");
+    REQUIRE(s.backend.send(ok_response("<body xmlns='http://jabber.org/protocol/httpbind' sid='e'/>")));
+    CHECK(c->read_until("sid='e'/>").find("200 OK") != std::string::npos);
+    REQUIRE(c->send("\r\n"));
+    // Closed at the idle timeout, quietly (request_timeout is 2s: a 408 would come first).
+    std::string after;
+    CHECK(c->wait_closed(std::chrono::seconds(8), &after));
+    CHECK(after.empty());
+}
+
+TEST_CASE("web listener: an IPv4 client of a dual-stack listener is forwarded as an IPv4 address") {
+    WebSetup s(true, "optional", "", "", "[::]:0");
+    auto c = s.connect();
+    REQUIRE(c->send(bosh_request()));
+    const auto got = s.backend_until("hold='1'/>");
+    CHECK(got.find("X-Forwarded-For: 127.0.0.1\r\n") != std::string::npos);
+    CHECK(got.find("::ffff:") == std::string::npos);
 }
 
 TEST_CASE("web listener: a client offering ALPN must offer http/1.1") {

@@ -214,6 +214,14 @@ TEST_CASE("web routing: paths hosts and methods") {
     // A body on GET or OPTIONS is not passed on.
     CHECK(status_of(route_request(parse_one("GET /http-bind HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 3\r\n\r\nabc"), p)) == 400);
     CHECK(status_of(route_request(parse_one("OPTIONS /http-bind HTTP/1.1\r\nHost: chat.example\r\nContent-Length: 0\r\n\r\n"), p)) == 1);
+    {
+        // Known from the header alone (before a 100 Continue).
+        RequestReader reader({});
+        reader.feed("GET /http-bind HTTP/1.1\r\nHost: chat.example\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+        CHECK(reader.next().status == ReadResult::Status::need_more);
+        REQUIRE(reader.header());
+        CHECK(status_of(route_request(*reader.header(), p)) == 400);
+    }
 }
 
 TEST_CASE("web routing: the WebSocket upgrade needs version 13 a key the xmpp subprotocol and an allowed Origin") {

@@ -1,5 +1,7 @@
 #include "xmpp/web/http_request.hpp"
 
+#include "xmpp/web/beast_feed.hpp"
+
 #include <cctype>
 #include <iterator>
 #include <optional>
@@ -94,6 +96,7 @@ struct RequestReader::Impl {
     bool continue_pending = false;
     bool spent = false;
     std::size_t header_fields = 0;  // fields in the header block: trailers would add to them
+    bool stalled = false;           // the last put wanted more
 
     ReadResult refuse(int status, std::string why) {
         spent = true;
@@ -174,14 +177,16 @@ struct RequestReader::Impl {
             if (version != 11 && version != 10) return refuse(505, "not HTTP/1.0 or HTTP/1.1");
             pending.erase(0, end);
             scanned = 0;
+            stalled = false;
             continue_pending = parser->get().find(http::field::expect) != parser->get().end();
             header_fields = static_cast<std::size_t>(std::distance(parser->get().begin(), parser->get().end()));
         }
-        if (!parser->is_done() && !pending.empty()) {
+        if (!parser->is_done() && ready_for_beast(pending, stalled)) {
             boost::system::error_code ec;
             const auto used = parser->put(boost::asio::buffer(pending), ec);
             pending.erase(0, used);
             if (ec && ec != http::error::need_more) return parse_failure(*this, ec);
+            stalled = ec == http::error::need_more;  // what is left waits for more
         }
         if (!parser->is_done()) {
             // Beast holds a chunk extension or trailer line unparsed until it ends: bounded here.

@@ -118,7 +118,9 @@ std::variant<Route, Answer> route_request(const Request& request, const WebPolic
             a.headers.emplace_back("Allow", "POST, GET, OPTIONS");
             return a;
         }
-        if (m != http::verb::post && (request.has_content_length() || request.chunked()) && !request.body().empty())
+        // (Asked of the header alone too, before a 100 Continue: the length says it.)
+        const auto length = trim(request[http::field::content_length]);
+        if (m != http::verb::post && (request.chunked() || (!length.empty() && length != "0")))
             return answer(400, "a GET or OPTIONS request has no body", "bad_request", true);
         return Route::bosh;
     }

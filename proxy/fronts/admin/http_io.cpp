@@ -4,6 +4,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 
+#include "xmpp/web/beast_feed.hpp"
+
 namespace ward::proxy::admin {
 
 namespace {
@@ -33,11 +35,13 @@ awaitable<ReadOutcome> read_request(Connection& connection, std::string& pending
     parser.eager(true);
     std::string chunk(8192, '\0');
     bool started = !pending.empty();
+    bool stalled = false;  // the last put wanted more (xmpp/web/beast_feed.hpp)
     for (;;) {
-        if (!pending.empty()) {
+        if (xmpp::web::ready_for_beast(pending, stalled)) {
             boost::system::error_code ec;
             const auto used = parser.put(asio::buffer(pending), ec);
             pending.erase(0, used);
+            stalled = ec == http::error::need_more;  // what is left waits for more
             if (ec && ec != http::error::need_more) co_return refusal_for(ec);
             if (parser.is_done()) {
                 ReadOutcome out;

@@ -195,7 +195,9 @@ Reply AdminService::put_xmpp(Request& r) {
         auto body = json::parse(reply.body).as_object();
         body["affected_listeners"] = affected;
         body["note"] = "ward reloaded: new connections follow the new settings; established streams keep the mode "
-                       "they started with (where the guide restarts the Connection Manager)";
+                       "they started with (where the guide restarts the Connection Manager), except plain HTTP "
+                       "keep-alive connections of xmpp-web listeners, which take no further request once "
+                       "web_client_secure is on";
         reply.body = json::serialize(body) + "\n";
     }
     return reply;

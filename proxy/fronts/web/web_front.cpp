@@ -14,6 +14,7 @@
 #include "proxy/engine/session.hpp"
 #include "proxy/engine/worker.hpp"
 #include "proxy/fronts/web/ws_filter.hpp"
+#include "xmpp/web/beast_feed.hpp"
 #include "xmpp/web/web_request.hpp"
 
 namespace ward::proxy {
@@ -200,9 +201,13 @@ public:
     // requires a client certificate, which plain HTTP cannot carry.
     bool plain_forbidden() const {
         const auto* now = s_.worker().current_snapshot();
-        const auto& config = now ? now->config : s_.snapshot().config;
-        if (config.security.xmpp.web_client_secure) return true;
-        const auto* ctx = config.find_tls_context(s_.listener().tls_context);
+        const auto& snapshot = now ? *now : s_.snapshot();
+        if (snapshot.config.security.xmpp.web_client_secure) return true;
+        // The listener as the configuration in force has it (a reload may have moved it to
+        // another context, or removed it).
+        const auto* plan = snapshot.find_listener(s_.listener().name);
+        if (!plan) return true;
+        const auto* ctx = snapshot.config.find_tls_context(plan->listener->tls_context);
         return !ctx || ctx->verify_peer == config::VerifyPeer::required;
     }
 
@@ -224,6 +229,8 @@ private:
     awaitable<bool> next_request() {
         bool begun = reader_.started();
         auto begun_at = clock::now();
+        // The idle wait is one deadline: empty lines do not stretch it.
+        const auto idle_until = clock::now() + s_.listener().limits.idle_timeout;
         for (;;) {
             auto result = reader_.next();
             if (result.status == web::ReadResult::Status::request) {
@@ -256,8 +263,7 @@ private:
                 begun = true;
                 begun_at = clock::now();
             }
-            s_.exchange_deadline(begun ? begun_at + options_.request_timeout
-                                       : clock::now() + s_.listener().limits.idle_timeout);
+            s_.exchange_deadline(begun ? begun_at + options_.request_timeout : idle_until);
             auto [ec, n] = co_await s_.client().read_some(buffer_.data(), buffer_.size());
             if (s_.exchange_expired()) {
                 if (!begun) co_return false;  // idle between requests: close quietly
@@ -277,7 +283,7 @@ private:
             }
             s_.summary().bytes_from_client += n;
             reader_.feed(std::string_view(buffer_.data(), n));
-            if (!begun) {
+            if (!begun && reader_.started()) {
                 begun = true;
                 begun_at = clock::now();
             }
@@ -295,11 +301,21 @@ private:
         co_return true;
     }
 
-    // Ward's own answer; with !keep, the last word.
+    // Ward's own answer; with !keep, the last word, then what the client still sends (a body
+    // it was not invited to send) read off for a moment, so the close does not reset the
+    // connection before the answer was read.
     awaitable<void> answer_client(const web::Answer& answer, bool keep) {
         const auto bytes = web::answer_bytes(answer, keep);
         if (!co_await write_client(bytes)) co_return;
-        if (!keep) co_await s_.client().shutdown_send();
+        if (keep) co_return;
+        co_await s_.client().shutdown_send();
+        s_.exchange_deadline(clock::now() + std::chrono::seconds(1));
+        std::size_t drained = 0;
+        while (drained < 256 * 1024) {
+            auto [ec, n] = co_await s_.client().read_some(buffer_.data(), buffer_.size());
+            if (ec || s_.exchange_expired()) break;
+            drained += n;
+        }
     }
 
     awaitable<void> fail_backend(int status, std::string why) {
@@ -385,11 +401,13 @@ private:
             parser.body_limit(options_.max_response_size);
             parser.eager(true);
             if (request_.method() == http::verb::head) parser.skip(true);
+            bool stalled = false;  // the last put wanted more (xmpp/web/beast_feed.hpp)
             for (;;) {
-                if (!backend_pending_.empty()) {
+                if (web::ready_for_beast(backend_pending_, stalled)) {
                     boost::system::error_code ec;
                     const auto used = parser.put(asio::buffer(backend_pending_), ec);
                     backend_pending_.erase(0, used);
+                    stalled = ec == http::error::need_more;  // what is left waits for more
                     if (ec && ec != http::error::need_more) {
                         read_error_ = ec.message();
                         co_return Read::invalid;
