@@ -79,6 +79,7 @@ void TcpBackend::accept_loop() {
             fds_.push_back(fd);
             ++connections_;
             peer_closed_ = false;
+            ++events_;
         }
         changed_.notify_all();
         servers_.emplace_back([this, fd] { serve(fd); });
@@ -95,6 +96,10 @@ void TcpBackend::serve(int fd) {
             if (w <= 0) break;
             sent_ += static_cast<std::uint64_t>(w);
             left -= static_cast<std::uint64_t>(w);
+            {
+                std::lock_guard lock(mutex_);
+                ++events_;
+            }
             changed_.notify_all();  // wait_until callers watch bytes_sent()
         }
     }
@@ -105,6 +110,7 @@ void TcpBackend::serve(int fd) {
         {
             std::lock_guard lock(mutex_);
             received_.append(buf, static_cast<std::size_t>(n));
+            ++events_;
         }
         changed_.notify_all();
         if (mode_ == Mode::echo) {
@@ -114,6 +120,7 @@ void TcpBackend::serve(int fd) {
     {
         std::lock_guard lock(mutex_);
         peer_closed_ = true;
+        ++events_;
     }
     changed_.notify_all();
     ::shutdown(fd, SHUT_WR);
@@ -148,11 +155,14 @@ bool TcpBackend::wait_until(const std::function<bool()>& predicate, std::chrono:
     const auto until = std::chrono::steady_clock::now() + deadline;
     std::unique_lock lock(mutex_);
     while (true) {
+        // The predicate takes the lock itself, so it runs without it: an event between it and
+        // the wait is seen by its count, not lost with its notification.
+        const auto seen = events_;
         lock.unlock();
         const bool ok = predicate();
         lock.lock();
         if (ok) return true;
-        if (changed_.wait_until(lock, until) == std::cv_status::timeout) {
+        if (!changed_.wait_until(lock, until, [&] { return events_ != seen; })) {
             lock.unlock();
             return predicate();
         }

@@ -68,6 +68,7 @@ private:
     std::vector<int> fds_;
     int connections_ = 0;
     bool peer_closed_ = false;
+    std::uint64_t events_ = 0;  // accepts, receives, sends and closes so far (wait_until)
     std::thread acceptor_;
     std::vector<std::thread> servers_;
 };

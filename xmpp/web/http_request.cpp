@@ -8,6 +8,7 @@
 #include <utility>
 #include <variant>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -15,21 +16,7 @@ namespace ward::xmpp::web {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto x = static_cast<unsigned char>(a[i]);
-        const auto y = static_cast<unsigned char>(b[i]);
-        if (std::tolower(x) != std::tolower(y)) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using boost::beast::iequals;
 
 bool is_tchar(char c) {
     if (std::isalnum(static_cast<unsigned char>(c))) return true;
@@ -62,7 +49,7 @@ std::optional<Refusal> check_fields(std::string_view block) {
         // X_Forwarded_For would stand in for the X-Forwarded-For ward writes.
         if (name.find('_') != std::string_view::npos)
             return Refusal{400, "a field name with '_' (it would alias a name with '-' at the backend)"};
-        const auto value = trim(line.substr(colon + 1));
+        const auto value = trim_ows(line.substr(colon + 1));
         for (char c : value) {
             const auto u = static_cast<unsigned char>(c);
             if ((u < 0x20 && c != '\t') || u == 0x7f) return Refusal{400, "a control character in a field value"};
@@ -87,6 +74,12 @@ std::optional<Refusal> check_fields(std::string_view block) {
 }
 
 }  // namespace
+
+std::string_view trim_ows(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
 
 struct RequestReader::Impl {
     RequestLimits limits;

@@ -33,6 +33,9 @@ struct ReadResult {
     std::string why;  // for the log; never contains request bytes
 };
 
+// A field value without its surrounding optional white space (spaces and tabs).
+std::string_view trim_ows(std::string_view s);
+
 class RequestReader {
 public:
     explicit RequestReader(RequestLimits limits);

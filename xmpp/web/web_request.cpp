@@ -1,5 +1,6 @@
 #include "xmpp/web/web_request.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/status.hpp>
 
 #include "config/values.hpp"
@@ -9,19 +10,7 @@ namespace ward::xmpp::web {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using boost::beast::iequals;
 
 // The comma-separated tokens of every line of field `name`.
 template <class Fields>
@@ -32,7 +21,7 @@ std::vector<std::string> tokens(const Fields& fields, std::string_view name) {
         std::string_view v = f.value();
         while (!v.empty()) {
             const auto comma = v.find(',');
-            const auto t = trim(v.substr(0, comma));
+            const auto t = trim_ows(v.substr(0, comma));
             if (!t.empty()) out.push_back(config::lower(t));
             if (comma == std::string_view::npos) break;
             v.remove_prefix(comma + 1);
@@ -84,7 +73,7 @@ Answer answer(int status, std::string why, std::string reason, bool close = fals
 
 // The host of a Host field value (lower case, IPv6 in brackets), or nullopt when invalid.
 std::optional<std::string> host_of(std::string_view value) {
-    value = trim(value);
+    value = trim_ows(value);
     if (value.empty()) return std::nullopt;
     auto normal = config::normalize_origin("http://" + std::string(value));
     if (!normal) return std::nullopt;
@@ -119,7 +108,7 @@ std::variant<Route, Answer> route_request(const Request& request, const WebPolic
             return a;
         }
         // (Asked of the header alone too, before a 100 Continue: the length says it.)
-        const auto length = trim(request[http::field::content_length]);
+        const auto length = trim_ows(request[http::field::content_length]);
         if (m != http::verb::post && (request.chunked() || (!length.empty() && length != "0")))
             return answer(400, "a GET or OPTIONS request has no body", "bad_request", true);
         return Route::bosh;
@@ -136,13 +125,13 @@ std::variant<Route, Answer> route_request(const Request& request, const WebPolic
         a.headers.emplace_back("Connection", "Upgrade");
         return a;
     }
-    if (trim(request[http::field::sec_websocket_version]) != "13") {
+    if (trim_ows(request[http::field::sec_websocket_version]) != "13") {
         auto a = answer(426, "WebSocket version 13 is required", "upgrade");
         a.headers.emplace_back("Sec-WebSocket-Version", "13");
         return a;
     }
     const auto keys = tokens(request, "sec-websocket-key");
-    if (keys.size() != 1 || !valid_ws_key(trim(request[http::field::sec_websocket_key])))
+    if (keys.size() != 1 || !valid_ws_key(trim_ows(request[http::field::sec_websocket_key])))
         return answer(400, "an invalid Sec-WebSocket-Key", "upgrade", true);
     if (!has_token(tokens(request, "sec-websocket-protocol"), "xmpp"))
         return answer(400, "the xmpp subprotocol is required (RFC 7395 section 3.1)", "upgrade", true);
@@ -153,12 +142,12 @@ std::variant<Route, Answer> route_request(const Request& request, const WebPolic
     const auto origins = request.count(http::field::origin);
     if (origins > 1) return answer(400, "more than one Origin", "bad_request", true);
     if (origins == 1) {
-        const auto origin = config::normalize_origin(trim(request[http::field::origin]));
+        const auto origin = config::normalize_origin(trim_ows(request[http::field::origin]));
         bool allowed = false;
         if (origin) {
             if (policy.allowed_origins.empty()) {
                 const auto self = config::normalize_origin(std::string(policy.tls ? "https://" : "http://") +
-                                                           std::string(trim(host_field->value())));
+                                                           std::string(trim_ows(host_field->value())));
                 allowed = self && *self == *origin;
             } else {
                 for (const auto& o : policy.allowed_origins) allowed = allowed || o == *origin;
@@ -211,7 +200,7 @@ std::string backend_request(const Request& request, Route route, std::string_vie
     for (const auto& f : request) {
         const auto name = f.name_string();
         if (iequals(name, "x-forwarded-for")) {
-            const auto v = trim(f.value());
+            const auto v = trim_ows(f.value());
             if (!v.empty()) forwarded_for.append(forwarded_for.empty() ? "" : ", ").append(v);
         }
         if (dropped(name, listed, true)) continue;
@@ -270,7 +259,7 @@ std::string answer_bytes(const Answer& a, bool keep) {
 std::optional<std::string> check_upgrade_response(const Request& request, const Response& response) {
     if (response.result_int() != 101) return "not 101";
     if (!has_token(tokens(response, "upgrade"), "websocket")) return "no Upgrade: websocket";
-    if (trim(response[http::field::sec_websocket_accept]) != ws_accept(trim(request[http::field::sec_websocket_key])))
+    if (trim_ows(response[http::field::sec_websocket_accept]) != ws_accept(trim_ows(request[http::field::sec_websocket_key])))
         return "a wrong Sec-WebSocket-Accept";
     const auto protocols = tokens(response, "sec-websocket-protocol");
     if (protocols.size() != 1 || protocols.front() != "xmpp") return "not the xmpp subprotocol";
