@@ -120,7 +120,11 @@ void Session::on_timer() {
             summary_.detail = "no backend connected within the negotiation's " +
                               std::to_string(listener_.limits.handshake_timeout.count()) + "ms";
             abort(make_error_code(Errc::timed_out));
+            return;
         }
+        // A lookup that goes on (it cannot be interrupted) is still bounded by the budget.
+        deadline_ = negotiation_ends_;
+        arm_timer();
         return;
     }
     if (phase_ == Phase::relay) {

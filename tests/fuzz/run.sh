@@ -6,7 +6,9 @@ set -euo pipefail
 runs=${1:-100000}
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build="$top/build-fuzz"
-cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+# Optimised but with assertions on (no -DNDEBUG): a library's own BOOST_ASSERT is a finding too.
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g" \
+  -DCMAKE_CXX_COMPILER=clang++ \
   -DWARD_FUZZ=ON -DWARD_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" --target fuzz_sip_framer fuzz_xmpp_stream fuzz_config fuzz_admin_input fuzz_web_input
 for h in sip_framer xmpp_stream config admin_input web_input; do

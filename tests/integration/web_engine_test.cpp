@@ -356,6 +356,33 @@ TEST_CASE("web listener: an empty line after a request does not turn the idle wa
     CHECK(after.empty());
 }
 
+TEST_CASE("web listener: a backend that closes after an interim answer gets the client a 502 and not a made-up 200") {
+    WebSetup s;
+    auto c = s.connect();
+    REQUIRE(c->send(bosh_request()));
+    s.backend_until("hold='1'/>");
+    REQUIRE(s.backend.send("HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"));
+    s.backend.close_last();
+    const auto answer = c->read_until("\r\n\r\n");
+    CHECK(answer.rfind("HTTP/1.1 502", 0) == 0);
+}
+
+TEST_CASE("web listener: empty lines trickled into the idle wait do not stretch it") {
+    WebSetup s(true, "optional", "", "    limits: { idle_timeout: 2s }\n");
+    auto c = s.connect();
+    const auto start = std::chrono::steady_clock::now();
+    std::string after;
+    bool closed = false;
+    // An empty line every 300ms (each read back with a deadline: no sleep) until ward closes.
+    while (!closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(8)) {
+        if (!c->send("\r\n")) break;
+        closed = c->wait_closed(std::chrono::milliseconds(300), &after);
+    }
+    CHECK(closed);
+    CHECK(after.empty());  // quietly: no 408
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
+
 TEST_CASE("web listener: an IPv4 client of a dual-stack listener is forwarded as an IPv4 address") {
     WebSetup s(true, "optional", "", "", "[::]:0");
     auto c = s.connect();

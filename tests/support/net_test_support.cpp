@@ -114,7 +114,14 @@ void TcpBackend::serve(int fd) {
         }
         changed_.notify_all();
         if (mode_ == Mode::echo) {
-            if (::send(fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) > 0) sent_ += static_cast<std::uint64_t>(n);
+            if (::send(fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) > 0) {
+                sent_ += static_cast<std::uint64_t>(n);
+                {
+                    std::lock_guard lock(mutex_);
+                    ++events_;
+                }
+                changed_.notify_all();
+            }
         }
     }
     {
@@ -149,6 +156,11 @@ bool TcpBackend::send(std::string_view bytes) {
         fd = fds_.back();
     }
     return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+void TcpBackend::close_last() {
+    std::lock_guard lock(mutex_);
+    if (!fds_.empty()) ::shutdown(fds_.back(), SHUT_RDWR);
 }
 
 bool TcpBackend::wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds deadline) {

@@ -48,6 +48,8 @@ public:
     bool peer_closed() const;               // the last connection saw EOF from ward
     // Sends on the most recent connection.
     bool send(std::string_view bytes);
+    // Ends the most recent connection both ways (ward sees the close).
+    void close_last();
     // Waits until `predicate` holds (checked after every receive, accept and close) or the
     // deadline passes; returns whether it held.
     bool wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds deadline = 10s);

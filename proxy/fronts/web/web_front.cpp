@@ -424,6 +424,12 @@ private:
                 if (s_.exchange_expired()) co_return Read::timed_out;
                 if (ec) {
                     if (!any) co_return Read::closed_unanswered;
+                    if (!parser.got_some()) {
+                        // (After an interim answer: a fresh parser with nothing in it would take
+                        // the close for an empty 200.)
+                        read_error_ = "the backend closed after an interim answer";
+                        co_return Read::invalid;
+                    }
                     boost::system::error_code eof;
                     parser.put_eof(eof);  // a body delimited by the close
                     if (!eof && parser.is_done()) {
