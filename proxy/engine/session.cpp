@@ -98,11 +98,6 @@ void Session::on_timer() {
         return;
     }
     if (phase_ == Phase::exchange && !exchange_expired_) {
-        // A completion queued before the deadline moved is not this deadline's.
-        if (clock::now() < deadline_) {
-            arm_timer();
-            return;
-        }
         exchange_expired_ = true;
         cancel_io();
         set_deadline(std::chrono::seconds(1));

@@ -3,9 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <mutex>
 #include <optional>
-#include <unordered_map>
 
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -13,6 +11,7 @@
 #include "config/values.hpp"
 #include "proxy/engine/session.hpp"
 #include "proxy/engine/worker.hpp"
+#include "proxy/fronts/web/bosh_waits.hpp"
 #include "proxy/fronts/web/ws_filter.hpp"
 #include "xmpp/web/beast_feed.hpp"
 #include "xmpp/web/web_request.hpp"
@@ -33,59 +32,6 @@ constexpr std::uint32_t kResponseHeaderLimit = 64 * 1024;
 // A fatal unexpected_message alert in a TLS 1.0 record: what a plain-HTTP request gets on an
 // HTTPS-only port, and nothing else.
 constexpr char kAlert[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x0a};
-
-// BOSH sessions' `wait` (XEP-0124 section 7.1), by sid, as the backend's session creation
-// response chose it. Shared by the workers (a client's connections may land on several), bounded.
-class BoshWaits {
-public:
-    void remember(const std::string& sid, std::chrono::seconds wait) {
-        std::lock_guard lock(mutex_);
-        const auto now = clock::now();
-        if (waits_.size() >= kMax) {
-            // Full: forget the unused, at most once a minute (a full table costs one scan).
-            if (now - swept_ < std::chrono::minutes(1)) return;
-            swept_ = now;
-            for (auto it = waits_.begin(); it != waits_.end();)
-                it = now - it->second.used > kForget ? waits_.erase(it) : std::next(it);
-            if (waits_.size() >= kMax) return;
-        }
-        waits_[sid] = {wait, now};
-    }
-    std::optional<std::chrono::seconds> find(const std::string& sid) {
-        std::lock_guard lock(mutex_);
-        const auto it = waits_.find(sid);
-        if (it == waits_.end()) return std::nullopt;
-        it->second.used = clock::now();
-        return it->second.wait;
-    }
-
-private:
-    static constexpr std::size_t kMax = 100000;
-    static constexpr auto kForget = std::chrono::minutes(10);
-    struct Entry {
-        std::chrono::seconds wait;
-        clock::time_point used;
-    };
-    std::mutex mutex_;
-    std::unordered_map<std::string, Entry> waits_;
-    clock::time_point swept_{};
-};
-
-BoshWaits& bosh_waits() {
-    static BoshWaits waits;
-    return waits;
-}
-
-std::optional<std::chrono::seconds> seconds_attribute(const web::Element& e, std::string_view name) {
-    const auto v = e.attribute(name);
-    if (!v || v->empty() || v->size() > 6) return std::nullopt;
-    unsigned n = 0;
-    for (char c : *v) {
-        if (c < '0' || c > '9') return std::nullopt;
-        n = n * 10 + static_cast<unsigned>(c - '0');
-    }
-    return std::chrono::seconds(n);
-}
 
 // One client connection's requests, in order.
 class Exchange {
