@@ -152,6 +152,17 @@ void check_config(Config& config, Diagnostics& diag) {
         }
         if (l.protocol == Protocol::xmpp_server_outbound && (!l.xmpp || l.xmpp->routes.empty()))
             diag.error(config.mark(p), at("xmpp.routes"), "an xmpp-server-outbound listener needs routes");
+        if (l.exchange && l.protocol != Protocol::exchange_egress)
+            diag.error(config.mark(at("exchange")), at("exchange"),
+                        "exchange options apply only to exchange-egress listeners");
+        if (l.protocol == Protocol::exchange_egress) {
+            if (!l.exchange)
+                diag.error(config.mark(p), at("exchange"),
+                            "an exchange-egress listener needs exchange: { credentials_file, ... }");
+            if (const auto* ctx = config.find_tls_context(l.tls_context); ctx && ctx->trust_store.empty())
+                diag.error(config.mark(at("tls_context")), at("tls_context"),
+                            "context '" + ctx->name + "' has no trust_store to verify the Exchange server with");
+        }
         if (l.sip && l.protocol != Protocol::sip && l.protocol != Protocol::sip_outbound)
             diag.error(config.mark(at("sip")), at("sip"),
                         "sip options do not apply to a " + std::string(to_string(l.protocol)) + " listener");

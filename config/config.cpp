@@ -11,9 +11,11 @@ std::string_view to_string(VerifyPeer v) { return enum_name(v); }
 std::string_view to_string(TlsVersion v) { return enum_name(v); }
 std::string_view to_string(LogLevel v) { return enum_name(v); }
 std::string_view to_string(Protocol v) { return enum_name(v); }
+std::string_view to_string(ExchangeAuth v) { return enum_name(v); }
 
 bool is_outbound(Protocol p) {
-    return p == Protocol::tls_outbound || p == Protocol::sip_outbound || p == Protocol::xmpp_server_outbound;
+    return p == Protocol::tls_outbound || p == Protocol::sip_outbound || p == Protocol::xmpp_server_outbound ||
+           p == Protocol::exchange_egress;
 }
 
 bool is_xmpp(Protocol p) {

@@ -54,6 +54,13 @@ enum class Protocol {
     xmpp_server_tls,       // s2s, Direct TLS
     xmpp_server_outbound,  // plaintext s2s in from the local backend, ward originates
     xmpp_web,              // BOSH / WebSocket
+    exchange_egress,       // plain HTTP in on loopback, HTTPS to Exchange (EWS) with NTLMv2 or Basic
+};
+
+// How the Exchange egress authenticates (the seed's "FIPS Mode Exchange Server Authentication").
+enum class ExchangeAuth {
+    automatic,   // "auto": NTLMv2 when the server offers NTLM, Basic when it does not or refuses it
+    basic_only,  // Basic, even when the server offers NTLM
 };
 
 std::string_view to_string(SecurityMode);
@@ -63,6 +70,7 @@ std::string_view to_string(VerifyPeer);
 std::string_view to_string(TlsVersion);
 std::string_view to_string(LogLevel);
 std::string_view to_string(Protocol);
+std::string_view to_string(ExchangeAuth);
 
 bool is_outbound(Protocol);  // ward originates TLS; accepts plaintext on loopback
 bool is_xmpp(Protocol);
@@ -181,6 +189,21 @@ struct SipListenerOptions {
     bool operator==(const SipListenerOptions&) const = default;
 };
 
+struct ExchangeOptions {
+    ExchangeAuth auth = ExchangeAuth::automatic;
+    // user= and password= lines; mode 0600 (no group or other bits), read when a snapshot is
+    // built; its contents are never logged or shown.
+    FilePath credentials_file;
+    std::string domain;                 // the NTLM user domain (as the account's domain is written)
+    std::string workstation = "WARD";   // the NTLM workstation name
+    std::uint32_t max_header_size = 64 * 1024;          // a request's or response's header block
+    std::uint32_t max_body_size = 4 * 1024 * 1024;      // a request's body
+    std::uint32_t max_response_size = 32 * 1024 * 1024;  // a response's body
+    Duration request_timeout = std::chrono::seconds(60);  // one request, and Exchange's answer
+    std::uint32_t pool_size = 8;  // authenticated connections kept idle per worker
+    bool operator==(const ExchangeOptions&) const = default;
+};
+
 struct Listener {
     std::string name;
     Protocol protocol = Protocol::tls;
@@ -190,6 +213,7 @@ struct Listener {
     Limits limits;  // starts from the top-level limits; per-listener keys override
     std::optional<XmppListenerOptions> xmpp;
     std::optional<SipListenerOptions> sip;
+    std::optional<ExchangeOptions> exchange;  // exchange-egress only
     bool operator==(const Listener&) const = default;
 };
 

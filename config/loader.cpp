@@ -237,7 +237,8 @@ void Reader::read_listeners(const YAML::Node& n, const std::string& path, Config
 
 void Reader::read_listener(const YAML::Node& n, const std::string& path, const Config& config, Listener& out) {
     (void)config;
-    if (!map(n, path, {"name", "protocol", "bind", "backends", "tls_context", "limits", "xmpp", "sip"})) return;
+    if (!map(n, path, {"name", "protocol", "bind", "backends", "tls_context", "limits", "xmpp", "sip", "exchange"}))
+        return;
     required(n, "name", path, [&](auto& v, auto& p) { set_string(v, p, out.name); });
     required(n, "protocol", path, [&](auto& v, auto& p) { set_enum(v, p, out.protocol, "a listener protocol"); });
     required(n, "bind", path, [&](auto& v, auto& p) { set_endpoint(v, p, out.bind, true); });
@@ -292,6 +293,51 @@ void Reader::read_listener(const YAML::Node& n, const std::string& path, const C
         field(s, "max_body_size", sp,
               [&](auto& v, auto& p) { set_size(v, p, out.sip->max_body_size, 0, 16 * 1024 * 1024); });
         field(s, "message_timeout", sp, [&](auto& v, auto& p) { set_duration(v, p, out.sip->message_timeout); });
+    });
+    field(n, "exchange", path, [&](auto& e, auto& ep) { read_exchange(e, ep, out.exchange.emplace()); });
+}
+
+void Reader::read_exchange(const YAML::Node& n, const std::string& path, ExchangeOptions& out) {
+    if (!map(n, path, {"auth", "credentials_file", "domain", "workstation", "max_header_size", "max_body_size",
+                       "max_response_size", "request_timeout", "pool_size"}))
+        return;
+    field(n, "auth", path, [&](auto& v, auto& p) { set_enum(v, p, out.auth, "an Exchange authentication setting"); });
+    required(n, "credentials_file", path, [&](auto& v, auto& p) {
+        set_existing_path(v, p, out.credentials_file, false);
+        if (out.credentials_file.empty()) return;
+        // The password is in it: readable by ward's user alone (as ssh and the admin users
+        // file insist).
+        std::error_code ec;
+        const auto perms = fs::status(out.credentials_file.resolved, ec).permissions();
+        if (!ec && (perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
+            error(v, p, "'" + out.credentials_file.resolved.string() +
+                            "' can be read or written by others than its owner; make it mode 0600 (chmod 600)");
+    });
+    auto ntlm_name = [&](const YAML::Node& v, const std::string& p, std::string& target) {
+        set_string(v, p, target);
+        // Written into NTLM messages as UTF-16 and into logs: printable, no separators.
+        const bool ok = target.size() <= 255 && std::all_of(target.begin(), target.end(), [](unsigned char c) {
+                            return c > 0x20 && c != 0x7f && c != '\\' && c != '/' && c != ':' && c != '@';
+                        });
+        if (!ok) error(v, p, "'" + target + "' is not a domain or workstation name (no spaces, control characters, "
+                             "'\\', '/', ':' or '@'; at most 255 bytes)");
+    };
+    field(n, "domain", path, [&](auto& v, auto& p) { ntlm_name(v, p, out.domain); });
+    field(n, "workstation", path, [&](auto& v, auto& p) { ntlm_name(v, p, out.workstation); });
+    field(n, "max_header_size", path, [&](auto& v, auto& p) { set_size(v, p, out.max_header_size, 1024, 1024 * 1024); });
+    field(n, "max_body_size", path,
+          [&](auto& v, auto& p) { set_size(v, p, out.max_body_size, 1024, 256 * 1024 * 1024); });
+    field(n, "max_response_size", path,
+          [&](auto& v, auto& p) { set_size(v, p, out.max_response_size, 1024, 1024 * 1024 * 1024); });
+    field(n, "request_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.request_timeout); });
+    field(n, "pool_size", path, [&](auto& v, auto& p) {
+        auto s = scalar(v, p);
+        std::uint32_t value = 0;
+        if (!s) return;
+        const auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), value);
+        if (ec != std::errc() || end != s->data() + s->size() || value > 1024)
+            return error(v, p, "'" + *s + "' is not a pool size (0 to 1024 connections)");
+        out.pool_size = value;
     });
 }
 

@@ -242,6 +242,7 @@ private:
     void read_listeners(const YAML::Node& n, const std::string& path, Config& config);
     void read_listener(const YAML::Node& n, const std::string& path, const Config& config, Listener& out);
     void read_web(const YAML::Node& n, const std::string& path, XmppWebOptions& out);
+    void read_exchange(const YAML::Node& n, const std::string& path, ExchangeOptions& out);
 
 
     Diagnostics& diag_;

@@ -67,7 +67,9 @@ WARD_ENUM_TABLE(Protocol, {"tls", Protocol::tls}, {"tls-outbound", Protocol::tls
                 {"sip-outbound", Protocol::sip_outbound}, {"xmpp-client", Protocol::xmpp_client},
                 {"xmpp-client-tls", Protocol::xmpp_client_tls}, {"xmpp-server", Protocol::xmpp_server},
                 {"xmpp-server-tls", Protocol::xmpp_server_tls},
-                {"xmpp-server-outbound", Protocol::xmpp_server_outbound}, {"xmpp-web", Protocol::xmpp_web});
+                {"xmpp-server-outbound", Protocol::xmpp_server_outbound}, {"xmpp-web", Protocol::xmpp_web},
+                {"exchange-egress", Protocol::exchange_egress});
+WARD_ENUM_TABLE(ExchangeAuth, {"auto", ExchangeAuth::automatic}, {"basic-only", ExchangeAuth::basic_only});
 #undef WARD_ENUM_TABLE
 
 template <class E>

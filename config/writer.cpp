@@ -177,6 +177,25 @@ std::string to_yaml(const Config& c) {
                 out << YAML::Key << "message_timeout" << YAML::Value << format_duration(l.sip->message_timeout);
                 out << YAML::EndMap;
             }
+            if (l.exchange) {
+                const auto& e = *l.exchange;
+                const ExchangeOptions d;
+                out << YAML::Key << "exchange" << YAML::Value << YAML::BeginMap;
+                out << YAML::Key << "auth" << YAML::Value << std::string(to_string(e.auth));
+                out << YAML::Key << "credentials_file" << YAML::Value << e.credentials_file.written;
+                if (!e.domain.empty()) out << YAML::Key << "domain" << YAML::Value << e.domain;
+                out << YAML::Key << "workstation" << YAML::Value << e.workstation;
+                auto size = [&](const char* key, std::uint32_t v, std::uint32_t def) {
+                    if (v != def) out << YAML::Key << key << YAML::Value << format_size(v);
+                };
+                size("max_header_size", e.max_header_size, d.max_header_size);
+                size("max_body_size", e.max_body_size, d.max_body_size);
+                size("max_response_size", e.max_response_size, d.max_response_size);
+                if (e.request_timeout != d.request_timeout)
+                    out << YAML::Key << "request_timeout" << YAML::Value << format_duration(e.request_timeout);
+                if (e.pool_size != d.pool_size) out << YAML::Key << "pool_size" << YAML::Value << e.pool_size;
+                out << YAML::EndMap;
+            }
             out << YAML::EndMap;
         }
         out << YAML::EndSeq;

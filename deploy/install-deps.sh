@@ -14,6 +14,8 @@ packages=(
   # tools the tests drive (real, independent peers)
   openssl ca-certificates curl sip-tester stunnel4 sslscan testssl.sh
   prosody lua-unbound python3-slixmpp go-sendxmpp
+  # an independent NTLMv2 implementation for the Exchange egress stand-in
+  python3-ntlm-auth
   # the admin console's browser tests (playwright-core from npm drives this chromium)
   chromium
   # building the FIPS provider from Debian's OpenSSL source

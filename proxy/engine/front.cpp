@@ -15,17 +15,28 @@ std::map<config::Protocol, std::shared_ptr<const Front>>& registry() {
 
 class FunctionFront final : public Front {
 public:
-    explicit FunctionFront(awaitable<void> (*function)(Session&)) : serve_(function) {}
+    FunctionFront(awaitable<void> (*function)(Session&), PrepareFunction prepare_function)
+        : serve_(function), prepare_(prepare_function) {}
     awaitable<void> serve(Session& session) const override { return serve_(session); }
+    std::shared_ptr<const void> prepare(const config::Config& config, const config::Listener& listener,
+                                        const std::string& path, config::Diagnostics& diagnostics) const override {
+        return prepare_ ? prepare_(config, listener, path, diagnostics) : nullptr;
+    }
 
 private:
     awaitable<void> (*serve_)(Session&);
+    PrepareFunction prepare_;
 };
 
 }  // namespace
 
-std::shared_ptr<const Front> make_front(awaitable<void> (*serve)(Session&)) {
-    return std::make_shared<FunctionFront>(serve);
+std::shared_ptr<const void> Front::prepare(const config::Config&, const config::Listener&, const std::string&,
+                                           config::Diagnostics&) const {
+    return nullptr;
+}
+
+std::shared_ptr<const Front> make_front(awaitable<void> (*serve)(Session&), PrepareFunction prepare) {
+    return std::make_shared<FunctionFront>(serve, prepare);
 }
 
 void register_front(config::Protocol protocol, std::shared_ptr<const Front> front) {

@@ -5,8 +5,10 @@
 // proxy/fronts/, registered once at start (proxy/fronts/fronts.cpp) for the listener
 // protocols it serves. The snapshot resolves each listener's front when it is built.
 #include <memory>
+#include <string>
 
 #include "config/config.hpp"
+#include "config/diagnostics.hpp"
 #include "proxy/engine/asio.hpp"
 
 namespace ward::proxy {
@@ -20,10 +22,19 @@ public:
     // afterwards (once: a front that already finished it is not logged twice). Fronts return
     // the awaitable of a free coroutine function, so the front object holds no frame state.
     virtual awaitable<void> serve(Session& session) const = 0;
+    // What a front prepares for one listener when a snapshot is built (files it reads, say),
+    // handed to its sessions as Session::front_state(); problems go into `diagnostics` (at
+    // `path`, the listener's) and refuse the snapshot, as a bad certificate does. Default: none.
+    virtual std::shared_ptr<const void> prepare(const config::Config& config, const config::Listener& listener,
+                                                const std::string& path, config::Diagnostics& diagnostics) const;
 };
 
-// A front that is one coroutine function (what every front here is).
-std::shared_ptr<const Front> make_front(awaitable<void> (*serve)(Session&));
+using PrepareFunction = std::shared_ptr<const void> (*)(const config::Config&, const config::Listener&,
+                                                         const std::string& path, config::Diagnostics&);
+
+// A front that is one coroutine function (what every front here is), and optionally a
+// function that prepares its listeners' state.
+std::shared_ptr<const Front> make_front(awaitable<void> (*serve)(Session&), PrepareFunction prepare = nullptr);
 
 // Registration, before any snapshot is built (not thread-safe; the program does it first).
 void register_front(config::Protocol protocol, std::shared_ptr<const Front> front);

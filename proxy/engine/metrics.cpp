@@ -39,6 +39,23 @@ const char* web_event_name(WebEvent e) {
     return "other";
 }
 
+const char* exchange_count_name(ExchangeCount c) {
+    switch (c) {
+        case ExchangeCount::request: return "request";
+        case ExchangeCount::auth_ntlmv2: return "ntlmv2";
+        case ExchangeCount::auth_basic: return "basic";
+        case ExchangeCount::ntlm_unusable: return "ntlm_unusable";
+        case ExchangeCount::ntlm_refused: return "ntlm_refused";
+        case ExchangeCount::basic_refused: return "basic_refused";
+        case ExchangeCount::upstream_connect: return "connect";
+        case ExchangeCount::upstream_tls: return "tls";
+        case ExchangeCount::upstream_timeout: return "timeout";
+        case ExchangeCount::upstream_protocol: return "protocol";
+        case ExchangeCount::count_: break;
+    }
+    return "?";
+}
+
 const char* web_refusal_name(WebRefusal r) {
     switch (r) {
         case WebRefusal::plain_http: return "plain_http";
@@ -141,6 +158,39 @@ std::string Metrics::prometheus_text() const {
                 line("ward_web_refusals_total", *m,
                      std::string(",reason=\"") + web_refusal_name(static_cast<WebRefusal>(i)) + "\"",
                      m->web_refusals[i].load());
+        }
+    }
+    bool exchange = false;
+    for (auto& [n, m] : listeners_) exchange = exchange || m->protocol == "exchange-egress";
+    if (exchange) {
+        using C = ExchangeCount;
+        struct Family {
+            const char* name;
+            const char* help;
+            const char* label;
+            C first, last;
+        };
+        static constexpr Family families[] = {
+            {"ward_exchange_requests_total", "exchange-egress listeners: requests Exchange answered.", "", C::request, C::request},
+            {"ward_exchange_auth_total", "exchange-egress listeners: Exchange connections authenticated, by method.",
+             "method", C::auth_ntlmv2, C::auth_basic},
+            {"ward_exchange_auth_failures_total",
+             "exchange-egress listeners: authentications that failed (NTLM unusable or refused, Basic refused).", "reason",
+             C::ntlm_unusable, C::basic_refused},
+            {"ward_exchange_upstream_errors_total", "exchange-egress listeners: failures reaching Exchange, by kind.", "reason",
+             C::upstream_connect, C::upstream_protocol},
+        };
+        for (const auto& f : families) {
+            family(f.name, "counter", f.help);
+            for (auto& [n, m] : listeners_) {
+                if (m->protocol != "exchange-egress") continue;
+                for (auto i = static_cast<std::size_t>(f.first); i <= static_cast<std::size_t>(f.last); ++i) {
+                    const std::string label = *f.label ? std::string(",") + f.label + "=\"" +
+                                                             exchange_count_name(static_cast<C>(i)) + "\""
+                                                       : std::string();
+                    line(f.name, *m, label, m->exchange[i].load());
+                }
+            }
         }
     }
     family("ward_sessions_active_total", "gauge", "Sessions open now, all listeners.");

@@ -47,6 +47,23 @@ enum class WebRefusal {
 const char* web_event_name(WebEvent e);
 const char* web_refusal_name(WebRefusal r);
 
+// exchange-egress listeners: requests forwarded, authentications by method, their failures,
+// and what went wrong with Exchange itself.
+enum class ExchangeCount {
+    request,             // a request answered by Exchange
+    auth_ntlmv2,         // a connection authenticated with NTLMv2
+    auth_basic,          // a connection that used Basic
+    ntlm_unusable,       // failure: NTLM offered but not usable for NTLMv2 (a v1-only CHALLENGE)
+    ntlm_refused,        // failure: Exchange refused the NTLMv2 AUTHENTICATE
+    basic_refused,       // failure: Exchange refused Basic (the 401 went to the client)
+    upstream_connect,    // error: no Exchange server accepted the connection
+    upstream_tls,        // error: the TLS handshake or the server's certificate failed
+    upstream_timeout,    // error: Exchange did not answer in time
+    upstream_protocol,   // error: Exchange's answer was not valid HTTP, or it closed inside it
+    count_
+};
+const char* exchange_count_name(ExchangeCount c);
+
 struct ListenerMetrics {
     std::string name;
     std::string protocol;
@@ -61,6 +78,8 @@ struct ListenerMetrics {
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(WebRefusal::count_)> web_refusals{};
     void count(WebEvent e) { web_events[static_cast<std::size_t>(e)].fetch_add(1, std::memory_order_relaxed); }
     void count(WebRefusal r) { web_refusals[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(ExchangeCount::count_)> exchange{};
+    void count(ExchangeCount c) { exchange[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed); }
     std::vector<RelayCounters> relay;  // one per worker, indexed by worker id
 
     explicit ListenerMetrics(std::size_t workers) : relay(workers) {}

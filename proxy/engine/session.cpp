@@ -1,5 +1,8 @@
 #include "proxy/engine/session.hpp"
 
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
 #include "config/values.hpp"
 #include "proxy/engine/front.hpp"
 #include "proxy/engine/log.hpp"
@@ -18,6 +21,7 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
       listener_(*plan.listener),
       context_(*plan.context),
       front_(*plan.front),
+      front_state_(plan.state.get()),
       metrics_(std::move(metrics)),
       client_(std::move(socket)),
       timer_(worker.io()),
@@ -251,6 +255,20 @@ void Session::finish() {
     if (log) log_summary();
 }
 
+std::optional<Connection> Session::take_backend() {
+    std::optional<Connection> out;
+    if (backend_) out.emplace(std::move(*backend_));
+    backend_.reset();
+    return out;
+}
+
+void Session::adopt_backend(Connection connection, const config::Endpoint& endpoint) {
+    drop_backend();
+    backend_.emplace(std::move(connection));
+    backend_endpoint_ = endpoint;
+    summary_.backend = endpoint.to_string();
+}
+
 void Session::drop_backend() {
     if (backend_) backend_->close();
     backend_.reset();
@@ -283,10 +301,24 @@ awaitable<bool> Session::accept_tls(const char* alpn) {
     co_return false;
 }
 
-awaitable<bool> Session::originate_tls() {
+awaitable<bool> Session::originate_tls(bool check_name) {
     // SNI carries DNS names only (RFC 6066 section 3), as configured: never an address.
     const auto& host = backend_endpoint_->host;
-    backend_->attach_tls(context_.new_client(config::is_ip_literal(host) ? std::string() : host));
+    const bool literal = config::is_ip_literal(host);
+    backend_->attach_tls(context_.new_client(literal ? std::string() : host));
+    if (check_name) {
+        // RFC 6125: the certificate must name the host (a DNS name in a subjectAltName; an
+        // address in an iPAddress entry), checked by the chain verification itself.
+        SSL* ssl = backend_->ssl();
+        const bool set = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1
+                                 : SSL_set1_host(ssl, host.c_str()) == 1;
+        if (!set) {
+            ERR_clear_error();
+            summary_.fail(make_error_code(Errc::tls_failure), "cannot check the server's name '" + host + "'");
+            co_return false;
+        }
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    }
     enter(Phase::handshake);
     negotiation_deadline();
     if (!co_await tls_handshake(*backend_)) co_return false;

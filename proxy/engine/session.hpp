@@ -65,6 +65,14 @@ public:
     bool has_backend() const { return backend_.has_value(); }
     // Closes and forgets the backend connection.
     void drop_backend();
+    // Hands the backend connection over (a front that keeps connections between sessions), and
+    // takes one (connected to `endpoint`) as this session's backend.
+    std::optional<Connection> take_backend();
+    void adopt_backend(Connection connection, const config::Endpoint& endpoint);
+    const std::optional<config::Endpoint>& backend_endpoint() const { return backend_endpoint_; }
+    // What the front prepared for this listener with the session's snapshot (Front::prepare).
+    const void* front_state() const { return front_state_; }
+    std::shared_ptr<const Snapshot> snapshot_ptr() const { return snapshot_; }
     SessionSummary& summary() { return summary_; }
 
     // Phases and deadlines. handshake_timeout is one budget from accept to the relay: every
@@ -100,7 +108,8 @@ public:
     // Outbound TLS on the backend (connected): the context's client SSL, with SNI for the
     // backend's host when it is a DNS name (RFC 6066 section 3), the handshake within the
     // budget, the verified server subject into the summary.
-    awaitable<bool> originate_tls();
+    // `check_name`: the certificate must also name the backend's host (RFC 6125).
+    awaitable<bool> originate_tls(bool check_name = false);
     // TLS where the listener says, and the backend: inbound, the client's handshake then the
     // dial (a failed dial ends our sending to the client); outbound (plaintext in on loopback),
     // the dial then ward's handshake with the backend. False when the session is over.
@@ -135,6 +144,7 @@ private:
     const config::Listener& listener_;
     const tls::Context& context_;  // resolved with the snapshot
     const Front& front_;
+    const void* front_state_;
     std::shared_ptr<ListenerMetrics> metrics_;
     Connection client_;
     std::optional<Connection> backend_;

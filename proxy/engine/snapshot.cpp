@@ -53,7 +53,10 @@ std::shared_ptr<const Snapshot> build(config::LoadResult loaded, config::Diagnos
             diagnostics.error(c.mark(path), path, "listener '" + listeners[i].name + "' has no usable TLS context");
             continue;
         }
-        snapshot->plans.push_back({&listeners[i], context, front_for(listeners[i].protocol)});
+        auto front = front_for(listeners[i].protocol);
+        auto state = front ? front->prepare(snapshot->config, listeners[i], "listeners[" + std::to_string(i) + "]", diagnostics)
+                           : nullptr;
+        snapshot->plans.push_back({&listeners[i], context, std::move(front), std::move(state)});
     }
     if (diagnostics.has_errors()) return nullptr;
     return snapshot;

@@ -22,6 +22,7 @@ struct ListenerPlan {
     const config::Listener* listener = nullptr;
     const tls::Context* context = nullptr;  // every listener ward serves uses TLS on one side
     std::shared_ptr<const Front> front;     // what serves its connections
+    std::shared_ptr<const void> state;      // what the front prepared for it (Front::prepare)
 };
 
 struct Snapshot {

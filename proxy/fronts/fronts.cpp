@@ -1,6 +1,7 @@
 #include "proxy/fronts/fronts.hpp"
 
 #include "proxy/fronts/admin/admin_plane.hpp"
+#include "proxy/fronts/exchange/exchange_front.hpp"
 #include "proxy/fronts/sip/sip_front.hpp"
 #include "proxy/fronts/tls/tls_front.hpp"
 #include "proxy/fronts/web/web_front.hpp"
@@ -24,6 +25,7 @@ void register_fronts() {
     register_front(Protocol::xmpp_server_tls, xmpp_inbound_front());
     register_front(Protocol::xmpp_server_outbound, xmpp_outbound_front());
     register_front(Protocol::xmpp_web, web_front());
+    register_front(Protocol::exchange_egress, exchange_front());
     // The admin API (admin:), not a listener kind: the server runs it on its control thread.
     register_admin_plane(&admin::make_admin_plane);
 }

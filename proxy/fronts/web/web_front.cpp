@@ -5,15 +5,13 @@
 #include <cerrno>
 #include <optional>
 
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include "config/values.hpp"
 #include "proxy/engine/session.hpp"
 #include "proxy/engine/worker.hpp"
+#include "proxy/fronts/http/response_reader.hpp"
 #include "proxy/fronts/web/bosh_waits.hpp"
 #include "proxy/fronts/web/ws_filter.hpp"
-#include "xmpp/web/beast_feed.hpp"
 #include "xmpp/web/web_request.hpp"
 
 namespace ward::proxy {
@@ -339,61 +337,19 @@ private:
 
     awaitable<Read> read_response(std::chrono::milliseconds patience) {
         response_ready_ = false;
-        const auto until = clock::now() + patience;
-        bool any = !backend_pending_.empty();
-        for (;;) {  // 1xx answers other than 101 are dropped (ward never forwards Expect)
-            http::response_parser<http::string_body> parser;
-            parser.header_limit(kResponseHeaderLimit);
-            parser.body_limit(options_.max_response_size);
-            parser.eager(true);
-            if (request_.method() == http::verb::head) parser.skip(true);
-            bool stalled = false;  // the last put wanted more (xmpp/web/beast_feed.hpp)
-            for (;;) {
-                if (web::ready_for_beast(backend_pending_, stalled)) {
-                    boost::system::error_code ec;
-                    const auto used = parser.put(asio::buffer(backend_pending_), ec);
-                    backend_pending_.erase(0, used);
-                    stalled = ec == http::error::need_more;  // what is left waits for more
-                    if (ec && ec != http::error::need_more) {
-                        read_error_ = ec.message();
-                        co_return Read::invalid;
-                    }
-                    if (parser.is_header_done() && parser.get().result_int() == 101) break;
-                    if (parser.is_done()) break;
-                    if (backend_pending_.size() > kResponseHeaderLimit + 4096) {
-                        read_error_ = "a chunk line is too long";
-                        co_return Read::invalid;
-                    }
-                }
-                s_.exchange_deadline(until);
-                auto [ec, n] = co_await s_.backend().read_some(buffer_.data(), buffer_.size());
-                if (s_.exchange_expired()) co_return Read::timed_out;
-                if (ec) {
-                    if (!any) co_return Read::closed_unanswered;
-                    if (!parser.got_some()) {
-                        // (After an interim answer: a fresh parser with nothing in it would take
-                        // the close for an empty 200.)
-                        read_error_ = "the backend closed after an interim answer";
-                        co_return Read::invalid;
-                    }
-                    boost::system::error_code eof;
-                    parser.put_eof(eof);  // a body delimited by the close
-                    if (!eof && parser.is_done()) {
-                        s_.drop_backend();
-                        break;
-                    }
-                    read_error_ = "the backend closed inside its answer";
-                    co_return Read::invalid;
-                }
-                any = true;
-                backend_pending_.append(buffer_.data(), n);
-            }
-            const auto status = parser.get().result_int();
-            if (status >= 100 && status < 200 && status != 101) continue;
-            response_ = parser.release();
-            response_ready_ = true;
-            co_return Read::ok;
+        const http_io::ResponseLimits limits{kResponseHeaderLimit, options_.max_response_size};
+        const auto r = co_await http_io::read_response(s_, s_.backend(), backend_pending_, buffer_, limits,
+                                                       clock::now() + patience, request_.method() == http::verb::head,
+                                                       response_);
+        if (r.closed) s_.drop_backend();
+        read_error_ = r.error;
+        switch (r.result) {
+            case http_io::Read::ok: response_ready_ = true; co_return Read::ok;
+            case http_io::Read::closed_unanswered: co_return Read::closed_unanswered;
+            case http_io::Read::timed_out: co_return Read::timed_out;
+            case http_io::Read::invalid: break;
         }
+        co_return Read::invalid;
     }
 
     awaitable<void> relay_websocket() {
