@@ -121,7 +121,8 @@ public:
     void finish() {
         release_upstream();
         if (s_.summary().detail.empty())
-            s_.summary().detail = "requests=" + std::to_string(requests_) + " auth=" + auth_name(last_auth_);
+            s_.summary().detail = "requests=" + std::to_string(requests_) + " auth=" + auth_name(last_auth_) +
+                                  (upstream_tls_.empty() ? "" : " upstream_tls=" + upstream_tls_);
     }
 
 private:
@@ -259,6 +260,8 @@ private:
         }
         s_.enter(Session::Phase::exchange);
         end_point_ = server_end_point(s_.backend().ssl());
+        // (The connection may be in the pool when the summary line is written.)
+        upstream_tls_ = std::string(SSL_get_version(s_.backend().ssl())) + "/" + SSL_get_cipher_name(s_.backend().ssl());
         co_return true;
     }
 
@@ -478,6 +481,7 @@ private:
     std::string pending_;
     ntlm::Bytes end_point_;
     std::string ntlm_why_;
+    std::string upstream_tls_;  // version/cipher of the last connection this session made
     Auth auth_ = Auth::none;       // the current connection's
     Auth last_auth_ = Auth::none;  // for the summary line
     bool reused_ = false;
