@@ -54,12 +54,14 @@ struct Exchange {
     std::uint16_t standin_port = 0;
     std::unique_ptr<WardProcess> ward;
     fs::path soap = dir.path() / "request.xml";
+    std::string exchange_extra_;
     fs::path config;
     std::string mode_;
 
     // The stand-in (its certificate naming `names`), then ward in `mode` with `auth`.
     Exchange(const std::string& mode, const std::string& auth, std::vector<std::string> standin_args,
-             std::vector<std::string> names = {"localhost"}) {
+             std::vector<std::string> names = {"localhost"}, std::string exchange_extra = "")
+        : exchange_extra_(std::move(exchange_extra)) {
         ward::ops::CertSpec spec;
         spec.common_names = {names.front()};
         spec.dns_names = names;
@@ -99,7 +101,7 @@ struct Exchange {
                "    backends: ['localhost:" + std::to_string(standin_port) + "']\n"
                "    tls_context: ews\n"
                "    exchange: { auth: " + auth + ", credentials_file: ews.credentials, domain: " + kDomain +
-               ", workstation: PRESENCE }\n";
+               ", workstation: PRESENCE" + exchange_extra_ + " }\n";
     }
 
     // Rewrites the configuration with another exchange.auth and reloads ward.
@@ -289,4 +291,29 @@ TEST_CASE("e2e exchange: without OpenSSL's legacy provider ward check warns that
     const auto normal = ward::test::run_process({ward::test::ward_binary(), "check", "-c", x.config.string()}, 30s);
     CHECK(normal.exit_code == 0);
     CHECK_FALSE(contains(normal.out + normal.err, "auto will use Basic only"));
+}
+
+TEST_CASE("e2e exchange: a broken or hostile Exchange gets 504 or 502 or Basic - never a hang or a crash") {
+    for (const std::string hostile : {"silent", "cut", "garbage"}) {
+        INFO(hostile);
+        Exchange x("standard", "auto", {"--hostile", hostile}, {"localhost"}, ", request_timeout: 2s");
+        const auto r = x.ask();
+        CHECK_MESSAGE(answered(r.out, hostile == "silent" ? "504" : "502") == 1, r.out << r.err << x.describe());
+        const auto reason = hostile == "silent" ? "timeout" : "protocol";
+        CHECK(contains(x.metrics(), x.metric("ward_exchange_upstream_errors_total", ",reason=\"" + std::string(reason) + "\"") + " 1"));
+        // ward still serves: the next request gets the same answer, not a dead listener.
+        const auto again = x.ask();
+        CHECK(answered(again.out, hostile == "silent" ? "504" : "502") == 1);
+    }
+    {
+        INFO("CHALLENGE tokens that are not base64 or not a CHALLENGE: NTLM unusable and Basic");
+        Exchange x("standard", "auto", {"--hostile", "bad-challenge"});
+        const auto first = x.ask();
+        CHECK_MESSAGE(answered(first.out, "200") == 1, first.out << first.err << x.describe());
+        const auto second = x.ask();
+        CHECK_MESSAGE(answered(second.out, "200") == 1, second.out << second.err << x.describe());
+        CHECK(x.count("\"auth\": \"basic\"") == 2);
+        CHECK(x.ward->wait_for_log("Exchange sent no NTLM CHALLENGE"));
+        CHECK(contains(x.metrics(), x.metric("ward_exchange_auth_failures_total", ",reason=\"ntlm_unusable\"") + " 1"));
+    }
 }

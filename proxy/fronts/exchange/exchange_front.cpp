@@ -269,7 +269,9 @@ private:
         s_.drop_backend();
         pending_.clear();
         s_.summary().fail(make_error_code(status == 504 ? Errc::timed_out : Errc::backend_unreachable), why);
-        co_await refuse(status, status == 504 ? "Exchange did not answer in time" : "Exchange could not be reached", true);
+        std::string answer = "Exchange could not be reached";
+        if (status == 504) answer = "Exchange did not answer in time";
+        co_await refuse(status, std::move(answer), true);
     }
 
     // One request (with `authorization`) on the current connection and Exchange's answer into
@@ -308,8 +310,10 @@ private:
             co_await fail_upstream(504, "no answer from Exchange within " + std::to_string(options_.request_timeout.count()) + "ms");
         } else {
             s_.metrics().count(ExchangeCount::upstream_protocol);
-            co_await fail_upstream(502, "Exchange's answer was not valid HTTP: " +
-                                            (r.error.empty() ? std::string("it closed without answering") : r.error));
+            // (Named first: GCC 12 mis-builds a conditional's temporaries inside co_await.)
+            std::string why = "Exchange's answer was not valid HTTP: ";
+            why += r.error.empty() ? "it closed without answering" : r.error;
+            co_await fail_upstream(502, std::move(why));
         }
         co_return Leg::failed;
     }

@@ -221,11 +221,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return True, details
 
     # --- requests --------------------------------------------------------------------------
+    def hostile(self):
+        """What a broken or hostile server does instead of answering (--hostile)."""
+        mode = self.server.options.hostile
+        emit(event="hostile", conn=self.conn_id, mode=mode)
+        if mode == "silent":  # never answers (ward must time out)
+            time.sleep(30)
+        elif mode == "cut":  # closes inside its answer
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n<partial")
+            self.wfile.flush()
+        elif mode == "garbage":  # not HTTP at all
+            self.wfile.write(b"\x16\x03\x01 this is not HTTP\r\n\r\n")
+            self.wfile.flush()
+        elif mode == "bad-challenge":  # a CHALLENGE that is not base64, then one that is not NTLM
+            self.server.options.hostile = "bad-challenge-2"
+            return self.answer(401, b"", [("WWW-Authenticate", "NTLM !!not-base64!!"), ("WWW-Authenticate", "Basic realm=x")])
+        elif mode == "bad-challenge-2":
+            return self.answer(401, b"", [("WWW-Authenticate", "NTLM " + base64.b64encode(b"NTLMSSP\0\2\0\0\0" + b"\xff" * 40).decode())])
+        self.close_connection = True
+
     def handle_any(self):
         length = int(self.headers.get("Content-Length", "0"))
         self.body = self.rfile.read(length) if length else b""
         opts = self.server.options
         authorization = self.headers.get("Authorization", "")
+        if opts.hostile in ("silent", "cut", "garbage") or (
+                opts.hostile.startswith("bad-challenge") and authorization.lower().startswith("ntlm")):
+            return self.hostile()
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "basic":
             user, _, password = base64.b64decode(token).decode().partition(":")
@@ -274,6 +296,7 @@ def main():
     parser.add_argument("--offer", choices=["ntlm", "negotiate", "basic"], default="ntlm")
     parser.add_argument("--ntlm", choices=["accept", "refuse", "v1-only"], default="accept")
     parser.add_argument("--no-timestamp", dest="timestamp", action="store_false")
+    parser.add_argument("--hostile", choices=["", "silent", "cut", "garbage", "bad-challenge"], default="")
     options = parser.parse_args()
     server = Server(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
