@@ -197,8 +197,10 @@ struct ExchangeOptions {
     std::string domain;                 // the NTLM user domain (as the account's domain is written)
     std::string workstation = "WARD";   // the NTLM workstation name
     std::uint32_t max_header_size = 64 * 1024;          // a request's or response's header block
-    std::uint32_t max_body_size = 4 * 1024 * 1024;      // a request's body
-    std::uint32_t max_response_size = 32 * 1024 * 1024;  // a response's body
+    // Bodies are held whole (each connection may hold one request and one response): sizes for
+    // SOAP calls, not for mail.
+    std::uint32_t max_body_size = 1024 * 1024;           // a request's body
+    std::uint32_t max_response_size = 16 * 1024 * 1024;  // a response's body
     Duration request_timeout = std::chrono::seconds(60);  // one request, and Exchange's answer
     std::uint32_t pool_size = 8;  // authenticated connections kept idle per worker
     bool operator==(const ExchangeOptions&) const = default;

@@ -301,11 +301,11 @@ awaitable<bool> Session::accept_tls(const char* alpn) {
     co_return false;
 }
 
-awaitable<bool> Session::originate_tls(bool check_name) {
+awaitable<bool> Session::originate_tls(bool check_name, const tls::Context* context) {
     // SNI carries DNS names only (RFC 6066 section 3), as configured: never an address.
     const auto& host = backend_endpoint_->host;
     const bool literal = config::is_ip_literal(host);
-    backend_->attach_tls(context_.new_client(literal ? std::string() : host));
+    backend_->attach_tls((context ? *context : context_).new_client(literal ? std::string() : host));
     if (check_name) {
         // RFC 6125: the certificate must name the host (a DNS name in a subjectAltName; an
         // address in an iPAddress entry), checked by the chain verification itself.

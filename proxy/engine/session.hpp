@@ -108,8 +108,10 @@ public:
     // Outbound TLS on the backend (connected): the context's client SSL, with SNI for the
     // backend's host when it is a DNS name (RFC 6066 section 3), the handshake within the
     // budget, the verified server subject into the summary.
-    // `check_name`: the certificate must also name the backend's host (RFC 6125).
-    awaitable<bool> originate_tls(bool check_name = false);
+    // `check_name`: the certificate must also name the backend's host (RFC 6125). `context`:
+    // another than the listener's (a front following a reload); it must outlive the session's
+    // use of the backend.
+    awaitable<bool> originate_tls(bool check_name = false, const tls::Context* context = nullptr);
     // TLS where the listener says, and the backend: inbound, the client's handshake then the
     // dial (a failed dial ends our sending to the client); outbound (plaintext in on loopback),
     // the dial then ward's handshake with the backend. False when the session is over.

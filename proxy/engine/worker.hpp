@@ -44,6 +44,7 @@ public:
     // The snapshot new connections get now (on the worker's thread only): a session that must
     // follow a reload (xmpp-web's secure mode) looks here.
     const Snapshot* current_snapshot() const { return snapshot_.get(); }
+    std::shared_ptr<const Snapshot> current_snapshot_ptr() const { return snapshot_; }
 
     void start();
     void join();

@@ -1,10 +1,11 @@
 #include "proxy/exchange/http_auth.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
 
 #include <openssl/crypto.h>
 
@@ -128,17 +129,30 @@ std::string basic_authorization(std::string_view user, std::string_view password
 
 std::variant<Credentials, std::string> read_credentials(const std::filesystem::path& file) {
     const auto name = "'" + file.string() + "'";
+    // Opened once, not followed if a link, and checked on what was opened (no swap between a
+    // check and the read).
+    const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return name + (errno == ELOOP ? " is a symbolic link" : " cannot be read");
     struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) return name + " cannot be read";
-    if (!S_ISREG(st.st_mode)) return name + " is not a regular file";
-    if (st.st_mode & (S_IRWXG | S_IRWXO))
-        return name + " can be read or written by others than its owner; make it mode 0600 (chmod 600)";
-    if (st.st_size > 64 * 1024) return name + " is larger than 64 KiB";
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return name + " cannot be read";
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto contents = text.str();
+    std::string problem;
+    if (::fstat(fd, &st) != 0) problem = name + " cannot be read";
+    else if (!S_ISREG(st.st_mode)) problem = name + " is not a regular file";
+    else if (st.st_mode & (S_IRWXG | S_IRWXO))
+        problem = name + " can be read or written by others than its owner; make it mode 0600 (chmod 600)";
+    else if (st.st_size > 64 * 1024) problem = name + " is larger than 64 KiB";
+    std::string contents;
+    if (problem.empty()) {
+        contents.resize(static_cast<std::size_t>(st.st_size));
+        std::size_t got = 0;
+        while (got < contents.size()) {
+            const auto n = ::read(fd, contents.data() + got, contents.size() - got);
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        contents.resize(got);
+    }
+    ::close(fd);
+    if (!problem.empty()) return problem;
     Credentials out;
     std::string error;
     std::size_t line_no = 0;
@@ -164,8 +178,9 @@ std::variant<Credentials, std::string> read_credentials(const std::filesystem::p
     OPENSSL_cleanse(contents.data(), contents.size());
     if (error.empty() && out.user.empty()) error = name + " has no user= line";
     if (error.empty() && out.password.empty()) error = name + " has no password= line (or it is empty)";
-    for (unsigned char c : out.user + out.password)
-        if (error.empty() && (c < 0x20 || c == 0x7f)) error = name + ": the user name or password has a control character";
+    for (const auto* part : {&out.user, &out.password})
+        for (unsigned char c : *part)
+            if (error.empty() && (c < 0x20 || c == 0x7f)) error = name + ": the user name or password has a control character";
     if (!error.empty()) return error;
     return out;
 }

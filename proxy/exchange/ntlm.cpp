@@ -234,10 +234,12 @@ std::optional<Bytes> ntowf_v2(const LegacyCrypto& crypto, std::string_view user,
     auto d = decode_utf8(domain);
     if (!pw || !u || !d) return std::nullopt;
     for (auto& c : *u) c = upper(c);
-    const auto nt_hash = crypto.md4(*pw);
+    auto nt_hash = crypto.md4(*pw);
     OPENSSL_cleanse(pw->data(), pw->size());
+    if (nt_hash.size() != 16) return std::nullopt;
     auto identity = encode_utf16le(*u + *d);
     auto out = crypto.hmac_md5(nt_hash, identity);
+    OPENSSL_cleanse(nt_hash.data(), nt_hash.size());
     if (out.size() != 16) return std::nullopt;
     return out;
 }

@@ -6,12 +6,16 @@
 // FIPS provider.
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <regex>
 
 #include "tests/e2e/e2e_helpers.hpp"
+#include "tests/support/net_test_support.hpp"
 
 namespace {
 
@@ -147,6 +151,45 @@ struct Exchange {
         return family + "{listener=\"ews\",protocol=\"exchange-egress\"" + label + "}";
     }
     std::string describe() const { return "stand-in:\n" + standin->output() + "\nward:\n" + ward->log(); }
+};
+
+// One kept-alive local connection, as a presence service holds it: a request, then the whole
+// answer (its Content-Length), as often as asked.
+class KeptAlive {
+public:
+    explicit KeptAlive(std::uint16_t port) : fd_(ward::test::connect_tcp(port)) {
+        REQUIRE(fd_ >= 0);
+        timeval tv{30, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+    ~KeptAlive() { ::close(fd_); }
+    KeptAlive(const KeptAlive&) = delete;
+    KeptAlive& operator=(const KeptAlive&) = delete;
+
+    std::string ask(const std::string& method, const std::string& body) {
+        const auto request = method + " /EWS/Exchange.asmx HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+                             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        REQUIRE(::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+        std::string in;
+        char buf[4096];
+        for (;;) {
+            const auto end = in.find("\r\n\r\n");
+            if (end != std::string::npos) {
+                const auto at = in.find("Content-Length: ");
+                const std::size_t length = at < end ? std::stoul(in.substr(at + 16)) : 0;
+                if (in.size() >= end + 4 + length) {
+                    auto answer = in.substr(0, end + 4 + length);
+                    return answer;
+                }
+            }
+            const auto n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) return in;
+            in.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+
+private:
+    int fd_;
 };
 
 int answered(const std::string& curl_out, const std::string& code) {
@@ -314,6 +357,79 @@ TEST_CASE("e2e exchange: a broken or hostile Exchange gets 504 or 502 or Basic -
         CHECK_MESSAGE(answered(second.out, "200") == 1, second.out << second.err << x.describe());
         CHECK(x.count("\"auth\": \"basic\"") == 2);
         CHECK(x.ward->wait_for_log("Exchange sent no NTLM CHALLENGE"));
-        CHECK(contains(x.metrics(), x.metric("ward_exchange_auth_failures_total", ",reason=\"ntlm_unusable\"") + " 1"));
+        // Each new local connection tries NTLMv2 again (a fallback connection is never pooled).
+        CHECK(contains(x.metrics(), x.metric("ward_exchange_auth_failures_total", ",reason=\"ntlm_unusable\"") + " 2"));
     }
+}
+
+TEST_CASE("e2e exchange: a kept-alive local connection follows a reload - new trust and credentials and mode on a new upstream connection") {
+    Exchange x("standard", "auto", {"--offer", "ntlm"});
+    KeptAlive client(x.ward->port("ews"));
+    const auto before = client.ask("POST", kSoap);
+    CHECK_MESSAGE(contains(before, "HTTP/1.1 200"), before << x.describe());
+    CHECK(x.count("\"auth\": \"ntlmv2\"") == 1);
+    x.reload_with("basic-only");
+    // The same local connection: its next request uses the configuration in force now.
+    const auto after = client.ask("POST", kSoap);
+    CHECK_MESSAGE(contains(after, "HTTP/1.1 200"), after << x.describe());
+    CHECK(x.count("\"event\": \"connection\"") == 2);
+    CHECK(x.count("\"auth\": \"basic\"") == 1);
+    CHECK(x.count("\"auth\": \"ntlmv2-connection\"") == 0);
+}
+
+TEST_CASE("e2e exchange: a pooled connection asked to authenticate again sends channel bindings for its own server") {
+    Exchange x("standard", "auto", {"--offer", "ntlm", "--require-cbt", "--reauth-after", "1"});
+    for (int i = 0; i < 3; ++i) {
+        const auto r = x.ask();
+        CHECK_MESSAGE(answered(r.out, "200") == 1, r.out << r.err << x.describe());
+    }
+    INFO(x.describe());
+    CHECK(x.count("\"event\": \"connection\"") == 1);
+    CHECK(x.count("\"event\": \"reauth\"") == 1);
+    CHECK(x.count("\"event\": \"auth\"") == 2);
+    CHECK(x.count("\"cbt\": \"ok\"") == 2);
+    CHECK(x.count("\"auth\": \"basic\"") == 0);
+}
+
+TEST_CASE("e2e exchange: TRACE and other methods are refused - a NEGOTIATE answered 503 is passed on - no Basic") {
+    {
+        Exchange x("standard", "basic-only", {"--offer", "basic"});
+        KeptAlive client(x.ward->port("ews"));
+        for (const std::string method : {"TRACE", "TRACK", "PUT", "DELETE", "OPTIONS"}) {
+            const auto r = client.ask(method, "");
+            CHECK_MESSAGE(contains(r, "HTTP/1.1 405"), method << ": " << r);
+            CHECK(contains(r, "Allow: GET, HEAD, POST"));
+        }
+        CHECK(x.count("\"event\": \"connection\"") == 0);  // nothing reached Exchange
+    }
+    {
+        Exchange x("standard", "auto", {"--offer", "ntlm", "--ntlm", "negotiate-503"});
+        const auto r = x.ask();
+        CHECK_MESSAGE(answered(r.out, "503") == 1, r.out << r.err << x.describe());
+        CHECK(x.count("\"auth\": \"basic\"") == 0);
+        CHECK(x.count("\"event\": \"request\"") == 0);
+    }
+    {
+        INFO("101 from Exchange is a protocol error");
+        Exchange x("standard", "auto", {"--hostile", "101"});
+        const auto r = x.ask();
+        CHECK_MESSAGE(answered(r.out, "502") == 1, r.out << r.err << x.describe());
+    }
+}
+
+TEST_CASE("e2e exchange: after Exchange refused NTLMv2 and Basic ward answers itself instead of locking the account out") {
+    // Exchange knows another password than ward's credentials file.
+    Exchange x("standard", "auto", {"--offer", "ntlm", "--password", "the new password"});
+    const auto first = x.ask();
+    CHECK_MESSAGE(answered(first.out, "401") == 1, first.out << first.err << x.describe());
+    CHECK(x.count("\"event\": \"refused\"") == 2);  // NTLMv2, then Basic
+    const auto second = x.ask(3);
+    CHECK(answered(second.out, "502") == 3);  // ward's own answers (each closes; curl reconnects)
+    CHECK(x.count("\"event\": \"refused\"") == 2);  // no further logon attempt
+    CHECK(x.ward->wait_for_log("Exchange refused NTLMv2 and Basic"));
+    // A reload (the password fixed in the credentials file) lifts the hold at once.
+    x.reload_with("auto");
+    const auto third = x.ask();
+    CHECK(answered(third.out, "401") == 1);
+    CHECK(x.count("\"event\": \"refused\"") == 4);
 }

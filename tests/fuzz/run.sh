@@ -16,6 +16,7 @@ for h in sip_framer xmpp_stream config admin_input web_input ntlm_challenge; do
   mkdir -p "$corpus" "$build/crashes/$h"
   cp -n "$top/tests/fuzz/corpus/$h/"* "$corpus/" 2>/dev/null || true
   echo "== $h: $runs runs"
-  "$build/tests/fuzz/fuzz_$h" -runs="$runs" -max_len=16384 -print_final_stats=1 \
+  dict=(); [ -f "$top/tests/fuzz/$h.dict" ] && dict=(-dict="$top/tests/fuzz/$h.dict")
+  "$build/tests/fuzz/fuzz_$h" "${dict[@]}" -runs="$runs" -max_len=16384 -print_final_stats=1 \
     -artifact_prefix="$build/crashes/$h/" "$corpus" 2>&1 | grep -E "stat::|Done|ERROR|SUMMARY|crash" || true
 done

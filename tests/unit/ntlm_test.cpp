@@ -294,6 +294,12 @@ TEST_CASE("http auth: the credentials file is read strictly and only when privat
     REQUIRE(std::holds_alternative<Credentials>(ok));
     CHECK(std::get<Credentials>(ok).user == "alice");
     CHECK(std::get<Credentials>(ok).password == " with spaces:and colons ");
+    // A symbolic link is not followed (the file it names could be anyone's).
+    const auto link = dir.path() / "link";
+    std::filesystem::create_symlink(file, link);
+    auto linked = read_credentials(link);
+    REQUIRE(std::holds_alternative<std::string>(linked));
+    CHECK(std::get<std::string>(linked).find("symbolic link") != std::string::npos);
     write("user=alice\npassword=secret\n", 0640);
     auto open = read_credentials(file);
     REQUIRE(std::holds_alternative<std::string>(open));

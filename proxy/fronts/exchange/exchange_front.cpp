@@ -1,8 +1,7 @@
 #include "proxy/fronts/exchange/exchange_front.hpp"
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include <optional>
 
@@ -10,6 +9,8 @@
 #include "proxy/engine/session.hpp"
 #include "proxy/engine/worker.hpp"
 #include "proxy/exchange/http_auth.hpp"
+#include "proxy/fronts/exchange/egress_request.hpp"
+#include "proxy/fronts/exchange/exchange_state.hpp"
 #include "proxy/fronts/exchange/upstream_pool.hpp"
 #include "proxy/fronts/http/response_reader.hpp"
 #include "xmpp/web/web_request.hpp"
@@ -24,84 +25,47 @@ namespace ntlm = exchange::ntlm;
 using clock = Session::clock;
 using exchange_pool::Auth;
 
-// What the listener's front prepared with its snapshot: the credentials, read once.
-struct ExchangeState {
-    config::ExchangeAuth mode = config::ExchangeAuth::automatic;
-    exchange::Credentials credentials;
-    std::string domain;
-    std::string workstation;
-    const ntlm::LegacyCrypto* crypto = nullptr;  // nullptr: NTLM is not possible (auto degrades to Basic)
-};
-
-std::shared_ptr<const void> prepare_exchange(const config::Config& config, const config::Listener& listener,
-                                             const std::string& path, config::Diagnostics& diagnostics) {
-    if (!listener.exchange) return nullptr;  // refused by the loader's checks
-    const auto& options = *listener.exchange;
-    auto state = std::make_shared<ExchangeState>();
-    state->mode = options.auth;
-    state->domain = options.domain;
-    state->workstation = options.workstation;
-    const auto where = path + ".exchange.credentials_file";
-    auto read = exchange::read_credentials(options.credentials_file.resolved);
-    if (auto* why = std::get_if<std::string>(&read)) {
-        diagnostics.error(config.mark(where), where, *why);
-        return nullptr;
-    }
-    state->credentials = std::move(std::get<exchange::Credentials>(read));
-    if (options.auth == config::ExchangeAuth::automatic) {
-        state->crypto = ntlm::LegacyCrypto::get();
-        if (!state->crypto) {
-            const auto at = path + ".exchange.auth";
-            diagnostics.warning(config.mark(at), at,
-                                "auto will use Basic only: " + ntlm::LegacyCrypto::unavailable_reason() +
-                                    " (NTLMv2 needs MD4 and HMAC-MD5)");
-        }
-    }
-    return state;
-}
-
-// RFC 5929 tls-server-end-point: the server certificate's hash with its signature's digest,
-// SHA-256 when that is MD5 or SHA-1. Empty when there is no certificate.
-ntlm::Bytes server_end_point(SSL* ssl) {
-    X509* cert = SSL_get0_peer_certificate(ssl);
-    if (!cert) return {};
-    int md_nid = NID_undef;
-    if (X509_get_signature_info(cert, &md_nid, nullptr, nullptr, nullptr) != 1 || md_nid == NID_md5 ||
-        md_nid == NID_sha1 || md_nid == NID_undef)
-        md_nid = NID_sha256;
-    const EVP_MD* md = EVP_get_digestbynid(md_nid);
-    ntlm::Bytes out(EVP_MAX_MD_SIZE);
-    unsigned int n = 0;
-    if (!md || X509_digest(cert, md, out.data(), &n) != 1) {
-        ERR_clear_error();
-        return {};
-    }
-    out.resize(n);
-    return out;
-}
-
 const char* auth_name(Auth a) { return a == Auth::ntlm ? "ntlmv2" : a == Auth::basic ? "basic" : "none"; }
+
+// How long ward answers itself after Exchange refused both NTLMv2 and Basic.
+constexpr auto kRefusalHold = std::chrono::seconds(60);
 
 class Egress {
 public:
     explicit Egress(Session& s)
         : s_(s),
-          options_(*s.listener().exchange),
-          state_(*static_cast<const ExchangeState*>(s.front_state())),
-          reader_(web::RequestLimits{options_.max_header_size, options_.max_body_size}),
+          snapshot_(s.snapshot_ptr()),
+          plan_(s.snapshot().find_listener(s.listener().name)),
+          options_(&*s.listener().exchange),
+          state_(static_cast<const ExchangeState*>(s.front_state())),
+          reader_(web::RequestLimits{options_->max_header_size, options_->max_body_size}),
           buffer_(16 * 1024, '\0') {}
 
     awaitable<void> run() {
         for (;;) {
             const bool got = co_await next_request();
             if (!got) co_return;
-            const std::string_view target = request_.target();
-            if (request_.method() == http::verb::connect) {
-                co_await refuse(405, "CONNECT is not forwarded", true);
+            if (!follow_reload()) {
+                co_await refuse(503, "this listener was removed or changed by a reload", true);
                 co_return;
             }
+            if (!egress::method_allowed(request_)) {
+                // (Named first: GCC 12 cannot build a braced list inside co_await.)
+                std::vector<std::pair<std::string, std::string>> allow;
+                allow.emplace_back("Allow", egress::kAllowedMethods);
+                const bool keep = web::keep_alive(request_);
+                co_await refuse(405, "only GET, HEAD and POST are forwarded to Exchange", !keep, std::move(allow));
+                if (!keep) co_return;
+                continue;
+            }
+            const std::string_view target = request_.target();
             if (target.empty() || target.front() != '/') {
                 co_await refuse(400, "the request target is not a path (origin-form)", true);
+                co_return;
+            }
+            if (exchange_pool::refusals_held(state_)) {
+                co_await refuse(502, "Exchange refused the configured credentials (NTLMv2 and Basic); ward tries again "
+                                     "after a minute or a reload", true);
                 co_return;
             }
             const bool forwarded = co_await forward();
@@ -126,6 +90,25 @@ public:
     }
 
 private:
+    // A reload since the last request: this request and the next ones follow the configuration
+    // in force now (its trust store, credentials and mode), on new upstream connections; the
+    // one kept from before is closed. False when the listener is gone or no longer this kind.
+    bool follow_reload() {
+        auto now = s_.worker().current_snapshot_ptr();
+        if (!now || now == snapshot_) return true;
+        const auto* plan = now->find_listener(s_.listener().name);
+        if (!plan || plan->listener->protocol != config::Protocol::exchange_egress || !plan->state ||
+            !plan->listener->exchange)
+            return false;
+        s_.drop_backend();
+        pending_.clear();
+        snapshot_ = std::move(now);
+        plan_ = plan;
+        options_ = &*plan->listener->exchange;
+        state_ = static_cast<const ExchangeState*>(plan->state.get());
+        return true;
+    }
+
     // --- the local client ----------------------------------------------------------------
     awaitable<bool> next_request() {
         bool begun = reader_.started();
@@ -142,12 +125,15 @@ private:
                 co_await refuse(result.refusal, result.why, true);
                 co_return false;
             }
-            if (reader_.take_continue() && !co_await write_client("HTTP/1.1 100 Continue\r\n\r\n")) co_return false;
+            if (reader_.take_continue()) {
+                const bool invited = co_await write_client("HTTP/1.1 100 Continue\r\n\r\n");
+                if (!invited) co_return false;
+            }
             if (!begun && reader_.started()) {
                 begun = true;
                 begun_at = clock::now();
             }
-            s_.exchange_deadline(begun ? begun_at + options_.request_timeout : idle_until);
+            s_.exchange_deadline(begun ? begun_at + options_->request_timeout : idle_until);
             auto [ec, n] = co_await s_.client().read_some(buffer_.data(), buffer_.size());
             if (s_.exchange_expired()) {
                 if (!begun) co_return false;  // idle between requests: close quietly
@@ -165,7 +151,7 @@ private:
     }
 
     awaitable<bool> write_client(std::string bytes) {
-        s_.exchange_deadline(clock::now() + options_.request_timeout);
+        s_.exchange_deadline(clock::now() + options_->request_timeout);
         const auto ec = co_await s_.client().write_all(bytes.data(), bytes.size());
         if (ec || s_.exchange_expired()) {
             s_.summary().fail(ec ? ec : make_error_code(Errc::timed_out), "writing to the client failed");
@@ -176,82 +162,47 @@ private:
     }
 
     // Ward's own answer, then (close) the end of the connection.
-    awaitable<void> refuse(int status, std::string why, bool close) {
+    awaitable<void> refuse(int status, std::string why, bool close,
+                           std::vector<std::pair<std::string, std::string>> headers = {}) {
         web::Answer a;
         a.status = status;
         a.why = std::move(why);
         a.close = close;
+        a.headers = std::move(headers);
         if (!co_await write_client(web::answer_bytes(a, !close))) co_return;
         if (close) co_await s_.client().shutdown_send();
     }
 
     // --- Exchange ------------------------------------------------------------------------
-    // The request as Exchange gets it: hop-by-hop fields, the client's own credentials and
-    // Host dropped; Host the server's; ward's Authorization when given; framing ward's own.
-    std::string upstream_request(const std::string& authorization) const {
-        const auto& endpoint = *s_.backend_endpoint();
-        std::vector<std::string> listed;
-        for (const auto& f : request_) {
-            if (!boost::beast::iequals(f.name_string(), "connection")) continue;
-            std::string_view v = f.value();
-            while (!v.empty()) {
-                const auto comma = v.find(',');
-                auto item = web::trim_ows(v.substr(0, comma));
-                if (!item.empty()) listed.emplace_back(item);
-                v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-            }
-        }
-        static constexpr std::string_view dropped[] = {
-            "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-            "content-length", "host", "expect", "authorization", "proxy-authorization", "proxy-authenticate"};
-        std::string out;
-        out.reserve(512 + request_.body().size());
-        out.append(request_.method_string()).append(" ").append(request_.target()).append(" HTTP/1.1\r\n");
-        auto host = endpoint.to_string();  // [v6]:port
-        if (endpoint.port == 443) host.resize(host.rfind(':'));
-        out.append("Host: ").append(host).append("\r\n");
-        for (const auto& f : request_) {
-            const auto name = f.name_string();
-            bool drop = false;
-            for (auto d : dropped) drop = drop || boost::beast::iequals(name, d);
-            for (const auto& l : listed) drop = drop || boost::beast::iequals(name, l);
-            if (!drop) out.append(name).append(": ").append(f.value()).append("\r\n");
-        }
-        if (!authorization.empty()) out.append("Authorization: ").append(authorization).append("\r\n");
-        out.append("Connection: keep-alive\r\n");
-        if (!request_.body().empty() || request_.method() == http::verb::post || request_.method() == http::verb::put)
-            out.append("Content-Length: ").append(std::to_string(request_.body().size())).append("\r\n");
-        out.append("\r\n");
-        out.append(request_.body());
-        return out;
-    }
-
     enum class Leg { ok, stale, failed };
 
-    // A connection to Exchange as this session's backend: from the pool, or a new one whose
-    // server passed the chain and name checks. False: the client got its 502 or 504.
-    awaitable<bool> connect_upstream() {
+    // A connection to Exchange as this session's backend: the one kept, one from the pool
+    // (`pooled`), or a new one whose server passed the chain and name checks. False: the client
+    // got its 502 or 504.
+    awaitable<bool> connect_upstream(bool pooled = true) {
         if (s_.has_backend()) co_return true;
         answered_on_connection_ = false;
-        if (auto pooled = exchange_pool::take(&state_)) {
-            const auto endpoint = pooled->endpoint;
-            auth_ = pooled->auth;
-            basic_counted_ = auth_ == Auth::basic;
-            reused_ = true;
-            s_.adopt_backend(std::move(pooled->connection), endpoint);
-            co_return true;
+        if (pooled) {
+            if (auto idle = exchange_pool::take(state_)) {
+                const auto endpoint = idle->endpoint;
+                auth_ = idle->auth;
+                basic_counted_ = auth_ == Auth::basic;
+                reused_ = true;
+                s_.adopt_backend(std::move(idle->connection), endpoint);
+                co_return true;
+            }
         }
         reused_ = false;
         auth_ = Auth::none;
         basic_counted_ = false;
         s_.renew_connect_budget();
-        const bool connected = co_await s_.connect_backend();
+        const bool connected = co_await s_.connect_to(plan_->listener->backends);
         if (!connected) {
             s_.metrics().count(ExchangeCount::upstream_connect);
             co_await fail_upstream(502, "no Exchange server accepted the connection");
             co_return false;
         }
-        const bool secured = co_await s_.originate_tls(true);
+        const bool secured = co_await s_.originate_tls(true, plan_->context);
         if (!secured) {
             s_.metrics().count(ExchangeCount::upstream_tls);
             const auto why = s_.summary().detail;
@@ -259,7 +210,6 @@ private:
             co_return false;
         }
         s_.enter(Session::Phase::exchange);
-        end_point_ = server_end_point(s_.backend().ssl());
         // (The connection may be in the pool when the summary line is written.)
         upstream_tls_ = std::string(SSL_get_version(s_.backend().ssl())) + "/" + SSL_get_cipher_name(s_.backend().ssl());
         co_return true;
@@ -277,8 +227,9 @@ private:
     // One request (with `authorization`) on the current connection and Exchange's answer into
     // response_. stale: a reused connection turned out closed before answering.
     awaitable<Leg> leg(std::string authorization) {
-        const auto bytes = upstream_request(authorization);
-        s_.exchange_deadline(clock::now() + options_.request_timeout);
+        const auto bytes = egress::upstream_request(request_, *s_.backend_endpoint(), authorization);
+        OPENSSL_cleanse(authorization.data(), authorization.size());
+        s_.exchange_deadline(clock::now() + options_->request_timeout);
         const auto wec = co_await s_.backend().write_all(bytes.data(), bytes.size());
         if (s_.exchange_expired()) {
             s_.metrics().count(ExchangeCount::upstream_timeout);
@@ -291,11 +242,11 @@ private:
             co_await fail_upstream(502, "writing to Exchange failed: " + wec.message());
             co_return Leg::failed;
         }
-        const http_io::ResponseLimits limits{options_.max_header_size, options_.max_response_size};
+        const http_io::ResponseLimits limits{options_->max_header_size, options_->max_response_size};
         const auto r = co_await http_io::read_response(s_, s_.backend(), pending_, buffer_, limits,
-                                                       clock::now() + options_.request_timeout,
+                                                       clock::now() + options_->request_timeout,
                                                        request_.method() == http::verb::head, response_);
-        if (r.result == http_io::Read::ok) {
+        if (r.result == http_io::Read::ok && response_.result_int() != 101) {
             answered_on_connection_ = true;
             upstream_keep_ = !r.closed && response_.keep_alive() && pending_.empty();
             if (!upstream_keep_) {
@@ -307,12 +258,13 @@ private:
         if (r.result == http_io::Read::closed_unanswered && reused_ && !answered_on_connection_) co_return Leg::stale;
         if (r.result == http_io::Read::timed_out) {
             s_.metrics().count(ExchangeCount::upstream_timeout);
-            co_await fail_upstream(504, "no answer from Exchange within " + std::to_string(options_.request_timeout.count()) + "ms");
+            co_await fail_upstream(504, "no answer from Exchange within " + std::to_string(options_->request_timeout.count()) + "ms");
         } else {
             s_.metrics().count(ExchangeCount::upstream_protocol);
             // (Named first: GCC 12 mis-builds a conditional's temporaries inside co_await.)
             std::string why = "Exchange's answer was not valid HTTP: ";
-            why += r.error.empty() ? "it closed without answering" : r.error;
+            if (r.result == http_io::Read::ok) why += "101 Switching Protocols, which ward never asked for";
+            else why += r.error.empty() ? "it closed without answering" : r.error;
             co_await fail_upstream(502, std::move(why));
         }
         co_return Leg::failed;
@@ -321,9 +273,9 @@ private:
     // A leg on a connection (kept, from the pool, or new; once more on a new one when a kept
     // connection turns out closed before answering). With Basic when `basic_always` or the
     // connection uses it, else with none (the connection's NTLM, or to learn what Exchange offers).
-    awaitable<Leg> leg_connected(bool basic_always) {
+    awaitable<Leg> leg_connected(bool basic_always, bool pooled = true) {
         for (int attempt = 0; attempt < 2; ++attempt) {
-            const bool connected = co_await connect_upstream();
+            const bool connected = co_await connect_upstream(pooled);
             if (!connected) co_return Leg::failed;
             // (Named first: GCC 12 mis-builds a conditional's temporaries inside co_await.)
             std::string authorization;
@@ -336,14 +288,7 @@ private:
         co_return Leg::failed;
     }
 
-    std::string basic() const { return exchange::basic_authorization(state_.credentials.user, state_.credentials.password); }
-
-    std::vector<exchange::Offer> offers() const {
-        std::vector<std::string_view> values;
-        for (const auto& f : response_)
-            if (boost::beast::iequals(f.name_string(), "www-authenticate")) values.push_back(f.value());
-        return exchange::parse_challenges(values);
-    }
+    std::string basic() const { return exchange::basic_authorization(state_->credentials.user, state_->credentials.password); }
 
     void log_auth(const std::string& what) {
         session_log().info("[c{} w{}] {} exchange {}: {}", s_.id(), s_.worker().id(), s_.listener().name,
@@ -353,40 +298,46 @@ private:
     // Sends request_ to Exchange and reads the answer to pass on into response_, authenticating
     // the connection as `exchange.auth` says. False: the client got ward's own answer.
     awaitable<bool> forward() {
-        const bool basic_only = state_.mode == config::ExchangeAuth::basic_only;
+        const bool basic_only = state_->mode == config::ExchangeAuth::basic_only;
         // A connection kept from the last request may have closed meanwhile.
         reused_ = s_.has_backend();
         answered_on_connection_ = false;
         const auto first = co_await leg_connected(basic_only);
         if (first != Leg::ok) co_return false;
         if (basic_only || auth_ == Auth::basic) {
-            note_basic();
+            note_basic(false);
             co_return true;
         }
         if (response_.result_int() != 401) co_return true;
         // 401 (on a fresh connection, or one Exchange wants authenticated again): NTLMv2 when
         // offered and possible, else Basic.
-        const auto scheme = exchange::ntlm_scheme(offers());
+        const auto scheme = exchange::ntlm_scheme(egress::offers(response_));
         std::string why_not;
+        bool ntlm_refused = false;
         if (!scheme) {
             why_not = "Exchange offers no NTLM";
-        } else if (!state_.crypto) {
+        } else if (!state_->crypto) {
             why_not = "NTLM is unavailable here: " + ntlm::LegacyCrypto::unavailable_reason();
         } else {
             const auto outcome = co_await ntlm_handshake(*scheme);
             if (outcome == Ntlm::failed) co_return false;
-            if (outcome == Ntlm::authenticated) co_return true;
+            if (outcome == Ntlm::answered) co_return true;
             why_not = ntlm_why_;
+            ntlm_refused = outcome == Ntlm::refused;
         }
         log_auth("NTLMv2 not used (" + why_not + "); falling back to Basic");
-        const auto fallback = co_await leg_connected(true);
+        // A new connection: the one that failed NTLM (if still open) is not reused.
+        s_.drop_backend();
+        pending_.clear();
+        const auto fallback = co_await leg_connected(true, false);
         if (fallback != Leg::ok) co_return false;
-        note_basic();
+        note_basic(ntlm_refused);
         co_return true;
     }
 
-    // The current connection used Basic for the answer in response_.
-    void note_basic() {
+    // The current connection used Basic for the answer in response_. In auto mode a connection
+    // that fell back stays this session's (never pooled): each new session tries NTLMv2 again.
+    void note_basic(bool ntlm_refused) {
         if (!basic_counted_) {
             s_.metrics().count(ExchangeCount::auth_basic);
             basic_counted_ = true;
@@ -397,27 +348,32 @@ private:
         if (response_.result_int() == 401) {
             s_.metrics().count(ExchangeCount::basic_refused);
             log_auth("Exchange refused Basic (its 401 goes to the client)");
+            if (ntlm_refused) {
+                log_auth("Exchange refused NTLMv2 and Basic: ward answers 502 itself for a minute (or until a reload) "
+                         "rather than lock the account out");
+                exchange_pool::hold_refusals(state_, snapshot_, std::chrono::steady_clock::now() + kRefusalHold);
+            }
         }
     }
 
-    enum class Ntlm { authenticated, fall_back, failed };
+    enum class Ntlm { answered, fall_back, refused, failed };
 
-    // NEGOTIATE, CHALLENGE, AUTHENTICATE on one connection (MS-NTHT). authenticated: response_
-    // is the answer to the request; fall_back: ntlm_why_ says why (the connection may be gone).
+    // NEGOTIATE, CHALLENGE, AUTHENTICATE on one connection (MS-NTHT). answered: response_ is
+    // the answer to the request (authenticated, or an answer to pass on); fall_back/refused:
+    // ntlm_why_ says why.
     awaitable<Ntlm> ntlm_handshake(std::string scheme) {
-        if (!s_.has_backend()) {  // the 401 closed the connection: NTLM starts on a new one
-            const bool connected = co_await connect_upstream();
+        // The 401 closed its connection: NTLM starts on a new one (a pooled one could be stale).
+        if (!s_.has_backend()) {
+            const bool connected = co_await connect_upstream(false);
             if (!connected) co_return Ntlm::failed;
         }
         const auto negotiate = ntlm::negotiate_message();
         auto negotiate_header = exchange::ntlm_authorization(scheme, negotiate);
         const auto sent = co_await leg(std::move(negotiate_header));
-        if (sent == Leg::failed) co_return Ntlm::failed;
-        if (sent != Leg::ok) co_return fall_back("the connection closed");
-        if (response_.result_int() < 300) co_return Ntlm::authenticated;  // no authentication needed after all
-        if (response_.result_int() != 401)
-            co_return fall_back("Exchange answered the NEGOTIATE message with " + std::to_string(response_.result_int()));
-        const auto token = exchange::ntlm_token(offers(), scheme);
+        if (sent != Leg::ok) co_return Ntlm::failed;  // a new connection: never stale
+        // Anything but a CHALLENGE (a 2xx, a redirect, a 5xx) goes to the client as it is.
+        if (response_.result_int() != 401) co_return Ntlm::answered;
+        const auto token = exchange::ntlm_token(egress::offers(response_), scheme);
         if (!token) {
             s_.metrics().count(ExchangeCount::ntlm_unusable);
             co_return fall_back("Exchange sent no NTLM CHALLENGE");
@@ -430,10 +386,12 @@ private:
         if (!s_.has_backend()) co_return fall_back("Exchange closed the connection after its CHALLENGE");
         ntlm::AuthenticateOptions options;
         options.target_name = "HTTP/" + s_.backend_endpoint()->host;
-        if (end_point_.size() >= 20) options.channel_bindings = ntlm::channel_bindings_hash(*state_.crypto, end_point_);
-        const ntlm::Credentials credentials{state_.credentials.user, state_.credentials.password, state_.domain,
-                                            state_.workstation};
-        auto made = ntlm::authenticate_message(*state_.crypto, negotiate, std::get<ntlm::Challenge>(parsed), credentials,
+        // The certificate of this connection's server (RFC 5929 tls-server-end-point).
+        const auto end_point = server_end_point(s_.backend().ssl());
+        if (end_point.size() >= 20) options.channel_bindings = ntlm::channel_bindings_hash(*state_->crypto, end_point);
+        const ntlm::Credentials credentials{state_->credentials.user, state_->credentials.password, state_->domain,
+                                            state_->workstation};
+        auto made = ntlm::authenticate_message(*state_->crypto, negotiate, std::get<ntlm::Challenge>(parsed), credentials,
                                                ntlm::Randomness::fresh(), options);
         if (auto* why = std::get_if<std::string>(&made)) {
             s_.metrics().count(ExchangeCount::ntlm_unusable);
@@ -441,51 +399,55 @@ private:
         }
         auto authenticate_header = exchange::ntlm_authorization(scheme, std::get<ntlm::Authenticate>(made).message);
         const auto answered = co_await leg(std::move(authenticate_header));
-        if (answered == Leg::failed) co_return Ntlm::failed;
-        if (answered != Leg::ok) co_return fall_back("the connection closed");
+        if (answered != Leg::ok) co_return Ntlm::failed;
         if (response_.result_int() == 401) {
             s_.metrics().count(ExchangeCount::ntlm_refused);
-            co_return fall_back("Exchange refused the NTLMv2 AUTHENTICATE message");
+            fall_back("Exchange refused the NTLMv2 AUTHENTICATE message");
+            co_return Ntlm::refused;
         }
         auth_ = Auth::ntlm;
         last_auth_ = Auth::ntlm;
         s_.metrics().count(ExchangeCount::auth_ntlmv2);
         log_auth(std::string("connection authenticated with NTLMv2 (") + scheme + ")");
-        co_return Ntlm::authenticated;
+        co_return Ntlm::answered;
     }
 
     Ntlm fall_back(std::string why) {
         ntlm_why_ = std::move(why);
-        // The half-done NTLM state of this connection is not reused.
-        s_.drop_backend();
-        pending_.clear();
         return Ntlm::fall_back;
     }
 
-    // The connection back to the pool, when it can carry another request.
+    // The connection back to the pool, when it can carry another request: authenticated with
+    // NTLMv2, or Basic in basic-only mode; nothing left to read; made under the configuration
+    // in force now.
     void release_upstream() {
-        if (!s_.has_backend() || !upstream_keep_ || !pending_.empty()) {
+        const bool poolable = auth_ == Auth::ntlm || state_->mode == config::ExchangeAuth::basic_only;
+        const auto* now = s_.worker().current_snapshot();
+        if (!s_.has_backend() || !upstream_keep_ || !pending_.empty() || !poolable || now != snapshot_.get() ||
+            SSL_pending(s_.backend().ssl()) > 0) {
             s_.drop_backend();
             return;
         }
         const auto endpoint = *s_.backend_endpoint();
         auto connection = s_.take_backend();
         if (!connection) return;
-        exchange_pool::put(&state_, s_.snapshot_ptr(), {std::move(*connection), endpoint, auth_}, options_.pool_size,
+        exchange_pool::put(state_, snapshot_, {std::move(*connection), endpoint, auth_}, options_->pool_size,
                            std::chrono::duration_cast<std::chrono::milliseconds>(s_.listener().limits.idle_timeout));
     }
 
     Session& s_;
-    const config::ExchangeOptions& options_;
-    const ExchangeState& state_;
+    // The configuration this session follows (the one in force at its last request).
+    std::shared_ptr<const Snapshot> snapshot_;
+    const ListenerPlan* plan_;
+    const config::ExchangeOptions* options_;
+    const ExchangeState* state_;
     web::RequestReader reader_;
     std::string buffer_;
     web::Request request_;
     http_io::Response response_;
     std::string pending_;
-    ntlm::Bytes end_point_;
     std::string ntlm_why_;
-    std::string upstream_tls_;  // version/cipher of the last connection this session made
+    std::string upstream_tls_;     // version/cipher of the last connection this session made
     Auth auth_ = Auth::none;       // the current connection's
     Auth last_auth_ = Auth::none;  // for the summary line
     bool reused_ = false;
@@ -504,6 +466,6 @@ awaitable<void> serve_exchange(Session& s) {
 
 }  // namespace
 
-std::shared_ptr<const Front> exchange_front() { return make_front(&serve_exchange, &prepare_exchange); }
+std::shared_ptr<const Front> exchange_front() { return make_front(&serve_exchange, &prepare_exchange_state); }
 
 }  // namespace ward::proxy

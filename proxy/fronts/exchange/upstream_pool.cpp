@@ -1,6 +1,13 @@
 #include "proxy/fronts/exchange/upstream_pool.hpp"
 
+#include <openssl/ssl.h>
+
+#include <cerrno>
+
+#include <sys/socket.h>
+
 #include <list>
+#include <map>
 
 namespace ward::proxy::exchange_pool {
 
@@ -57,6 +64,15 @@ std::optional<Upstream> take(const void* key) {
         auto out = std::move(e->upstream);
         e->upstream.reset();
         e->snapshot.reset();
+        // The watch's completion may be queued still: look at the socket itself. Anything to
+        // read (bytes, or the close) on an idle connection, and it is not used.
+        char byte = 0;
+        const auto n = ::recv(out->connection.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        const bool quiet = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        if (!quiet || SSL_pending(out->connection.ssl()) > 0) {
+            out->connection.close();
+            return take(key);
+        }
         return out;
     }
     return std::nullopt;
@@ -84,6 +100,31 @@ void put(const void* key, std::shared_ptr<const Snapshot> snapshot, Upstream ups
     e->upstream->connection.socket().async_wait(tcp::socket::wait_read, [e](const error_code& ec) {
         if (ec != asio::error::operation_aborted) evict(e);
     });
+}
+
+namespace {
+
+struct Hold {
+    std::chrono::steady_clock::time_point until;
+    std::shared_ptr<const Snapshot> snapshot;  // keeps the key's state (and so its address) taken
+};
+
+std::map<const void*, Hold>& holds() {
+    thread_local std::map<const void*, Hold> entries;
+    return entries;
+}
+
+}  // namespace
+
+void hold_refusals(const void* key, std::shared_ptr<const Snapshot> snapshot, std::chrono::steady_clock::time_point until) {
+    holds()[key] = Hold{until, std::move(snapshot)};
+}
+
+bool refusals_held(const void* key) {
+    auto& h = holds();
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = h.begin(); it != h.end();) it = it->second.until <= now ? h.erase(it) : std::next(it);
+    return h.count(key) != 0;
 }
 
 std::size_t idle_count() {

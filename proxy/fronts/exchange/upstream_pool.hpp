@@ -23,12 +23,19 @@ struct Upstream {
     Auth auth = Auth::none;
 };
 
-// A connection for `key` (the listener's front state), if one is idle on this thread.
+// A connection for `key` (the listener's front state), if one is idle on this thread and has
+// nothing to read (a server that spoke or closed while idle gets its connection closed).
 std::optional<Upstream> take(const void* key);
 // Keeps `upstream` for `key` (the snapshot kept alive with it) unless `capacity` are idle already.
 void put(const void* key, std::shared_ptr<const Snapshot> snapshot, Upstream upstream, std::size_t capacity,
          std::chrono::milliseconds idle);
 // Idle connections on this thread (tests).
 std::size_t idle_count();
+
+// Exchange refused both NTLMv2 and Basic for `key`: ward answers itself instead of trying again
+// (each try is a failed logon, and the service account would soon be locked out) until `until`
+// or a reload (a new key). Per thread, as the pool.
+void hold_refusals(const void* key, std::shared_ptr<const Snapshot> snapshot, std::chrono::steady_clock::time_point until);
+bool refusals_held(const void* key);
 
 }  // namespace ward::proxy::exchange_pool

@@ -214,6 +214,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return False, dict(details, why="the channel bindings do not match")
         else:
             details["cbt"] = "absent"
+            if opts.require_cbt:
+                return False, dict(details, why="no channel bindings (Extended Protection required)")
         if 9 in pairs:
             details["spn"] = pairs[9].decode("utf-16-le")
         if user.upper() != opts.user.upper() or domain != opts.domain:
@@ -233,6 +235,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif mode == "garbage":  # not HTTP at all
             self.wfile.write(b"\x16\x03\x01 this is not HTTP\r\n\r\n")
             self.wfile.flush()
+        elif mode == "101":  # switches protocols unasked
+            self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            self.wfile.flush()
         elif mode == "bad-challenge":  # a CHALLENGE that is not base64, then one that is not NTLM
             self.server.options.hostile = "bad-challenge-2"
             return self.answer(401, b"", [("WWW-Authenticate", "NTLM !!not-base64!!"), ("WWW-Authenticate", "Basic realm=x")])
@@ -245,7 +250,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.body = self.rfile.read(length) if length else b""
         opts = self.server.options
         authorization = self.headers.get("Authorization", "")
-        if opts.hostile in ("silent", "cut", "garbage") or (
+        if opts.hostile in ("silent", "cut", "garbage", "101") or (
                 opts.hostile.startswith("bad-challenge") and authorization.lower().startswith("ntlm")):
             return self.hostile()
         scheme, _, token = authorization.partition(" ")
@@ -259,6 +264,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.scheme = scheme
             msg = base64.b64decode(token)
             kind = struct.unpack_from("<I", msg, 8)[0]
+            if kind == 1 and opts.ntlm == "negotiate-503":
+                emit(event="negotiate", conn=self.conn_id, scheme=scheme, answer=503)
+                return self.answer(503, b"Service Unavailable", [("Retry-After", "5")])
             if kind == 1:
                 self.negotiate = msg
                 self.challenge = self.challenge_message(struct.unpack_from("<I", msg, 12)[0])
@@ -274,6 +282,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.challenge = None
                 return self.unauthorized()
         if self.ntlm_user is not None and not authorization:
+            self.served = getattr(self, "served", 0) + 1
+            if opts.reauth_after and self.served > opts.reauth_after and not getattr(self.server, "reauthed", False):
+                self.server.reauthed = True  # once: this connection must authenticate again
+                self.ntlm_user = None
+                emit(event="reauth", conn=self.conn_id)
+                return self.unauthorized()
             return self.serve("ntlmv2-connection")
         return self.unauthorized()
 
@@ -294,9 +308,12 @@ def main():
     parser.add_argument("--password", required=True)
     parser.add_argument("--domain", required=True)
     parser.add_argument("--offer", choices=["ntlm", "negotiate", "basic"], default="ntlm")
-    parser.add_argument("--ntlm", choices=["accept", "refuse", "v1-only"], default="accept")
+    parser.add_argument("--ntlm", choices=["accept", "refuse", "v1-only", "negotiate-503"], default="accept")
     parser.add_argument("--no-timestamp", dest="timestamp", action="store_false")
-    parser.add_argument("--hostile", choices=["", "silent", "cut", "garbage", "bad-challenge"], default="")
+    parser.add_argument("--hostile", choices=["", "silent", "cut", "garbage", "101", "bad-challenge"], default="")
+    parser.add_argument("--require-cbt", action="store_true", help="refuse an AUTHENTICATE without channel bindings")
+    parser.add_argument("--reauth-after", type=int, default=0,
+                        help="once, after this many requests on an authenticated connection, ask it to authenticate again")
     options = parser.parse_args()
     server = Server(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -1,0 +1,60 @@
+#include "proxy/fronts/exchange/egress_request.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+namespace ward::proxy::egress {
+
+namespace http = boost::beast::http;
+using boost::beast::iequals;
+
+bool method_allowed(const xmpp::web::Request& request) {
+    const auto m = request.method();
+    return m == http::verb::get || m == http::verb::head || m == http::verb::post;
+}
+
+std::string upstream_request(const xmpp::web::Request& request, const config::Endpoint& server,
+                             std::string_view authorization) {
+    std::vector<std::string> listed;
+    for (const auto& f : request) {
+        if (!iequals(f.name_string(), "connection")) continue;
+        std::string_view v = f.value();
+        while (!v.empty()) {
+            const auto comma = v.find(',');
+            auto item = xmpp::web::trim_ows(v.substr(0, comma));
+            if (!item.empty()) listed.emplace_back(item);
+            v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+        }
+    }
+    static constexpr std::string_view dropped[] = {
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "content-length", "host", "expect", "authorization", "proxy-authorization", "proxy-authenticate"};
+    std::string out;
+    out.reserve(512 + request.body().size());
+    out.append(request.method_string()).append(" ").append(request.target()).append(" HTTP/1.1\r\n");
+    auto host = server.to_string();  // host:port, [v6]:port
+    if (server.port == 443) host.resize(host.rfind(':'));
+    out.append("Host: ").append(host).append("\r\n");
+    for (const auto& f : request) {
+        const auto name = f.name_string();
+        bool drop = false;
+        for (auto d : dropped) drop = drop || iequals(name, d);
+        for (const auto& l : listed) drop = drop || iequals(name, l);
+        if (!drop) out.append(name).append(": ").append(f.value()).append("\r\n");
+    }
+    if (!authorization.empty()) out.append("Authorization: ").append(authorization).append("\r\n");
+    out.append("Connection: keep-alive\r\n");
+    if (!request.body().empty() || request.method() == http::verb::post)
+        out.append("Content-Length: ").append(std::to_string(request.body().size())).append("\r\n");
+    out.append("\r\n");
+    out.append(request.body());
+    return out;
+}
+
+std::vector<exchange::Offer> offers(const http_io::Response& response) {
+    std::vector<std::string_view> values;
+    for (const auto& f : response)
+        if (iequals(f.name_string(), "www-authenticate")) values.push_back(f.value());
+    return exchange::parse_challenges(values);
+}
+
+}  // namespace ward::proxy::egress
