@@ -89,7 +89,7 @@ struct Exchange {
         ward = std::make_unique<WardProcess>(config);
     }
 
-    std::string config_text(const std::string& auth) const {
+    std::string config_text(const std::string& auth, const std::string& extra = "") const {
         const std::string security =
             mode_ == "fips" ? "security: { mode: fips, fips_module_dir: " + fips_module_dir() + " }\n" : "";
         return security +
@@ -105,13 +105,13 @@ struct Exchange {
                "    backends: ['localhost:" + std::to_string(standin_port) + "']\n"
                "    tls_context: ews\n"
                "    exchange: { auth: " + auth + ", credentials_file: ews.credentials, domain: " + kDomain +
-               ", workstation: PRESENCE" + exchange_extra_ + " }\n";
+               ", workstation: PRESENCE" + exchange_extra_ + extra + " }\n";
     }
 
     // Rewrites the configuration with another exchange.auth and reloads ward.
-    void reload_with(const std::string& auth) {
+    void reload_with(const std::string& auth, const std::string& extra = "") {
         const auto from = ward->log().size();
-        ward::e2e::write_config(dir.path(), config_text(auth));
+        ward::e2e::write_config(dir.path(), config_text(auth, extra));
         const auto reloaded = ward::test::run_process({ward::test::ward_binary(), "reload", "-c", config.string()});
         REQUIRE_MESSAGE(reloaded.exit_code == 0, reloaded.out << reloaded.err);
         REQUIRE(ward->wait_for_log("reloaded", 10s, from));
@@ -368,13 +368,17 @@ TEST_CASE("e2e exchange: a kept-alive local connection follows a reload - new tr
     const auto before = client.ask("POST", kSoap);
     CHECK_MESSAGE(contains(before, "HTTP/1.1 200"), before << x.describe());
     CHECK(x.count("\"auth\": \"ntlmv2\"") == 1);
-    x.reload_with("basic-only");
+    x.reload_with("basic-only", ", max_body_size: 1KiB");
     // The same local connection: its next request uses the configuration in force now.
     const auto after = client.ask("POST", kSoap);
     CHECK_MESSAGE(contains(after, "HTTP/1.1 200"), after << x.describe());
     CHECK(x.count("\"event\": \"connection\"") == 2);
     CHECK(x.count("\"auth\": \"basic\"") == 1);
     CHECK(x.count("\"auth\": \"ntlmv2-connection\"") == 0);
+    // And its limits: a body over the new max_body_size is refused.
+    const auto large = client.ask("POST", std::string(kSoap) + std::string(2048, ' '));
+    CHECK_MESSAGE(contains(large, "HTTP/1.1 413"), large);
+    CHECK(x.count("\"event\": \"request\"") == 2);
 }
 
 TEST_CASE("e2e exchange: a pooled connection asked to authenticate again sends channel bindings for its own server") {
@@ -399,6 +403,12 @@ TEST_CASE("e2e exchange: TRACE and other methods are refused - a NEGOTIATE answe
             const auto r = client.ask(method, "");
             CHECK_MESSAGE(contains(r, "HTTP/1.1 405"), method << ": " << r);
             CHECK(contains(r, "Allow: GET, HEAD, POST"));
+        }
+        for (const std::string path : {"/PowerShell/", "/owa/", "/ecp/", "/EWSX/"}) {
+            const auto answer = ward::test::run_process(
+                {"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                 "http://127.0.0.1:" + std::to_string(x.ward->port("ews")) + path}, 30s);
+            CHECK_MESSAGE(answer.out == "404", path << ": " << answer.out << answer.err);
         }
         CHECK(x.count("\"event\": \"connection\"") == 0);  // nothing reached Exchange
     }
@@ -426,10 +436,32 @@ TEST_CASE("e2e exchange: after Exchange refused NTLMv2 and Basic ward answers it
     const auto second = x.ask(3);
     CHECK(answered(second.out, "502") == 3);  // ward's own answers (each closes; curl reconnects)
     CHECK(x.count("\"event\": \"refused\"") == 2);  // no further logon attempt
-    CHECK(x.ward->wait_for_log("Exchange refused NTLMv2 and Basic"));
+    CHECK(x.ward->wait_for_log("rather than lock the account out"));
     // A reload (the password fixed in the credentials file) lifts the hold at once.
     x.reload_with("auto");
     const auto third = x.ask();
     CHECK(answered(third.out, "401") == 1);
     CHECK(x.count("\"event\": \"refused\"") == 4);
+}
+
+TEST_CASE("e2e exchange: Basic refused in basic-only is tried once - an unasked answer behind the real one is never served") {
+    {
+        Exchange x("standard", "basic-only", {"--offer", "basic", "--password", "the new password"});
+        for (int i = 0; i < 3; ++i) {
+            const auto r = x.ask();
+            CHECK_MESSAGE(answered(r.out, i == 0 ? "401" : "502") == 1, i << ": " << r.out << r.err << x.describe());
+        }
+        CHECK(x.count("\"event\": \"refused\"") == 1);
+    }
+    {
+        Exchange x("standard", "basic-only", {"--offer", "basic", "--hostile", "extra-record"});
+        for (int i = 0; i < 3; ++i) {
+            const auto r = x.ask();
+            CHECK_MESSAGE(answered(r.out, "200") == 1, r.out << r.err << x.describe());
+            CHECK(contains(r.out, "GetUserAvailabilityResponse"));
+            CHECK_FALSE(contains(r.out, "INJECTED"));
+        }
+        // Each connection had bytes left after its answer: none was kept.
+        CHECK(x.count("\"event\": \"connection\"") == 3);
+    }
 }

@@ -12,6 +12,12 @@ bool method_allowed(const xmpp::web::Request& request) {
     return m == http::verb::get || m == http::verb::head || m == http::verb::post;
 }
 
+bool path_allowed(std::string_view target) {
+    for (std::string_view prefix : {"/ews/", "/autodiscover/"})
+        if (target.size() >= prefix.size() && iequals(target.substr(0, prefix.size()), prefix)) return true;
+    return false;
+}
+
 std::string upstream_request(const xmpp::web::Request& request, const config::Endpoint& server,
                              std::string_view authorization) {
     std::vector<std::string> listed;

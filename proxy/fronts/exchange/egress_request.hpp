@@ -17,6 +17,10 @@ namespace ward::proxy::egress {
 bool method_allowed(const xmpp::web::Request& request);
 inline constexpr std::string_view kAllowedMethods = "GET, HEAD, POST";
 
+// EWS (/EWS/) and Autodiscover (/Autodiscover/), IIS's case-insensitive paths: ward's
+// credentials reach nothing else on the server.
+bool path_allowed(std::string_view target);
+
 // The request as Exchange gets it: hop-by-hop fields (and those the Connection field names),
 // the client's own Authorization and Proxy-Authorization, Expect and Host dropped; Host the
 // server's; `authorization` when not empty; framing (Content-Length) ward's own.

@@ -38,7 +38,7 @@ public:
           plan_(s.snapshot().find_listener(s.listener().name)),
           options_(&*s.listener().exchange),
           state_(static_cast<const ExchangeState*>(s.front_state())),
-          reader_(web::RequestLimits{options_->max_header_size, options_->max_body_size}),
+          reader_(std::make_unique<web::RequestReader>(limits())),
           buffer_(16 * 1024, '\0') {}
 
     awaitable<void> run() {
@@ -54,7 +54,7 @@ public:
                 std::vector<std::pair<std::string, std::string>> allow;
                 allow.emplace_back("Allow", egress::kAllowedMethods);
                 const bool keep = web::keep_alive(request_);
-                co_await refuse(405, "only GET, HEAD and POST are forwarded to Exchange", !keep, std::move(allow));
+                co_await refuse_with(405, "only GET, HEAD and POST are forwarded to Exchange", !keep, std::move(allow));
                 if (!keep) co_return;
                 continue;
             }
@@ -63,9 +63,15 @@ public:
                 co_await refuse(400, "the request target is not a path (origin-form)", true);
                 co_return;
             }
-            if (exchange_pool::refusals_held(state_)) {
-                co_await refuse(502, "Exchange refused the configured credentials (NTLMv2 and Basic); ward tries again "
-                                     "after a minute or a reload", true);
+            if (!egress::path_allowed(target)) {
+                const bool keep = web::keep_alive(request_);
+                co_await refuse(404, "only EWS and Autodiscover are reached through this listener", !keep);
+                if (!keep) co_return;
+                continue;
+            }
+            if (exchange_pool::refusals_held(hold_key())) {
+                co_await refuse(502, "Exchange refused the configured credentials; ward tries again after a minute or "
+                                     "a reload", true);
                 co_return;
             }
             const bool forwarded = co_await forward();
@@ -106,16 +112,23 @@ private:
         plan_ = plan;
         options_ = &*plan->listener->exchange;
         state_ = static_cast<const ExchangeState*>(plan->state.get());
+        // The next requests are read with the new limits (bytes already sent stay).
+        auto rest = reader_->take_rest();
+        reader_ = std::make_unique<web::RequestReader>(limits());
+        reader_->feed(rest);
         return true;
     }
 
+    web::RequestLimits limits() const { return {options_->max_header_size, options_->max_body_size}; }
+    std::string hold_key() const { return std::to_string(snapshot_->generation) + "/" + s_.listener().name; }
+
     // --- the local client ----------------------------------------------------------------
     awaitable<bool> next_request() {
-        bool begun = reader_.started();
+        bool begun = reader_->started();
         auto begun_at = clock::now();
         const auto idle_until = clock::now() + s_.listener().limits.idle_timeout;
         for (;;) {
-            auto result = reader_.next();
+            auto result = reader_->next();
             if (result.status == web::ReadResult::Status::request) {
                 request_ = std::move(result.request);
                 co_return true;
@@ -125,11 +138,11 @@ private:
                 co_await refuse(result.refusal, result.why, true);
                 co_return false;
             }
-            if (reader_.take_continue()) {
+            if (reader_->take_continue()) {
                 const bool invited = co_await write_client("HTTP/1.1 100 Continue\r\n\r\n");
                 if (!invited) co_return false;
             }
-            if (!begun && reader_.started()) {
+            if (!begun && reader_->started()) {
                 begun = true;
                 begun_at = clock::now();
             }
@@ -146,7 +159,7 @@ private:
                 co_return false;
             }
             s_.summary().bytes_from_client += n;
-            reader_.feed(std::string_view(buffer_.data(), n));
+            reader_->feed(std::string_view(buffer_.data(), n));
         }
     }
 
@@ -162,8 +175,11 @@ private:
     }
 
     // Ward's own answer, then (close) the end of the connection.
-    awaitable<void> refuse(int status, std::string why, bool close,
-                           std::vector<std::pair<std::string, std::string>> headers = {}) {
+    awaitable<void> refuse(int status, std::string why, bool close) {
+        std::vector<std::pair<std::string, std::string>> none;
+        co_await refuse_with(status, std::move(why), close, std::move(none));
+    }
+    awaitable<void> refuse_with(int status, std::string why, bool close, std::vector<std::pair<std::string, std::string>> headers) {
         web::Answer a;
         a.status = status;
         a.why = std::move(why);
@@ -227,10 +243,11 @@ private:
     // One request (with `authorization`) on the current connection and Exchange's answer into
     // response_. stale: a reused connection turned out closed before answering.
     awaitable<Leg> leg(std::string authorization) {
-        const auto bytes = egress::upstream_request(request_, *s_.backend_endpoint(), authorization);
+        auto bytes = egress::upstream_request(request_, *s_.backend_endpoint(), authorization);
         OPENSSL_cleanse(authorization.data(), authorization.size());
         s_.exchange_deadline(clock::now() + options_->request_timeout);
         const auto wec = co_await s_.backend().write_all(bytes.data(), bytes.size());
+        OPENSSL_cleanse(bytes.data(), bytes.size());
         if (s_.exchange_expired()) {
             s_.metrics().count(ExchangeCount::upstream_timeout);
             co_await fail_upstream(504, "Exchange did not take the request in time");
@@ -248,14 +265,19 @@ private:
                                                        request_.method() == http::verb::head, response_);
         if (r.result == http_io::Read::ok && response_.result_int() != 101) {
             answered_on_connection_ = true;
-            upstream_keep_ = !r.closed && response_.keep_alive() && pending_.empty();
+            // (Bytes past the answer, also those OpenSSL read ahead: the connection is not in step.)
+            upstream_keep_ = !r.closed && response_.keep_alive() && pending_.empty() && !SSL_has_pending(s_.backend().ssl());
             if (!upstream_keep_) {
                 s_.drop_backend();
                 pending_.clear();
             }
             co_return Leg::ok;
         }
-        if (r.result == http_io::Read::closed_unanswered && reused_ && !answered_on_connection_) co_return Leg::stale;
+        // Closed after taking the whole request: sent again only when that cannot do it twice.
+        const auto m = request_.method();
+        if (r.result == http_io::Read::closed_unanswered && reused_ && !answered_on_connection_ &&
+            (m == http::verb::get || m == http::verb::head))
+            co_return Leg::stale;
         if (r.result == http_io::Read::timed_out) {
             s_.metrics().count(ExchangeCount::upstream_timeout);
             co_await fail_upstream(504, "no answer from Exchange within " + std::to_string(options_->request_timeout.count()) + "ms");
@@ -285,6 +307,8 @@ private:
             s_.drop_backend();
             pending_.clear();
         }
+        s_.metrics().count(ExchangeCount::upstream_protocol);
+        co_await fail_upstream(502, "Exchange closed two connections without answering");
         co_return Leg::failed;
     }
 
@@ -305,7 +329,7 @@ private:
         const auto first = co_await leg_connected(basic_only);
         if (first != Leg::ok) co_return false;
         if (basic_only || auth_ == Auth::basic) {
-            note_basic(false);
+            note_basic();
             co_return true;
         }
         if (response_.result_int() != 401) co_return true;
@@ -313,7 +337,6 @@ private:
         // offered and possible, else Basic.
         const auto scheme = exchange::ntlm_scheme(egress::offers(response_));
         std::string why_not;
-        bool ntlm_refused = false;
         if (!scheme) {
             why_not = "Exchange offers no NTLM";
         } else if (!state_->crypto) {
@@ -323,7 +346,6 @@ private:
             if (outcome == Ntlm::failed) co_return false;
             if (outcome == Ntlm::answered) co_return true;
             why_not = ntlm_why_;
-            ntlm_refused = outcome == Ntlm::refused;
         }
         log_auth("NTLMv2 not used (" + why_not + "); falling back to Basic");
         // A new connection: the one that failed NTLM (if still open) is not reused.
@@ -331,13 +353,14 @@ private:
         pending_.clear();
         const auto fallback = co_await leg_connected(true, false);
         if (fallback != Leg::ok) co_return false;
-        note_basic(ntlm_refused);
+        note_basic();
         co_return true;
     }
 
     // The current connection used Basic for the answer in response_. In auto mode a connection
     // that fell back stays this session's (never pooled): each new session tries NTLMv2 again.
-    void note_basic(bool ntlm_refused) {
+    // Basic refused: the credentials are wrong (or the account locked); ward stops trying.
+    void note_basic() {
         if (!basic_counted_) {
             s_.metrics().count(ExchangeCount::auth_basic);
             basic_counted_ = true;
@@ -347,12 +370,9 @@ private:
         last_auth_ = Auth::basic;
         if (response_.result_int() == 401) {
             s_.metrics().count(ExchangeCount::basic_refused);
-            log_auth("Exchange refused Basic (its 401 goes to the client)");
-            if (ntlm_refused) {
-                log_auth("Exchange refused NTLMv2 and Basic: ward answers 502 itself for a minute (or until a reload) "
-                         "rather than lock the account out");
-                exchange_pool::hold_refusals(state_, snapshot_, std::chrono::steady_clock::now() + kRefusalHold);
-            }
+            log_auth("Exchange refused Basic (its 401 goes to the client); ward answers 502 itself for a minute "
+                     "(or until a reload) rather than lock the account out");
+            exchange_pool::hold_refusals(hold_key(), std::chrono::steady_clock::now() + kRefusalHold);
         }
     }
 
@@ -389,10 +409,11 @@ private:
         // The certificate of this connection's server (RFC 5929 tls-server-end-point).
         const auto end_point = server_end_point(s_.backend().ssl());
         if (end_point.size() >= 20) options.channel_bindings = ntlm::channel_bindings_hash(*state_->crypto, end_point);
-        const ntlm::Credentials credentials{state_->credentials.user, state_->credentials.password, state_->domain,
+        ntlm::Credentials credentials{state_->credentials.user, state_->credentials.password, state_->domain,
                                             state_->workstation};
         auto made = ntlm::authenticate_message(*state_->crypto, negotiate, std::get<ntlm::Challenge>(parsed), credentials,
                                                ntlm::Randomness::fresh(), options);
+        OPENSSL_cleanse(credentials.password.data(), credentials.password.size());
         if (auto* why = std::get_if<std::string>(&made)) {
             s_.metrics().count(ExchangeCount::ntlm_unusable);
             co_return fall_back(*why);
@@ -424,7 +445,7 @@ private:
         const bool poolable = auth_ == Auth::ntlm || state_->mode == config::ExchangeAuth::basic_only;
         const auto* now = s_.worker().current_snapshot();
         if (!s_.has_backend() || !upstream_keep_ || !pending_.empty() || !poolable || now != snapshot_.get() ||
-            SSL_pending(s_.backend().ssl()) > 0) {
+            SSL_has_pending(s_.backend().ssl())) {
             s_.drop_backend();
             return;
         }
@@ -441,7 +462,7 @@ private:
     const ListenerPlan* plan_;
     const config::ExchangeOptions* options_;
     const ExchangeState* state_;
-    web::RequestReader reader_;
+    std::unique_ptr<web::RequestReader> reader_;
     std::string buffer_;
     web::Request request_;
     http_io::Response response_;

@@ -8,6 +8,8 @@
 
 #include <list>
 #include <map>
+#include <mutex>
+#include <string>
 
 namespace ward::proxy::exchange_pool {
 
@@ -69,7 +71,7 @@ std::optional<Upstream> take(const void* key) {
         char byte = 0;
         const auto n = ::recv(out->connection.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         const bool quiet = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        if (!quiet || SSL_pending(out->connection.ssl()) > 0) {
+        if (!quiet || SSL_has_pending(out->connection.ssl())) {
             out->connection.close();
             return take(key);
         }
@@ -104,27 +106,21 @@ void put(const void* key, std::shared_ptr<const Snapshot> snapshot, Upstream ups
 
 namespace {
 
-struct Hold {
-    std::chrono::steady_clock::time_point until;
-    std::shared_ptr<const Snapshot> snapshot;  // keeps the key's state (and so its address) taken
-};
-
-std::map<const void*, Hold>& holds() {
-    thread_local std::map<const void*, Hold> entries;
-    return entries;
-}
+std::mutex hold_mutex;
+std::map<std::string, std::chrono::steady_clock::time_point> held;  // by hold_mutex
 
 }  // namespace
 
-void hold_refusals(const void* key, std::shared_ptr<const Snapshot> snapshot, std::chrono::steady_clock::time_point until) {
-    holds()[key] = Hold{until, std::move(snapshot)};
+void hold_refusals(const std::string& key, std::chrono::steady_clock::time_point until) {
+    std::lock_guard lock(hold_mutex);
+    held[key] = until;
 }
 
-bool refusals_held(const void* key) {
-    auto& h = holds();
+bool refusals_held(const std::string& key) {
+    std::lock_guard lock(hold_mutex);
     const auto now = std::chrono::steady_clock::now();
-    for (auto it = h.begin(); it != h.end();) it = it->second.until <= now ? h.erase(it) : std::next(it);
-    return h.count(key) != 0;
+    std::erase_if(held, [now](const auto& entry) { return entry.second <= now; });
+    return held.count(key) != 0;
 }
 
 std::size_t idle_count() {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "config/config.hpp"
 #include "proxy/engine/connection.hpp"
@@ -32,10 +33,11 @@ void put(const void* key, std::shared_ptr<const Snapshot> snapshot, Upstream ups
 // Idle connections on this thread (tests).
 std::size_t idle_count();
 
-// Exchange refused both NTLMv2 and Basic for `key`: ward answers itself instead of trying again
-// (each try is a failed logon, and the service account would soon be locked out) until `until`
-// or a reload (a new key). Per thread, as the pool.
-void hold_refusals(const void* key, std::shared_ptr<const Snapshot> snapshot, std::chrono::steady_clock::time_point until);
-bool refusals_held(const void* key);
+// Exchange refused the credentials (Basic, after NTLMv2 where tried) for `key` (a listener of
+// one configuration: its generation and name): ward answers itself instead of trying again (each
+// try is a failed logon, and the service account would soon be locked out) until `until`.
+// Process-wide: every worker stops.
+void hold_refusals(const std::string& key, std::chrono::steady_clock::time_point until);
+bool refusals_held(const std::string& key);
 
 }  // namespace ward::proxy::exchange_pool

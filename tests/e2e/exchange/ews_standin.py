@@ -30,6 +30,7 @@ import hmac  # noqa: E402
 import http.server  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
+import socket  # noqa: E402
 import socketserver  # noqa: E402
 import ssl  # noqa: E402
 import struct  # noqa: E402
@@ -141,7 +142,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
              user_agent=self.headers.get("User-Agent", ""), host=self.headers.get("Host", ""))
         if not ok:
             return self.answer(400, b"not a GetUserAvailability request")
+        extra = self.server.options.hostile == "extra-record"
+        if extra:  # the answer and a second, unasked one in one TCP segment (two TLS records)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
         self.answer(200, SOAP_RESPONSE.encode(), [("Content-Type", "text/xml; charset=utf-8")])
+        if extra:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED")
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
 
     # --- NTLM ------------------------------------------------------------------------------
     def challenge_message(self, negotiate_flags):
@@ -310,7 +317,7 @@ def main():
     parser.add_argument("--offer", choices=["ntlm", "negotiate", "basic"], default="ntlm")
     parser.add_argument("--ntlm", choices=["accept", "refuse", "v1-only", "negotiate-503"], default="accept")
     parser.add_argument("--no-timestamp", dest="timestamp", action="store_false")
-    parser.add_argument("--hostile", choices=["", "silent", "cut", "garbage", "101", "bad-challenge"], default="")
+    parser.add_argument("--hostile", choices=["", "silent", "cut", "garbage", "101", "bad-challenge", "extra-record"], default="")
     parser.add_argument("--require-cbt", action="store_true", help="refuse an AUTHENTICATE without channel bindings")
     parser.add_argument("--reauth-after", type=int, default=0,
                         help="once, after this many requests on an authenticated connection, ask it to authenticate again")
