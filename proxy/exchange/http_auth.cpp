@@ -103,6 +103,12 @@ std::optional<std::string> ntlm_scheme(const std::vector<Offer>& offers) {
     return std::nullopt;
 }
 
+bool offers_scheme(const std::vector<Offer>& offers, std::string_view scheme) {
+    for (const auto& o : offers)
+        if (o.scheme == scheme) return true;
+    return false;
+}
+
 std::optional<ntlm::Bytes> ntlm_token(const std::vector<Offer>& offers, std::string_view scheme) {
     const auto want = lower(scheme);
     for (const auto& o : offers) {

@@ -28,6 +28,9 @@ std::vector<Offer> parse_challenges(const std::vector<std::string_view>& values)
 // NTLMSSP token, as Windows clients send it when Kerberos is unavailable); nullopt when neither.
 std::optional<std::string> ntlm_scheme(const std::vector<Offer>& offers);
 
+// Whether `scheme` (lower case) is among the challenges.
+bool offers_scheme(const std::vector<Offer>& offers, std::string_view scheme);
+
 // The NTLM message in the challenge for `scheme` (the CHALLENGE after a NEGOTIATE), decoded;
 // nullopt when there is none or it is not base64.
 std::optional<ntlm::Bytes> ntlm_token(const std::vector<Offer>& offers, std::string_view scheme);

@@ -166,8 +166,8 @@ public:
     KeptAlive(const KeptAlive&) = delete;
     KeptAlive& operator=(const KeptAlive&) = delete;
 
-    std::string ask(const std::string& method, const std::string& body) {
-        const auto request = method + " /EWS/Exchange.asmx HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+    std::string ask(const std::string& method, const std::string& body, const std::string& path = "/EWS/Exchange.asmx") {
+        const auto request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
         REQUIRE(::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
         std::string in;
@@ -368,17 +368,20 @@ TEST_CASE("e2e exchange: a kept-alive local connection follows a reload - new tr
     const auto before = client.ask("POST", kSoap);
     CHECK_MESSAGE(contains(before, "HTTP/1.1 200"), before << x.describe());
     CHECK(x.count("\"auth\": \"ntlmv2\"") == 1);
-    x.reload_with("basic-only", ", max_body_size: 1KiB");
-    // The same local connection: its next request uses the configuration in force now.
-    const auto after = client.ask("POST", kSoap);
-    CHECK_MESSAGE(contains(after, "HTTP/1.1 200"), after << x.describe());
-    CHECK(x.count("\"event\": \"connection\"") == 2);
-    CHECK(x.count("\"auth\": \"basic\"") == 1);
-    CHECK(x.count("\"auth\": \"ntlmv2-connection\"") == 0);
-    // And its limits: a body over the new max_body_size is refused.
+    x.reload_with("basic-only", ", max_body_size: 1500");
+    // The same local connection: its next request uses the configuration in force now, its
+    // limits included (the first request after the reload was read with the old ones).
     const auto large = client.ask("POST", std::string(kSoap) + std::string(2048, ' '));
     CHECK_MESSAGE(contains(large, "HTTP/1.1 413"), large);
-    CHECK(x.count("\"event\": \"request\"") == 2);
+    CHECK(x.count("\"event\": \"request\"") == 1);
+    KeptAlive second(x.ward->port("ews"));
+    second.ask("POST", kSoap);  // a connection kept alive from before the second reload
+    x.reload_with("basic-only");
+    const auto after = second.ask("POST", kSoap);
+    CHECK_MESSAGE(contains(after, "HTTP/1.1 200"), after << x.describe());
+    CHECK(x.count("\"auth\": \"basic\"") == 2);
+    CHECK(x.count("\"event\": \"connection\"") == 3);  // a new upstream connection per configuration
+    CHECK(x.count("\"auth\": \"ntlmv2-connection\"") == 0);
 }
 
 TEST_CASE("e2e exchange: a pooled connection asked to authenticate again sends channel bindings for its own server") {
@@ -404,11 +407,13 @@ TEST_CASE("e2e exchange: TRACE and other methods are refused - a NEGOTIATE answe
             CHECK_MESSAGE(contains(r, "HTTP/1.1 405"), method << ": " << r);
             CHECK(contains(r, "Allow: GET, HEAD, POST"));
         }
-        for (const std::string path : {"/PowerShell/", "/owa/", "/ecp/", "/EWSX/"}) {
-            const auto answer = ward::test::run_process(
-                {"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                 "http://127.0.0.1:" + std::to_string(x.ward->port("ews")) + path}, 30s);
-            CHECK_MESSAGE(answer.out == "404", path << ": " << answer.out << answer.err);
+        // Other virtual directories, and every spelling IIS would resolve into one.
+        for (const std::string path : {"/PowerShell/", "/owa/", "/ecp/", "/EWSX/", "/EWS/", "/EWS/../PowerShell/",
+                                       "/EWS/%2e%2e/ecp/", "/Autodiscover/..\\owa\\", "/EWS/./../ecp/",
+                                       "/EWS%2f..%2fowa/", "/EWS/Exchange.asmx?x=@evil/owa", "/EWS//Exchange.asmx"}) {
+            KeptAlive raw(x.ward->port("ews"));
+            const auto answer = raw.ask("GET", "", path);
+            CHECK_MESSAGE((contains(answer, "HTTP/1.1 404") || contains(answer, "HTTP/1.1 400")), path << ": " << answer);
         }
         CHECK(x.count("\"event\": \"connection\"") == 0);  // nothing reached Exchange
     }
@@ -464,4 +469,15 @@ TEST_CASE("e2e exchange: Basic refused in basic-only is tried once - an unasked 
         // Each connection had bytes left after its answer: none was kept.
         CHECK(x.count("\"event\": \"connection\"") == 3);
     }
+}
+
+TEST_CASE("e2e exchange: no Basic where Exchange offers none - the 401 is passed on and nothing is held") {
+    Exchange x("standard", "auto", {"--offer", "negotiate", "--ntlm", "refuse", "--no-basic"});
+    for (int i = 0; i < 2; ++i) {
+        const auto r = x.ask();
+        CHECK_MESSAGE(answered(r.out, "401") == 1, i << ": " << r.out << r.err << x.describe());
+    }
+    CHECK(x.count("\"method\": \"ntlmv2\"") == 2);  // NTLMv2 tried (and refused) by each session
+    CHECK_FALSE(contains(x.events(), "violation"));  // never Basic
+    CHECK(x.ward->wait_for_log("and Exchange offers no Basic"));
 }

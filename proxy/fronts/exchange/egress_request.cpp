@@ -2,6 +2,8 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "config/values.hpp"
+
 namespace ward::proxy::egress {
 
 namespace http = boost::beast::http;
@@ -13,8 +15,11 @@ bool method_allowed(const xmpp::web::Request& request) {
 }
 
 bool path_allowed(std::string_view target) {
+    // One spelling only: no query, no percent-encoding, no backslash, no '.' or '..' segment, no
+    // '//' (what IIS would decode or resolve into another path is never sent).
+    if (!config::is_http_path(target) || target.find('\\') != std::string_view::npos) return false;
     for (std::string_view prefix : {"/ews/", "/autodiscover/"})
-        if (target.size() >= prefix.size() && iequals(target.substr(0, prefix.size()), prefix)) return true;
+        if (target.size() > prefix.size() && iequals(target.substr(0, prefix.size()), prefix)) return true;
     return false;
 }
 
@@ -34,8 +39,12 @@ std::string upstream_request(const xmpp::web::Request& request, const config::En
     static constexpr std::string_view dropped[] = {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
         "content-length", "host", "expect", "authorization", "proxy-authorization", "proxy-authenticate"};
+    // Room for everything at once: the Authorization line must not be left behind in a buffer
+    // freed by a reallocation (the caller cleanses the one it gets).
+    std::size_t size = 512 + authorization.size() + request.target().size() + request.body().size();
+    for (const auto& f : request) size += f.name_string().size() + f.value().size() + 4;
     std::string out;
-    out.reserve(512 + request.body().size());
+    out.reserve(size);
     out.append(request.method_string()).append(" ").append(request.target()).append(" HTTP/1.1\r\n");
     auto host = server.to_string();  // host:port, [v6]:port
     if (server.port == 443) host.resize(host.rfind(':'));

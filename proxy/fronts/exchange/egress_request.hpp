@@ -17,7 +17,8 @@ namespace ward::proxy::egress {
 bool method_allowed(const xmpp::web::Request& request);
 inline constexpr std::string_view kAllowedMethods = "GET, HEAD, POST";
 
-// EWS (/EWS/) and Autodiscover (/Autodiscover/), IIS's case-insensitive paths: ward's
+// EWS (/EWS/...) and Autodiscover (/Autodiscover/...), IIS's case-insensitive paths, in one
+// spelling (config::is_http_path: no query, '%', '.' or '..' segment; no backslash): ward's
 // credentials reach nothing else on the server.
 bool path_allowed(std::string_view target);
 

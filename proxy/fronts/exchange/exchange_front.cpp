@@ -49,6 +49,10 @@ public:
                 co_await refuse(503, "this listener was removed or changed by a reload", true);
                 co_return;
             }
+            if (request_.body().size() > options_->max_body_size) {  // read before a reload lowered it
+                co_await refuse(413, "the request body is larger than max_body_size", true);
+                co_return;
+            }
             if (!egress::method_allowed(request_)) {
                 // (Named first: GCC 12 cannot build a braced list inside co_await.)
                 std::vector<std::pair<std::string, std::string>> allow;
@@ -297,7 +301,7 @@ private:
     // connection uses it, else with none (the connection's NTLM, or to learn what Exchange offers).
     awaitable<Leg> leg_connected(bool basic_always, bool pooled = true) {
         for (int attempt = 0; attempt < 2; ++attempt) {
-            const bool connected = co_await connect_upstream(pooled);
+            const bool connected = co_await connect_upstream(pooled && attempt == 0);
             if (!connected) co_return Leg::failed;
             // (Named first: GCC 12 mis-builds a conditional's temporaries inside co_await.)
             std::string authorization;
@@ -335,7 +339,9 @@ private:
         if (response_.result_int() != 401) co_return true;
         // 401 (on a fresh connection, or one Exchange wants authenticated again): NTLMv2 when
         // offered and possible, else Basic.
-        const auto scheme = exchange::ntlm_scheme(egress::offers(response_));
+        const auto offered = egress::offers(response_);
+        const auto scheme = exchange::ntlm_scheme(offered);
+        const bool basic_offered = exchange::offers_scheme(offered, "basic");
         std::string why_not;
         if (!scheme) {
             why_not = "Exchange offers no NTLM";
@@ -346,6 +352,16 @@ private:
             if (outcome == Ntlm::failed) co_return false;
             if (outcome == Ntlm::answered) co_return true;
             why_not = ntlm_why_;
+        }
+        if (!basic_offered) {
+            // Basic would be refused unread: the client gets Exchange's 401 as it is.
+            log_auth("NTLMv2 not used (" + why_not + ") and Exchange offers no Basic");
+            if (response_.result_int() != 401) {
+                std::string why = "NTLMv2 not used (" + why_not + ") and Exchange offers no Basic";
+                co_await fail_upstream(502, std::move(why));
+                co_return false;
+            }
+            co_return true;
         }
         log_auth("NTLMv2 not used (" + why_not + "); falling back to Basic");
         // A new connection: the one that failed NTLM (if still open) is not reused.
@@ -368,7 +384,8 @@ private:
         }
         auth_ = Auth::basic;
         last_auth_ = Auth::basic;
-        if (response_.result_int() == 401) {
+        // IIS answers wrong credentials with 401 offering Basic again (other 401s are no logon).
+        if (response_.result_int() == 401 && exchange::offers_scheme(egress::offers(response_), "basic")) {
             s_.metrics().count(ExchangeCount::basic_refused);
             log_auth("Exchange refused Basic (its 401 goes to the client); ward answers 502 itself for a minute "
                      "(or until a reload) rather than lock the account out");

@@ -132,7 +132,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 headers += [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "NTLM")]
             elif opts.offer == "negotiate":
                 headers.append(("WWW-Authenticate", "Negotiate"))
-            headers.append(("WWW-Authenticate", 'Basic realm="ews.example"'))
+            if opts.basic:
+                headers.append(("WWW-Authenticate", 'Basic realm="ews.example"'))
         self.answer(401, b"401 - Unauthorized", headers)
 
     def serve(self, method):
@@ -261,6 +262,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 opts.hostile.startswith("bad-challenge") and authorization.lower().startswith("ntlm")):
             return self.hostile()
         scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "basic" and not opts.basic:
+            emit(event="violation", what="Basic sent to a server that does not offer it", conn=self.conn_id)
+            return self.unauthorized()
         if scheme.lower() == "basic":
             user, _, password = base64.b64decode(token).decode().partition(":")
             if user == opts.user and password == opts.password:
@@ -318,6 +322,7 @@ def main():
     parser.add_argument("--ntlm", choices=["accept", "refuse", "v1-only", "negotiate-503"], default="accept")
     parser.add_argument("--no-timestamp", dest="timestamp", action="store_false")
     parser.add_argument("--hostile", choices=["", "silent", "cut", "garbage", "101", "bad-challenge", "extra-record"], default="")
+    parser.add_argument("--no-basic", dest="basic", action="store_false", help="never offer Basic")
     parser.add_argument("--require-cbt", action="store_true", help="refuse an AUTHENTICATE without channel bindings")
     parser.add_argument("--reauth-after", type=int, default=0,
                         help="once, after this many requests on an authenticated connection, ask it to authenticate again")
