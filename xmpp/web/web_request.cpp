@@ -12,23 +12,6 @@ namespace {
 
 using boost::beast::iequals;
 
-// The comma-separated tokens of every line of field `name`.
-template <class Fields>
-std::vector<std::string> tokens(const Fields& fields, std::string_view name) {
-    std::vector<std::string> out;
-    for (const auto& f : fields) {
-        if (!iequals(f.name_string(), name)) continue;
-        std::string_view v = f.value();
-        while (!v.empty()) {
-            const auto comma = v.find(',');
-            const auto t = trim_ows(v.substr(0, comma));
-            if (!t.empty()) out.push_back(config::lower(t));
-            if (comma == std::string_view::npos) break;
-            v.remove_prefix(comma + 1);
-        }
-    }
-    return out;
-}
 
 bool has_token(const std::vector<std::string>& list, std::string_view token) {
     for (const auto& t : list)
@@ -83,6 +66,30 @@ std::optional<std::string> host_of(std::string_view value) {
 }
 
 }  // namespace
+
+std::vector<std::string> tokens(const http::fields& fields, std::string_view name) {
+    std::vector<std::string> out;
+    for (const auto& f : fields) {
+        if (!iequals(f.name_string(), name)) continue;
+        std::string_view v = f.value();
+        while (!v.empty()) {
+            const auto comma = v.find(',');
+            const auto t = trim_ows(v.substr(0, comma));
+            if (!t.empty()) out.push_back(config::lower(t));
+            if (comma == std::string_view::npos) break;
+            v.remove_prefix(comma + 1);
+        }
+    }
+    return out;
+}
+
+void append_keep_alive_framing(std::string& out, const Request& request) {
+    out.append("Connection: keep-alive\r\n");
+    if (!request.body().empty() || request.method() == http::verb::post)
+        out.append("Content-Length: ").append(std::to_string(request.body().size())).append("\r\n");
+    out.append("\r\n");
+    out.append(request.body());
+}
 
 bool keep_alive(const Request& request) { return request.keep_alive(); }
 
@@ -213,11 +220,7 @@ std::string backend_request(const Request& request, Route route, std::string_vie
         out.append("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n");
         return out;
     }
-    out.append("Connection: keep-alive\r\n");
-    if (!request.body().empty() || request.method() == http::verb::post)
-        out.append("Content-Length: ").append(std::to_string(request.body().size())).append("\r\n");
-    out.append("\r\n");
-    out.append(request.body());
+    append_keep_alive_framing(out, request);
     return out;
 }
 

@@ -72,6 +72,12 @@ std::string answer_bytes(const Answer& answer, bool keep_alive);
 // xmpp subprotocol, no extension.
 std::optional<std::string> check_upgrade_response(const Request& request, const Response& response);
 
+// The comma-separated tokens of every `name` field, lower-cased (Connection, Upgrade, ...).
+std::vector<std::string> tokens(const http::fields& fields, std::string_view name);
+// The end of a request ward forwards on a kept-alive connection: Connection: keep-alive, ward's
+// own Content-Length (for a body, or any POST), the blank line, the body.
+void append_keep_alive_framing(std::string& out, const Request& request);
+
 // Whether the request asks to keep the connection open (HTTP/1.1 unless Connection: close).
 bool keep_alive(const Request& request);
 

@@ -3,6 +3,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "config/values.hpp"
+#include "xmpp/web/web_request.hpp"
 
 namespace ward::proxy::egress {
 
@@ -25,17 +26,7 @@ bool path_allowed(std::string_view target) {
 
 std::string upstream_request(const xmpp::web::Request& request, const config::Endpoint& server,
                              std::string_view authorization) {
-    std::vector<std::string> listed;
-    for (const auto& f : request) {
-        if (!iequals(f.name_string(), "connection")) continue;
-        std::string_view v = f.value();
-        while (!v.empty()) {
-            const auto comma = v.find(',');
-            auto item = xmpp::web::trim_ows(v.substr(0, comma));
-            if (!item.empty()) listed.emplace_back(item);
-            v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-        }
-    }
+    const auto listed = xmpp::web::tokens(request, "connection");
     static constexpr std::string_view dropped[] = {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
         "content-length", "host", "expect", "authorization", "proxy-authorization", "proxy-authenticate"};
@@ -57,11 +48,7 @@ std::string upstream_request(const xmpp::web::Request& request, const config::En
         if (!drop) out.append(name).append(": ").append(f.value()).append("\r\n");
     }
     if (!authorization.empty()) out.append("Authorization: ").append(authorization).append("\r\n");
-    out.append("Connection: keep-alive\r\n");
-    if (!request.body().empty() || request.method() == http::verb::post)
-        out.append("Content-Length: ").append(std::to_string(request.body().size())).append("\r\n");
-    out.append("\r\n");
-    out.append(request.body());
+    xmpp::web::append_keep_alive_framing(out, request);
     return out;
 }
 
