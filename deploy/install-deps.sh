@@ -11,6 +11,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libssl-dev libpugixml-dev libyaml-cpp-dev libspdlog-dev doctest-dev
   libexpat1-dev libbenchmark-dev
+  # the fuzzing stage (libFuzzer ships in clang's runtime)
+  clang libclang-rt-14-dev
   # tools the tests drive (real, independent peers)
   openssl ca-certificates curl sip-tester stunnel4 sslscan testssl.sh
   prosody lua-unbound python3-slixmpp go-sendxmpp

@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
-# Builds ward with warnings as errors and runs every test tier (unit, integration, fips, e2e).
-# Installs what it needs first. `.ci/run` calls this.
+# Builds ward with warnings as errors and runs every test tier (unit, integration, fips, e2e);
+# then an AddressSanitizer + UndefinedBehaviorSanitizer build runs the unit, integration and fips
+# tiers, and every libFuzzer harness runs a short fixed number of executions (tests/fuzz/run.sh).
+# Installs what it needs first. `.ci/run` calls this. Arguments go to the first ctest run.
+# WARD_SKIP_SANITIZERS=1 and WARD_SKIP_FUZZ=1 leave those stages out; WARD_FUZZ_RUNS sets the
+# executions per harness (default 20000).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${WARD_BUILD_DIR:-$top/build}
 "$top/deploy/install-deps.sh"
+stage() { echo "== $1 ($(date -u +%H:%M:%S))"; }
+
+stage "release build, every tier"
 cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARD_WERROR=ON >/dev/null
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" -j "$(nproc)" --output-on-failure --timeout 900 "$@"
+
+if [ "${WARD_SKIP_SANITIZERS:-}" != 1 ]; then
+  stage "ASan + UBSan build: unit, integration and fips tiers"
+  asan=${WARD_ASAN_BUILD_DIR:-$top/build-asan}
+  cmake -S "$top" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARD_SANITIZE=ON -DWARD_BENCH=OFF -DWARD_WERROR=ON >/dev/null
+  cmake --build "$asan" -j "$(nproc)" --target ward ward_unit_tests ward_integration_tests ward_fips_tests
+  ctest --test-dir "$asan" -j "$(nproc)" --output-on-failure --timeout 900 -L 'unit|integration|fips'
+fi
+
+if [ "${WARD_SKIP_FUZZ:-}" != 1 ]; then
+  stage "fuzzing: every harness, ${WARD_FUZZ_RUNS:-20000} runs"
+  "$top/tests/fuzz/run.sh" "${WARD_FUZZ_RUNS:-20000}"
+fi
+stage "done"
