@@ -7,23 +7,14 @@
 #include "config/loader.hpp"
 #include "config/writer.hpp"
 #include "../support/tls_test_support.hpp"
+#include "config_test_helpers.hpp"
 
 namespace fs = std::filesystem;
 using namespace ward::config;
 
 namespace {
 
-std::string lines_of(const Diagnostics& d) {
-    std::string out;
-    for (const auto& x : d.all()) out += format(x) + "\n";
-    return out;
-}
-
-std::string lines_of(const std::vector<std::string>& expected) {
-    std::string out;
-    for (const auto& x : expected) out += x + "\n";
-    return out;
-}
+using ward::test::lines_of;
 
 struct Folder {
     ward::test::TempDir dir{"config-exchange"};

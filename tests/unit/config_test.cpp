@@ -11,24 +11,14 @@
 #include "config/values.hpp"
 #include "config/writer.hpp"
 #include "../support/tls_test_support.hpp"
+#include "config_test_helpers.hpp"
 
 namespace fs = std::filesystem;
 using namespace ward::config;
 
 namespace {
 
-// Diagnostics and expectations compared as text, one per line, so a failure shows both.
-std::string lines_of(const Diagnostics& d) {
-    std::string out;
-    for (const auto& x : d.all()) out += format(x) + "\n";
-    return out;
-}
-
-std::string lines_of(const std::vector<std::string>& expected) {
-    std::string out;
-    for (const auto& x : expected) out += x + "\n";
-    return out;
-}
+using ward::test::lines_of;
 
 std::string read_file(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
