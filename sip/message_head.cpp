@@ -138,6 +138,7 @@ std::string_view reason_phrase(int status) {
     switch (status) {
         case 400: return "Bad Request";
         case 513: return "Message Too Large";
+        case 503: return "Service Unavailable";
         default: return "Error";
     }
 }

@@ -27,7 +27,8 @@ struct SipSetup {
     std::unique_ptr<RunningWard> ward;
     tls::UniqueSslCtx ctx;
 
-    explicit SipSetup(const std::string& sip_options = "") {
+    explicit SipSetup(const std::string& sip_options = "", std::string backend_endpoint = "") {
+        if (backend_endpoint.empty()) backend_endpoint = backend.endpoint();
         const auto file = dir.path() / "ward.yaml";
         write_text_file(file,
                         "certificates: { server: { cert: server.pem, key: server.key } }\n"
@@ -39,7 +40,7 @@ struct SipSetup {
                         "workers: 1\n"
                         "listeners:\n"
                         "  - name: sip-in\n    protocol: sip\n    bind: '127.0.0.1:0'\n"
-                        "    backends: ['" + backend.endpoint() + "']\n    tls_context: sip-ctx\n" +
+                        "    backends: ['" + backend_endpoint + "']\n    tls_context: sip-ctx\n" +
                             sip_options);
         ward = std::make_unique<RunningWard>(file);
         PeerOptions o;
@@ -321,4 +322,26 @@ TEST_CASE("sip engine: a resumed session carries the identity only while the cur
         REQUIRE(s.ward->reload());
         SSL_SESSION_free(session);
     }
+}
+
+TEST_CASE("sip engine: with no backend reachable the first request gets 503 Service Unavailable then close") {
+    // A port nothing listens on: the backend is down.
+    SipSetup s("", "127.0.0.1:" + std::to_string(reserve_port()));
+    auto c = s.connect();
+    REQUIRE(c->send(options_request("down")));
+    std::string got;
+    CHECK(c->wait_closed(std::chrono::seconds(10), &got));
+    CHECK(got.rfind("SIP/2.0 503 Service Unavailable\r\n", 0) == 0);
+    CHECK(got.find("Call-ID: down\r\n") != std::string::npos);
+    CHECK(got.find("Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKdown\r\n") != std::string::npos);
+    CHECK(got.find("To: <sip:ward.test>;tag=ward-") != std::string::npos);
+    // An ACK gets no answer (RFC 3261 section 17): only the close.
+    auto ack = s.connect();
+    std::string m = options_request("ack");
+    m.replace(0, 7, "ACK");
+    m.replace(m.find("CSeq: 1 OPTIONS"), 15, "CSeq: 1 ACK");
+    REQUIRE(ack->send(m));
+    std::string nothing;
+    CHECK(ack->wait_closed(std::chrono::seconds(10), &nothing));
+    CHECK(nothing.empty());
 }
