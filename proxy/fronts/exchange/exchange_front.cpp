@@ -11,6 +11,7 @@
 #include "proxy/exchange/http_auth.hpp"
 #include "proxy/fronts/exchange/egress_request.hpp"
 #include "proxy/fronts/exchange/exchange_state.hpp"
+#include "proxy/fronts/exchange/local_client.hpp"
 #include "proxy/fronts/exchange/upstream_pool.hpp"
 #include "proxy/fronts/http/response_reader.hpp"
 #include "xmpp/web/web_request.hpp"
@@ -38,19 +39,19 @@ public:
           plan_(s.snapshot().find_listener(s.listener().name)),
           options_(&*s.listener().exchange),
           state_(static_cast<const ExchangeState*>(s.front_state())),
-          reader_(std::make_unique<web::RequestReader>(limits())),
+          client_(s, *options_),
           buffer_(16 * 1024, '\0') {}
 
     awaitable<void> run() {
         for (;;) {
-            const bool got = co_await next_request();
+            const bool got = co_await client_.next_request(request_);
             if (!got) co_return;
             if (!follow_reload()) {
-                co_await refuse(503, "this listener was removed or changed by a reload", true);
+                co_await client_.refuse(503, "this listener was removed or changed by a reload", true);
                 co_return;
             }
             if (request_.body().size() > options_->max_body_size) {  // read before a reload lowered it
-                co_await refuse(413, "the request body is larger than max_body_size", true);
+                co_await client_.refuse(413, "the request body is larger than max_body_size", true);
                 co_return;
             }
             if (!egress::method_allowed(request_)) {
@@ -58,23 +59,23 @@ public:
                 std::vector<std::pair<std::string, std::string>> allow;
                 allow.emplace_back("Allow", egress::kAllowedMethods);
                 const bool keep = web::keep_alive(request_);
-                co_await refuse_with(405, "only GET, HEAD and POST are forwarded to Exchange", !keep, std::move(allow));
+                co_await client_.refuse_with(405, "only GET, HEAD and POST are forwarded to Exchange", !keep, std::move(allow));
                 if (!keep) co_return;
                 continue;
             }
             const std::string_view target = request_.target();
             if (target.empty() || target.front() != '/') {
-                co_await refuse(400, "the request target is not a path (origin-form)", true);
+                co_await client_.refuse(400, "the request target is not a path (origin-form)", true);
                 co_return;
             }
             if (!egress::path_allowed(target)) {
                 const bool keep = web::keep_alive(request_);
-                co_await refuse(404, "only EWS and Autodiscover are reached through this listener", !keep);
+                co_await client_.refuse(404, "only EWS and Autodiscover are reached through this listener", !keep);
                 if (!keep) co_return;
                 continue;
             }
             if (exchange_pool::refusals_held(hold_key())) {
-                co_await refuse(502, "Exchange refused the configured credentials; ward tries again after a minute or "
+                co_await client_.refuse(502, "Exchange refused the configured credentials; ward tries again after a minute or "
                                      "a reload", true);
                 co_return;
             }
@@ -84,7 +85,7 @@ public:
             ++requests_;
             const bool keep = web::keep_alive(request_) && upstream_keep_;
             const auto bytes = web::client_response(response_, keep);
-            if (!co_await write_client(bytes)) co_return;
+            if (!co_await client_.write(bytes)) co_return;
             if (!keep) {
                 co_await s_.client().shutdown_send();
                 co_return;
@@ -116,82 +117,11 @@ private:
         plan_ = plan;
         options_ = &*plan->listener->exchange;
         state_ = static_cast<const ExchangeState*>(plan->state.get());
-        // The next requests are read with the new limits (bytes already sent stay).
-        auto rest = reader_->take_rest();
-        reader_ = std::make_unique<web::RequestReader>(limits());
-        reader_->feed(rest);
+        client_.follow(*options_);  // the next requests are read with the new limits
         return true;
     }
 
-    web::RequestLimits limits() const { return {options_->max_header_size, options_->max_body_size}; }
     std::string hold_key() const { return std::to_string(snapshot_->generation) + "/" + s_.listener().name; }
-
-    // --- the local client ----------------------------------------------------------------
-    awaitable<bool> next_request() {
-        bool begun = reader_->started();
-        auto begun_at = clock::now();
-        const auto idle_until = clock::now() + s_.listener().limits.idle_timeout;
-        for (;;) {
-            auto result = reader_->next();
-            if (result.status == web::ReadResult::Status::request) {
-                request_ = std::move(result.request);
-                co_return true;
-            }
-            if (result.status == web::ReadResult::Status::refused) {
-                s_.summary().fail(make_error_code(Errc::protocol_error), "refused a request: " + result.why);
-                co_await refuse(result.refusal, result.why, true);
-                co_return false;
-            }
-            if (reader_->take_continue()) {
-                const bool invited = co_await write_client("HTTP/1.1 100 Continue\r\n\r\n");
-                if (!invited) co_return false;
-            }
-            if (!begun && reader_->started()) {
-                begun = true;
-                begun_at = clock::now();
-            }
-            s_.exchange_deadline(begun ? begun_at + options_->request_timeout : idle_until);
-            auto [ec, n] = co_await s_.client().read_some(buffer_.data(), buffer_.size());
-            if (s_.exchange_expired()) {
-                if (!begun) co_return false;  // idle between requests: close quietly
-                s_.summary().fail(make_error_code(Errc::timed_out), "a request took too long");
-                co_await refuse(408, "the request took too long", true);
-                co_return false;
-            }
-            if (ec) {
-                if (begun) s_.summary().fail(ec, "the client closed inside a request");
-                co_return false;
-            }
-            s_.summary().bytes_from_client += n;
-            reader_->feed(std::string_view(buffer_.data(), n));
-        }
-    }
-
-    awaitable<bool> write_client(std::string bytes) {
-        s_.exchange_deadline(clock::now() + options_->request_timeout);
-        const auto ec = co_await s_.client().write_all(bytes.data(), bytes.size());
-        if (ec || s_.exchange_expired()) {
-            s_.summary().fail(ec ? ec : make_error_code(Errc::timed_out), "writing to the client failed");
-            co_return false;
-        }
-        s_.summary().bytes_to_client += bytes.size();
-        co_return true;
-    }
-
-    // Ward's own answer, then (close) the end of the connection.
-    awaitable<void> refuse(int status, std::string why, bool close) {
-        std::vector<std::pair<std::string, std::string>> none;
-        co_await refuse_with(status, std::move(why), close, std::move(none));
-    }
-    awaitable<void> refuse_with(int status, std::string why, bool close, std::vector<std::pair<std::string, std::string>> headers) {
-        web::Answer a;
-        a.status = status;
-        a.why = std::move(why);
-        a.close = close;
-        a.headers = std::move(headers);
-        if (!co_await write_client(web::answer_bytes(a, !close))) co_return;
-        if (close) co_await s_.client().shutdown_send();
-    }
 
     // --- Exchange ------------------------------------------------------------------------
     enum class Leg { ok, stale, failed };
@@ -241,7 +171,7 @@ private:
         s_.summary().fail(make_error_code(status == 504 ? Errc::timed_out : Errc::backend_unreachable), why);
         std::string answer = "Exchange could not be reached";
         if (status == 504) answer = "Exchange did not answer in time";
-        co_await refuse(status, std::move(answer), true);
+        co_await client_.refuse(status, std::move(answer), true);
     }
 
     // One request (with `authorization`) on the current connection and Exchange's answer into
@@ -479,8 +409,8 @@ private:
     const ListenerPlan* plan_;
     const config::ExchangeOptions* options_;
     const ExchangeState* state_;
-    std::unique_ptr<web::RequestReader> reader_;
-    std::string buffer_;
+    LocalClient client_;
+    std::string buffer_;  // reads from Exchange
     web::Request request_;
     http_io::Response response_;
     std::string pending_;
