@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds ward with warnings as errors and runs every test tier (unit, integration, fips, e2e);
 # then an AddressSanitizer + UndefinedBehaviorSanitizer build runs the unit, integration and fips
-# tiers, and every libFuzzer harness runs a short fixed number of executions (tests/fuzz/run.sh).
+# tiers, a ThreadSanitizer build the integration tier, and every libFuzzer harness runs a short
+# fixed number of executions (tests/fuzz/run.sh).
 # Installs what it needs first. `.ci/run` calls this. Arguments go to the first ctest run.
-# WARD_SKIP_SANITIZERS=1 and WARD_SKIP_FUZZ=1 leave those stages out; WARD_FUZZ_RUNS sets the
+# WARD_SKIP_SANITIZERS=1 (ASan and TSan) and WARD_SKIP_FUZZ=1 leave those stages out; WARD_FUZZ_RUNS sets the
 # executions per harness (default 20000).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +23,15 @@ if [ "${WARD_SKIP_SANITIZERS:-}" != 1 ]; then
   cmake -S "$top" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWARD_SANITIZE=ON -DWARD_BENCH=OFF -DWARD_WERROR=ON >/dev/null
   cmake --build "$asan" -j "$(nproc)" --target ward ward_unit_tests ward_integration_tests ward_fips_tests
   ctest --test-dir "$asan" -j "$(nproc)" --output-on-failure --timeout 900 -L 'unit|integration|fips'
+fi
+
+if [ "${WARD_SKIP_SANITIZERS:-}" != 1 ]; then
+  stage "TSan build: the integration tier (the engine's workers, in process)"
+  tsan=${WARD_TSAN_BUILD_DIR:-$top/build-tsan}
+  cmake -S "$top" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" -DWARD_BENCH=OFF -DWARD_WERROR=ON >/dev/null
+  cmake --build "$tsan" -j "$(nproc)" --target ward_integration_tests
+  ctest --test-dir "$tsan" -j "$(nproc)" --output-on-failure --timeout 900 -L integration
 fi
 
 if [ "${WARD_SKIP_FUZZ:-}" != 1 ]; then
