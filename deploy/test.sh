@@ -28,8 +28,10 @@ fi
 if [ "${WARD_SKIP_SANITIZERS:-}" != 1 ]; then
   stage "TSan build: the integration tier (the engine's workers, in process)"
   tsan=${WARD_TSAN_BUILD_DIR:-$top/build-tsan}
-  cmake -S "$top" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" -DWARD_BENCH=OFF -DWARD_WERROR=ON >/dev/null
+  # (No -Werror here: GCC 12 warns that TSan does not model std::atomic_thread_fence, in
+  # libstdc++'s own headers.)
+  cmake -S "$top" -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1 -Wno-tsan" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" -DWARD_BENCH=OFF >/dev/null
   cmake --build "$tsan" -j "$(nproc)" --target ward_integration_tests
   ctest --test-dir "$tsan" -j "$(nproc)" --output-on-failure --timeout 900 -L integration
 fi
