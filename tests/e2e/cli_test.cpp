@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "e2e_helpers.hpp"
 #include "../support/process.hpp"
 #include "../support/tls_test_support.hpp"
 
@@ -20,10 +21,7 @@ struct Workdir {
     const fs::path& path = dir.path();
 };
 
-std::string fips_module_dir() {
-    const char* env = std::getenv("WARD_FIPS_MODULE_DIR");
-    return env && *env ? env : "/usr/local/lib/ward/fips";
-}
+using ward::e2e::fips_module_dir;
 
 // The shipped example, copied next to a fresh development PKI.
 fs::path example_setup(const Workdir& w) {

@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the end-to-end tests: the ward configuration sections every test needs (the
 // TestPki server certificate and trust store), and small text helpers.
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,12 @@
 namespace ward::e2e {
 
 namespace fs = std::filesystem;
+
+// The installed FIPS provider: deploy/fips/build-provider.sh's place, or WARD_FIPS_MODULE_DIR.
+inline std::string fips_module_dir() {
+    const char* env = std::getenv("WARD_FIPS_MODULE_DIR");
+    return env && *env ? env : "/usr/local/lib/ward/fips";
+}
 
 inline bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 

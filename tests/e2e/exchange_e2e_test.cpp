@@ -34,10 +34,7 @@ const std::string kUser = "presence";
 const std::string kPassword = "Calendar:Pass w0rd";
 const std::string kDomain = "EXAMPLE";
 
-std::string fips_module_dir() {
-    const char* env = std::getenv("WARD_FIPS_MODULE_DIR");
-    return env && *env ? env : "/usr/local/lib/ward/fips";
-}
+using ward::e2e::fips_module_dir;
 
 const char* const kSoap =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>"

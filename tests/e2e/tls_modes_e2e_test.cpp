@@ -28,10 +28,7 @@ using ward::test::TempDir;
 using ward::test::TestPki;
 using ward::test::WardProcess;
 
-std::string fips_module_dir() {
-    const char* env = std::getenv("WARD_FIPS_MODULE_DIR");
-    return env && *env ? env : "/usr/local/lib/ward/fips";
-}
+using ward::e2e::fips_module_dir;
 
 struct Mode {
     std::string name;
