@@ -109,6 +109,23 @@ void check_config(Config& config, Diagnostics& diag) {
                         "a " + std::string(to_string(l.protocol)) +
                             " listener accepts plaintext, so it must bind to a loopback address");
         }
+        if (is_outbound(l.protocol) && l.proxy_protocol != ProxyProtocol::off)
+            diag.error(config.mark(at("proxy_protocol")), at("proxy_protocol"),
+                       "a " + std::string(to_string(l.protocol)) +
+                           " listener originates TLS to servers elsewhere: it sends them no PROXY header");
+        if (is_outbound(l.protocol) && !l.accept_proxy_protocol.empty())
+            diag.error(config.mark(at("accept_proxy_protocol")), at("accept_proxy_protocol"),
+                       "a " + std::string(to_string(l.protocol)) +
+                           " listener takes local plaintext only: no load balancer sits in front of it");
+        for (std::size_t k = 0; k < l.accept_proxy_protocol.size(); ++k) {
+            const auto& net = l.accept_proxy_protocol[k];
+            if (net.prefix != 0) continue;
+            const auto q = index(at("accept_proxy_protocol"), k);
+            diag.warning(config.mark(q), q,
+                         "'" + net.text + "' trusts every " + (net.v6 ? "IPv6" : "IPv4") +
+                             " address: any client reaching this listener can claim to be anyone; name the "
+                             "load balancers' addresses");
+        }
         if (l.backends.empty() && l.protocol != Protocol::xmpp_server_outbound)
             diag.error(config.mark(p), at("backends"), "at least one backend is needed");
         if (l.xmpp && !is_xmpp(l.protocol))

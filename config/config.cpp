@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <algorithm>
+
 #include "config/values.hpp"
 
 namespace ward::config {
@@ -12,6 +14,29 @@ std::string_view to_string(TlsVersion v) { return enum_name(v); }
 std::string_view to_string(LogLevel v) { return enum_name(v); }
 std::string_view to_string(Protocol v) { return enum_name(v); }
 std::string_view to_string(ExchangeAuth v) { return enum_name(v); }
+std::string_view to_string(ProxyProtocol v) { return enum_name(v); }
+
+bool Network::contains(bool address_v6, const std::uint8_t* address) const {
+    std::array<std::uint8_t, 16> a{};
+    std::size_t n = address_v6 ? 16 : 4;
+    std::copy_n(address, n, a.begin());
+    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (address_v6 && std::equal(kMapped, kMapped + 12, a.begin())) {
+        std::copy_n(address + 12, 4, a.begin());
+        std::fill(a.begin() + 4, a.end(), 0);
+        address_v6 = false;
+        n = 4;
+    }
+    if (address_v6 != v6) return false;
+    unsigned bits = prefix;
+    for (std::size_t i = 0; i < n && bits > 0; ++i) {
+        const unsigned take = bits >= 8 ? 8 : bits;
+        const auto mask = static_cast<std::uint8_t>(0xff << (8 - take));
+        if ((a[i] & mask) != (bytes[i] & mask)) return false;
+        bits -= take;
+    }
+    return true;
+}
 
 bool is_outbound(Protocol p) {
     return p == Protocol::tls_outbound || p == Protocol::sip_outbound || p == Protocol::xmpp_server_outbound ||

@@ -1,6 +1,7 @@
 #pragma once
 // ward's configuration model: typed, validated, immutable once loaded. Defaults are the secure
 // ones. DESIGN.md section 1 maps each setting to the admin guide it comes from.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -34,6 +35,21 @@ struct Endpoint {
     std::string to_string() const;
     bool operator==(const Endpoint&) const = default;
 };
+
+// An address block: a.b.c.d/len, v6/len, or one address (all its bits).
+struct Network {
+    std::string text;  // as written
+    bool v6 = false;
+    std::array<std::uint8_t, 16> bytes{};  // network order, the bits past the prefix zero
+    unsigned prefix = 0;
+    // Whether an address (4 or 16 bytes, network order) lies in it; an IPv4-mapped IPv6
+    // address is its IPv4 address.
+    bool contains(bool address_v6, const std::uint8_t* address) const;
+    bool operator==(const Network&) const = default;
+};
+
+// What a listener writes first on every backend connection.
+enum class ProxyProtocol { off, v2 };
 
 enum class SecurityMode { standard, fips, enhanced, common_criteria };
 enum class FipsProvider { required, policy_only };
@@ -71,6 +87,7 @@ std::string_view to_string(TlsVersion);
 std::string_view to_string(LogLevel);
 std::string_view to_string(Protocol);
 std::string_view to_string(ExchangeAuth);
+std::string_view to_string(ProxyProtocol);
 
 bool is_outbound(Protocol);  // ward originates TLS; accepts plaintext on loopback
 bool is_xmpp(Protocol);
@@ -216,6 +233,12 @@ struct Listener {
     std::optional<XmppListenerOptions> xmpp;
     std::optional<SipListenerOptions> sip;
     std::optional<ExchangeOptions> exchange;  // exchange-egress only
+    // The PROXY protocol header (version 2, with the client's TLS details) on every backend
+    // connection; inbound listeners only.
+    ProxyProtocol proxy_protocol = ProxyProtocol::off;
+    // Load balancers in front: connections from these addresses must begin with a PROXY v2
+    // header, whose source address then stands for the client's; others connect directly.
+    std::vector<Network> accept_proxy_protocol;
     bool operator==(const Listener&) const = default;
 };
 

@@ -237,7 +237,9 @@ void Reader::read_listeners(const YAML::Node& n, const std::string& path, Config
 
 void Reader::read_listener(const YAML::Node& n, const std::string& path, const Config& config, Listener& out) {
     (void)config;
-    if (!map(n, path, {"name", "protocol", "bind", "backends", "tls_context", "limits", "xmpp", "sip", "exchange"}))
+    if (!map(n, path,
+             {"name", "protocol", "bind", "backends", "tls_context", "limits", "xmpp", "sip", "exchange",
+              "proxy_protocol", "accept_proxy_protocol"}))
         return;
     required(n, "name", path, [&](auto& v, auto& p) { set_string(v, p, out.name); });
     required(n, "protocol", path, [&](auto& v, auto& p) { set_enum(v, p, out.protocol, "a listener protocol"); });
@@ -295,6 +297,20 @@ void Reader::read_listener(const YAML::Node& n, const std::string& path, const C
         field(s, "message_timeout", sp, [&](auto& v, auto& p) { set_duration(v, p, out.sip->message_timeout); });
     });
     field(n, "exchange", path, [&](auto& e, auto& ep) { read_exchange(e, ep, out.exchange.emplace()); });
+    field(n, "proxy_protocol", path,
+          [&](auto& v, auto& p) { set_enum(v, p, out.proxy_protocol, "a PROXY protocol version"); });
+    field(n, "accept_proxy_protocol", path, [&](auto& v, auto& p) {
+        if (!v.IsSequence()) return error(v, p, "expected a list of addresses or address/prefix-length");
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            const auto q = index(p, i);
+            sources_.set(q, mark_of(v[i]));
+            auto s = text(v[i], q);
+            if (!s) continue;
+            std::string why;
+            if (auto net = parse_network(*s, why)) out.accept_proxy_protocol.push_back(std::move(*net));
+            else error(v[i], q, "'" + *s + "' " + why);
+        }
+    });
 }
 
 void Reader::read_exchange(const YAML::Node& n, const std::string& path, ExchangeOptions& out) {

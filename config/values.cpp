@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <cctype>
 #include <charconv>
 
@@ -91,6 +93,50 @@ bool host_name(std::string_view h, bool allow_underscore) {
 }
 
 }  // namespace
+
+std::optional<Network> parse_network(std::string_view s, std::string& why) {
+    Network out;
+    out.text = std::string(s);
+    const auto slash = s.find('/');
+    const std::string address(s.substr(0, slash));
+    if (inet_pton(AF_INET, address.c_str(), out.bytes.data()) == 1) {
+        out.prefix = 32;
+    } else if (inet_pton(AF_INET6, address.c_str(), out.bytes.data()) == 1) {
+        out.v6 = true;
+        out.prefix = 128;
+    } else {
+        why = "is not an IPv4 or IPv6 address, or an address/prefix-length";
+        return std::nullopt;
+    }
+    if (slash != std::string_view::npos) {
+        const auto len = s.substr(slash + 1);
+        unsigned v = 0;
+        auto [p, ec] = std::from_chars(len.data(), len.data() + len.size(), v);
+        if (len.empty() || ec != std::errc{} || p != len.data() + len.size() || v > out.prefix) {
+            why = "has no valid prefix length (0 to " + std::to_string(out.prefix) + ")";
+            return std::nullopt;
+        }
+        out.prefix = v;
+    }
+    // Bits past the prefix must be zero: 10.0.0.1/8 is more likely a mistake than 10.0.0.0/8.
+    for (unsigned bit = out.prefix; bit < (out.v6 ? 128u : 32u); ++bit) {
+        if (out.bytes[bit / 8] & (0x80 >> (bit % 8))) {
+            why = "has address bits set past its prefix length (write the network's first address)";
+            return std::nullopt;
+        }
+    }
+    // IPv4-mapped IPv6 (::ffff:a.b.c.d/96 and longer) is the IPv4 network it maps. Peers are
+    // matched unmapped, so no other IPv6 network (::/64, ::/0) ever holds an IPv4 client.
+    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (out.v6 && out.prefix >= 96 && std::equal(kMapped, kMapped + 12, out.bytes.begin())) {
+        std::array<std::uint8_t, 16> v4{};
+        std::copy_n(out.bytes.begin() + 12, 4, v4.begin());
+        out.bytes = v4;
+        out.v6 = false;
+        out.prefix -= 96;
+    }
+    return out;
+}
 
 std::optional<Endpoint> parse_endpoint(std::string_view s, bool bind, std::string& why) {
     Endpoint e;

@@ -27,6 +27,8 @@ bool is_loopback(std::string_view host);
 bool is_host_name(std::string_view host, bool allow_underscore = true);
 // An IPv4 or IPv6 address (no brackets), not a DNS name.
 bool is_ip_literal(std::string_view host);
+// a.b.c.d[/0-32] or IPv6[/0-128] (no brackets); on failure `why` completes "'<text>' <why>".
+std::optional<Network> parse_network(std::string_view s, std::string& why);
 // Two bind hosts on the same port collide when equal or when either is a wildcard of the
 // other's family.
 bool binds_overlap(std::string_view a, std::string_view b);
@@ -70,6 +72,7 @@ WARD_ENUM_TABLE(Protocol, {"tls", Protocol::tls}, {"tls-outbound", Protocol::tls
                 {"xmpp-server-outbound", Protocol::xmpp_server_outbound}, {"xmpp-web", Protocol::xmpp_web},
                 {"exchange-egress", Protocol::exchange_egress});
 WARD_ENUM_TABLE(ExchangeAuth, {"auto", ExchangeAuth::automatic}, {"basic-only", ExchangeAuth::basic_only});
+WARD_ENUM_TABLE(ProxyProtocol, {"off", ProxyProtocol::off}, {"v2", ProxyProtocol::v2});
 #undef WARD_ENUM_TABLE
 
 template <class E>

@@ -127,6 +127,13 @@ std::string to_yaml(const Config& c) {
                 out << YAML::EndSeq;
             }
             if (!l.tls_context.empty()) out << YAML::Key << "tls_context" << YAML::Value << l.tls_context;
+            if (l.proxy_protocol != ProxyProtocol::off)
+                out << YAML::Key << "proxy_protocol" << YAML::Value << std::string(to_string(l.proxy_protocol));
+            if (!l.accept_proxy_protocol.empty()) {
+                out << YAML::Key << "accept_proxy_protocol" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+                for (const auto& net : l.accept_proxy_protocol) out << net.text;
+                out << YAML::EndSeq;
+            }
             if (!(l.limits == c.limits)) {
                 out << YAML::Key << "limits" << YAML::Value;
                 write_limits(out, l.limits, c.limits);

@@ -18,6 +18,8 @@ packages=(
   prosody lua-unbound python3-slixmpp go-sendxmpp
   # an independent NTLMv2 implementation for the Exchange egress stand-in
   python3-ntlm-auth
+  # the PROXY protocol's independent ends (and the side-by-side benchmark's peer)
+  haproxy
   # the admin console's browser tests (playwright-core from npm drives this chromium)
   chromium
   # building the FIPS provider from Debian's OpenSSL source
@@ -31,7 +33,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(haproxy nginx-light libnginx-mod-stream apache2-utils wrk gnuplot-nox util-linux procps)
+  packages+=(nginx-light libnginx-mod-stream apache2-utils wrk gnuplot-nox util-linux procps)
 fi
 
 missing=()

@@ -121,6 +121,10 @@ std::string Metrics::prometheus_text() const {
     }
     family("ward_backend_failures_total", "counter", "Sessions for which no backend accepted a connection.");
     for (auto& [n, m] : listeners_) line("ward_backend_failures_total", *m, "", m->backend_failures.load());
+    family("ward_proxy_headers_refused_total", "counter",
+           "Connections from a trusted load balancer closed for a missing or malformed PROXY v2 header.");
+    for (auto& [n, m] : listeners_)
+        line("ward_proxy_headers_refused_total", *m, "", m->proxy_headers_refused.load());
     family("ward_sessions_active", "gauge", "Sessions open now.");
     for (auto& [n, m] : listeners_)
         line("ward_sessions_active", *m, "", static_cast<std::uint64_t>(std::max<std::int64_t>(0, m->active.load())));

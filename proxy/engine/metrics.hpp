@@ -73,6 +73,7 @@ struct ListenerMetrics {
     std::atomic<std::uint64_t> handshakes_ok{0};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(HandshakeFailure::count_)> handshakes_failed{};
     std::atomic<std::uint64_t> backend_failures{0};
+    std::atomic<std::uint64_t> proxy_headers_refused{0};  // missing or malformed from a trusted load balancer
     std::atomic<std::int64_t> active{0};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(WebEvent::count_)> web_events{};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(WebRefusal::count_)> web_refusals{};

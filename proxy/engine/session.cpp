@@ -1,11 +1,16 @@
 #include "proxy/engine/session.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "config/values.hpp"
 #include "proxy/engine/front.hpp"
 #include "proxy/engine/log.hpp"
+#include "proxy/engine/proxy_header.hpp"
 #include "proxy/engine/worker.hpp"
 #include "tls/alpn.hpp"
 #include "tls/peer_verifier.hpp"
@@ -29,7 +34,8 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
       negotiation_ends_(started_ + listener_.limits.handshake_timeout),
       last_activity_(started_),
       peer_(endpoint_text(peer)),
-      peer_ip_(peer.address()) {
+      peer_ip_(peer.address()),
+      peer_port_(peer.port()) {
     // The worker reserved this session's slots in metrics_->active and global_active.
 }
 
@@ -226,6 +232,12 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             if (!oec) socket.non_blocking(true, oec);
             backend_.emplace(std::move(socket));
             auto [ec] = co_await backend_->socket().async_connect(endpoint, use_tuple);
+            if (!ec && !connect_timed_out_ && listener_.proxy_protocol == config::ProxyProtocol::v2 &&
+                !config::is_outbound(listener_.protocol)) {
+                // The PROXY header goes first, before anything of the client's.
+                const auto header = proxy_header();
+                ec = co_await backend_->write_all(header.data(), header.size());
+            }
             if (!ec && !connect_timed_out_) {
                 // (Its options were set when Connection took the open socket.)
                 summary_.backend = b.to_string();
@@ -276,8 +288,123 @@ void Session::drop_backend() {
 
 awaitable<void> Session::run() {
     auto self = shared_from_this();
-    co_await front_.serve(*this);
+    const bool accepted = co_await accept_proxy_header();
+    if (accepted) co_await front_.serve(*this);
     finish();
+}
+
+namespace {
+
+std::array<std::uint8_t, 16> address_bytes(const asio::ip::address& a) {
+    std::array<std::uint8_t, 16> out{};
+    if (a.is_v4()) {
+        const auto b = a.to_v4().to_bytes();
+        std::copy(b.begin(), b.end(), out.begin());
+    } else {
+        out = a.to_v6().to_bytes();
+    }
+    return out;
+}
+
+proxy_v2::Address header_address(asio::ip::address a, std::uint16_t port) {
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    proxy_v2::Address out;
+    out.family = a.is_v4() ? proxy_v2::Address::Family::inet : proxy_v2::Address::Family::inet6;
+    out.bytes = address_bytes(a);
+    out.port = port;
+    return out;
+}
+
+bool from_trusted_balancer(const std::vector<config::Network>& trusted, const asio::ip::address& peer) {
+    const auto bytes = address_bytes(peer);
+    return std::any_of(trusted.begin(), trusted.end(),
+                       [&](const config::Network& n) { return n.contains(peer.is_v6(), bytes.data()); });
+}
+
+tcp::endpoint header_endpoint(const proxy_v2::Address& a) {
+    if (a.family == proxy_v2::Address::Family::inet) {
+        asio::ip::address_v4::bytes_type b{};
+        std::copy_n(a.bytes.begin(), 4, b.begin());
+        return {asio::ip::address_v4(b), a.port};
+    }
+    return {asio::ip::address_v6(a.bytes), a.port};
+}
+
+}  // namespace
+
+awaitable<bool> Session::accept_proxy_header() {
+    if (!from_trusted_balancer(listener_.accept_proxy_protocol, peer_ip_)) co_return true;  // the client itself
+    enter(Phase::handshake);
+    negotiation_deadline();
+    // Read exactly the header: what follows it is the client's (a ClientHello, a stream header).
+    std::string header;
+    std::array<char, 512> chunk{};
+    proxy_v2::Parsed parsed;
+    for (;;) {
+        parsed = proxy_v2::parse(header);
+        if (parsed.status != proxy_v2::Parsed::Status::need_more) break;
+        const auto want = std::min(parsed.length - header.size(), chunk.size());
+        auto [ec, n] = co_await client_.read_some(chunk.data(), want);
+        if (ec) {
+            // (A timeout aborted the session with its reason already.)
+            summary_.fail(ec, "no complete PROXY header from the load balancer within the negotiation's " +
+                                  std::to_string(listener_.limits.handshake_timeout.count()) + "ms");
+            metrics_->proxy_headers_refused.fetch_add(1, std::memory_order_relaxed);
+            co_return false;
+        }
+        header.append(chunk.data(), n);
+    }
+    if (parsed.status == proxy_v2::Parsed::Status::invalid) {
+        summary_.fail(make_error_code(Errc::protocol_error), "PROXY header refused: " + parsed.error);
+        metrics_->proxy_headers_refused.fetch_add(1, std::memory_order_relaxed);
+        co_return false;
+    }
+    const auto& h = parsed.header;
+    if (!h.local && h.source.family != proxy_v2::Address::Family::unspec) {
+        via_ = peer_;
+        const auto source = header_endpoint(h.source);
+        peer_ip_ = source.address();
+        peer_port_ = source.port();
+        peer_ = endpoint_text(source);
+        proxied_destination_ = header_endpoint(h.destination);
+    }
+    co_return true;
+}
+
+std::string Session::proxy_header() {
+    proxy_v2::Header h;
+    h.source = header_address(peer_ip_, peer_port_);
+    if (proxied_destination_) {
+        h.destination = header_address(proxied_destination_->address(), proxied_destination_->port());
+    } else {
+        error_code ec;
+        const auto local = client_.socket().local_endpoint(ec);
+        if (!ec) h.destination = header_address(local.address(), local.port());
+    }
+    if (SSL* ssl = client_.is_tls() ? client_.ssl() : nullptr) {
+        auto& t = h.tls;
+        t.present = true;
+        t.version = SSL_get_version(ssl);
+        t.cipher = SSL_get_cipher_name(ssl);
+        if (SSL_get0_peer_certificate(ssl)) {
+            t.cert_sess = true;
+            t.cert_conn = SSL_session_reused(ssl) == 0;
+            t.verify = static_cast<std::uint32_t>(SSL_get_verify_result(ssl));
+            // Only an identity ward verified is named (verify 0 then). One too long for the
+            // header cannot be named: the backend is told nothing was verified rather than
+            // left with a verified connection and no name.
+            if (t.verify == X509_V_OK && summary_.subject.size() <= proxy_v2::kMaxValue)
+                t.common_name = summary_.subject;
+            else if (t.verify == X509_V_OK)
+                t.verify = 1;
+        }
+        const unsigned char* alpn = nullptr;
+        unsigned alpn_len = 0;
+        SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+        if (alpn) h.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+        if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) h.authority = sni;
+    }
+    return proxy_v2::encode(h);
 }
 
 awaitable<bool> Session::accept_tls(const char* alpn) {
@@ -360,11 +487,11 @@ void Session::log_summary() {
         reason = out.reason.message();
     SSL* ssl = client_.is_tls() ? client_.ssl() : (backend_ && backend_->is_tls() ? backend_->ssl() : nullptr);
     session_log().info("[c{} w{}] {} {} -> {} {} phase={} sent_to_backend={} sent_to_client={} duration={}ms tls={} "
-                       "cipher={} peer_subject={}{}{}",
+                       "cipher={} peer_subject={}{}{}{}{}",
                        id_, worker_.id(), listener_.name, peer_, out.backend.empty() ? "-" : out.backend, reason,
                        phase_name(), out.bytes_from_client, out.bytes_to_client, ms, ssl ? SSL_get_version(ssl) : "-",
                        ssl ? SSL_get_cipher_name(ssl) : "-", out.subject.empty() ? "-" : out.subject,
-                       out.detail.empty() ? "" : " detail=", out.detail);
+                       via_.empty() ? "" : " via=", via_, out.detail.empty() ? "" : " detail=", out.detail);
 }
 
 }  // namespace ward::proxy

@@ -93,7 +93,8 @@ public:
     void renew_connect_budget() { negotiation_ends_ = clock::now() + listener_.limits.handshake_timeout; }
     Worker& worker() { return worker_; }
     ListenerMetrics& metrics() { return *metrics_; }
-    // The client's address, as accepted ("192.0.2.1", "2001:db8::1"; IPv4 unmapped).
+    // The client's address, as accepted ("192.0.2.1", "2001:db8::1"; IPv4 unmapped), or as
+    // the PROXY header of a load balancer the listener trusts named it.
     std::string peer_address() const;
 
     // --- steps ----------------------------------------------------------------------------
@@ -131,6 +132,13 @@ public:
 
 private:
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
+    // A connection from a load balancer the listener names in accept_proxy_protocol: its PROXY
+    // v2 header, read within the negotiation's budget (and nothing after it), names the client.
+    // False when it is missing or malformed (the session is over).
+    awaitable<bool> accept_proxy_header();
+    // The PROXY v2 header for the backend (proxy_protocol: v2): the client's address, the one
+    // it connected to, and its TLS connection.
+    std::string proxy_header();
     void set_deadline(clock::duration d);
     void arm_timer();
     void on_timer();
@@ -162,6 +170,9 @@ private:
     SessionSummary summary_;
     std::string peer_;
     asio::ip::address peer_ip_;
+    std::uint16_t peer_port_ = 0;
+    std::string via_;  // the load balancer's address, when a PROXY header named the client
+    std::optional<tcp::endpoint> proxied_destination_;  // the address the client connected to, per the header
     std::optional<config::Endpoint> backend_endpoint_;  // the backend connected to
     bool connect_timed_out_ = false;
     tcp::resolver* resolving_ = nullptr;  // the backend name being resolved (connect phase)
