@@ -232,6 +232,7 @@ int cmd_run(Args& args) {
     PidFile pid(snapshot->config.pid_file.resolved);
     if (!server.start(snapshot)) return kExitUnavailable;
     if (!pid.write()) return kExitFailure;
+    server.handle_signals();
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     return server.run();
 }

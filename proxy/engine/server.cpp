@@ -265,19 +265,30 @@ bool Server::drop_privileges(const std::string& user) {
     return true;
 }
 
+void Server::handle_signals() {
+    if (signals_) return;
+    signals_ = std::make_unique<asio::signal_set>(control_, SIGHUP, SIGTERM, SIGINT);
+    wait_for_signal();
+}
+
+void Server::wait_for_signal() {
+    signals_->async_wait([this](const error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) reload();
+        else begin_stop();
+        if (!stopping_) wait_for_signal();
+    });
+}
+
 int Server::run(bool handle_signals) {
-    if (handle_signals) {
-        signals_ = std::make_unique<asio::signal_set>(control_, SIGHUP, SIGTERM, SIGINT);
-        std::function<void(const error_code&, int)> on_signal = [this, &on_signal](const error_code& ec, int sig) {
-            if (ec) return;
-            if (sig == SIGHUP) reload();
-            else begin_stop();
-            if (!stopping_) signals_->async_wait(on_signal);
-        };
-        signals_->async_wait(on_signal);
-        auto guard = asio::make_work_guard(control_);
-        control_.run();
-    } else {
+    if (handle_signals) this->handle_signals();
+    if (snapshot_) {
+        const auto& c = snapshot_->config;
+        notifier_.ready("serving " + std::to_string(c.listeners.size()) + " listener" +
+                        (c.listeners.size() == 1 ? "" : "s") + ", configuration generation " +
+                        std::to_string(snapshot_->generation));
+    }
+    {
         auto guard = asio::make_work_guard(control_);
         control_.run();
     }
@@ -325,6 +336,7 @@ ReloadOutcome Server::reload(const std::string& reopen) {
         return outcome;
     }
     proxy_log().info("reloading {}", config_file_.string());
+    notifier_.reloading("reloading " + config_file_.string());
     config::Diagnostics diagnostics(config_file_.string());
     auto next = build_snapshot(config_file_, diagnostics, snapshot_.get());
     for (const auto& d : diagnostics.all()) {
@@ -334,6 +346,7 @@ ReloadOutcome Server::reload(const std::string& reopen) {
     outcome.diagnostics = diagnostics.all();
     if (next && !reopen.empty() && !next->find_listener(reopen)) {
         outcome.message = "no listener named '" + reopen + "' in the configuration";
+        notifier_.ready(outcome.message + "; nothing changed");
         last_reload_ = outcome;
         return outcome;
     }
@@ -348,6 +361,7 @@ ReloadOutcome Server::reload(const std::string& reopen) {
         proxy_log().error("reload failed; the running configuration (generation {}) stays in force",
                           snapshot_->generation);
         outcome.message = "reload failed; generation " + std::to_string(snapshot_->generation) + " stays in force";
+        notifier_.ready(outcome.message);
         last_reload_ = outcome;
         if (reload_observer_) reload_observer_(false);
         return outcome;
@@ -398,6 +412,7 @@ ReloadOutcome Server::reload(const std::string& reopen) {
             if (pending->fetch_sub(1) != 1) return;
             asio::post(control_, [this, generation] {
                 proxy_log().info("reloaded: configuration generation {} in force for new connections", generation);
+                notifier_.ready("configuration generation " + std::to_string(generation) + " in force");
                 if (reload_observer_) reload_observer_(true);
             });
         });
@@ -416,6 +431,7 @@ void Server::begin_stop() {
     stopping_ = true;
     proxy_log().info("stopping: no new connections; draining for up to {}ms",
                      snapshot_ ? snapshot_->config.limits.drain_timeout.count() : 0);
+    notifier_.stopping("draining established sessions");
     for (auto& w : workers_) w->stop_accepting();
     if (metrics_acceptor_) metrics_acceptor_->close();
     if (admin_acceptor_) {

@@ -15,6 +15,7 @@
 #include "proxy/engine/asio.hpp"
 #include "proxy/engine/control.hpp"
 #include "proxy/engine/metrics.hpp"
+#include "proxy/engine/service_notifier.hpp"
 #include "proxy/engine/snapshot.hpp"
 #include "proxy/engine/worker.hpp"
 
@@ -28,7 +29,12 @@ public:
     // Binds every listener and the metrics endpoint with `snapshot`, drops privileges and
     // starts the workers. False (with the reason logged) when it cannot.
     bool start(std::shared_ptr<const Snapshot> snapshot);
-    // Runs the control loop until stopped; returns the exit status.
+    // SIGHUP reloads, SIGTERM and SIGINT stop: handled by the control loop from now on. Call it
+    // before the signals are unblocked, so that none arrives with its default action (a SIGHUP
+    // just after start would end the process).
+    void handle_signals();
+    // Runs the control loop until stopped (telling the service manager it is ready first);
+    // returns the exit status. `handle_signals`: install the handlers if not done yet.
     int run(bool handle_signals = true);
 
     // Thread-safe requests (tests use them instead of signals).
@@ -73,6 +79,7 @@ private:
     std::unique_ptr<AdminPlane> admin_;
     asio::io_context control_{1};
     std::unique_ptr<asio::signal_set> signals_;
+    void wait_for_signal();
     Metrics metrics_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::shared_ptr<const Snapshot> snapshot_;
@@ -84,6 +91,7 @@ private:
     std::unique_ptr<tcp::acceptor> admin_acceptor_;
     ReloadOutcome last_reload_;
     std::function<void(bool)> reload_observer_;
+    ServiceNotifier notifier_;  // systemd's NOTIFY_SOCKET, when ward runs under it
     bool stopping_ = false;
     int exit_status_ = 0;
 };
