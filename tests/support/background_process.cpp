@@ -69,6 +69,10 @@ BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, BackgroundOp
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
+        // (A test run started in the background of a shell without job control ignores these;
+        // a program that traps Ctrl-C could not.)
+        ::signal(SIGINT, SIG_DFL);
+        ::signal(SIGQUIT, SIG_DFL);
         ::dup2(out_pipe[1], 1);
         ::dup2(err_pipe[1], 2);
         if (options.stdin_pipe) {
