@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Side-by-side comparison of ward with HAProxy (mode tcp), nginx (stream) and stunnel.
 
 All four terminate TLS with the same certificate (ECDSA P-256), versions (TLS 1.2 and 1.3),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # One command for the side-by-side comparison: installs the peers (HAProxy, nginx, stunnel),
 # builds ward and the load generator in Release, runs bench/compare.py (arguments pass through,
 # e.g. --reps 5 --duration 10), and writes bench/results/latest.{md,json,png}.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The checks that span sections: references, conflicts, and what each protocol and mode needs.
 // They run on the whole model once every section was read.
 #include "config/checks.hpp"

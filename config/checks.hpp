@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The checks that span sections of a configuration (references between sections, listener
 // needs, address conflicts, mode rules), reported into `diagnostics` at file:line:col.

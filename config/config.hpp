@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // ward's configuration model: typed, validated, immutable once loaded. Defaults are the secure
 // ones. DESIGN.md section 1 maps each setting to the admin guide it comes from.

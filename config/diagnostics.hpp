@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Compiler-style configuration diagnostics: `file:line:col: error: dotted.path: message`.
 // Every problem is collected; nothing stops at the first one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Reads a YAML configuration into the typed model. Every problem is reported at once with its
 // file:line:col; a configuration is returned only when there is none.

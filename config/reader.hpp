@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The loader's YAML reader (loader.cpp): walks the tree, filling the model and the source map,
 // reporting into diagnostics. Internal to config/: the value setters every section uses.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Result<T>: the value of a fallible operation, or the reason it failed. (No std::expected in
 // C++20 / g++ 12.) Expected failures travel as Result; exceptions are for bugs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Parsing and printing of the value types the configuration uses: durations, sizes, enums,
 // endpoints. Shared by the loader and the writer so that a round trip gives the same model.

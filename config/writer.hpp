@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Writing the configuration back: used by certificate import and, later, the admin API.
 #include <filesystem>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs every build and test dependency of ward from Debian packages, then builds the
 # OpenSSL FIPS provider (Debian ships none). Both README Quick start commands and .ci/run
 # call this script; it is idempotent and skips what is already in place.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds ward and runs the demo stack in the foreground: prosody (XMPP, two demo accounts made
 # with prosodyctl), sipp answering SIP (OPTIONS and calls), and ward in front of both with the
 # bundled example configuration (deploy/examples/ward.yaml) and its admin console. Then it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds ward with warnings as errors and runs every test tier (unit, integration, fips, e2e);
 # then an AddressSanitizer + UndefinedBehaviorSanitizer build runs the unit, integration and fips
 # tiers, a ThreadSanitizer build the integration tier, and every libFuzzer harness runs a short

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The `ward` command line: check, run, pki, cert (and, with the engine, reload).
 namespace ward::proxy {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/cli_admin.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // `ward admin ...` (accounts offline, and a console client of the admin API) and `ward audit
 // verify`.

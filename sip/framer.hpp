@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // SIP message framing on a stream (RFC 3261 sections 7.5, 18.3, 20.14; RFC 5626 sections 4.4.1
 // and 5.4), one direction of one connection. The relay feeds the bytes as they arrive, in any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // RFC 3261 section 25 character classes and ASCII text helpers shared by the SIP parsers.
 // ASCII only, locale independent: SIP names are case-insensitive in ASCII, never otherwise.

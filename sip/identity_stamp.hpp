@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The verified identity ward adds to every request it relays from a TLS peer to the backend,
 // after removing every copy of that header the peer sent (the RFC 3325 trust-domain rule, as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The head of one SIP message on a stream (RFC 3261 section 7): the start-line and the header
 // fields, up to the empty line. Pure parsing: the framer decides where a head begins and ends;

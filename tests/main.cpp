@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // doctest main for every tier. CTest runs one test case per process (doctest_discover_tests
 // passes --test-case=NAME); a filter that matches nothing must fail, not pass with zero
 // assertions, so the number of test cases run is counted.

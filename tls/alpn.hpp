@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // ALPN (RFC 7301) for listeners that name their protocol, such as XMPP Direct TLS (XEP-0368:
 // "xmpp-client", "xmpp-server"). Every server context carries the selector; a connection that

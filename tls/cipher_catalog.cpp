@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tls/cipher_catalog.hpp"
 
 #include <strings.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Every TLS 1.2 cipher and TLS 1.3 suite the linked OpenSSL offers, by OpenSSL and IANA name,
 // and which of them each security mode allows.

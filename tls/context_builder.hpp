@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Turns a configured TLS context into an OpenSSL SSL_CTX: certificate chain and key, versions,
 // ciphers, groups, signature algorithms, trust store and peer verification, all under the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Switching the process's default OpenSSL library context to the FIPS provider (OpenSSL 3.0).
 #include <filesystem>

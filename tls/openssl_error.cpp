@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tls/openssl_error.hpp"
 
 #include <openssl/err.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Draining OpenSSL's thread-local error queue into a message, so one operation's stale error
 // never poisons the next (nginx's ngx_ssl_error does the same).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tls/peer_verifier.hpp"
 
 #include <strings.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Peer verification, inside the handshake: the chain must reach the context's trust store,
 // every certificate in it must satisfy the security mode, and the leaf's subject CN must be

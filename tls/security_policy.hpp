@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What each security mode (DESIGN.md section 1) demands of keys, certificates, groups and
 // signature algorithms. The cipher rules live in CipherCatalog::allowed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tls/ticket_keys.hpp"
 
 #include <openssl/core_names.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Session ticket keys (RFC 5077, RFC 8446 section 4.6.1) for every server context of the
 // process. OpenSSL's built-in ticket sealing makes a fresh AES-256-CBC and HMAC-SHA256 key per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tls/tls_snapshot.hpp"
 
 #include "tls/fips_provider.hpp"

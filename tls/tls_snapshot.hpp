@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The TLS half of a configuration snapshot: the process-wide security mode, and every TLS
 // context built once, shared by all workers and connections until the next reload.

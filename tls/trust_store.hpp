@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A trust store: a folder of PEM files holding CA certificates, self-signed peer certificates
 // (accepted as anchors: partial chains are allowed) and CRLs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tls/x509.hpp"
 
 #include <fcntl.h>

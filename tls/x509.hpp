@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // X.509 and PEM helpers shared by whatever reads certificates: the TLS contexts, the XMPP
 // identity rules, the PKI and certificate import tools. No policy here: callers decide what a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The backend's <stream:features>, as ward passes them on (RFC 6120 section 4.3.2). The backend
 // runs without TLS behind ward, so what it offers about TLS and compression is not what the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Does a certificate name an XMPP server domain? RFC 6120 section 13.7.1.2, RFC 6125 section 6
 // and RFC 7590 section 3.1, as ward applies them to s2s peers in both directions:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The initiating entity's side of STARTTLS on an outbound s2s stream (RFC 6120 sections 5.4.1,
 // 5.4.2), which ward speaks to a remote server before the local backend's stream is replayed

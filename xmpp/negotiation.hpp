@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Pre-TLS stream negotiation of the receiving entity on a STARTTLS listener (RFC 6120 sections
 // 4.2, 4.3, 4.9, 5.3, 5.4), c2s or s2s. Before TLS ward answers the stream itself and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "xmpp/stream_guard.hpp"
 
 #include <pugixml.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What ward still checks in the peer's stream once TLS is up and the backend answers (the
 // direction from the TLS peer to the backend). The peer's stream header has already been

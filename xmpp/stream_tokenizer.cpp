@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "xmpp/stream_tokenizer.hpp"
 
 #include <expat.h>

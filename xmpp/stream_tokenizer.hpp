@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Incremental tokenizer for the pre-TLS XMPP stream (RFC 6120 sections 4, 11), over expat. The
 // engine feeds the bytes as they arrive, in any chunking; each feed returns the events those

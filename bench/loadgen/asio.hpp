@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Asio names the load generator uses (Boost 1.81: as_tuple is asio::as_tuple).
 #include <boost/asio/as_tuple.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // `ward-loadgen backend`: the plaintext TCP server behind the terminator under test, so a
 // harness needs no other program. --echo echoes; --source CHUNK streams CHUNK-sized writes

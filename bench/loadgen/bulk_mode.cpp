@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bulk: established connections streaming data, counted in the measured window.
 #include <array>
 #include <boost/asio/experimental/awaitable_operators.hpp>

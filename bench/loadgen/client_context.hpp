@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The client side of TLS for one worker thread: an SSL_CTX made from the options (version,
 // ciphers, groups, verification, client certificate, tickets) and, for `resume`, the newest

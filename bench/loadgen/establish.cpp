@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "bench/loadgen/establish.hpp"
 
 #include "bench/loadgen/openssl_error.hpp"

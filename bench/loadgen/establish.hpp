@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Opening one connection for the modes that keep connections (bulk, latency, idle): TCP
 // connect, then the TLS handshake unless --plain. Setup counts go to the worker's stats

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // handshake and resume: a new TCP connection and TLS handshake per operation.
 #include <algorithm>
 #include <vector>

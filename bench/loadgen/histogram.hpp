@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A latency histogram with bounded memory, HdrHistogram's log-linear layout: values below 256
 // are exact, above that each power of two is split into 128 buckets, so a value is known to

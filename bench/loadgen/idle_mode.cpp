@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // idle: N TLS connections, established and then held without traffic until stopped.
 #include <array>
 #include <cstdio>

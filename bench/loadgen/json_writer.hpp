@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A minimal streaming JSON writer for the reports: objects, strings, numbers, booleans, null.
 // Keys are written in call order; strings are escaped per RFC 8259.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // latency: request/echo round trips over established connections, one at a time each.
 #include "bench/loadgen/establish.hpp"
 #include "bench/loadgen/modes.hpp"

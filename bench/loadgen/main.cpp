@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ward-loadgen: the benchmark load generator (see usage() in options.cpp).
 #include <csignal>
 #include <cstdio>

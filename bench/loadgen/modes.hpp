@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The load patterns, each a coroutine run on every worker, and what they report.
 #include <cstdint>

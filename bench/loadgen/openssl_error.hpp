@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Draining OpenSSL's thread-local error queue into words, so one connection's stale error
 // never shows up as the next one's reason.

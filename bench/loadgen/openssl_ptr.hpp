@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Owning handles for the OpenSSL objects the load generator keeps.
 #include <memory>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The command line of ward-loadgen, parsed and validated without any I/O: every problem is
 // collected (not just the first), and an option that does not apply to the chosen mode is an

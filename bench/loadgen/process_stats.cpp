@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "bench/loadgen/process_stats.hpp"
 
 #include <sys/resource.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The process facts a benchmark reports and needs: CPU time used, the open-file limit.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The protocol steps of `--protocol`: what a real XMPP client or SIP peer says around TLS, and
 // what it checks in the answers. Each returns ok, or failed with the reason in `failure`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The JSON report of a finished run (one object on one line of stdout) and the exit status
 // it implies; the reasons for a non-zero status also go to stderr.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One load-generation run: the workers (one thread and event loop each), the barrier that
 // starts the measured phase when every worker has finished its setup, the --count budget

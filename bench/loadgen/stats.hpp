@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What one worker counted; merged across workers for the report. Plain members, owned by
 // one thread while the run lasts and read by the main thread after the workers are joined.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One client connection: a TCP socket, with TLS once an SSL is attached. OpenSSL reads and
 // writes the non-blocking descriptor itself through a socket BIO, and Asio only waits for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One thread of the load generator: its own io_context (single-threaded, so no locks), its
 // own TLS context, streams, watchdog and counters. Modes are coroutines run on a worker; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The handshake hot path, in process: ward's production ContextBuilder makes the server
 // context, a plain OpenSSL client connects over memory BIOs (no sockets). Full and resumed
 // handshakes, TLS 1.2 and 1.3, ECDSA P-256 and RSA-2048. Besides Google Benchmark's wall

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds OpenSSL's FIPS provider (fips.so) plus the fipsmodule.cnf that `openssl fipsinstall`
 # writes for it, and installs both into one directory for ward's security.fips_module_dir.
 #

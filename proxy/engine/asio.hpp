@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The Asio names the engine uses. (In Boost 1.81 as_tuple is asio::as_tuple; the experimental
 // alias is compiled out under BOOST_ASIO_NO_DEPRECATED.)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Relay buffers, taken only while data is in flight and returned at once: an idle connection
 // holds none. One pool per worker (no locks); it keeps a bounded number of free buffers.

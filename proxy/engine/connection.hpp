@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One side of a session: a TCP socket, with TLS when an SSL is attached. OpenSSL reads and
 // writes the socket itself (a socket BIO on the non-blocking descriptor) and Asio only waits

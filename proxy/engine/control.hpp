@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What an admin plane may ask of the running proxy, and how one plugs in. The engine names no
 // protocol: the admin API (HTTP, accounts, audit) is a front of its own (proxy/fronts/admin/),

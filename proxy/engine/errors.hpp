@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Expected failures of a session, as error codes that become its close reason.
 #include <string>

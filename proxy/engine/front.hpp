@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A front: what one kind of listener does with a connection between accept and relay (the
 // protocol before TLS, the handshake, the protocol after it, the backend). The engine runs a

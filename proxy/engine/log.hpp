@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Loggers (one per module) and a rate limiter for lines a peer can provoke.
 #include <chrono>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Counters per listener, served as Prometheus text. Per-connection events are relaxed atomics
 // shared by all workers; what every relayed chunk moves is kept per worker (RelayCounters) and

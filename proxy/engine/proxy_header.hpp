@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The PROXY protocol, version 2 (HAProxy's proxy-protocol.txt, section 2.2): the binary header
 // a proxy writes first on a connection to tell the receiver who the client really is, with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The relay: both directions at once, each read only into a buffer taken from the worker's
 // pool while data is in flight (backpressure: never read more than was written), through the
 // direction's filter if it has one, with half-close passed on.

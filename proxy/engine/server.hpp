@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The running proxy: binds listeners (then drops privileges), runs the workers, serves metrics,
 // reloads on SIGHUP, drains on SIGTERM/SIGINT. The control thread (the one calling run()) is

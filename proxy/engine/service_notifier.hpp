@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The service manager's readiness protocol (systemd's sd_notify(3), without libsystemd): state
 // lines sent as one datagram to the AF_UNIX socket named by $NOTIFY_SOCKET (a path, or '@' for

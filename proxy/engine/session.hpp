@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One accepted connection, top to bottom in one coroutine: its listener's front runs the
 // protocol (proxy/fronts/), using the steps here: the TLS handshake with a deadline and peer

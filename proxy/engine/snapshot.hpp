@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // An immutable configuration snapshot: the configuration and every TLS context built from it.
 // Workers hold a shared_ptr to the one they use; a reload builds a new one off the workers and

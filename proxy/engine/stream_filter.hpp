@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A per-direction message filter the relay runs on the bytes it moves, without knowing the
 // protocol (a front supplies it: SIP framing and identity stamping, the XMPP stream guard).

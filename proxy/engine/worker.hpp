@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A worker: one thread, one io_context, its own acceptor per listener (SO_REUSEPORT), its own
 // buffer pool. A session never leaves its worker; nothing on the hot path takes a lock.

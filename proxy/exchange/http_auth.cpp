@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/exchange/http_auth.hpp"
 
 #include <fcntl.h>

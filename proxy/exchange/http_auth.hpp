@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // HTTP authentication as the Exchange egress needs it (RFC 9110 section 11, MS-NTHT, RFC 4559,
 // RFC 7617): the challenges in a 401's WWW-Authenticate fields, NTLM tokens in Authorization

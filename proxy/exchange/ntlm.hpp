@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // NTLM as an HTTP client speaks it (MS-NLMP), NTLMv2 only: the NEGOTIATE message, a strict
 // parser for the server's CHALLENGE, and the AUTHENTICATE message with the NTLMv2 response

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/fronts.hpp"
 
 #include "proxy/fronts/admin/admin_plane.hpp"

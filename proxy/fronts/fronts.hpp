@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Every front this build serves, registered for its listener protocols.
 namespace ward::proxy {

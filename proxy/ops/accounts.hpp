@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Administrator accounts (admin.users_file) and the credential policy of each security mode.
 // The file is JSON, mode 0600 (refused otherwise), written atomically; passwords are stored as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The admin plane's audit log (admin.audit_file): append-only JSON lines, one record per admin
 // action, login, failed login and lockout. Each record carries the SHA-256 of the line before it

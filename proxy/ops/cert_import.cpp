@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/ops/cert_import.hpp"
 
 #include <cctype>

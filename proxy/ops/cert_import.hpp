@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // `ward cert import`: puts a peer certificate into a trust store and selects its subject, as the
 // admin guide's certificate import does: the certificate is copied into the store's folder, its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Certificate authority tooling: key generation, certificate issuance and PEM I/O. Backs
 // `ward pki init` / `ward pki issue`, and the tests, which need certificates of every kind,

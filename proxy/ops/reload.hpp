@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Asking a running ward to reload: the process named in the configuration's pid_file gets
 // SIGHUP. (The CLI checks the configuration fully first; the admin API will ask its own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The small primitives the admin plane's secrets need, through OpenSSL (the FIPS provider
 // when it is the default): random bytes, SHA-256, base64, base64url and hex.

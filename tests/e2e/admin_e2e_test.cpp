@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin API of the real ward binary, driven by real clients: curl, and `ward admin status`
 // through a pseudo-terminal. Also: `ward admin user` and `ward audit verify` on the files the
 // running ward wrote, enhanced mode's expired password and lockout, and kill -9 in the middle

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ward binary, as operators run it: check on the shipped example, exit statuses, pki,
 // certificate import, and fips mode against the real FIPS provider.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every shipped example and every configuration in tests/e2e/configs, through the real binary:
 // what `ward check` accepts, `ward run` serves without falling over when each listener gets a
 // connection; what it refuses, it refuses with file:line:col. (A configuration that `ward check`

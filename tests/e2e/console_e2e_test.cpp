@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin console in a real browser: Debian's chromium driven by playwright-core
 // (tests/e2e/browser/console.mjs) against the ward binary serving the shipped example
 // configuration, with a generated administrator and auditor. Screenshots go to the test's

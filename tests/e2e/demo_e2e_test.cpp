@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The README's run command, deploy/run-example.sh: the demo stack (prosody with two accounts,
 // sipp answering SIP, ward in front of both) starts, the commands it prints work as printed
 // (go-sendxmpp listens as bob and sends as alice through ward; openssl s_client asks the SIP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Shared pieces of the end-to-end tests: the ward configuration sections every test needs (the
 // TestPki server certificate and trust store), and small text helpers.

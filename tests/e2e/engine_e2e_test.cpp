@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The relay engine of the real ward binary, as a process: backpressure measured on its resident
 // memory, the handshake timeout, the per-listener connection limit and its metric (read with
 // curl), reload through `ward reload` and SIGHUP, and SIGTERM.

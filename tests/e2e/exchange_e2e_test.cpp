@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Exchange egress with real software: curl as the local presence service (plain HTTP to
 // ward on loopback), the ward binary, and an EWS stand-in over TLS (tests/e2e/exchange/
 // ews_standin.py) that verifies NTLMv2 (response, MIC, channel bindings) with Debian's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Started as root with `user:` set, ward binds, then drops to that user before it serves.
 #include <doctest/doctest.h>
 

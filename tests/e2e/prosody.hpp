@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A real prosody (Debian's) for the end-to-end tests: TLS off (ward terminates it), in its own
 // folder, with users registered, stopped when it goes.

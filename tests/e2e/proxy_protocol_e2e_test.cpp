@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The PROXY protocol version 2 against independent ends: a reference decoder written from the
 // specification alone (tests/e2e/proxy/pp2_receiver.py) and HAProxy, as the receiver behind
 // ward (`proxy_protocol: v2`) and as the load balancer in front of it (`send-proxy-v2` into a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ward as a systemd service, without a systemd to run it (the machine's PID 1 is not systemd):
 // the readiness protocol against a NOTIFY_SOCKET the test listens on (READY, RELOADING with
 // MONOTONIC_USEC, READY after a good and after a failed reload, STOPPING), and the unit file

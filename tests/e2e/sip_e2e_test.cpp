@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SIP over TLS through the real ward binary with real, independent SIP software: sipp (Debian's
 // sip-tester, built without TLS) places calls over TCP into a stunnel4 client that holds the
 // peer's certificate; ward terminates TLS on a `sip` listener, checks the peer subject and relays

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The TLS surface of the real ward binary as independent scanners and clients see it: sslscan
 // and testssl against a context's protocol and cipher selection, openssl s_client and curl
 // through a `tls` listener to a real HTTP server (Python's http.server).

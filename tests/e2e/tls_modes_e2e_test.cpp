@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TLS scans of every security mode (issue 18): sslscan and a full testssl run against a `tls`
 // listener in standard, fips (the real FIPS provider), enhanced and common-criteria mode, each
 // with a certificate the mode accepts and an explicit cipher selection. Offered protocols and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The web-client secure mode with real software: prosody (Debian) serving BOSH and WebSocket on
 // plain HTTP behind the ward binary's xmpp-web listener, and
 //   - @xmpp/client (npm, in Node) logging in over wss:// through ward and exchanging messages

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // XMPP through the real ward binary with real, independent XMPP software: prosody (Debian) as
 // the plaintext backend, python3-slixmpp and go-sendxmpp as clients, `openssl s_client
 // -starttls xmpp`, and two prosody servers federating through two wards with mutual TLS.

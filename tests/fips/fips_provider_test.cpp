@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The FIPS provider becomes the process default once loaded, which is why these tests live in
 // their own executable. Every case is also valid when all run in one process in this order:
 // the failing cases come first and leave the default library context untouched.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NTLMv2 while the FIPS provider is the process default (security.mode: fips): MD4, HMAC-MD5
 // and RC4 are refused by the default library context, and ward's NTLM computes the MS-NLMP
 // 4.2.4 values anyway, in its own library context (proxy/exchange/ntlm.hpp), leaving the default

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real handshakes with the OpenSSL FIPS provider as the process default, as `security.mode: fips`
 // makes it: ward's server side runs on FIPS implementations only. The other side is a plain
 // OpenSSL client in its own library context with the default provider, so it can offer what

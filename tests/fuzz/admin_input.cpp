@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: what the admin API reads from a client before any handler: JSON bodies (strict
 // objects, unknown fields named) and path segments (percent-decoding, traversal, UTF-8).
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the configuration loader on arbitrary YAML text (every error must be a diagnostic).
 #include <cstddef>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The NTLM CHALLENGE parser and the AUTHENTICATE message built from what it accepts, and the
 // WWW-Authenticate parser: what a hostile Exchange server sends ward (proxy/exchange/).
 // Invariants: no crash, no out-of-bounds read (ASan), every field of an AUTHENTICATE message

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The PROXY protocol v2 parser (what a trusted load balancer sends before the client's bytes):
 // no input crashes it or reads past it, a header it accepts lies within the input and the
 // limit, and what it decoded survives encoding and parsing again.

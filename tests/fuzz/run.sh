@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer harnesses with clang (in build-fuzz) and runs each for N executions
 # (default 100000) from its seed corpus (and its dictionary, tests/fuzz/<harness>.dict, if any);
 # prints libFuzzer's final stats. A crash fails the run (exit 1) with the reproducer saved in

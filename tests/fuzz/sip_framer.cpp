@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the SIP framer, both directions, the input cut into chunks where its first byte
 // says, with a differential check: where the framer (responses: relayed byte for byte) accepted
 // the whole input, what it forwarded and the pings it answered must be exactly what a plain

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the xmpp-web listener's readers. The first byte picks the reader and the chunk
 // size; the rest is the input. Each reader is run twice, whole and in chunks, and must give the
 // same outcome (a difference aborts): the HTTP request reader (then routing, the request as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the XMPP stream tokenizer, the input cut into chunks where its first byte says,
 // with a differential check: where the tokenizer accepted the input (no stream error, stream
 // still open), the ends of the stream's children it reported must be exactly those expat finds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin API in process over real HTTPS on loopback: a Beast client (admin_client.hpp)
 // against ward's admin plane, run by a proxy::Server as `ward run` runs it. Every resource, the
 // role matrix, sessions and their expiry, login throttling and lockout, If-Match and 412, the

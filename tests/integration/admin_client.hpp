@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A real HTTPS client for the admin API tests: Boost.Beast over Asio's OpenSSL stream (not
 // ward's code), verifying ward's certificate against the test CA. Every call is bounded by a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Building a TLS context reports what is wrong with it at the setting's file:line:col: a cipher
 // the security mode forbids, a cipher OpenSSL does not know, a key that is not the
 // certificate's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine's parts on their own: the buffer pool, the metrics text, a Connection's reads and
 // ends on real sockets, and the relay pump driven through a front and filter of the test's
 // own (the engine knows no protocol: this front is as good as any).

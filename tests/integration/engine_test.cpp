@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The engine in process, on real loopback sockets: relay and half-close, deadlines, limits,
 // refusals, backends, reload, tls-outbound.
 #include <doctest/doctest.h>

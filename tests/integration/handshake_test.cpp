@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real handshakes against contexts built by ward from a YAML configuration: ward's SSL_CTX on the
 // server side, plain OpenSSL on the client side, in-process over a BIO pair. No mocks.
 #include <chrono>

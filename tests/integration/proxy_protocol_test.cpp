@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The PROXY protocol version 2, both ways: the header's encoding and parsing (every split
 // point, every refusal), the header ward writes to a backend with the client's TLS details,
 // and the header ward reads from a load balancer it trusts, and only from one.

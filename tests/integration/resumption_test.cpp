@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Resumption under the context as it is now: a session (TLS 1.2 ticket, TLS 1.3 PSK) made under
 // one configuration is resumed after a rebuild of the contexts (a reload) only when a full
 // handshake under the new one would accept its peer. Real handshakes between ward's SSL_CTX and

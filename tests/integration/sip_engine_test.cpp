@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SIP over real TLS through the engine: framing in both directions, keep-alives, the exact
 // reaction to broken framing, and the verified identity header, asserted on what the client
 // receives and on what the backend receives.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The xmpp-web listener through the engine, over real HTTPS on loopback, in front of a stub
 // backend (a capturing TCP server the test answers for): what the backend receives and what the
 // client receives for BOSH requests, pipelining, a WebSocket upgrade and its frames, smuggling

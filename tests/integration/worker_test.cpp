@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A worker's lifetime: what its sessions still hold when it goes. Real sockets on loopback; the
 // use-after-free this guards against is reported by the ASan/UBSan build (WARD_SANITIZE=ON).
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // XMPP client-to-node on the wire, through the engine on real loopback sockets: the exact
 // bytes ward sends for every pre-TLS reaction, STARTTLS and Direct TLS end to end with a
 // scripted backend, and that the backend receives nothing when it must not.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // XMPP server-to-server on the wire, through the engine on real loopback sockets: inbound
 // mutual TLS with the peer's identity matched per RFC 6125 / RFC 7590, dialback passing
 // through or refused, and the outbound side that originates STARTTLS or Direct TLS along a

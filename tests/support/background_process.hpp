@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Long-running programs for end-to-end tests: the ward binary, sipp, stunnel, an HTTP server.
 // A BackgroundProcess starts a program, drains its stdout and stderr on a thread of its own

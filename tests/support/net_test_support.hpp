@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Real loopback peers for engine tests: a plaintext TCP backend served by its own threads, a
 // blocking TLS client on a real socket, raw TCP connects. Every wait has a deadline; nothing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Running a program for end-to-end tests: arguments, captured output, exit status, and a
 // deadline after which the program is killed (no test waits forever).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // ward's engine in process: a configuration file loaded as `ward run` loads it, served by a
 // proxy::Server whose control loop runs on a thread of the test. Stopped and joined on

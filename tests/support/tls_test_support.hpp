@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Shared support for the TLS tests: temporary folders, a throw-away PKI, loading a YAML
 // configuration into TLS contexts exactly as ward does at startup, a plain-OpenSSL "other side",

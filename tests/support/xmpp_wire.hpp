@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the XMPP tests write and compare on the wire, in one place: ward's stream error text,
 // concatenation of expected byte runs, masking of ward's random stream ids, and certificate

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Administrator accounts and the credential policy of each security mode (proxy/ops/accounts).
 #include <sys/stat.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin audit log: hash-chained JSON lines, and the verification that names the first
 // broken record (proxy/ops/audit).
 #include <sys/stat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Certificate import: the store, the peer subject list and the contexts, atomically and once.
 #include <doctest/doctest.h>
 

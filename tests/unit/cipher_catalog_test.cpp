@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cipher catalog: what the linked OpenSSL offers, both names, and each mode's rules.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Configuration of exchange-egress listeners: exact diagnostics, defaults, the credentials
 // file's mode, and the write-back round trip.
 #include <doctest/doctest.h>

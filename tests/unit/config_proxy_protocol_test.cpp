@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Configuration of the PROXY protocol: proxy_protocol (to backends) and accept_proxy_protocol
 // (from load balancers): address blocks, exact diagnostics, the write-back round trip.
 #include <doctest/doctest.h>

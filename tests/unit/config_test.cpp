@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Configuration: exact diagnostics (text and position), defaults, references, value syntax,
 // and the write-back round trip.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the configuration tests share: diagnostics and expectations compared as text, one per
 // line, so a failure shows both.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NTLMv2 (proxy/exchange/ntlm) against the worked example of MS-NLMP section 4.2.4, the
 // CHALLENGE parser against hostile messages at every length, and the HTTP authentication
 // helpers (proxy/exchange/http_auth).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The PKI on disk: PEM files, `ward pki init` and `ward pki issue`.
 #include "tests/unit/pki_test_helpers.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The PKI: issuing certificates of every kind, in memory.
 #include "tests/unit/pki_test_helpers.hpp"
 

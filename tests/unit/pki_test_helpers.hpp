@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the PKI tests share: issuing shortcuts, SAN parsing, file helpers.
 #include "proxy/ops/pki.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SIP stream framing: message boundaries, keep-alives, framing errors and their 400 / 513
 // answers, the identity header. Every input is framed whole, split in two at every index, and
 // byte by byte, and all three must produce the same output.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pre-TLS XMPP negotiation (receiving entity): the exact bytes ward writes and what the engine
 // must do next. Every input is fed whole, split in two at every index, and byte by byte, and
 // all must produce the same outcome, as an engine that stops feeding at the first

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pure pieces around the XMPP negotiation: the backend's features as ward passes them on,
 // the RFC 6125 / RFC 7590 server identity of a certificate, the outbound STARTTLS initiator
 // and the post-TLS stream guard. The initiator and the guard are fed every input whole, split

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // XMPP stream tokenizer: header, children, close, restricted XML, caps, the starttls boundary.
 // Every input is fed whole, split in two at every index, and byte by byte; all must produce the
 // same events.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The xmpp-web listener's protocol, without sockets: HTTP/1.1 requests read strictly (the same
 // outcome however the bytes are split), routing and the Host / method / upgrade / Origin checks,
 // the request and response as ward writes them on, BOSH payloads, RFC 7395 messages, and

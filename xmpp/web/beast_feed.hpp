@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A workaround for Boost.Beast 1.81's HTTP parser, for everyone who feeds it bytes as they
 // arrive (the web listener's requests and its backend's responses, the admin API's requests).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "xmpp/web/http_request.hpp"
 
 #include "xmpp/web/beast_feed.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // HTTP/1.1 requests from a web client (RFC 9112), read strictly: Boost.Beast's parser after a
 // scan of the raw header block for what Beast tolerates and a proxy must not (request

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "xmpp/web/web_request.hpp"
 
 #include <boost/beast/core/string.hpp>

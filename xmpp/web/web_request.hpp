@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the web listener does with one parsed request (proxy/fronts/web/ does the I/O): where it
 // goes (the BOSH path, the WebSocket path, or nowhere: never proxied), the checks on Host,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // WebSocket (RFC 6455) frames as ward relays them: read from one side (client frames must be
 // masked, server frames must not be), reassembled into whole messages up to a cap, control

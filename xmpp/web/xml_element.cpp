@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "xmpp/web/xml_element.hpp"
 
 #include <expat.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One complete XML element, checked on its own (a BOSH <body/>, an RFC 7395 WebSocket message),
 // over expat with the stream tokenizer's rules: restricted XML refused at its first token (no

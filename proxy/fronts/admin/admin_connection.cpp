@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One admin connection, to its end: the TLS handshake with ALPN http/1.1, then requests read by
 // Beast's parser (http_io), each handled by AdminService::handle and answered, under a watchdog;
 // the limits on connections per source and in all; a lingering close.

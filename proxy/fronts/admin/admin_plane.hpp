@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The admin plane: the HTTPS API over every security setting (README "Admin API"), served on
 // admin.bind with the admin.tls_context, by the server's control thread.

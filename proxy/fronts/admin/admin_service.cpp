@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin plane: making it, the route table with the role matrix, handle() (routing, then
 // authentication in sessions.cpp, then the handler), and how every configuration change is made
 // (mutate). Connections are in admin_connection.cpp, resources in resources.cpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The admin plane's state and its resources: accounts and their sessions, login throttling and
 // lockout, the audit log, and one handler per resource (resources.cpp). Everything runs on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The admin API's request and reply, and the strict JSON reading every resource shares:
 // malformed JSON is a 400 with the byte offset, an unknown field a 400 naming it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The admin console's files (proxy/fronts/admin/console/), bundled by esbuild at build time and
 // compiled into ward (embed.cmake): served under / by the admin listener, nothing fetched from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/admin/http_io.hpp"
 
 #include <boost/beast/http/error.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // HTTP/1.1 on one of ward's TLS connections: Boost.Beast's request parser, fed the bytes ward's
 // Connection reads (Beast parses; the TLS stays ward's own, with OpenSSL on the socket), and a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin API's operations beside the settings: health, trust-store certificates (list,
 // import as `ward cert import` does, delete), the Control Center (listeners, restart, reload) and
 // the audit log.

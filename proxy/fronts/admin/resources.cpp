@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin API's settings, as the guide's pages show them: the banner, the secure modes, the
 // TLS peer subjects, the TLS contexts and the security mode. Reads answer with the configuration's
 // version as ETag; every change goes through AdminService::mutate (If-Match, the full check, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin plane's sessions: who a request is (authenticate), logins with their throttling and
 // lockout, logout and the password change. Everything on the server's control thread.
 #include <boost/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/exchange/egress_request.hpp"
 
 #include <boost/beast/core/string.hpp>

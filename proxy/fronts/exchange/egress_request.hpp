@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The HTTP of the Exchange egress, without I/O: which requests go to Exchange, the request as
 // Exchange gets it, and the challenges in Exchange's answer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The exchange-egress front: the seed's Exchange calendar integration under FIPS. A presence
 // service on loopback sends plain HTTP/1.1; ward forwards each request over HTTPS to Exchange

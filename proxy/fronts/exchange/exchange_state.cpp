@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/exchange/exchange_state.hpp"
 
 #include <openssl/crypto.h>

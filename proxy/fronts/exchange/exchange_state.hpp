@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the exchange-egress front prepares for a listener with each snapshot (Front::prepare):
 // the credentials, read once, and whether NTLM can run here. And the channel-binding input.

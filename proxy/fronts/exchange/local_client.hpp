@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The exchange-egress front's local side: the presence service's plain HTTP/1.1 connection on
 // loopback. Requests read strictly (xmpp/web's reader, with a deadline per request and one for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/exchange/upstream_pool.hpp"
 
 #include <openssl/ssl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Authenticated connections to Exchange kept between requests, per worker thread: a connection
 // authenticated with NTLM is worth keeping (NTLM authenticates the connection, not the request).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Reading an HTTP/1.1 response from a backend connection within a deadline (Boost.Beast's
 // parser, fed as bytes arrive; interim 1xx answers other than 101 dropped): what the xmpp-web

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // SIP framing (sip::Framer) as a relay filter: one per direction of a sip or sip-outbound
 // session.

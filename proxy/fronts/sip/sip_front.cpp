@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/sip/sip_front.hpp"
 
 #include "proxy/engine/session.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // SIP over TLS (`sip`: TLS terminated, the verified peer stamped into every request) and from a
 // local backend into TLS that ward originates (`sip-outbound`): RFC 3261 framing both ways.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Plain TLS termination in front of any TCP backend (`tls`), and TLS originated to a backend
 // for plaintext accepted on loopback (`tls-outbound`).

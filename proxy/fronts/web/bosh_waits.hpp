@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // BOSH sessions' `wait` (XEP-0124 section 7.1), by sid, as the backend's session creation
 // answer chose it: how long the xmpp-web front lets a long poll of that session take. Shared by

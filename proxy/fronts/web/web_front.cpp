@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/web/web_front.hpp"
 
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The xmpp-web front: the web-client secure mode (DESIGN.md section 1). HTTPS (and, with
 // security.xmpp.web_client_secure off, plain HTTP on the same port, told apart by the first

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/web/ws_filter.hpp"
 
 #include "xmpp/web/web_request.hpp"

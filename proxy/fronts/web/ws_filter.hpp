@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The relay's filter for one direction of an upgraded WebSocket: frames read and reassembled
 // (xmpp/web/websocket.hpp), each message from the client checked as RFC 7395 framing, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // XMPP inbound (xmpp-client, xmpp-server: STARTTLS; -tls: Direct TLS), RFC 6120 sections
 // 4-5, RFC 7590, XEP-0368: ward answers the stream itself until TLS is up, then hands the
 // restarted stream to the backend and relays.

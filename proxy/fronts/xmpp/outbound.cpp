@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // XMPP outbound (xmpp-server-outbound): the local backend's header names the remote domain;
 // ward connects along the route, STARTTLS as initiating entity (or Direct TLS), verifies the
 // remote's certificate names the domain, replays the backend's header, relays.

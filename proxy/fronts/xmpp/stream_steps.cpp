@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The XMPP steps both directions of the front share: the negotiation loop, the other server's
 // opening passed on, refusals, and the bytes between <proceed/> and TLS.
 #include "proxy/fronts/xmpp/stream_steps.hpp"

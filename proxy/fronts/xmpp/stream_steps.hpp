@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The XMPP front's shared steps (RFC 6120 sections 4-5, XEP-0368), on a Session: used by the
 // inbound (inbound.cpp) and outbound (outbound.cpp) halves of the front.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // XMPP: c2s and s2s inbound over STARTTLS or Direct TLS, and s2s outbound along routes.
 #include <memory>

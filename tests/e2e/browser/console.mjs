@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Browser scenarios for ward's admin console, run by tests/e2e/console_e2e_test.cpp:
 //   node console.mjs SCENARIO URL OUTDIR [NAME=VALUE ...]
 // Drives Debian's chromium (/usr/bin/chromium) through playwright-core; no browser download.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Converse.js in Debian's chromium for ward's xmpp-web end-to-end tests:
 //   node converse.mjs --transport ws|bosh --service URL --jid BARE_JID --password P
 //        [--static-port N] [--expect-contact JID] [--send-to JID --body TEXT]

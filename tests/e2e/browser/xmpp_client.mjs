@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A scripted XMPP client over WebSocket (RFC 7395) for ward's xmpp-web end-to-end tests:
 //   node xmpp_client.mjs --service ws[s]://HOST:PORT/xmpp-websocket --domain D --username U --password P
 //        [--resource R] [--send-to JID --body TEXT] [--expect-from BARE_JID --expect-body TEXT]

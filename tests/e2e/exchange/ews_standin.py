@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """An Exchange Web Services stand-in for ward's exchange-egress tests.
 
 HTTPS with HTTP/1.1 keep-alive. It authenticates like IIS in front of EWS: a request without

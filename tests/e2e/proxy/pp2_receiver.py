@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A reference PROXY protocol v2 receiver, written from HAProxy's proxy-protocol.txt (section
 2.2) alone, sharing nothing with ward's C++ decoder: the independent end the e2e tests check
 ward's headers against.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Tiny authoritative DNS responder (UDP, stdlib only) for ward's XMPP e2e tests.
 
 Prosody resolves outgoing s2s through libunbound; its config points unbound

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Minimal XMPP client for ward's end-to-end tests (Debian 12 python3-slixmpp 1.8).
 
 Run it with /usr/bin/python3 (the Debian interpreter that has slixmpp).

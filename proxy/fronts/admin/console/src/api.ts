@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The admin API as the console uses it: same-origin fetches with the session cookie (the
 // browser sends Origin on every change, which the API checks), JSON in and out, the ETag of
 // each read kept for the change that follows it.

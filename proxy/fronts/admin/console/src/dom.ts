@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A tiny DOM builder: text goes in as text (never as HTML), so nothing from the server or the
 // user can become markup.
 type Child = Node | string | null | undefined | false;

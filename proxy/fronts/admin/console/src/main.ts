@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ward's admin console: one page per screen of the guide's admin pages (login with the banner,
 // System > Security > Settings, TLS Peer Subjects, TLS Context Configuration, certificate
 // upload, Control Center), plus the security mode and the audit log. Hash routes; every datum

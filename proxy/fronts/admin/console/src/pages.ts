@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The console's pages. Each reads what it shows from the API with its ETag, and sends changes
 // with If-Match: a 412 says "changed by someone else" and shows the new data, never overwrites.
 import { api, ApiError, ConflictError, segment } from "./api";
