@@ -21,6 +21,8 @@ packages=(
   python3-ntlm-auth
   # the PROXY protocol's independent ends (and the side-by-side benchmark's peer)
   haproxy
+  # the Debian package's checker (deploy/package.sh) and the unit file's (systemd-analyze)
+  lintian systemd
   # the admin console's browser tests (playwright-core from npm drives this chromium)
   chromium
   # building the FIPS provider from Debian's OpenSSL source
