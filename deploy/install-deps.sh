@@ -19,8 +19,8 @@ packages=(
   prosody lua-unbound python3-slixmpp go-sendxmpp
   # an independent NTLMv2 implementation for the Exchange egress stand-in
   python3-ntlm-auth
-  # the PROXY protocol's independent ends (and the side-by-side benchmark's peer)
-  haproxy
+  # the PROXY protocol's independent ends (and the side-by-side benchmark's peers)
+  haproxy nginx-light libnginx-mod-stream kamailio
   # the Debian package's checker (deploy/package.sh) and the unit file's (systemd-analyze)
   lintian systemd
   # the admin console's browser tests (playwright-core from npm drives this chromium)
@@ -36,7 +36,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(nginx-light libnginx-mod-stream apache2-utils wrk gnuplot-nox util-linux procps)
+  packages+=(apache2-utils wrk gnuplot-nox util-linux procps)
 fi
 
 missing=()

@@ -32,7 +32,8 @@ chmod 700 "$state"
 
 # --- ports: the documented ones, or free ones --------------------------------------------------
 names=(c2s c2s_direct s2s s2s_out web https sip admin metrics prosody_c2s prosody_s2s prosody_http sip_backend)
-defaults=(15222 15223 15269 15270 15443 18443 15061 9443 9464 5222 5269 5280 5060)
+# (The backends on 25xxx: a prosody or SIP server the system already runs keeps 5222, 5060.)
+defaults=(15222 15223 15269 15270 15443 18443 15061 9443 9464 25222 25269 25280 25060)
 declare -A port
 if [ "${WARD_EXAMPLE_PORTS:-}" = auto ]; then
   # Bound together (so all differ), read back, closed: free a moment ago.
@@ -56,10 +57,10 @@ sed -e "s/127\.0\.0\.1:15222/127.0.0.1:${port[c2s]}/" \
     -e "s/127\.0\.0\.1:15061/127.0.0.1:${port[sip]}/" \
     -e "s/127\.0\.0\.1:9443/127.0.0.1:${port[admin]}/" \
     -e "s/127\.0\.0\.1:9464/127.0.0.1:${port[metrics]}/" \
-    -e "s/127\.0\.0\.1:5222\]/127.0.0.1:${port[prosody_c2s]}]/" \
-    -e "s/127\.0\.0\.1:5269\]/127.0.0.1:${port[prosody_s2s]}]/" \
-    -e "s/127\.0\.0\.1:5280\]/127.0.0.1:${port[prosody_http]}]/" \
-    -e "s/127\.0\.0\.1:5060\]/127.0.0.1:${port[sip_backend]}]/" \
+    -e "s/127\.0\.0\.1:25222\]/127.0.0.1:${port[prosody_c2s]}]/" \
+    -e "s/127\.0\.0\.1:25269\]/127.0.0.1:${port[prosody_s2s]}]/" \
+    -e "s/127\.0\.0\.1:25280\]/127.0.0.1:${port[prosody_http]}]/" \
+    -e "s/127\.0\.0\.1:25060\]/127.0.0.1:${port[sip_backend]}]/" \
     "$examples/ward.yaml" >"$state/ward.yaml"
 cp "$examples/banner.txt" "$state/banner.txt"
 [ -f "$state/pki/ca.pem" ] || "$ward" pki init "$state/pki" >/dev/null

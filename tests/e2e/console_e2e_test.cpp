@@ -207,7 +207,7 @@ TEST_CASE("console e2e: a certificate uploaded in the console appears in the lis
 TEST_CASE("console e2e: a listener restarted from Control Center while a relayed session on it keeps working") {
     test::TcpBackend echo(test::TcpBackend::Mode::echo);
     ConsoleWard w([&](std::string yaml) {
-        return std::regex_replace(yaml, std::regex(R"(backends: \[127\.0\.0\.1:8080\])"), "backends: [" + echo.endpoint() + "]");
+        return std::regex_replace(yaml, std::regex(R"(backends: \[127\.0\.0\.1:25280\])"), "backends: [" + echo.endpoint() + "]");
     });
     test::PeerOptions o;
     o.trust_ca = w.dir / "pki" / "ca.pem";
@@ -251,7 +251,7 @@ TEST_CASE("console e2e: the client-to-node secure mode switched off and on in Se
     e2e::Prosody prosody(prosody_dir.path(), "ward.test", {"alice"});
     const auto backend = "127.0.0.1:" + std::to_string(prosody.c2s_port());
     ConsoleWard w([&](std::string yaml) {
-        return std::regex_replace(yaml, std::regex(R"(backends: \[127\.0\.0\.1:5222\])"), "backends: [" + backend + "]");
+        return std::regex_replace(yaml, std::regex(R"(backends: \[127\.0\.0\.1:25222\])"), "backends: [" + backend + "]");
     });
     const std::string required = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>";
     auto on = c2s_features(w.listener_port("c2s"));
