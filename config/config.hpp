@@ -154,8 +154,21 @@ struct TlsContext {
     bool operator==(const TlsContext&) const = default;
 };
 
+// Per source address, per listener (0: off). Off by default: clients behind one NAT or VPN
+// address would share them; set them on listeners whose clients each have their own address,
+// and behind a load balancer with accept_proxy_protocol (the limits then count the clients).
+struct PerSourceLimits {
+    std::uint32_t connections = 0;            // held at once
+    std::uint32_t handshakes_per_second = 0;  // new connections, with one second's burst
+    bool operator==(const PerSourceLimits&) const = default;
+};
+
 struct Limits {
     std::uint32_t max_connections = 10000;
+    // Connections accepted that have not finished negotiating (TLS, the protocol's opening):
+    // past it new ones are closed at once, per listener. Bounds what a handshake flood costs.
+    std::uint32_t max_handshakes_in_flight = 4096;
+    PerSourceLimits per_source;
     Duration handshake_timeout = std::chrono::seconds(10);
     Duration connect_timeout = std::chrono::seconds(5);
     Duration idle_timeout = std::chrono::minutes(5);

@@ -123,11 +123,20 @@ void Reader::read_security(const YAML::Node& n, const std::string& path, Securit
 }
 
 void Reader::read_limits(const YAML::Node& n, const std::string& path, Limits& out, bool listener_level) {
-    Keys keys{"max_connections", "handshake_timeout", "connect_timeout", "idle_timeout", "drain_timeout",
-              "buffer_size"};
+    Keys keys{"max_connections", "max_handshakes_in_flight", "per_source", "handshake_timeout", "connect_timeout",
+              "idle_timeout", "drain_timeout", "buffer_size"};
     if (!map(n, path, keys)) return;
     field(n, "max_connections", path,
           [&](auto& v, auto& p) { set_int(v, p, out.max_connections, 1u, 10'000'000u); });
+    field(n, "max_handshakes_in_flight", path,
+          [&](auto& v, auto& p) { set_int(v, p, out.max_handshakes_in_flight, 1u, 10'000'000u); });
+    field(n, "per_source", path, [&](auto& ps, auto& pp) {
+        if (!map(ps, pp, {"connections", "handshakes_per_second"})) return;
+        field(ps, "connections", pp,
+              [&](auto& v, auto& p) { set_int(v, p, out.per_source.connections, 0u, 10'000'000u); });
+        field(ps, "handshakes_per_second", pp,
+              [&](auto& v, auto& p) { set_int(v, p, out.per_source.handshakes_per_second, 0u, 1'000'000u); });
+    });
     field(n, "handshake_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.handshake_timeout); });
     field(n, "connect_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.connect_timeout); });
     field(n, "idle_timeout", path, [&](auto& v, auto& p) { set_duration(v, p, out.idle_timeout); });

@@ -23,6 +23,14 @@ namespace {
 void write_limits(YAML::Emitter& out, const Limits& l, const Limits& base) {
     out << YAML::BeginMap;
     if (l.max_connections != base.max_connections) out << YAML::Key << "max_connections" << YAML::Value << l.max_connections;
+    if (l.max_handshakes_in_flight != base.max_handshakes_in_flight)
+        out << YAML::Key << "max_handshakes_in_flight" << YAML::Value << l.max_handshakes_in_flight;
+    if (!(l.per_source == base.per_source)) {
+        out << YAML::Key << "per_source" << YAML::Value << YAML::Flow << YAML::BeginMap;
+        out << YAML::Key << "connections" << YAML::Value << l.per_source.connections;
+        out << YAML::Key << "handshakes_per_second" << YAML::Value << l.per_source.handshakes_per_second;
+        out << YAML::EndMap;
+    }
     if (l.handshake_timeout != base.handshake_timeout)
         out << YAML::Key << "handshake_timeout" << YAML::Value << format_duration(l.handshake_timeout);
     if (l.connect_timeout != base.connect_timeout)

@@ -136,7 +136,8 @@ wait_port "${port[c2s]}" ward
 
 ca="$state/pki/ca.pem"
 sip_request="OPTIONS sip:$domain SIP/2.0\\r\\nVia: SIP/2.0/TLS 127.0.0.1;branch=z9hG4bK-demo\\r\\nMax-Forwards: 70\\r\\nFrom: <sip:demo@$domain>;tag=demo\\r\\nTo: <sip:$domain>\\r\\nCall-ID: demo@127.0.0.1\\r\\nCSeq: 1 OPTIONS\\r\\nContent-Length: 0\\r\\n\\r\\n"
-cat <<EOF
+# (Builtins only from here: the stack's processes are this script's only children.)
+IFS= read -r -d '' message <<EOF || true
 
 ward is running the demo stack (logs in $state):
   prosody for $domain behind ward's XMPP listeners, accounts alice and bob (passwords in $accounts)
@@ -155,6 +156,7 @@ Ask the SIP server for its options over mutual TLS (ward verifies the client cer
 
 Ctrl-C stops ward, prosody and sipp.
 EOF
+printf '%s' "$message"
 
 # In the foreground until ward ends (or Ctrl-C).
 wait "$ward_pid" || true

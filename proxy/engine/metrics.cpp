@@ -112,6 +112,11 @@ std::string Metrics::prometheus_text() const {
     for (auto& [n, m] : listeners_) {
         line("ward_connections_refused_total", *m, ",reason=\"listener_limit\"", m->refused_listener_limit.load());
         line("ward_connections_refused_total", *m, ",reason=\"global_limit\"", m->refused_global_limit.load());
+        line("ward_connections_refused_total", *m, ",reason=\"handshakes_in_flight\"",
+             m->refused_handshakes_in_flight.load());
+        line("ward_connections_refused_total", *m, ",reason=\"source_connections\"",
+             m->refused_source_connections.load());
+        line("ward_connections_refused_total", *m, ",reason=\"source_rate\"", m->refused_source_rate.load());
     }
     family("ward_handshakes_total", "counter", "TLS handshakes, by result.");
     for (auto& [n, m] : listeners_) {
@@ -126,6 +131,13 @@ std::string Metrics::prometheus_text() const {
            "Connections from a trusted load balancer closed for a missing or malformed PROXY v2 header.");
     for (auto& [n, m] : listeners_)
         line("ward_proxy_headers_refused_total", *m, "", m->proxy_headers_refused.load());
+    family("ward_handshakes_in_flight", "gauge", "Connections accepted that have not finished negotiating.");
+    for (auto& [n, m] : listeners_)
+        line("ward_handshakes_in_flight", *m, "",
+             static_cast<std::uint64_t>(std::max<std::int64_t>(0, m->handshakes_in_flight.load())));
+    family("ward_source_addresses_untracked_total", "counter",
+           "Connections admitted without per-source accounting because the address table was full.");
+    for (auto& [n, m] : listeners_) line("ward_source_addresses_untracked_total", *m, "", m->sources.untracked());
     family("ward_sessions_active", "gauge", "Sessions open now.");
     for (auto& [n, m] : listeners_)
         line("ward_sessions_active", *m, "", static_cast<std::uint64_t>(std::max<std::int64_t>(0, m->active.load())));

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy/engine/source_limiter.hpp"
+
 namespace ward::proxy {
 
 // One worker's byte counters for one listener, on a cache line of their own. Only that worker
@@ -71,6 +73,11 @@ struct ListenerMetrics {
     std::atomic<std::uint64_t> accepted{0};
     std::atomic<std::uint64_t> refused_listener_limit{0};
     std::atomic<std::uint64_t> refused_global_limit{0};
+    std::atomic<std::uint64_t> refused_handshakes_in_flight{0};  // max_handshakes_in_flight
+    std::atomic<std::uint64_t> refused_source_connections{0};    // per_source.connections
+    std::atomic<std::uint64_t> refused_source_rate{0};           // per_source.handshakes_per_second
+    std::atomic<std::int64_t> handshakes_in_flight{0};
+    SourceLimiter sources;  // per source address, shared by the workers (limits.per_source)
     std::atomic<std::uint64_t> handshakes_ok{0};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(HandshakeFailure::count_)> handshakes_failed{};
     std::atomic<std::uint64_t> backend_failures{0};

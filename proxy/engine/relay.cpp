@@ -105,7 +105,7 @@ void Session::set_filters(std::unique_ptr<StreamFilter> from_client, std::unique
 }
 
 awaitable<void> Session::relay() {
-    phase_ = Phase::relay;
+    enter(Phase::relay);
     last_activity_ = clock::now();
     deadline_ = last_activity_ + listener_.limits.idle_timeout;
     arm_timer();

@@ -37,7 +37,8 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
       peer_(endpoint_text(peer)),
       peer_ip_(peer.address()),
       peer_port_(peer.port()) {
-    // The worker reserved this session's slots in metrics_->active and global_active.
+    // The worker reserved this session's slots in metrics_->active, global_active and
+    // metrics_->handshakes_in_flight (and its place in metrics_->sources, hold_source).
 }
 
 Session::~Session() { release_slots(); }
@@ -52,8 +53,17 @@ std::string Session::peer_address() const {
 void Session::release_slots() {
     if (slots_released_) return;
     slots_released_ = true;
+    settle_handshake();
+    if (source_) metrics_->sources.release(*source_);
+    source_.reset();
     metrics_->active.fetch_sub(1, std::memory_order_relaxed);
     worker_.global_active().fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Session::settle_handshake() {
+    if (handshake_settled_) return;
+    handshake_settled_ = true;
+    metrics_->handshakes_in_flight.fetch_sub(1, std::memory_order_relaxed);
 }
 
 const char* Session::phase_name() const {
@@ -316,12 +326,6 @@ proxy_v2::Address header_address(asio::ip::address a, std::uint16_t port) {
     return out;
 }
 
-bool from_trusted_balancer(const std::vector<config::Network>& trusted, const asio::ip::address& peer) {
-    const auto bytes = address_bytes(peer);
-    return std::any_of(trusted.begin(), trusted.end(),
-                       [&](const config::Network& n) { return n.contains(peer.is_v6(), bytes.data()); });
-}
-
 tcp::endpoint header_endpoint(const proxy_v2::Address& a) {
     if (a.family == proxy_v2::Address::Family::inet) {
         asio::ip::address_v4::bytes_type b{};
@@ -332,6 +336,27 @@ tcp::endpoint header_endpoint(const proxy_v2::Address& a) {
 }
 
 }  // namespace
+
+bool from_trusted_balancer(const std::vector<config::Network>& trusted, const asio::ip::address& address) {
+    if (trusted.empty()) return false;
+    const auto bytes = address_bytes(address);
+    return std::any_of(trusted.begin(), trusted.end(),
+                       [&](const config::Network& n) { return n.contains(address.is_v6(), bytes.data()); });
+}
+
+SourceKey source_key(const asio::ip::address& address) {
+    SourceKey key;
+    if (address.is_v4()) {
+        key.bytes = asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()).to_bytes();
+        return key;
+    }
+    const auto v6 = address.to_v6();
+    key.bytes = v6.to_bytes();
+    // An IPv6 client is counted by its /64, the usual end-site subnet: one host can use a new
+    // address of its /64 for every connection.
+    if (!v6.is_v4_mapped()) std::fill(key.bytes.begin() + 8, key.bytes.end(), 0);
+    return key;
+}
 
 awaitable<bool> Session::accept_proxy_header() {
     if (!from_trusted_balancer(listener_.accept_proxy_protocol, peer_ip_)) co_return true;  // the client itself
@@ -368,8 +393,29 @@ awaitable<bool> Session::accept_proxy_header() {
         peer_port_ = source.port();
         peer_ = endpoint_text(source);
         proxied_destination_ = header_endpoint(h.destination);
+        // The client's own per-source limits, now that it is known.
+        if (!admit_named_client()) co_return false;
     }
     co_return true;
+}
+
+bool Session::admit_named_client() {
+    const auto& per_source = listener_.limits.per_source;
+    const auto key = source_key(peer_ip_);
+    switch (metrics_->sources.admit(key, per_source.connections, per_source.handshakes_per_second)) {
+        case SourceLimiter::Verdict::admitted: source_ = key; return true;
+        case SourceLimiter::Verdict::untracked: return true;
+        case SourceLimiter::Verdict::too_many_connections:
+            metrics_->refused_source_connections.fetch_add(1, std::memory_order_relaxed);
+            summary_.fail(make_error_code(Errc::limit_exceeded), "per_source.connections reached for this client");
+            return false;
+        case SourceLimiter::Verdict::too_fast:
+            metrics_->refused_source_rate.fetch_add(1, std::memory_order_relaxed);
+            summary_.fail(make_error_code(Errc::limit_exceeded),
+                          "per_source.handshakes_per_second reached for this client");
+            return false;
+    }
+    return false;
 }
 
 std::string Session::proxy_header() {

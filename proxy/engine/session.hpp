@@ -16,11 +16,17 @@
 #include "proxy/engine/connection.hpp"
 #include "proxy/engine/metrics.hpp"
 #include "proxy/engine/snapshot.hpp"
+#include "proxy/engine/source_limiter.hpp"
 #include "proxy/engine/stream_filter.hpp"
 
 namespace ward::proxy {
 
 class Worker;
+
+// The listener's per-source key for an address (IPv4 as IPv4-mapped IPv6).
+SourceKey source_key(const asio::ip::address& address);
+// Whether `address` is one of the load balancers a listener takes PROXY headers from.
+bool from_trusted_balancer(const std::vector<config::Network>& trusted, const asio::ip::address& address);
 
 // What the summary line says of a session; fronts fill it in as they go.
 struct SessionSummary {
@@ -56,6 +62,9 @@ public:
     // Closes both sides now (drain timeout, or an error in one direction).
     void abort(error_code reason);
     std::uint64_t id() const { return id_; }
+    // The per-source place the worker took for this connection (SourceLimiter::admit said
+    // admitted), given back when the session ends.
+    void hold_source(const SourceKey& source) { source_ = source; }
 
     // --- what a front is handed -----------------------------------------------------------
     const config::Listener& listener() const { return listener_; }
@@ -81,7 +90,14 @@ public:
     // backend within it. When it passes in the negotiate phase, the session's waits are
     // cancelled once and negotiation_expired() turns true, with one more second for the front's
     // last word; in any other phase the session is aborted.
-    void enter(Phase phase) { phase_ = phase; }
+    // (The relay ends the negotiation: the session leaves the handshakes in flight.)
+    void enter(Phase phase) {
+        phase_ = phase;
+        if (phase == Phase::relay) settle_handshake();
+    }
+    // Leaves the handshakes in flight (once): the relay does it, request/response fronts when
+    // the first complete request has arrived.
+    void settle_handshake();
     void negotiation_deadline();
     bool negotiation_expired() const { return negotiation_expired_; }
     // Request/response fronts: the deadline of the wait at hand (a request, the backend's
@@ -140,6 +156,9 @@ private:
     // The PROXY v2 header for the backend (proxy_protocol: v2): the client's address, the one
     // it connected to, and its TLS connection.
     std::string proxy_header();
+    // The per-source limits for the client a PROXY header named (the balancer's own address
+    // was not counted); false when they refuse it.
+    bool admit_named_client();
     void set_deadline(clock::duration d);
     void arm_timer();
     void on_timer();
@@ -182,6 +201,8 @@ private:
     std::uint64_t timer_generation_ = 0;
     bool finished_ = false;
     bool slots_released_ = false;
+    bool handshake_settled_ = false;
+    std::optional<SourceKey> source_;  // held in the listener's SourceLimiter
 };
 
 }  // namespace ward::proxy

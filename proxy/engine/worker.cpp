@@ -140,8 +140,39 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
         m.refused_global_limit.fetch_add(1, std::memory_order_relaxed);
         return;
     }
+    // Handshakes in flight, then the source address (a trusted load balancer's clients are
+    // counted once its PROXY header names them).
+    auto undo = [&] {
+        m.handshakes_in_flight.fetch_sub(1, std::memory_order_relaxed);
+        global_active().fetch_sub(1, std::memory_order_relaxed);
+        m.active.fetch_sub(1, std::memory_order_relaxed);
+    };
+    if (m.handshakes_in_flight.fetch_add(1, std::memory_order_relaxed) >=
+        static_cast<std::int64_t>(listener->limits.max_handshakes_in_flight)) {
+        undo();
+        m.refused_handshakes_in_flight.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    std::optional<SourceKey> held;
+    const auto& per_source = listener->limits.per_source;
+    if (!from_trusted_balancer(listener->accept_proxy_protocol, peer.address())) {
+        const auto key = source_key(peer.address());
+        switch (m.sources.admit(key, per_source.connections, per_source.handshakes_per_second)) {
+            case SourceLimiter::Verdict::admitted: held = key; break;
+            case SourceLimiter::Verdict::untracked: break;
+            case SourceLimiter::Verdict::too_many_connections:
+                undo();
+                m.refused_source_connections.fetch_add(1, std::memory_order_relaxed);
+                return;
+            case SourceLimiter::Verdict::too_fast:
+                undo();
+                m.refused_source_rate.fetch_add(1, std::memory_order_relaxed);
+                return;
+        }
+    }
     const std::uint64_t id = (next_session_++ << 8) | id_;
     auto session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *plan, a->metrics);
+    if (held) session->hold_source(*held);
     live_[id] = session;
     session_count_.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(io_, session->run(), [this, id, session](std::exception_ptr e) {

@@ -33,7 +33,7 @@ std::vector<std::string> printed_commands(const std::string& output) {
     return out;
 }
 
-// The processes whose parent is `pid` (from /proc/*/stat).
+// The live processes whose parent is `pid` (from /proc/*/stat; zombies left out).
 std::set<pid_t> children_of(pid_t pid) {
     std::set<pid_t> out;
     for (const auto& entry : fs::directory_iterator("/proc")) {
@@ -48,7 +48,7 @@ std::set<pid_t> children_of(pid_t pid) {
         char state = 0;
         pid_t ppid = 0;
         rest >> state >> ppid;
-        if (ppid == pid) out.insert(static_cast<pid_t>(std::stol(name)));
+        if (ppid == pid && state != 'Z') out.insert(static_cast<pid_t>(std::stol(name)));
     }
     return out;
 }

@@ -76,8 +76,9 @@ private:
     std::vector<std::thread> servers_;
 };
 
-// A connected TCP socket to 127.0.0.1:port (blocking); -1 on failure.
-int connect_tcp(std::uint16_t port);
+// A connected TCP socket to 127.0.0.1:port (blocking), from `source` (another loopback
+// address such as 127.0.0.2) when given; -1 on failure.
+int connect_tcp(std::uint16_t port, const char* source = nullptr);
 
 // Whether the peer closed `fd` (EOF or reset) within the deadline; data that arrives first is
 // appended to `got` when given.

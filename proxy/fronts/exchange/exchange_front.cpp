@@ -47,6 +47,7 @@ public:
         for (;;) {
             const bool got = co_await client_.next_request(request_);
             if (!got) co_return;
+            s_.settle_handshake();  // a whole request: no longer a handshake in flight
             if (!follow_reload()) {
                 co_await client_.refuse(503, "this listener was removed or changed by a reload", true);
                 co_return;

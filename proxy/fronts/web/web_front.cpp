@@ -57,6 +57,7 @@ public:
             // (Results are kept in members: GCC 12 mis-builds frames with some temporaries.)
             const bool got = co_await next_request();
             if (!got) co_return;
+            s_.settle_handshake();  // a whole request: no longer a handshake in flight
             // A reload may have turned the web-client secure mode on since this plain
             // connection began: it takes no further request.
             if (!tls_ && plain_forbidden()) {
