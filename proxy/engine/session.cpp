@@ -299,7 +299,10 @@ void Session::drop_backend() {
 
 awaitable<void> Session::run() {
     auto self = shared_from_this();
-    const bool accepted = co_await accept_proxy_header();
+    // (Called only where a balancer may connect: a coroutine's frame is allocated on every
+    // call, and freed between a session's long-lived allocations it fragments the heap.)
+    bool accepted = true;
+    if (!listener_.accept_proxy_protocol.empty()) accepted = co_await accept_proxy_header();
     if (accepted) co_await front_.serve(*this);
     finish();
 }
