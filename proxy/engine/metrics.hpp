@@ -78,6 +78,16 @@ struct ListenerMetrics {
     std::atomic<std::uint64_t> refused_source_rate{0};           // per_source.handshakes_per_second
     std::atomic<std::int64_t> handshakes_in_flight{0};
     SourceLimiter sources;  // per source address, shared by the workers (limits.per_source)
+    // Counts a per-source refusal by its reason; false when `verdict` admits.
+    bool refused_by_source(SourceLimiter::Verdict verdict) {
+        if (verdict == SourceLimiter::Verdict::too_many_connections)
+            refused_source_connections.fetch_add(1, std::memory_order_relaxed);
+        else if (verdict == SourceLimiter::Verdict::too_fast)
+            refused_source_rate.fetch_add(1, std::memory_order_relaxed);
+        else
+            return false;
+        return true;
+    }
     std::atomic<std::uint64_t> handshakes_ok{0};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(HandshakeFailure::count_)> handshakes_failed{};
     std::atomic<std::uint64_t> backend_failures{0};

@@ -137,6 +137,10 @@ public:
     // Dials the listener's backends (or `endpoints`) in order; false when none answered.
     awaitable<bool> connect_backend();
     awaitable<bool> connect_to(const std::vector<config::Endpoint>& endpoints);
+    // Request/response fronts: writes `bytes` to the client within `until` (an exchange
+    // deadline), counted in the summary; false, the summary saying why, when it failed or
+    // timed out.
+    awaitable<bool> write_to_client(std::string bytes, clock::time_point until);
     // Writes `bytes` to `side`, ends sending, and finishes the session: the last word.
     awaitable<void> last_word(Connection& side, std::string bytes);
     // The relay's filters, per direction (none: bytes pass as they are), handed over before

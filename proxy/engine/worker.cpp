@@ -155,20 +155,15 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
     }
     std::optional<SourceKey> held;
     const auto& per_source = listener->limits.per_source;
-    if (!from_trusted_balancer(listener->accept_proxy_protocol, peer.address())) {
+    const bool per_source_on = per_source.connections != 0 || per_source.handshakes_per_second != 0;
+    if (per_source_on && !from_trusted_balancer(listener->accept_proxy_protocol, peer.address())) {
         const auto key = source_key(peer.address());
-        switch (m.sources.admit(key, per_source.connections, per_source.handshakes_per_second)) {
-            case SourceLimiter::Verdict::admitted: held = key; break;
-            case SourceLimiter::Verdict::untracked: break;
-            case SourceLimiter::Verdict::too_many_connections:
-                undo();
-                m.refused_source_connections.fetch_add(1, std::memory_order_relaxed);
-                return;
-            case SourceLimiter::Verdict::too_fast:
-                undo();
-                m.refused_source_rate.fetch_add(1, std::memory_order_relaxed);
-                return;
+        const auto verdict = m.sources.admit(key, per_source.connections, per_source.handshakes_per_second);
+        if (m.refused_by_source(verdict)) {
+            undo();
+            return;
         }
+        if (verdict == SourceLimiter::Verdict::admitted) held = key;
     }
     const std::uint64_t id = (next_session_++ << 8) | id_;
     auto session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *plan, a->metrics);

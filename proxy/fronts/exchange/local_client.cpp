@@ -65,14 +65,8 @@ awaitable<bool> LocalClient::next_request(web::Request& out) {
 }
 
 awaitable<bool> LocalClient::write(std::string bytes) {
-    s_.exchange_deadline(clock::now() + options_->request_timeout);
-    const auto ec = co_await s_.client().write_all(bytes.data(), bytes.size());
-    if (ec || s_.exchange_expired()) {
-        s_.summary().fail(ec ? ec : make_error_code(Errc::timed_out), "writing to the client failed");
-        co_return false;
-    }
-    s_.summary().bytes_to_client += bytes.size();
-    co_return true;
+    const bool written = co_await s_.write_to_client(std::move(bytes), clock::now() + options_->request_timeout);
+    co_return written;
 }
 
 awaitable<void> LocalClient::refuse(int status, std::string why, bool close) {
