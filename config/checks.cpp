@@ -91,6 +91,11 @@ void check_config(Config& config, Diagnostics& diag) {
         auto at = [&](std::string_view key) { return p + "." + std::string(key); };
         if (!l.name.empty() && !names.insert(l.name).second)
             diag.error(config.mark(at("name")), at("name"), "listener name '" + l.name + "' is used twice");
+        if (l.protocol == Protocol::sip_return) {
+            diag.error(config.mark(at("protocol")), at("protocol"),
+                       "ward makes sip-return listeners itself: set sip.return_bind on the sip listener instead");
+            continue;
+        }
         // (xmpp-web too: with web_client_secure off it takes plain HTTP as well as HTTPS.)
         if (l.tls_context.empty()) {
             diag.error(config.mark(p), at("tls_context"),
@@ -187,6 +192,23 @@ void check_config(Config& config, Diagnostics& diag) {
         if ((l.protocol == Protocol::sip || l.protocol == Protocol::sip_outbound) && !l.sip) {
             l.sip.emplace();
         }
+        if (l.sip && (l.sip->return_bind || l.sip->advertised) && l.protocol != Protocol::sip) {
+            const auto key = at(l.sip->return_bind ? "sip.return_bind" : "sip.advertised");
+            diag.error(config.mark(key), key, "edge routing applies to sip listeners, which take TLS from peers");
+        } else if (l.sip && l.sip->return_bind) {
+            const auto key = at("sip.return_bind");
+            if (!is_loopback(l.sip->return_bind->host))
+                diag.error(config.mark(key), key,
+                           "the return listener takes plaintext requests that ward sends into its peers' TLS "
+                           "connections, so it must bind to a loopback address");
+            if (l.sip->return_bind->host.empty() || l.sip->return_bind->host == "localhost")
+                diag.error(config.mark(key), key, "name the loopback address (127.0.0.1 or ::1): it is written into "
+                                                  "Record-Route and Path for the backend to reach");
+            if (!l.sip->advertised && (l.bind.host.empty() || l.bind.host == "0.0.0.0" || l.bind.host == "::"))
+                diag.error(config.mark(at("sip")), at("sip.advertised"),
+                           "the listener binds to a wildcard address, so ward cannot tell peers where to reach it: set "
+                           "sip.advertised to the host:port peers connect to");
+        }
         for (std::size_t j = 0; j < i; ++j) {
             const auto& o = config.listeners[j];
             if (o.bind.port == 0 || l.bind.port == 0 || o.bind.port != l.bind.port) continue;
@@ -196,6 +218,26 @@ void check_config(Config& config, Diagnostics& diag) {
                                 index("listeners", j) + ")");
             }
         }
+        // A return listener is a listener too.
+        if (l.sip && l.sip->return_bind && l.sip->return_bind->port != 0) {
+            const auto& r = *l.sip->return_bind;
+            for (std::size_t j = 0; j < config.listeners.size(); ++j) {
+                const auto& o = config.listeners[j];
+                const bool main_clash = o.bind.port == r.port && binds_overlap(o.bind.host, r.host);
+                const bool return_clash = j < i && o.sip && o.sip->return_bind && o.sip->return_bind->port == r.port &&
+                                          binds_overlap(o.sip->return_bind->host, r.host);
+                if (main_clash || return_clash)
+                    diag.error(config.mark(at("sip.return_bind")), at("sip.return_bind"),
+                               r.to_string() + " is already bound by listener '" + o.name + "'" +
+                                   (return_clash ? " (its return_bind)" : ""));
+            }
+        }
+    }
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const auto& l = config.listeners[i];
+        if (!l.sip || !l.sip->return_bind || !names.count(l.name + "/return")) continue;
+        const auto at = index("listeners", i) + ".sip.return_bind";
+        diag.error(config.mark(at), at, "its return listener is named '" + l.name + "/return', which another listener uses");
     }
     if (config.metrics.enabled) {
         for (std::size_t i = 0; i < config.listeners.size(); ++i) {

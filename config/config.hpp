@@ -72,6 +72,7 @@ enum class Protocol {
     xmpp_server_outbound,  // plaintext s2s in from the local backend, ward originates
     xmpp_web,              // BOSH / WebSocket
     exchange_egress,       // plain HTTP in on loopback, HTTPS to Exchange (EWS) with NTLMv2 or Basic
+    sip_return,            // made by ward from a sip listener's sip.return_bind, never configured
 };
 
 // How the Exchange egress authenticates (the seed's "FIPS Mode Exchange Server Authentication").
@@ -217,6 +218,13 @@ struct SipListenerOptions {
     std::uint32_t max_header_size = 16 * 1024;
     std::uint32_t max_body_size = 64 * 1024;
     Duration message_timeout = std::chrono::seconds(30);
+    // Edge routing both ways (sip listeners; RFC 3327, 5626, 5658): the loopback address where
+    // ward takes requests from the backend for its peers' flows. Unset: ward relays as a plain
+    // framing proxy and adds no Record-Route or Path.
+    std::optional<Endpoint> return_bind;
+    // host:port peers reach this listener at, written in the TLS side's Record-Route. Default:
+    // the bind address, which must then not be a wildcard.
+    std::optional<Endpoint> advertised;
     bool operator==(const SipListenerOptions&) const = default;
 };
 

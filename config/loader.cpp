@@ -294,17 +294,23 @@ void Reader::read_listener(const YAML::Node& n, const std::string& path, const C
     });
     field(n, "sip", path, [&](auto& s, auto& sp) {
         out.sip.emplace();
-        if (!map(s, sp, {"identity_header", "max_header_size", "max_body_size", "message_timeout"})) return;
+        if (!map(s, sp, {"identity_header", "max_header_size", "max_body_size", "message_timeout", "return_bind",
+                          "advertised"}))
+            return;
         field(s, "identity_header", sp, [&](auto& v, auto& p) {
             set_string(v, p, out.sip->identity_header);
             if (!is_sip_token(out.sip->identity_header))
                 error(v, p, "'" + out.sip->identity_header + "' is not a valid SIP header name");
+            else if (is_reserved_sip_header(out.sip->identity_header))
+                error(v, p, "'" + out.sip->identity_header + "' is a header ward reads or rewrites; choose another name");
         });
         field(s, "max_header_size", sp,
               [&](auto& v, auto& p) { set_size(v, p, out.sip->max_header_size, 1024, 1024 * 1024); });
         field(s, "max_body_size", sp,
               [&](auto& v, auto& p) { set_size(v, p, out.sip->max_body_size, 0, 16 * 1024 * 1024); });
         field(s, "message_timeout", sp, [&](auto& v, auto& p) { set_duration(v, p, out.sip->message_timeout); });
+        field(s, "return_bind", sp, [&](auto& v, auto& p) { set_endpoint(v, p, out.sip->return_bind.emplace(), true); });
+        field(s, "advertised", sp, [&](auto& v, auto& p) { set_endpoint(v, p, out.sip->advertised.emplace(), false); });
     });
     field(n, "exchange", path, [&](auto& e, auto& ep) { read_exchange(e, ep, out.exchange.emplace()); });
     field(n, "proxy_protocol", path,

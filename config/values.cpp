@@ -247,6 +247,18 @@ bool is_sip_token(std::string_view s) {
     return true;
 }
 
+bool is_reserved_sip_header(std::string_view name) {
+    for (const std::string_view taken : {"Content-Length", "l", "Via", "v", "From", "f", "To", "t", "Call-ID", "i",
+                                         "CSeq", "Route", "Record-Route", "Path", "Max-Forwards", "Contact", "m"}) {
+        if (name.size() != taken.size()) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < name.size() && same; ++i)
+            same = std::tolower(static_cast<unsigned char>(name[i])) == std::tolower(static_cast<unsigned char>(taken[i]));
+        if (same) return true;
+    }
+    return false;
+}
+
 bool is_http_path(std::string_view s) {
     if (s.empty() || s.front() != '/') return false;
     std::size_t start = 1;

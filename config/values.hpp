@@ -38,6 +38,9 @@ bool binds_overlap(std::string_view a, std::string_view b);
 std::size_t first_invalid_utf8(std::string_view s);
 // RFC 3261 token, as a header field name.
 bool is_sip_token(std::string_view s);
+// A SIP header ward itself reads or rewrites (framing, error answers, edge routing), which
+// therefore cannot be the identity header; compact forms included, case-insensitive.
+bool is_reserved_sip_header(std::string_view name);
 std::string lower(std::string_view s);
 // An HTTP path ward routes on: '/' then segments of unreserved characters and "-._~!$&'()*+,;=:@"
 // (no '%', so it has one spelling), no empty, "." or ".." segment, no query or fragment.
@@ -67,7 +70,8 @@ WARD_ENUM_TABLE(TlsVersion, {"TLS1.0", TlsVersion::tls1_0}, {"TLS1.1", TlsVersio
 WARD_ENUM_TABLE(LogLevel, {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
                 {"warn", LogLevel::warn}, {"error", LogLevel::error});
 WARD_ENUM_TABLE(Protocol, {"tls", Protocol::tls}, {"tls-outbound", Protocol::tls_outbound}, {"sip", Protocol::sip},
-                {"sip-outbound", Protocol::sip_outbound}, {"xmpp-client", Protocol::xmpp_client},
+                {"sip-outbound", Protocol::sip_outbound},
+                {"sip-return", Protocol::sip_return}, {"xmpp-client", Protocol::xmpp_client},
                 {"xmpp-client-tls", Protocol::xmpp_client_tls}, {"xmpp-server", Protocol::xmpp_server},
                 {"xmpp-server-tls", Protocol::xmpp_server_tls},
                 {"xmpp-server-outbound", Protocol::xmpp_server_outbound}, {"xmpp-web", Protocol::xmpp_web},

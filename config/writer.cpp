@@ -191,6 +191,10 @@ std::string to_yaml(const Config& c) {
                 out << YAML::Key << "max_header_size" << YAML::Value << format_size(l.sip->max_header_size);
                 out << YAML::Key << "max_body_size" << YAML::Value << format_size(l.sip->max_body_size);
                 out << YAML::Key << "message_timeout" << YAML::Value << format_duration(l.sip->message_timeout);
+                if (l.sip->return_bind)
+                    out << YAML::Key << "return_bind" << YAML::Value << l.sip->return_bind->to_string();
+                if (l.sip->advertised)
+                    out << YAML::Key << "advertised" << YAML::Value << l.sip->advertised->to_string();
                 out << YAML::EndMap;
             }
             if (l.exchange) {

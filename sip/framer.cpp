@@ -53,8 +53,8 @@ FramerLimits framer_limits(const config::SipListenerOptions& options) {
     return FramerLimits{options.max_header_size, options.max_body_size};
 }
 
-Framer::Framer(Direction direction, FramerLimits limits, std::optional<IdentityStamp> stamp)
-    : direction_(direction), limits_(limits), stamp_(std::move(stamp)) {
+Framer::Framer(Direction direction, FramerLimits limits, std::optional<IdentityStamp> stamp, HeadHook* hook)
+    : direction_(direction), limits_(limits), stamp_(std::move(stamp)), hook_(hook) {
     // The backend is trusted: nothing of ward's to assert towards the peer.
     assert(direction_ == Direction::from_peer || !stamp_);
 }
@@ -201,22 +201,49 @@ std::size_t Framer::finish_head(std::string_view head, std::string_view in, std:
     }
 
     const auto body = static_cast<std::size_t>(*parsed_.content_length);
-    const bool rewrite = identity_name().size() > 0 && parsed_.start.kind == MessageKind::request;
-    const std::size_t extra = rewrite ? stamp_->line().size() : 0;
+    HeadPlan plan;
+    if (hook_) plan = hook_->plan(head, parsed_);
+    edits_.clear();
+    edits_.swap(plan.edits);
+    if (identity_name().size() > 0 && parsed_.start.kind == MessageKind::request) {
+        for (const auto& f : parsed_.fields) {
+            if (f.kind == FieldKind::identity) edits_.push_back({f.begin, f.end, {}});
+        }
+        const auto end = head.size() - kCrlf.size();
+        if (!stamp_->line().empty()) edits_.push_back({end, end, stamp_->line()});
+    }
+    std::sort(edits_.begin(), edits_.end(), [](const HeadEdit& a, const HeadEdit& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    discard_ = !plan.forwarded();
+    divert_ = discard_ ? 0 : plan.divert;
+    if (discard_) {
+        out.reply += plan.answer;
+        if (!plan.why.empty()) out.notes.push_back(what(parsed_) + plan.why);
+        std::string().swap(msg_);
+        body_left_ = body;
+        state_ = State::body;
+        if (body_left_ == 0) complete_buffered(out);
+        return after;
+    }
+    std::size_t extra = 0;
+    for (const auto& e : edits_) extra += e.text.size();
     if (msg_.empty()) {
         // The head lies in `in`: when the body does too, the message goes out in one copy.
         if (in.size() - after >= body) {
-            write_head(out.forward, head, rewrite);
-            out.forward.append(in.substr(after, body));
+            std::string* dest = &out.forward;
+            if (divert_ != 0) dest = &out.diverted.emplace_back(Diverted{divert_, {}}).message;
+            write_head(*dest, head, edits_);
+            dest->append(in.substr(after, body));
             state_ = State::between;
             return after + body;
         }
         msg_.reserve(head.size() + extra + body);
-        write_head(msg_, head, rewrite);
-    } else if (rewrite) {
+        write_head(msg_, head, edits_);
+    } else if (!edits_.empty()) {
         std::string rewritten;
         rewritten.reserve(head.size() + extra + body);
-        write_head(rewritten, head, rewrite);
+        write_head(rewritten, head, edits_);
         msg_.swap(rewritten);
     } else {
         msg_.reserve(msg_.size() + body);
@@ -229,14 +256,18 @@ std::size_t Framer::finish_head(std::string_view head, std::string_view in, std:
 
 std::size_t Framer::take_body(std::string_view in, std::size_t pos, FramerOutput& out) {
     const std::size_t n = std::min(body_left_, in.size() - pos);
-    msg_.append(in.substr(pos, n));
+    if (!discard_) msg_.append(in.substr(pos, n));
     body_left_ -= n;
     if (body_left_ == 0) complete_buffered(out);
     return pos + n;
 }
 
 void Framer::complete_buffered(FramerOutput& out) {
-    if (out.forward.empty()) {
+    if (discard_) {
+        discard_ = false;
+    } else if (divert_ != 0) {
+        out.diverted.push_back(Diverted{divert_, std::move(msg_)});
+    } else if (out.forward.empty()) {
         out.forward.swap(msg_);
     } else {
         out.forward.append(msg_);
@@ -250,21 +281,15 @@ std::string_view Framer::identity_name() const {
     return stamp_->header_name();
 }
 
-// The head without any identity header, with ward's line added just before the empty line.
-void Framer::write_head(std::string& dest, std::string_view head, bool rewrite) const {
-    if (!rewrite) {
-        dest.append(head);
-        return;
-    }
+// The head with the edits applied (identity lines removed, ward's stamp and the hook's changes).
+void Framer::write_head(std::string& dest, std::string_view head, const std::vector<HeadEdit>& edits) const {
     std::size_t from = 0;
-    for (const auto& f : parsed_.fields) {
-        if (f.kind != FieldKind::identity) continue;
-        dest.append(head.substr(from, f.begin - from));
-        from = f.end;
+    for (const auto& e : edits) {
+        dest.append(head.substr(from, e.begin - from));
+        dest.append(e.text);
+        from = e.end;
     }
-    dest.append(head.substr(from, head.size() - kCrlf.size() - from));
-    dest.append(stamp_->line());
-    dest.append(kCrlf);
+    dest.append(head.substr(from));
 }
 
 void Framer::fail(FramerOutput& out, std::string reply, std::string why) {

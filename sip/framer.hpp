@@ -36,9 +36,11 @@
 // incrementally (bytes of earlier feeds are never rescanned), then the head is parsed once. A
 // message that lies within one feed is copied once, straight into `forward`.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "sip/identity_stamp.hpp"
@@ -55,6 +57,38 @@ FramerLimits framer_limits(const config::SipListenerOptions& options);
 
 enum class Direction { from_peer, from_backend };
 
+// Edge routing (sip/edge.hpp) decides per message, through a hook the framer calls with each
+// complete, well-formed head: what to change in the head, and where the message goes.
+struct HeadEdit {
+    std::size_t begin = 0;  // head[begin, end) is replaced by `text` (begin == end: inserted)
+    std::size_t end = 0;
+    std::string text;
+};
+
+struct HeadPlan {
+    std::vector<HeadEdit> edits;  // non-overlapping; any order
+    std::string answer;           // not empty: the message is dropped and this goes back to the sender
+    bool drop = false;            // the message is dropped without an answer
+    std::uint64_t divert = 0;     // not 0: the message goes to FramerOutput::diverted with this tag
+    int status = 0;               // the answer's status (an ACK gets none: dropped, status kept)
+    std::string why;              // for the log, when the message is not forwarded
+    bool forwarded() const { return answer.empty() && !drop; }
+};
+
+class HeadHook {
+public:
+    virtual ~HeadHook() = default;
+    // `head` is the complete head (start-line through the empty line) as received; `parsed`
+    // its parse (no error, Content-Length known).
+    virtual HeadPlan plan(std::string_view head, const MessageHead& parsed) = 0;
+};
+
+// A message the hook sent elsewhere than the other side of the relay.
+struct Diverted {
+    std::uint64_t to = 0;
+    std::string message;  // complete, edited
+};
+
 // What one feed produced. The relay writes `forward` to the other side, then `pongs` CRLFs
 // and `reply` back to the sender (in that order: the pings came before the broken message),
 // and closes when `close` is set.
@@ -65,6 +99,8 @@ struct FramerOutput {
     bool close = false;        // close the connection after writing the above
     std::string error;         // why, for the session log line, when `close`
     bool mid_message = false;  // a message has started and not completed: its timer runs
+    std::vector<Diverted> diverted;  // complete messages the hook sent elsewhere, in order
+    std::vector<std::string> notes;  // why messages were answered or dropped (HeadPlan::why)
 };
 
 class Framer {
@@ -72,7 +108,8 @@ public:
     // `stamp`: the identity written into requests. Only for Direction::from_peer; without it,
     // identity headers are relayed untouched (give IdentityStamp::unverified() to strip them
     // for a peer without a verified certificate).
-    Framer(Direction direction, FramerLimits limits, std::optional<IdentityStamp> stamp);
+    // `hook` (may be null; must outlive the framer) plans each message's edits and destination.
+    Framer(Direction direction, FramerLimits limits, std::optional<IdentityStamp> stamp, HeadHook* hook = nullptr);
 
     // Frames `bytes`. After an output with `close`, the framer is spent: further feeds return
     // `close` again and nothing else.
@@ -94,12 +131,13 @@ private:
     void complete_buffered(FramerOutput& out);
     // The identity header to replace in requests: empty when this framer does not stamp.
     std::string_view identity_name() const;
-    void write_head(std::string& dest, std::string_view head, bool rewrite) const;
+    void write_head(std::string& dest, std::string_view head, const std::vector<HeadEdit>& edits) const;
     void fail(FramerOutput& out, std::string reply, std::string why);
 
     Direction direction_;
     FramerLimits limits_;
     std::optional<IdentityStamp> stamp_;
+    HeadHook* hook_ = nullptr;
     State state_ = State::between;
 
     bool cr_pending_ = false;    // between messages: a CR waiting for its LF
@@ -109,6 +147,9 @@ private:
     std::size_t lines_end_ = 0;    // head: just past the last CRLF so far
     bool start_line_done_ = false; // head: the start-line is complete and valid
     std::size_t body_left_ = 0;    // body: bytes still to come
+    bool discard_ = false;         // body: the message was answered or dropped, its bytes go nowhere
+    std::uint64_t divert_ = 0;     // body: the message goes to `diverted` with this tag
+    std::vector<HeadEdit> edits_;  // reused across messages
 
     // The message in progress, when it spans feeds: the raw head while incomplete, then the
     // head as forwarded and the body so far. Empty while a message lies within one feed.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "config/values.hpp"
 #include "sip/grammar.hpp"
 
 namespace ward::sip {
@@ -35,14 +36,10 @@ Status check_name(std::string_view header_name) {
         return Error{"identity header name '" + std::string(header_name) +
                      "' is not an RFC 3261 token"};
     }
-    // The framer reads these itself (sip/message_head.hpp): removing them would break framing
-    // or the error answer.
-    for (const std::string_view taken :
-         {"Content-Length", "l", "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq"}) {
-        if (iequals(header_name, taken)) {
-            return Error{"identity header name '" + std::string(header_name) +
-                         "' is a header SIP framing needs"};
-        }
+    // The framer and the edge read or rewrite these (sip/message_head.hpp, sip/edge.hpp):
+    // removing them would break framing, the error answer or routing.
+    if (config::is_reserved_sip_header(header_name)) {
+        return Error{"identity header name '" + std::string(header_name) + "' is a header ward reads or rewrites"};
     }
     return {};
 }

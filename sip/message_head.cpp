@@ -45,6 +45,11 @@ std::optional<FieldKind> classify(std::string_view name, std::string_view identi
     if (iequals(name, "To") || iequals(name, "t")) return FieldKind::to;
     if (iequals(name, "Call-ID") || iequals(name, "i")) return FieldKind::call_id;
     if (iequals(name, "CSeq")) return FieldKind::cseq;
+    if (iequals(name, "Route")) return FieldKind::route;
+    if (iequals(name, "Record-Route")) return FieldKind::record_route;
+    if (iequals(name, "Path")) return FieldKind::path;
+    if (iequals(name, "Max-Forwards")) return FieldKind::max_forwards;
+    if (iequals(name, "Contact") || iequals(name, "m")) return FieldKind::contact;
     if (!identity_name.empty() && iequals(name, identity_name)) return FieldKind::identity;
     return std::nullopt;
 }
@@ -138,6 +143,9 @@ std::uint32_t fnv1a(std::uint32_t h, std::string_view s) {
 std::string_view reason_phrase(int status) {
     switch (status) {
         case 400: return "Bad Request";
+        case 403: return "Forbidden";
+        case 430: return "Flow Failed";
+        case 483: return "Too Many Hops";
         case 513: return "Message Too Large";
         case 503: return "Service Unavailable";
         default: return "Error";

@@ -29,9 +29,10 @@ struct StartLine {
 // `line` without its CRLF.
 std::optional<StartLine> parse_start_line(std::string_view line);
 
-// The header fields ward reads (Content-Length, and those an error response copies) or removes
-// (the identity header). Compact forms count: l, v, f, t, i.
-enum class FieldKind { content_length, identity, via, from, to, call_id, cseq };
+// The header fields ward reads (Content-Length, and those an error response copies), removes
+// (the identity header) or rewrites at the edge (sip/edge.hpp: Route, Record-Route, Path,
+// Max-Forwards, and Contact for its reg-id). Compact forms count: l, v, f, t, i, m.
+enum class FieldKind { content_length, identity, via, from, to, call_id, cseq, route, record_route, path, max_forwards, contact };
 
 struct Field {
     FieldKind kind = FieldKind::via;

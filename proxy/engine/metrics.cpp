@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/engine/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace ward::proxy {
@@ -28,6 +29,28 @@ std::shared_ptr<ListenerMetrics> Metrics::listener(const std::string& name, cons
     }
     m->protocol = protocol;
     return m;
+}
+
+const char* sip_routing_name(SipRouting r) {
+    switch (r) {
+        case SipRouting::request_to_peer: return "request_to_peer";
+        case SipRouting::response_to_backend: return "response_to_backend";
+        case SipRouting::count_: break;
+    }
+    return "unknown";
+}
+
+const char* sip_flow_failure_name(SipFlowFailure f) {
+    switch (f) {
+        case SipFlowFailure::closed: return "closed";
+        case SipFlowFailure::refused: return "refused";
+        case SipFlowFailure::hops: return "hops";
+        case SipFlowFailure::malformed: return "malformed";
+        case SipFlowFailure::congested: return "congested";
+        case SipFlowFailure::response_lost: return "response_lost";
+        case SipFlowFailure::count_: break;
+    }
+    return "unknown";
 }
 
 const char* web_event_name(WebEvent e) {
@@ -175,6 +198,30 @@ std::string Metrics::prometheus_text() const {
                 line("ward_web_refusals_total", *m,
                      std::string(",reason=\"") + web_refusal_name(static_cast<WebRefusal>(i)) + "\"",
                      m->web_refusals[i].load());
+        }
+    }
+    bool sip = false;
+    for (auto& [n, m] : listeners_) sip = sip || m->protocol == "sip-return";
+    if (sip) {
+        const auto is_sip = [](const ListenerMetrics& m) { return m.protocol == "sip" || m.protocol == "sip-return"; };
+        family("ward_sip_flows_open", "gauge", "sip listeners: peers' TLS connections the backend can reach back through ward.");
+        for (auto& [n, m] : listeners_)
+            if (m->protocol == "sip") line("ward_sip_flows_open", *m, "", static_cast<std::uint64_t>(std::max<std::int64_t>(0, m->sip_flows_open.load())));
+        family("ward_sip_routed_total", "counter", "SIP edge routing: requests delivered into peers' flows, responses sent back to the backend.");
+        for (auto& [n, m] : listeners_) {
+            if (!is_sip(*m)) continue;
+            for (std::size_t i = 0; i < m->sip_routed.size(); ++i)
+                line("ward_sip_routed_total", *m,
+                     std::string(",direction=\"") + sip_routing_name(static_cast<SipRouting>(i)) + "\"",
+                     m->sip_routed[i].load());
+        }
+        family("ward_sip_flow_failures_total", "counter", "SIP edge routing: messages ward could not route, by reason.");
+        for (auto& [n, m] : listeners_) {
+            if (!is_sip(*m)) continue;
+            for (std::size_t i = 0; i < m->sip_failures.size(); ++i)
+                line("ward_sip_flow_failures_total", *m,
+                     std::string(",reason=\"") + sip_flow_failure_name(static_cast<SipFlowFailure>(i)) + "\"",
+                     m->sip_failures[i].load());
         }
     }
     bool exchange = false;

@@ -67,6 +67,25 @@ enum class ExchangeCount {
 };
 const char* exchange_count_name(ExchangeCount c);
 
+// SIP edge routing (sip listeners and their return listeners): requests and responses routed
+// between the backend and peers' flows, and why one could not be.
+enum class SipRouting {
+    request_to_peer,      // a request from the backend delivered into a peer's flow
+    response_to_backend,  // a peer's response sent back on the return connection its request came on
+    count_
+};
+enum class SipFlowFailure {
+    closed,         // 430: the flow the token names is closed
+    refused,        // 403: no flow token, or a bad or expired one
+    hops,           // 483: Max-Forwards reached 0
+    malformed,      // 400: a Route, Path or Max-Forwards ward could not read
+    congested,      // 503: the peer is not reading what ward already queued for it
+    response_lost,  // a peer's response the return connection could not take (closed, or not reading)
+    count_
+};
+const char* sip_routing_name(SipRouting r);
+const char* sip_flow_failure_name(SipFlowFailure f);
+
 struct ListenerMetrics {
     std::string name;
     std::string protocol;
@@ -97,6 +116,11 @@ struct ListenerMetrics {
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(WebRefusal::count_)> web_refusals{};
     void count(WebEvent e) { web_events[static_cast<std::size_t>(e)].fetch_add(1, std::memory_order_relaxed); }
     void count(WebRefusal r) { web_refusals[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
+    std::atomic<std::int64_t> sip_flows_open{0};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(SipRouting::count_)> sip_routed{};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(SipFlowFailure::count_)> sip_failures{};
+    void count(SipRouting r) { sip_routed[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
+    void count(SipFlowFailure f) { sip_failures[static_cast<std::size_t>(f)].fetch_add(1, std::memory_order_relaxed); }
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(ExchangeCount::count_)> exchange{};
     void count(ExchangeCount c) { exchange[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed); }
     std::vector<RelayCounters> relay;  // one per worker, indexed by worker id

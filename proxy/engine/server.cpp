@@ -114,7 +114,8 @@ bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, metrics_));
 
     std::vector<std::vector<ListenerSocket>> opened(n);
-    for (const auto& l : c.listeners) {
+    for (const auto& plan : snapshot->plans) {
+        const auto& l = *plan.listener;
         std::vector<ListenerSocket> per_worker(n);
         Bound bound;
         if (!bind_listener(l, per_worker, bound)) return false;
@@ -221,7 +222,8 @@ std::vector<ListenerStatus> Server::listeners() const {
         std::lock_guard lock(bound_mutex_);
         bound = bound_;
     }
-    for (const auto& l : snapshot->config.listeners) {
+    for (const auto& plan : snapshot->plans) {
+        const auto& l = *plan.listener;
         ListenerStatus s;
         s.name = l.name;
         s.protocol = std::string(config::to_string(l.protocol));
@@ -243,8 +245,8 @@ bool Server::ready() const {
     auto snapshot = current();
     if (!snapshot || stopping_) return false;
     std::lock_guard lock(bound_mutex_);
-    for (const auto& l : snapshot->config.listeners)
-        if (!bound_.count(l.name)) return false;
+    for (const auto& plan : snapshot->plans)
+        if (!bound_.count(plan.listener->name)) return false;
     return true;
 }
 
@@ -377,7 +379,8 @@ ReloadOutcome Server::reload(const std::string& reopen) {
         bound = bound_;
     }
     std::map<std::string, Bound> next_bound;
-    for (const auto& l : next->config.listeners) {
+    for (const auto& plan : next->plans) {
+        const auto& l = *plan.listener;
         auto it = bound.find(l.name);
         if (it != bound.end() && it->second.key == listener_key(l) && l.name != reopen) {
             next_bound[l.name] = it->second;

@@ -110,6 +110,7 @@ public:
     void renew_connect_budget() { negotiation_ends_ = clock::now() + listener_.limits.handshake_timeout; }
     Worker& worker() { return worker_; }
     ListenerMetrics& metrics() { return *metrics_; }
+    std::shared_ptr<ListenerMetrics> metrics_ptr() const { return metrics_; }
     // The client's address, as accepted ("192.0.2.1", "2001:db8::1"; IPv4 unmapped), or as
     // the PROXY header of a load balancer the listener trusts named it.
     std::string peer_address() const;

@@ -58,6 +58,23 @@ std::shared_ptr<const Snapshot> build(config::LoadResult loaded, config::Diagnos
         auto state = front ? front->prepare(snapshot->config, listeners[i], "listeners[" + std::to_string(i) + "]", diagnostics)
                            : nullptr;
         snapshot->plans.push_back({&listeners[i], context, std::move(front), std::move(state)});
+        // A sip listener's return listener: plaintext from the backend on loopback, its limits.
+        if (listeners[i].sip && listeners[i].sip->return_bind) {
+            auto& r = snapshot->derived.emplace_back();
+            r.name = listeners[i].name + "/return";
+            r.protocol = config::Protocol::sip_return;
+            r.bind = *listeners[i].sip->return_bind;
+            r.tls_context = listeners[i].tls_context;
+            r.limits = listeners[i].limits;
+            r.sip = listeners[i].sip;
+            auto return_front = front_for(config::Protocol::sip_return);
+            if (!return_front) {
+                const auto path = "listeners[" + std::to_string(i) + "].sip.return_bind";
+                diagnostics.error(c.mark(path), path, "this build does not route SIP back to peers");
+                continue;
+            }
+            snapshot->plans.push_back({&r, context, std::move(return_front), nullptr});
+        }
     }
     if (diagnostics.has_errors()) return nullptr;
     return snapshot;

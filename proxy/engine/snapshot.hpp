@@ -5,6 +5,7 @@
 // hands it over only when it validated. Running sessions keep the snapshot they started with.
 #include <cstdint>
 #include <filesystem>
+#include <deque>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -29,7 +30,10 @@ struct ListenerPlan {
 struct Snapshot {
     config::Config config;
     tls::TlsSnapshot tls;
-    std::vector<ListenerPlan> plans;  // one per listener, in configuration order
+    // Listeners ward makes from others' settings (a sip listener's return listener, named
+    // "<name>/return"); each follows its own in `plans`.
+    std::deque<config::Listener> derived;
+    std::vector<ListenerPlan> plans;  // one per listener, configured or derived, in configuration order
     std::uint64_t generation = 0;
 
     const ListenerPlan* find_listener(const std::string& name) const {

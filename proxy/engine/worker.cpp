@@ -81,6 +81,16 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
     });
 }
 
+std::optional<tcp::endpoint> Worker::local_endpoint(const std::string& listener) const {
+    for (const auto& [key, a] : acceptors_) {
+        if (a->name != listener) continue;
+        error_code ec;
+        auto endpoint = a->acceptor.local_endpoint(ec);
+        if (!ec) return endpoint;
+    }
+    return std::nullopt;
+}
+
 void Worker::stop_accepting() {
     asio::post(io_, [this] {
         for (auto& [key, a] : acceptors_) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -46,6 +47,10 @@ public:
     // follow a reload (xmpp-web's secure mode) looks here.
     const Snapshot* current_snapshot() const { return snapshot_.get(); }
     std::shared_ptr<const Snapshot> current_snapshot_ptr() const { return snapshot_; }
+
+    // The address a listener's acceptor on this worker is bound to (the port the system gave for
+    // port 0), or nullopt when it has none; on the worker's thread only.
+    std::optional<tcp::endpoint> local_endpoint(const std::string& listener) const;
 
     void start();
     void join();

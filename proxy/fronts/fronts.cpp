@@ -20,6 +20,7 @@ void register_fronts() {
     register_front(Protocol::tls_outbound, tls_front());
     register_front(Protocol::sip, sip_front());
     register_front(Protocol::sip_outbound, sip_front());
+    register_front(Protocol::sip_return, sip_front());
     register_front(Protocol::xmpp_client, xmpp_inbound_front());
     register_front(Protocol::xmpp_client_tls, xmpp_inbound_front());
     register_front(Protocol::xmpp_server, xmpp_inbound_front());

@@ -10,14 +10,17 @@ namespace {
 class SipFilter final : public StreamFilter {
 public:
     SipFilter(sip::Direction direction, sip::FramerLimits limits, std::optional<sip::IdentityStamp> stamp,
-              std::chrono::milliseconds message_timeout)
-        : framer_(direction, limits, std::move(stamp)), message_timeout_(message_timeout) {}
+              std::chrono::milliseconds message_timeout, SipEdgeRouting routing)
+        : routing_(std::move(routing)),
+          framer_(direction, limits, std::move(stamp), routing_.hook.get()),
+          message_timeout_(message_timeout) {}
 
     std::chrono::milliseconds message_timeout() const override { return message_timeout_; }
 
     Output feed(const char* data, std::size_t size) override {
         Output out;
         if (!data) {  // end of stream: only the state is asked for
+            if (routing_.ended) routing_.ended();
             out.mid_message = framer_.mid_message();
             return out;
         }
@@ -28,10 +31,12 @@ public:
         out.close = o.close;
         out.reason = std::move(o.error);
         out.mid_message = o.mid_message;
+        for (auto& d : o.diverted) routing_.divert(std::move(d));
         return out;
     }
 
 private:
+    SipEdgeRouting routing_;  // before framer_, which holds its hook
     sip::Framer framer_;
     std::chrono::milliseconds message_timeout_;
 };
@@ -39,7 +44,7 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<StreamFilter>> make_sip_filter(const config::SipListenerOptions& options, bool from_peer,
-                                                      const std::optional<SipIdentity>& identity) {
+                                                      const std::optional<SipIdentity>& identity, SipEdgeRouting routing) {
     std::optional<sip::IdentityStamp> stamp;
     if (from_peer && identity) {
         auto made = identity->subject.empty()
@@ -51,7 +56,8 @@ Result<std::unique_ptr<StreamFilter>> make_sip_filter(const config::SipListenerO
     }
     std::unique_ptr<StreamFilter> filter = std::make_unique<SipFilter>(
         from_peer ? sip::Direction::from_peer : sip::Direction::from_backend, sip::framer_limits(options),
-        std::move(stamp), std::chrono::duration_cast<std::chrono::milliseconds>(options.message_timeout));
+        std::move(stamp), std::chrono::duration_cast<std::chrono::milliseconds>(options.message_timeout),
+        std::move(routing));
     return filter;
 }
 

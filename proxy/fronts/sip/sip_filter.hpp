@@ -2,6 +2,7 @@
 #pragma once
 // SIP framing (sip::Framer) as a relay filter: one per direction of a sip or sip-outbound
 // session.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 #include "config/config.hpp"
 #include "config/result.hpp"
 #include "proxy/engine/stream_filter.hpp"
+#include "sip/framer.hpp"
 
 namespace ward::proxy {
 
@@ -20,8 +22,17 @@ struct SipIdentity {
     std::string context;
 };
 
+// Edge routing's part in a direction: the hook that plans each message, and what to do with the
+// messages it sends elsewhere than the other side (called from feed, in order).
+struct SipEdgeRouting {
+    std::unique_ptr<sip::HeadHook> hook;
+    std::function<void(sip::Diverted&&)> divert;
+    std::function<void()> ended;  // the direction's stream ended (the peer sends no more)
+};
+
 // `from_peer`: the direction from the TLS peer; `identity` (from_peer only) enables stamping.
 Result<std::unique_ptr<StreamFilter>> make_sip_filter(const config::SipListenerOptions& options, bool from_peer,
-                                                      const std::optional<SipIdentity>& identity);
+                                                      const std::optional<SipIdentity>& identity,
+                                                      SipEdgeRouting routing = {});
 
 }  // namespace ward::proxy

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/sip/sip_front.hpp"
 
+#include "proxy/engine/log.hpp"
 #include "proxy/engine/session.hpp"
+#include "proxy/engine/worker.hpp"
+#include "proxy/fronts/sip/flows.hpp"
 #include "proxy/fronts/sip/sip_filter.hpp"
+#include "sip/edge.hpp"
 #include "sip/framer.hpp"
 #include "sip/message_head.hpp"
 
@@ -42,6 +46,109 @@ awaitable<void> answer_unavailable(Session& s, const config::SipListenerOptions&
     co_await s.last_word(s.client(), std::move(answer));
 }
 
+void count_failure(ListenerMetrics& metrics, const sip::HeadPlan& plan) {
+    switch (plan.status) {
+        case 430: metrics.count(SipFlowFailure::closed); break;
+        case 403: metrics.count(SipFlowFailure::refused); break;
+        case 483: metrics.count(SipFlowFailure::hops); break;
+        case 400: metrics.count(SipFlowFailure::malformed); break;
+        default: break;
+    }
+}
+
+// Messages from a peer on its flow: requests get ward's Record-Route pair or Path; a response to a
+// request the backend sent through the return listener goes back on that return connection.
+class PeerHook final : public sip::HeadHook {
+public:
+    PeerHook(std::shared_ptr<Flow> flow, std::shared_ptr<ListenerMetrics> metrics)
+        : flow_(std::move(flow)), metrics_(std::move(metrics)) {}
+    sip::HeadPlan plan(std::string_view head, const sip::MessageHead& parsed) override {
+        if (parsed.start.kind == sip::MessageKind::response) {
+            sip::HeadPlan plan;
+            if (auto link = flow_->response_target(sip::top_via_branch(head, parsed), parsed.start.status >= 200))
+                plan.divert = link->id;
+            return plan;
+        }
+        auto plan = sip::plan_from_peer(head, parsed, flow_->ends.at, flow_->ends.token, sip::FlowTokens::process());
+        count_failure(*metrics_, plan);
+        return plan;
+    }
+
+private:
+    std::shared_ptr<Flow> flow_;
+    std::shared_ptr<ListenerMetrics> metrics_;
+};
+
+// Requests from the backend on the return listener: to the flow their top Route names.
+class ReturnHook final : public sip::HeadHook {
+public:
+    ReturnHook(std::string inner, std::shared_ptr<ListenerMetrics> metrics)
+        : inner_(std::move(inner)), metrics_(std::move(metrics)) {}
+    sip::HeadPlan plan(std::string_view head, const sip::MessageHead& parsed) override {
+        auto plan = sip::plan_from_backend(head, parsed, inner_, sip::FlowTokens::process(),
+                                           [](std::uint64_t id) -> std::optional<sip::FlowEnds> {
+                                               auto flow = FlowTable::instance().find(id);
+                                               if (!flow) return std::nullopt;
+                                               return flow->ends;
+                                           });
+        count_failure(*metrics_, plan);
+        return plan;
+    }
+
+private:
+    std::string inner_;
+    std::shared_ptr<ListenerMetrics> metrics_;
+};
+
+std::string endpoint_text(const std::string& host, std::uint16_t port) {
+    return config::Endpoint{host, port}.to_string();
+}
+
+// The flow of an inbound connection on a listener with a return listener, registered, and the
+// routing of the peer's direction; nullptr when the return listener is not open on this worker
+// (a reload could not bind it): the connection is then relayed without edge routing.
+std::shared_ptr<Flow> open_flow(Session& session, SipEdgeRouting& routing) {
+    const auto& listener = session.listener();
+    const auto& options = *listener.sip;
+    auto& worker = session.worker();
+    const auto inner = worker.local_endpoint(listener.name + "/return");
+    const auto bound = worker.local_endpoint(listener.name);
+    if (!inner || !bound) return nullptr;
+    auto& table = FlowTable::instance();
+    const auto id = table.next_id();
+    sip::FlowEnds ends;
+    ends.at.outer = options.advertised ? options.advertised->to_string() : endpoint_text(listener.bind.host, bound->port());
+    ends.at.inner = endpoint_text(options.return_bind->host, inner->port());
+    ends.token = sip::FlowTokens::process().make(id);
+    const auto limit = 4 * (std::size_t{options.max_header_size} + options.max_body_size);
+    auto outbox = std::make_shared<Outbox>(session.shared_from_this(), session.client(), limit);
+    auto flow = std::make_shared<Flow>(id, worker.io(), std::move(ends), std::move(outbox),
+                                       session.metrics_ptr());
+    table.add(flow);
+    routing.hook = std::make_unique<PeerHook>(flow, session.metrics_ptr());
+    routing.divert = [](sip::Diverted&& d) {
+        auto link = FlowTable::instance().find_link(d.to);
+        if (!link) return;  // closed since: the response is lost, as the connection it was for
+        link->metrics->count(SipRouting::response_to_backend);
+        post_to_link(link, std::move(d.message));
+    };
+    // A peer that stopped sending has left its flow (RFC 5626 section 4.4: the flow failed):
+    // requests for it get 430 from then on, as after a reset.
+    routing.ended = [weak = std::weak_ptr<Flow>(flow)] {
+        if (auto f = weak.lock()) {
+            FlowTable::instance().remove(f->id);
+            f->close();
+        }
+    };
+    return flow;
+}
+
+void close_flow(const std::shared_ptr<Flow>& flow) {
+    if (!flow) return;
+    FlowTable::instance().remove(flow->id);
+    flow->close();
+}
+
 awaitable<void> serve_sip(Session& session) {
     const auto& listener = session.listener();
     const auto& options = *listener.sip;
@@ -61,19 +168,107 @@ awaitable<void> serve_sip(Session& session) {
     if (inbound)
         identity = SipIdentity{options.identity_header, session.summary().subject, listener.name,
                                session.context().name()};
-    auto from_client = make_sip_filter(options, /*from_peer=*/inbound, identity);
+    SipEdgeRouting routing;
+    std::shared_ptr<Flow> flow;
+    if (inbound && options.return_bind) flow = open_flow(session, routing);
+    auto from_client = make_sip_filter(options, /*from_peer=*/inbound, identity, std::move(routing));
     auto from_backend = make_sip_filter(options, /*from_peer=*/!inbound, std::nullopt);
     if (!from_client || !from_backend) {
         session.summary().fail(make_error_code(Errc::protocol_error),
                                !from_client ? from_client.error() : from_backend.error());
+        close_flow(flow);
         co_return;
     }
     session.set_filters(std::move(from_client.value()), std::move(from_backend.value()));
     co_await session.relay();
+    close_flow(flow);
+}
+
+// The return connection's link, registered, and the filter of what the backend sends on it.
+std::shared_ptr<ReturnLink> open_link(Session& session, std::unique_ptr<StreamFilter>& filter, std::string& error) {
+    const auto& options = *session.listener().sip;
+    auto& table = FlowTable::instance();
+    const auto limit = 4 * (std::size_t{options.max_header_size} + options.max_body_size);
+    auto outbox = std::make_shared<Outbox>(session.shared_from_this(), session.client(), limit);
+    auto link = std::make_shared<ReturnLink>(ReturnLink{table.next_id(), session.worker().io(), std::move(outbox),
+                                                        session.metrics_ptr()});
+    const auto bound = session.worker().local_endpoint(session.listener().name);
+    SipEdgeRouting routing;
+    routing.hook = std::make_unique<ReturnHook>(
+        endpoint_text(options.return_bind->host, bound ? bound->port() : options.return_bind->port), session.metrics_ptr());
+    routing.divert = [weak = std::weak_ptr<ReturnLink>(link)](sip::Diverted&& d) {
+        auto self = weak.lock();
+        if (!self) return;
+        auto flow = FlowTable::instance().find(d.to);
+        if (!flow) {
+            // Closed between the plan and now.
+            self->metrics->count(SipFlowFailure::closed);
+            const auto end = d.message.find("\r\n\r\n");
+            sip::MessageHead parsed;
+            const std::string_view head(d.message.data(), end + 4);
+            sip::parse_message_head(head, true, {}, parsed);
+            self->outbox->push(sip::error_response(430, head, parsed));
+            return;
+        }
+        asio::post(flow->io, [flow, self, message = std::move(d.message)]() mutable {
+            flow->deliver(std::move(message), self);
+        });
+    };
+    auto made = make_sip_filter(options, /*from_peer=*/false, std::nullopt, std::move(routing));
+    if (!made) {
+        error = made.error();
+        return nullptr;
+    }
+    filter = std::move(made.value());
+    table.add(link);
+    return link;
+}
+
+// A connection from the backend to a sip listener's return listener (plaintext, loopback):
+// requests for peers' flows in, the peers' responses out. Answers of ward's own (403, 430,
+// 483, keep-alive pongs) go out in order with the responses.
+awaitable<void> serve_return(Session& session) {
+    session.settle_handshake();
+    const auto& limits = session.listener().limits;
+    const auto message_timeout = session.listener().sip->message_timeout;
+    std::unique_ptr<StreamFilter> filter;
+    std::string error;
+    auto link = open_link(session, filter, error);
+    if (!link) {
+        session.summary().fail(make_error_code(Errc::protocol_error), error);
+        co_return;
+    }
+    std::string buffer(limits.buffer_size, '\0');
+    bool mid_message = false;
+    for (;;) {
+        session.exchange_deadline(Session::clock::now() + (mid_message ? message_timeout : limits.idle_timeout));
+        auto [ec, n] = co_await session.client().read_some(buffer.data(), buffer.size());
+        if (ec || session.exchange_expired()) {
+            if (session.exchange_expired()) session.summary().fail(make_error_code(Errc::timed_out), "idle");
+            break;
+        }
+        session.summary().bytes_from_client += n;
+        auto out = filter->feed(buffer.data(), n);
+        mid_message = out.mid_message;
+        if (out.close) {
+            session.summary().fail(make_error_code(Errc::protocol_error), "backend: " + out.reason);
+            link->outbox->close();
+            co_await session.last_word(session.client(), std::move(out.reply));
+            break;
+        }
+        if (!out.reply.empty()) link->outbox->push(std::move(out.reply));
+    }
+    FlowTable::instance().remove_link(link->id);
+    link->outbox->close();
+}
+
+awaitable<void> serve(Session& session) {
+    if (session.listener().protocol == config::Protocol::sip_return) return serve_return(session);
+    return serve_sip(session);
 }
 
 }  // namespace
 
-std::shared_ptr<const Front> sip_front() { return make_front(&serve_sip); }
+std::shared_ptr<const Front> sip_front() { return make_front(&serve); }
 
 }  // namespace ward::proxy

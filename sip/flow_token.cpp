@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sip/flow_token.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace ward::sip {
+
+namespace {
+
+constexpr std::size_t kIdSize = 4;
+constexpr std::size_t kFlowSize = 8;
+constexpr std::size_t kMacSize = 16;
+constexpr std::size_t kRawSize = kIdSize + kFlowSize + kMacSize;  // 28 bytes, 38 characters unpadded
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int decode_char(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+std::string encode(const unsigned char* data, std::size_t size) {
+    std::string out;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (std::size_t i = 0; i < size; ++i) {
+        acc = (acc << 8) | data[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out += kAlphabet[(acc >> bits) & 0x3f];
+        }
+    }
+    if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 0x3f];
+    return out;
+}
+
+// Exactly kRawSize bytes from exactly kLength characters, the unused low bits zero (so one
+// token has one spelling).
+bool decode(std::string_view text, std::array<unsigned char, kRawSize>& out) {
+    if (text.size() != FlowTokens::kLength) return false;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    std::size_t n = 0;
+    for (const char c : text) {
+        const int v = decode_char(c);
+        if (v < 0) return false;
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == kRawSize) return false;
+            out[n++] = static_cast<unsigned char>((acc >> bits) & 0xff);
+        }
+    }
+    return n == kRawSize && (acc & ((1u << bits) - 1)) == 0;
+}
+
+}  // namespace
+
+FlowTokens::FlowTokens(std::chrono::seconds rotation) : rotation_(rotation) {}
+
+FlowTokens::~FlowTokens() {
+    OPENSSL_cleanse(&current_, sizeof current_);
+    OPENSSL_cleanse(&previous_, sizeof previous_);
+}
+
+FlowTokens& FlowTokens::process() {
+    static FlowTokens tokens;
+    return tokens;
+}
+
+void FlowTokens::rotate_if_due(clock::time_point now) {
+    if (current_.valid && now - current_.created < rotation_) return;
+    Key fresh;
+    if (RAND_bytes(fresh.id.data(), static_cast<int>(fresh.id.size())) != 1 ||
+        RAND_bytes(fresh.secret.data(), static_cast<int>(fresh.secret.size())) != 1)
+        throw std::runtime_error("no random bytes for a flow token key");
+    fresh.created = now;
+    fresh.valid = true;
+    OPENSSL_cleanse(&previous_, sizeof previous_);
+    previous_ = current_;
+    current_ = fresh;
+    OPENSSL_cleanse(&fresh, sizeof fresh);
+}
+
+std::string FlowTokens::seal(const Key& key, std::uint64_t flow) const {
+    std::array<unsigned char, kRawSize> raw{};
+    std::memcpy(raw.data(), key.id.data(), kIdSize);
+    for (std::size_t i = 0; i < kFlowSize; ++i)
+        raw[kIdSize + i] = static_cast<unsigned char>(flow >> (8 * (kFlowSize - 1 - i)));
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_size = 0;
+    if (!HMAC(EVP_sha256(), key.secret.data(), static_cast<int>(key.secret.size()), raw.data(),
+              kIdSize + kFlowSize, mac, &mac_size) ||
+        mac_size < kMacSize)
+        throw std::runtime_error("HMAC-SHA256 failed for a flow token");
+    std::memcpy(raw.data() + kIdSize + kFlowSize, mac, kMacSize);
+    return encode(raw.data(), raw.size());
+}
+
+std::string FlowTokens::make(std::uint64_t flow) {
+    std::lock_guard lock(mutex_);
+    rotate_if_due(clock::now() + offset_);
+    return seal(current_, flow);
+}
+
+std::optional<std::uint64_t> FlowTokens::verify(std::string_view token) {
+    std::array<unsigned char, kRawSize> raw{};
+    if (!decode(token, raw)) return std::nullopt;
+    std::uint64_t flow = 0;
+    for (std::size_t i = 0; i < kFlowSize; ++i) flow = (flow << 8) | raw[kIdSize + i];
+    std::lock_guard lock(mutex_);
+    const auto now = clock::now() + offset_;
+    rotate_if_due(now);
+    for (const Key* key : {&current_, &previous_}) {
+        if (!key->valid || std::memcmp(key->id.data(), raw.data(), kIdSize) != 0) continue;
+        if (now - key->created >= 2 * rotation_) return std::nullopt;
+        const auto expected = seal(*key, flow);
+        if (CRYPTO_memcmp(expected.data(), token.data(), kLength) != 0) return std::nullopt;
+        return flow;
+    }
+    return std::nullopt;
+}
+
+void FlowTokens::advance(std::chrono::seconds by) {
+    std::lock_guard lock(mutex_);
+    offset_ += by;
+}
+
+}  // namespace ward::sip
