@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/e2e/e2e_helpers.hpp"
+#include "tests/e2e/stunnel_client.hpp"
 #include "tests/support/net_test_support.hpp"
 
 namespace {
@@ -31,6 +32,7 @@ using ward::test::Signer;
 using ward::test::TempDir;
 using ward::test::TestPki;
 using ward::test::WardProcess;
+using ward::e2e::StunnelClient;
 
 constexpr const char* kAllowed = "peer-allowed.test";
 constexpr const char* kOther = "peer-other.test";  // a known subject, not selected in the context
@@ -64,50 +66,6 @@ fs::path write_ward_config(const Setup& s, std::uint16_t backend_port) {
             "metrics: { enabled: false }\n";
     return ward::e2e::write_config(s.dir.path(), yaml);
 }
-
-// stunnel4 in client mode: accepts plaintext from sipp on a reserved port, connects to ward,
-// verifies ward's certificate (server.test, the test CA) and presents `cert` (none: nullptr).
-class StunnelClient {
-public:
-    StunnelClient(const Setup& s, std::uint16_t ward_port, const CertFiles* cert) {
-        for (int attempt = 0; attempt < kPortAttempts && !process_; ++attempt) {
-            port_ = ward::test::reserve_port();
-            REQUIRE(port_ != 0);
-            std::string conf = "foreground = yes\n"
-                               "pid =\n"
-                               "debug = info\n"
-                               "[sip]\n"
-                               "client = yes\n";
-            conf += "accept = 127.0.0.1:" + std::to_string(port_) + "\n";
-            conf += "connect = 127.0.0.1:" + std::to_string(ward_port) + "\n";
-            if (cert) conf += "cert = " + cert->cert.string() + "\nkey = " + cert->key.string() + "\n";
-            conf += "CAfile = " + s.pki.ca().cert.string() + "\n";
-            conf += "verifyChain = yes\n"
-                    "checkHost = server.test\n"
-                    "sni = server.test\n";
-            const auto file = s.path("stunnel-" + std::to_string(attempt) + ".conf");
-            ward::test::write_text_file(file, conf);
-            auto p = std::make_unique<BackgroundProcess>(std::vector<std::string>{"stunnel4", file.string()});
-            REQUIRE_MESSAGE(p->started(), p->describe());
-            // stunnel says when it listens ("Service [sip] (FD=8) bound to 127.0.0.1:PORT").
-            if (p->wait_for_output("bound to 127.0.0.1:" + std::to_string(port_), 10s)) {
-                process_ = std::move(p);
-            } else {
-                REQUIRE_MESSAGE(p->wait_exit(2s).has_value(), "stunnel neither listens nor exits:\n" << p->describe());
-                MESSAGE("stunnel could not listen on a reserved port; trying another:\n" << p->describe());
-            }
-        }
-        REQUIRE_MESSAGE(process_ != nullptr, "stunnel did not start");
-    }
-
-    std::uint16_t port() const { return port_; }
-    BackgroundProcess& process() { return *process_; }
-    std::string log() const { return process_->output(); }
-
-private:
-    std::uint16_t port_ = 0;
-    std::unique_ptr<BackgroundProcess> process_;
-};
 
 // sipp's built-in UAS scenario (`sipp -sd uas`) without its final <timewait milliseconds="4000"/>.
 // The UAS keeps a finished call in timewait for 4 s to answer a retransmitted BYE; when the TCP
@@ -303,7 +261,7 @@ std::vector<std::string> call_through_ward(Setup& s, const fs::path& scenario = 
     WardProcess ward(write_ward_config(s, uas.port()));
     INFO("ward log:\n" << ward.log());
     const auto allowed = s.pki.issue("allowed", TestPki::client_spec(kAllowed));
-    StunnelClient stunnel(s, ward.port("sip-in"), &allowed);
+    StunnelClient stunnel(s.dir.path(), s.pki, ward.port("sip-in"), &allowed);
     INFO("stunnel log:\n" << stunnel.log());
 
     const auto uac = sipp_uac(stunnel.port(), "20s", scenario);
@@ -325,7 +283,7 @@ void expect_refused(Setup& s, const CertFiles* cert, const std::string& ward_rea
     ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::capture);
     WardProcess ward(write_ward_config(s, backend.port()));
     INFO("ward log:\n" << ward.log());
-    StunnelClient stunnel(s, ward.port("sip-in"), cert);
+    StunnelClient stunnel(s.dir.path(), s.pki, ward.port("sip-in"), cert);
     INFO("stunnel log:\n" << stunnel.log());
 
     const auto started = std::chrono::steady_clock::now();
