@@ -43,6 +43,19 @@ std::string unfolded(std::string_view text) {
 
 std::size_t start_line_end(std::string_view head) { return head.find(kCrlf) + kCrlf.size(); }
 
+// The Call-ID, when there is exactly one (a dialog token is bound to it).
+std::optional<std::string_view> call_id_of(std::string_view head, const MessageHead& parsed) {
+    std::optional<std::string_view> out;
+    for (const auto& f : parsed.fields) {
+        if (f.kind != FieldKind::call_id) continue;
+        if (out) return std::nullopt;
+        out = value_of(head, f);
+    }
+    return out;
+}
+
+bool is_method(const MessageHead& parsed, std::string_view method) { return iequals(parsed.start.method, method); }
+
 HeadPlan answered(int status, std::string_view head, const MessageHead& parsed, std::string why) {
     HeadPlan plan;
     plan.answer = error_response(status, head, parsed);
@@ -272,20 +285,26 @@ std::string_view top_via_branch(std::string_view head, const MessageHead& parsed
 }
 
 HeadPlan plan_from_peer(std::string_view head, const MessageHead& parsed, const EdgeAddresses& at,
-                        std::string_view own_token, FlowTokens& tokens) {
+                        std::uint64_t own_flow, FlowTokens& tokens) {
     if (parsed.start.kind != MessageKind::request) return {};
+    const auto call_id = call_id_of(head, parsed);
+    if (!call_id) return answered(400, head, parsed, "a request needs exactly one Call-ID");
     std::vector<Entry> routes;
     std::vector<Entry> paths;
     if (!collect(head, parsed, FieldKind::route, at.outer, at.inner, routes) ||
         !collect(head, parsed, FieldKind::path, at.outer, at.inner, paths))
         return answered(400, head, parsed, "malformed Route or Path");
-    // Any mention of the return listener must carry a token of ward's (it may be another flow's:
-    // peers learn tokens from Record-Route; a valid one only ever routes to a flow ward made).
-    for (const auto* list : {&routes, &paths}) {
-        for (const auto& e : *list) {
-            if (e.hop == Hop::inner && !tokens.verify(e.token))
-                return answered(403, head, parsed, "a Route or Path names ward without a valid flow token");
-        }
+    // Only ward writes Path entries of its own, towards the backend.
+    for (const auto& e : paths) {
+        if (e.hop == Hop::inner) return answered(403, head, parsed, "a Path from a peer names ward");
+    }
+    // A Route entry naming the return listener must carry a dialog token of ward's for this
+    // Call-ID (it may be another flow's: both ends of a dialog see both tokens).
+    for (const auto& e : routes) {
+        if (e.hop != Hop::inner) continue;
+        const auto token = tokens.verify(e.token, *call_id);
+        if (!token || token->kind != FlowTokens::Kind::dialog)
+            return answered(403, head, parsed, "a Route names ward without a valid flow token for this dialog");
     }
     HeadPlan plan;
     std::string why;
@@ -295,23 +314,27 @@ HeadPlan plan_from_peer(std::string_view head, const MessageHead& parsed, const 
     drop_routes(parsed, routes, ours, plan);
     const auto top = start_line_end(head);
     std::string lines;
-    if (parsed.start.method == "REGISTER") {
-        lines = "Path: " + inner_route(at, own_token, asks_outbound(head, parsed)) + "\r\n";
+    if (is_method(parsed, "REGISTER")) {
+        const auto token = tokens.make(FlowTokens::Kind::path, own_flow);
+        lines = "Path: " + inner_route(at, token, asks_outbound(head, parsed)) + "\r\n";
     } else {
-        lines = "Record-Route: " + inner_route(at, own_token) + "\r\nRecord-Route: " + outer_route(at) + "\r\n";
+        const auto token = tokens.make(FlowTokens::Kind::dialog, own_flow, *call_id);
+        lines = "Record-Route: " + inner_route(at, token) + "\r\nRecord-Route: " + outer_route(at) + "\r\n";
     }
     plan.edits.push_back({top, top, std::move(lines)});
     return plan;
 }
 
-HeadPlan plan_from_backend(std::string_view head, const MessageHead& parsed, std::string_view inner,
-                           FlowTokens& tokens, const FindFlow& find) {
+HeadPlan plan_from_backend(std::string_view head, const MessageHead& parsed, std::string_view listener,
+                           std::string_view inner, FlowTokens& tokens, const FindFlow& find) {
     if (parsed.start.kind != MessageKind::request) {
         HeadPlan plan;
         plan.drop = true;
         plan.why = "a response on the return listener, where ward sends no requests";
         return plan;
     }
+    const auto call_id = call_id_of(head, parsed);
+    if (!call_id) return answered(400, head, parsed, "a request needs exactly one Call-ID");
     std::vector<Entry> routes;
     if (!collect(head, parsed, FieldKind::route, {}, inner, routes))
         return answered(400, head, parsed, "malformed Route");
@@ -320,12 +343,14 @@ HeadPlan plan_from_backend(std::string_view head, const MessageHead& parsed, std
     std::uint64_t flow = 0;
     for (std::size_t i = 0; i < routes.size(); ++i) {
         if (routes[i].hop != Hop::inner) continue;
-        const auto id = tokens.verify(routes[i].token);
-        if (!id) return answered(403, head, parsed, "a Route names ward without a valid flow token");
-        if (i == 0) flow = *id;
+        const auto token = tokens.verify(routes[i].token, *call_id);
+        if (!token) return answered(403, head, parsed, "a Route names ward without a valid flow token");
+        if (i == 0) flow = token->flow;
     }
     const auto ends = find(flow);
     if (!ends) return answered(430, head, parsed, "flow " + std::to_string(flow) + " is closed");
+    if (ends->listener != listener)
+        return answered(403, head, parsed, "the flow token names a flow of another listener");
     // ward's values at the top: this flow's inner one, and the outer one that came with it.
     std::size_t ours = 0;
     for (; ours < routes.size(); ++ours) {
@@ -336,11 +361,12 @@ HeadPlan plan_from_backend(std::string_view head, const MessageHead& parsed, std
     std::string why;
     if (const int status = max_forwards(head, parsed, plan, why)) return answered(status, head, parsed, why);
     drop_routes(parsed, routes, ours, plan);
-    if (parsed.start.method != "REGISTER") {
+    if (!is_method(parsed, "REGISTER")) {
         const auto top = start_line_end(head);
+        const auto token = tokens.make(FlowTokens::Kind::dialog, flow, *call_id);
         plan.edits.push_back({top, top,
                               "Record-Route: " + outer_route(ends->at) + "\r\nRecord-Route: " +
-                                  inner_route(ends->at, ends->token) + "\r\n"});
+                                  inner_route(ends->at, token) + "\r\n"});
     }
     plan.divert = flow;
     return plan;

@@ -62,24 +62,26 @@ std::optional<SipUri> parse_sip_uri(std::string_view uri);
 // The branch parameter of the first Via value (empty when there is none).
 std::string_view top_via_branch(std::string_view head, const MessageHead& parsed);
 
-// What a request from a peer becomes (responses: forwarded as they are). `own_token` names the
-// flow the request arrived on.
+// What a request from a peer becomes (responses: forwarded as they are). `own_flow` is the flow
+// the request arrived on. A Route entry of ward's must carry a dialog token for this request's
+// Call-ID; a Path naming ward is refused (only ward writes those, towards the backend).
 HeadPlan plan_from_peer(std::string_view head, const MessageHead& parsed, const EdgeAddresses& at,
-                        std::string_view own_token, FlowTokens& tokens);
+                        std::uint64_t own_flow, FlowTokens& tokens);
 
 // A flow the return listener can send to.
 struct FlowEnds {
-    EdgeAddresses at;   // of the sip listener the flow came in on
-    std::string token;  // its flow token
+    EdgeAddresses at;      // of the sip listener the flow came in on
+    std::string listener;  // that listener's name
 };
 // The flow with this id, if it is open.
 using FindFlow = std::function<std::optional<FlowEnds>(std::uint64_t)>;
 
-// What a message from the backend on the return listener (`inner`: its host:port) becomes: a
-// request diverted to the flow its top Route names (HeadPlan::divert is the flow id), or
-// answered: 403 (no flow token, or a bad one), 430 Flow Failed (the flow is closed), 483, 400.
-// Responses are dropped: ward sends no request from the return listener.
-HeadPlan plan_from_backend(std::string_view head, const MessageHead& parsed, std::string_view inner,
-                           FlowTokens& tokens, const FindFlow& find);
+// What a message from the backend on the return listener of `listener` (`inner`: its
+// host:port) becomes: a request diverted to the flow its top Route names (HeadPlan::divert is
+// the flow id), or answered: 403 (no flow token, a bad one, one for another dialog or another
+// listener's flow), 430 Flow Failed (the flow is closed), 483, 400. Responses are dropped: ward
+// sends no request from the return listener.
+HeadPlan plan_from_backend(std::string_view head, const MessageHead& parsed, std::string_view listener,
+                           std::string_view inner, FlowTokens& tokens, const FindFlow& find);
 
 }  // namespace ward::sip

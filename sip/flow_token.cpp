@@ -3,7 +3,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <cstring>
@@ -13,10 +14,12 @@ namespace ward::sip {
 
 namespace {
 
-constexpr std::size_t kIdSize = 4;
+constexpr std::size_t kIdSize = 3;
+constexpr std::size_t kKindSize = 1;
 constexpr std::size_t kFlowSize = 8;
 constexpr std::size_t kMacSize = 16;
-constexpr std::size_t kRawSize = kIdSize + kFlowSize + kMacSize;  // 28 bytes, 38 characters unpadded
+constexpr std::size_t kSealed = kIdSize + kKindSize + kFlowSize;   // what the MAC covers, before the scope
+constexpr std::size_t kRawSize = kSealed + kMacSize;  // 28 bytes, 38 characters unpadded
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -71,6 +74,7 @@ bool decode(std::string_view text, std::array<unsigned char, kRawSize>& out) {
 FlowTokens::FlowTokens(std::chrono::seconds rotation) : rotation_(rotation) {}
 
 FlowTokens::~FlowTokens() {
+    EVP_MAC_free(mac_);
     OPENSSL_cleanse(&current_, sizeof current_);
     OPENSSL_cleanse(&previous_, sizeof previous_);
 }
@@ -94,41 +98,52 @@ void FlowTokens::rotate_if_due(clock::time_point now) {
     OPENSSL_cleanse(&fresh, sizeof fresh);
 }
 
-std::string FlowTokens::seal(const Key& key, std::uint64_t flow) const {
+std::string FlowTokens::seal(const Key& key, Kind kind, std::uint64_t flow, std::string_view scope) {
     std::array<unsigned char, kRawSize> raw{};
     std::memcpy(raw.data(), key.id.data(), kIdSize);
+    raw[kIdSize] = static_cast<unsigned char>(kind);
     for (std::size_t i = 0; i < kFlowSize; ++i)
-        raw[kIdSize + i] = static_cast<unsigned char>(flow >> (8 * (kFlowSize - 1 - i)));
+        raw[kIdSize + kKindSize + i] = static_cast<unsigned char>(flow >> (8 * (kFlowSize - 1 - i)));
+    // (Fetched once, after the security mode is active: in FIPS mode from the FIPS provider.)
+    if (!mac_) mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_size = 0;
-    if (!HMAC(EVP_sha256(), key.secret.data(), static_cast<int>(key.secret.size()), raw.data(),
-              kIdSize + kFlowSize, mac, &mac_size) ||
-        mac_size < kMacSize)
-        throw std::runtime_error("HMAC-SHA256 failed for a flow token");
-    std::memcpy(raw.data() + kIdSize + kFlowSize, mac, kMacSize);
+    std::size_t mac_size = 0;
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+    EVP_MAC_CTX* ctx = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
+    const bool ok = ctx && EVP_MAC_init(ctx, key.secret.data(), key.secret.size(), params) &&
+                    EVP_MAC_update(ctx, raw.data(), kSealed) &&
+                    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(scope.data()), scope.size()) &&
+                    EVP_MAC_final(ctx, mac, &mac_size, sizeof mac) && mac_size >= kMacSize;
+    EVP_MAC_CTX_free(ctx);
+    if (!ok) throw std::runtime_error("HMAC-SHA256 failed for a flow token");
+    std::memcpy(raw.data() + kSealed, mac, kMacSize);
+    OPENSSL_cleanse(mac, sizeof mac);
     return encode(raw.data(), raw.size());
 }
 
-std::string FlowTokens::make(std::uint64_t flow) {
+std::string FlowTokens::make(Kind kind, std::uint64_t flow, std::string_view scope) {
     std::lock_guard lock(mutex_);
     rotate_if_due(clock::now() + offset_);
-    return seal(current_, flow);
+    return seal(current_, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
 }
 
-std::optional<std::uint64_t> FlowTokens::verify(std::string_view token) {
+std::optional<FlowTokens::Verified> FlowTokens::verify(std::string_view token, std::string_view scope) {
     std::array<unsigned char, kRawSize> raw{};
     if (!decode(token, raw)) return std::nullopt;
+    const auto kind = static_cast<Kind>(raw[kIdSize]);
+    if (kind != Kind::path && kind != Kind::dialog) return std::nullopt;
     std::uint64_t flow = 0;
-    for (std::size_t i = 0; i < kFlowSize; ++i) flow = (flow << 8) | raw[kIdSize + i];
+    for (std::size_t i = 0; i < kFlowSize; ++i) flow = (flow << 8) | raw[kIdSize + kKindSize + i];
     std::lock_guard lock(mutex_);
     const auto now = clock::now() + offset_;
     rotate_if_due(now);
     for (const Key* key : {&current_, &previous_}) {
         if (!key->valid || std::memcmp(key->id.data(), raw.data(), kIdSize) != 0) continue;
         if (now - key->created >= 2 * rotation_) return std::nullopt;
-        const auto expected = seal(*key, flow);
+        const auto expected = seal(*key, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
         if (CRYPTO_memcmp(expected.data(), token.data(), kLength) != 0) return std::nullopt;
-        return flow;
+        return Verified{kind, flow};
     }
     return std::nullopt;
 }

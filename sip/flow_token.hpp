@@ -3,10 +3,16 @@
 // Flow tokens (RFC 5626 section 5.2): what ward writes into the Record-Route and Path URIs it
 // adds, so that a request the backend later sends back through ward can name the TLS
 // connection ("flow") to use. A token is
-//     base64url( key id (4) | flow id (8) | HMAC-SHA256(key, key id | flow id) truncated to 16 )
-// 38 characters from the URI user part's unreserved set. Peers see tokens (Record-Route comes
-// back in responses), so a token only ever selects a flow: it grants nothing a request could
-// not get through the backend anyway, and it cannot be made up for a flow ward did not name.
+//     base64url( key id (3) | kind (1) | flow id (8) | MAC (16) )
+//     MAC = HMAC-SHA256(key, key id | kind | flow id | scope) truncated to 16 bytes
+// 38 characters from the URI user part's unreserved set. Two kinds:
+//   - path: in the Path of a REGISTER; names the flow for any request (a new call to the UA).
+//     Its scope is empty. Only the registrar sees it.
+//   - dialog: in a Record-Route; scoped to the request's Call-ID, so it routes only requests
+//     of that dialog. Peers see these (Record-Route comes back in responses): a peer that
+//     learns another's token can use it only inside a dialog it is part of, where it could send
+//     the same request anyway.
+// A token cannot be made up for a flow ward did not name, nor moved to another dialog.
 //
 // Keys: one random HMAC key for the process, kept across reloads; it rotates every `rotation`
 // (default 12 h, as the session ticket keys) and tokens made with the previous key are still
@@ -19,6 +25,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <openssl/evp.h>
 
 namespace ward::sip {
 
@@ -33,11 +41,17 @@ public:
     // The process's keys (what the fronts use).
     static FlowTokens& process();
 
-    // A token for `flow` with the current key (rotated as due).
-    std::string make(std::uint64_t flow);
-    // The flow a token names, or nullopt when it is malformed, altered, made by another
-    // process, or older than two rotation periods.
-    std::optional<std::uint64_t> verify(std::string_view token);
+    enum class Kind : unsigned char { path = 1, dialog = 2 };
+    // A token for `flow` with the current key (rotated as due); `scope`: the Call-ID for a
+    // dialog token, empty for a path token.
+    std::string make(Kind kind, std::uint64_t flow, std::string_view scope = {});
+    struct Verified {
+        Kind kind = Kind::path;
+        std::uint64_t flow = 0;
+    };
+    // The kind and flow a token names, or nullopt when it is malformed, altered, made by another
+    // process, older than two rotation periods, or (dialog tokens) made for another `scope`.
+    std::optional<Verified> verify(std::string_view token, std::string_view scope = {});
 
     // For tests: step the key clock without waiting.
     void advance(std::chrono::seconds by);
@@ -46,19 +60,20 @@ public:
 
 private:
     struct Key {
-        std::array<unsigned char, 4> id{};
+        std::array<unsigned char, 3> id{};
         std::array<unsigned char, 32> secret{};
         clock::time_point created{};
         bool valid = false;
     };
     void rotate_if_due(clock::time_point now);
-    std::string seal(const Key& key, std::uint64_t flow) const;
+    std::string seal(const Key& key, Kind kind, std::uint64_t flow, std::string_view scope);
 
     std::mutex mutex_;
     std::chrono::seconds rotation_;
     clock::duration offset_{};
     Key current_;
     Key previous_;
+    EVP_MAC* mac_ = nullptr;  // HMAC, fetched on first use (under mutex_)
 };
 
 }  // namespace ward::sip

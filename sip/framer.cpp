@@ -205,14 +205,16 @@ std::size_t Framer::finish_head(std::string_view head, std::string_view in, std:
     if (hook_) plan = hook_->plan(head, parsed_);
     edits_.clear();
     edits_.swap(plan.edits);
-    if (identity_name().size() > 0 && parsed_.start.kind == MessageKind::request) {
+    if (identity_name().size() > 0) {
+        // Every copy a peer sent goes, from responses too; ward's own line only into requests.
         for (const auto& f : parsed_.fields) {
             if (f.kind == FieldKind::identity) edits_.push_back({f.begin, f.end, {}});
         }
         const auto end = head.size() - kCrlf.size();
-        if (!stamp_->line().empty()) edits_.push_back({end, end, stamp_->line()});
+        if (parsed_.start.kind == MessageKind::request && !stamp_->line().empty())
+            edits_.push_back({end, end, stamp_->line()});
     }
-    std::sort(edits_.begin(), edits_.end(), [](const HeadEdit& a, const HeadEdit& b) {
+    std::stable_sort(edits_.begin(), edits_.end(), [](const HeadEdit& a, const HeadEdit& b) {
         return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
     });
     discard_ = !plan.forwarded();

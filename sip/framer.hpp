@@ -24,12 +24,13 @@
 //     Content-Length missing, malformed or conflicting) or 513 (head or body over the limit);
 //     then the connection closes.
 //
-// Identity (requests only, from the peer): every copy of the identity header is removed, and
+// Identity (from the peer): every copy of the identity header is removed, and in requests
 // ward's own line (sip/identity_stamp.hpp) is added as the last header, just before the empty
 // line: proxy-relevant headers stay at the top (RFC 3261 section 7.3.1), and since exactly one
 // copy reaches the backend, its position cannot be played against first-match or last-match
-// parsers. Content-Length counts the body only, so it stays valid. Responses are relayed byte
-// for byte.
+// parsers. Content-Length counts the body only, so it stays valid. A peer's responses lose their
+// copies too (a backend must not take a peer's word for it there either) and get none of ward's;
+// otherwise responses are relayed byte for byte.
 //
 // Memory: at most max_header_size bytes while a head is incomplete, then the (rewritten) head
 // plus at most max_body_size, and nothing between messages. The head's end is searched

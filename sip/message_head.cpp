@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "config/values.hpp"
 #include "sip/grammar.hpp"
 
 namespace ward::sip {
@@ -60,6 +61,14 @@ bool starts_header(std::string_view text, std::string_view name) {
     text.remove_prefix(name.size());
     while (!text.empty() && is_wsp(text.front())) text.remove_prefix(1);
     return !text.empty() && text.front() == ':';
+}
+
+// The name of a header ward reads or rewrites when `text` reads `<name> *WSP ":"`, else "".
+std::string_view reserved_name(std::string_view text) {
+    const auto colon = text.find(':');
+    if (colon == std::string_view::npos) return {};
+    const auto name = trim_wsp(text.substr(0, colon));
+    return config::is_reserved_sip_header(name) ? name : std::string_view{};
 }
 
 void take_content_length(std::string_view value, MessageHead& m) {
@@ -213,8 +222,6 @@ void parse_message_head(std::string_view head, bool complete, std::string_view i
         return;
     }
     m.start = *start;
-    // Responses are relayed as they are: the identity header is only ward's in requests.
-    if (m.start.kind == MessageKind::response) identity_name = {};
 
     std::size_t pos = start_end + kCrlf.size();
     // Just past the last header line: before the empty line, or the end of a cut head.
@@ -242,6 +249,9 @@ void parse_message_head(std::string_view head, bool complete, std::string_view i
             } else if (!identity_name.empty() &&
                        starts_header(trim_wsp(line), identity_name)) {
                 m.fail(400, "identity header hidden in a continuation line");
+            } else if (const auto hidden = reserved_name(trim_wsp(line)); !hidden.empty()) {
+                // A backend that does not unfold would see a header ward did not read.
+                m.fail(400, "header " + quoted(hidden) + " hidden in a continuation line");
             } else if (recorded) {
                 m.fields.back().end = next;
             }

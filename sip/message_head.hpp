@@ -54,7 +54,7 @@ struct MessageHead {
 // Parses `head`: a valid start-line and CRLF, then header lines. When `complete`, `head` ends
 // with the empty line (CRLFCRLF); otherwise it is the complete lines of a head cut short at the
 // size limit, each ending with CRLF (enough to answer 513). `identity_name` (empty: none) names the
-// header ward replaces in requests; in responses it is an ordinary header.
+// header ward removes from what a peer sends (and stamps into its requests).
 //
 // Line rules (the first violation is kept in `error_status` / `error`, parsing goes on so that
 // an answer can still be written):
@@ -64,8 +64,8 @@ struct MessageHead {
 //   - obsolete line folding (a line starting with SP/HTAB) is tolerated inside headers ward
 //     neither reads nor rewrites, and forwarded as it came. It is an error after the
 //     start-line, inside Content-Length or the identity header, and when the continuation
-//     itself reads `<identity name>:` (a backend that does not unfold would take it for a
-//     header);
+//     itself reads `<identity name>:` or `<a header ward reads>:` (Via, Route, Max-Forwards,
+//     ...: a backend that does not unfold would take it for a header ward never saw);
 //   - Content-Length is 1*DIGIT (no sign, no exponent, no list); several are allowed when they
 //     agree. Missing and over-limit are the framer's call.
 // `out` is reused across messages to keep its allocation.

@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <regex>
+#include <thread>
 
 #include "../support/net_test_support.hpp"
 #include "../support/running_ward.hpp"
@@ -146,11 +148,14 @@ TEST_CASE("sip edge: REGISTER gets ward's Path and the registrar's INVITE to it 
     CHECK(invite.find("\r\nRoute:") == std::string::npos);  // ward's own entry was its to remove
     CHECK(invite.find("Max-Forwards: 68\r\n") != std::string::npos);
     // The pair that keeps ward on the dialog's path: the TLS side on top (the peer's next hop).
-    const auto rr = "Record-Route: <sip:" + s.outer() + ";transport=tls;lr>\r\nRecord-Route: <sip:" +
-                    token_of(path_a) + "@" + s.inner() + ";transport=tcp;lr>\r\n";
-    CHECK(invite.find(rr) != std::string::npos);
-    CHECK(invite.find(rr + "Via: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKinv1") != std::string::npos);
-    CHECK(invite.find("Record-Route: <sip:registrar.test;lr>") > invite.find(rr));
+    // (The inner one carries a dialog token: for this Call-ID only, not A's path token.)
+    std::smatch rr;
+    REQUIRE(std::regex_search(invite, rr, std::regex("Record-Route: <sip:" + s.outer() +
+                                                     ";transport=tls;lr>\r\nRecord-Route: <sip:([A-Za-z0-9_-]{38})@" +
+                                                     s.inner() + ";transport=tcp;lr>\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;"
+                                                     "branch=z9hG4bKinv1")));
+    CHECK(rr[1] != token_of(path_a));
+    CHECK(invite.find("Record-Route: <sip:registrar.test;lr>") > invite.find("Record-Route: <sip:" + s.outer()));
 
     // A answers on its TLS connection: the 180 and 200 go back on the return connection.
     const std::string ringing = "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKinv1\r\n"
@@ -238,9 +243,19 @@ TEST_CASE("sip edge: a closed flow gets 430 - an altered or missing token 403 - 
 TEST_CASE("sip edge: a peer's request gets the Record-Route pair and loses ward's Route entries") {
     EdgeSetup s;
     auto a = s.connect();
-    REQUIRE(a->send(sip_register("a", "reg-a", false)));
-    const auto path_a = path_of(s.wait_for("Call-ID: reg-a"), "reg-a");
-    const auto token = token_of(path_a);
+    // A starts a dialog: the registrar sees ward's pair, the inner URI with A's dialog token.
+    const std::string invite = "INVITE sip:b@registrar.test SIP/2.0\r\n"
+                               "Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKinv\r\n"
+                               "From: <sip:a@registrar.test>;tag=a1\r\nTo: <sip:b@registrar.test>\r\n"
+                               "Call-ID: dialog-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    REQUIRE(a->send(invite));
+    const auto first = s.wait_for("Call-ID: dialog-1");
+    std::smatch m;
+    REQUIRE(std::regex_search(first, m, std::regex("INVITE sip:b@registrar.test SIP/2.0\r\nMax-Forwards: 70\r\n"
+                                                   "Record-Route: <sip:([A-Za-z0-9_-]{38})@" + s.inner() +
+                                                   ";transport=tcp;lr>\r\nRecord-Route: <sip:" + s.outer() +
+                                                   ";transport=tls;lr>\r\n")));
+    const std::string token = m[1];
     // An in-dialog request as A's route set makes it: ward's two entries, then the registrar's.
     const std::string bye = "BYE sip:b@192.0.2.2:5061;transport=tls SIP/2.0\r\n"
                             "Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKbye\r\n"
@@ -249,7 +264,7 @@ TEST_CASE("sip edge: a peer's request gets the Record-Route pair and loses ward'
                             "From: <sip:a@registrar.test>;tag=a1\r\nTo: <sip:b@registrar.test>;tag=b1\r\n"
                             "Call-ID: dialog-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
     REQUIRE(a->send(bye));
-    const auto got = s.wait_for("Call-ID: dialog-1");
+    const auto got = s.wait_for("CSeq: 2 BYE");
     const auto msg = got.substr(got.rfind("BYE sip:"));
     CHECK(msg.rfind("BYE sip:b@192.0.2.2:5061;transport=tls SIP/2.0\r\nMax-Forwards: 70\r\n"
                     "Record-Route: <sip:" + token + "@" + s.inner() + ";transport=tcp;lr>\r\n"
@@ -258,13 +273,50 @@ TEST_CASE("sip edge: a peer's request gets the Record-Route pair and loses ward'
     CHECK(msg.find("\r\nRoute: <sip:" + s.outer()) == std::string::npos);
     CHECK(msg.find("X-Ward-TLS-Peer: trunk.example.net;listener=sip-in;context=sip-ctx\r\n") != std::string::npos);
 
-    // A Route naming ward's return listener with a made-up token: 403 to the peer, nothing forwarded.
-    std::string bad = bye;
-    bad.replace(bad.find(token), token.size(), std::string(38, 'A'));
-    bad.replace(bad.find("dialog-1"), 8, "dialog-2");
-    REQUIRE(a->send(bad));
-    const auto answer = a->read_until("\r\n\r\n");
-    CHECK(answer.rfind("SIP/2.0 403 Forbidden\r\n", 0) == 0);
-    CHECK(answer.find("Call-ID: dialog-2") != std::string::npos);
+    // The same token in another dialog, or a made-up one: 403 to the peer, nothing forwarded.
+    for (const std::string& bad : {token, std::string(38, 'A')}) {
+        std::string other = bye;
+        other.replace(other.find(token), token.size(), bad);
+        other.replace(other.find("dialog-1"), 8, "dialog-2");
+        REQUIRE(a->send(other));
+        const auto answer = a->read_until("\r\n\r\n");
+        CHECK(answer.rfind("SIP/2.0 403 Forbidden\r\n", 0) == 0);
+        CHECK(answer.find("Call-ID: dialog-2") != std::string::npos);
+    }
     CHECK(s.registrar.received().find("dialog-2") == std::string::npos);
+}
+
+TEST_CASE("sip edge: a backend flooding the return listener without reading is held back and others are served") {
+    EdgeSetup s;  // (two workers: the flood may land on either, the client on the same one)
+    const int flood = connect_tcp(s.return_port());
+    REQUIRE(flood >= 0);
+    // Keep-alive pings as fast as the socket takes them, never reading a pong: ward's answers
+    // pile up, ward stops reading, the kernel's buffers fill and the writer blocks.
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> written{0};
+    std::thread flooder([&] {
+        const std::string pings(64 * 1024, '\0');
+        std::string chunk;
+        for (int i = 0; i < 64 * 1024 / 4; ++i) chunk += "\r\n\r\n";
+        while (!stop.load()) {
+            const auto n = ::send(flood, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+            if (n <= 0) break;
+            written += static_cast<std::uint64_t>(n);
+        }
+    });
+    // Meanwhile, a peer's request goes through, on every worker.
+    for (int i = 0; i < 4; ++i) {
+        auto a = s.connect();
+        REQUIRE(a->send(sip_register("a", "reg-during-flood-" + std::to_string(i), false)));
+        CHECK(s.registrar.wait_until([&] {
+            return s.registrar.received().find("reg-during-flood-" + std::to_string(i)) != std::string::npos;
+        }));
+    }
+    // ward took a bounded amount: the flooder is blocked well before a gigabyte.
+    const auto before = written.load();
+    CHECK(before < 64ull * 1024 * 1024);
+    stop = true;
+    ::shutdown(flood, SHUT_RDWR);
+    flooder.join();
+    ::close(flood);
 }

@@ -66,10 +66,10 @@ Collected frame_everywhere(Direction direction, const std::string& input, Hook& 
 
 struct PeerHook final : HeadHook {
     FlowTokens& tokens;
-    std::string token;
-    PeerHook(FlowTokens& t, std::string own) : tokens(t), token(std::move(own)) {}
+    std::uint64_t flow;
+    PeerHook(FlowTokens& t, std::uint64_t own) : tokens(t), flow(own) {}
     HeadPlan plan(std::string_view head, const MessageHead& parsed) override {
-        return plan_from_peer(head, parsed, kAt, token, tokens);
+        return plan_from_peer(head, parsed, kAt, flow, tokens);
     }
 };
 
@@ -78,7 +78,7 @@ struct BackendHook final : HeadHook {
     std::map<std::uint64_t, FlowEnds> open;
     explicit BackendHook(FlowTokens& t) : tokens(t) {}
     HeadPlan plan(std::string_view head, const MessageHead& parsed) override {
-        return plan_from_backend(head, parsed, kAt.inner, tokens, [this](std::uint64_t id) -> std::optional<FlowEnds> {
+        return plan_from_backend(head, parsed, "sip-in", kAt.inner, tokens, [this](std::uint64_t id) -> std::optional<FlowEnds> {
             auto it = open.find(id);
             if (it == open.end()) return std::nullopt;
             return it->second;
@@ -123,17 +123,30 @@ std::string inner_uri(const std::string& token, bool ob = false) {
 }  // namespace
 
 TEST_CASE("flow tokens: made and verified - altered ones and others' refused - expired after two rotations") {
+    using Kind = FlowTokens::Kind;
     FlowTokens tokens(std::chrono::hours(1));
-    const auto t = tokens.make(42);
+    const auto t = tokens.make(Kind::path, 42);
     CHECK(t.size() == FlowTokens::kLength);
     CHECK(t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
-    CHECK(tokens.verify(t) == 42u);
-    CHECK(tokens.make(43) != tokens.make(42));
+    REQUIRE(tokens.verify(t));
+    CHECK(tokens.verify(t)->flow == 42u);
+    CHECK(tokens.verify(t)->kind == Kind::path);
+    CHECK(tokens.verify(t, "any call")->flow == 42u);  // a path token has no scope
+    CHECK(tokens.make(Kind::path, 43) != t);
+    // A dialog token holds only for its Call-ID, and is not a path token.
+    const auto d = tokens.make(Kind::dialog, 42, "call-1@a");
+    REQUIRE(tokens.verify(d, "call-1@a"));
+    CHECK(tokens.verify(d, "call-1@a")->kind == Kind::dialog);
+    CHECK_FALSE(tokens.verify(d, "call-2@a"));
+    CHECK_FALSE(tokens.verify(d));
+    CHECK(d != tokens.make(Kind::dialog, 42, "call-2@a"));
     // Every single-character change is refused.
-    for (std::size_t i = 0; i < t.size(); ++i) {
-        auto altered = t;
-        altered[i] = altered[i] == 'A' ? 'B' : 'A';
-        CHECK_FALSE(tokens.verify(altered));
+    for (const auto& token : {t, d}) {
+        for (std::size_t i = 0; i < token.size(); ++i) {
+            auto altered = token;
+            altered[i] = altered[i] == 'A' ? 'B' : 'A';
+            CHECK_FALSE(tokens.verify(altered, "call-1@a"));
+        }
     }
     CHECK_FALSE(tokens.verify(t.substr(1)));
     CHECK_FALSE(tokens.verify(t + "A"));
@@ -144,11 +157,12 @@ TEST_CASE("flow tokens: made and verified - altered ones and others' refused - e
     CHECK_FALSE(other.verify(t));
     // One rotation later the token still routes; two later it does not.
     tokens.advance(std::chrono::minutes(61));
-    CHECK(tokens.verify(t) == 42u);
-    const auto fresh = tokens.make(7);
+    CHECK(tokens.verify(t));
+    const auto fresh = tokens.make(Kind::path, 7);
+    CHECK(fresh.substr(0, 4) != t.substr(0, 4));  // the new key's id
     tokens.advance(std::chrono::minutes(61));
     CHECK_FALSE(tokens.verify(t));
-    CHECK(tokens.verify(fresh) == 7u);
+    CHECK(tokens.verify(fresh)->flow == 7u);
 }
 
 TEST_CASE("route values: name-addrs split on commas outside quotes and brackets") {
@@ -177,32 +191,35 @@ TEST_CASE("route values: name-addrs split on commas outside quotes and brackets"
 
 TEST_CASE("from a peer: REGISTER gets Path with the flow token and the ob mark - Max-Forwards goes down") {
     FlowTokens tokens;
-    PeerHook hook(tokens, tokens.make(5));
+    PeerHook hook(tokens, 5);
+    const auto path = tokens.make(FlowTokens::Kind::path, 5);
     const auto c = frame_everywhere(Direction::from_peer, kRegister, hook);
     CHECK(c.reply.empty());
     CHECK(c.diverted.empty());
     std::string expected = kRegister;
     expected.replace(expected.find("Max-Forwards: 70"), 16, "Max-Forwards: 69");
-    expected.insert(expected.find("\r\n") + 2, "Path: " + inner_uri(hook.token, true) + "\r\n");
+    expected.insert(expected.find("\r\n") + 2, "Path: " + inner_uri(path, true) + "\r\n");
     CHECK(c.forward == expected);
     // Without reg-id: no ;ob. Without Max-Forwards: 70 is added.
     std::string plain = kRegister;
     plain.erase(plain.find(";reg-id=1"), plain.find("\r\nExpires") - plain.find(";reg-id=1"));
     plain.erase(plain.find("Max-Forwards: 70\r\n"), 18);
     const auto p = frame_everywhere(Direction::from_peer, plain, hook);
-    CHECK(p.forward.find("Path: " + inner_uri(hook.token) + "\r\n") != std::string::npos);
+    CHECK(p.forward.find("Path: " + inner_uri(path) + "\r\n") != std::string::npos);
     CHECK(p.forward.find("Max-Forwards: 70\r\n") != std::string::npos);
     CHECK(p.forward.find("Record-Route") == std::string::npos);
 }
 
 TEST_CASE("from a peer: an in-dialog request loses ward's Route entries and gets the Record-Route pair") {
     FlowTokens tokens;
-    PeerHook hook(tokens, tokens.make(5));
-    const auto other = tokens.make(9);  // the far end's flow, as the route set holds it
+    PeerHook hook(tokens, 5);
+    const std::string call_id = "call-1@192.0.2.2";
+    const auto own = tokens.make(FlowTokens::Kind::dialog, 5, call_id);
+    const auto other = tokens.make(FlowTokens::Kind::dialog, 9, call_id);  // the far end's flow, as the route set holds it
     const std::string bye = "BYE sip:b@192.0.2.2:40000;transport=tcp SIP/2.0\r\n"
                             "Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK-bye\r\n"
                             "Max-Forwards: 70\r\n"
-                            "Route: <sip:sip.example.com:5061;transport=tls;lr>, " + inner_uri(hook.token) + "\r\n"
+                            "Route: <sip:sip.example.com:5061;transport=tls;lr>, " + inner_uri(own) + "\r\n"
                             "Route: <sip:127.0.0.1:5060;transport=tcp;r2=on;lr>,\r\n " + inner_uri(other) + "\r\n"
                             "Route: <sip:sip.example.com:5061;transport=tls;lr>\r\n"
                             "From: <sip:a@registrar.test>;tag=a-1\r\nTo: <sip:b@registrar.test>;tag=b-1\r\n"
@@ -214,7 +231,7 @@ TEST_CASE("from a peer: an in-dialog request loses ward's Route entries and gets
     const auto c = frame_everywhere(Direction::from_peer, bye, hook, std::optional<IdentityStamp>(stamp.value()));
     const std::string expected =
         "BYE sip:b@192.0.2.2:40000;transport=tcp SIP/2.0\r\n"
-        "Record-Route: " + inner_uri(hook.token) + "\r\n"
+        "Record-Route: " + inner_uri(own) + "\r\n"
         "Record-Route: <sip:sip.example.com:5061;transport=tls;lr>\r\n"
         "Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK-bye\r\n"
         "Max-Forwards: 69\r\n"
@@ -228,7 +245,7 @@ TEST_CASE("from a peer: an in-dialog request loses ward's Route entries and gets
 
 TEST_CASE("from a peer: a bad token anywhere is 403 - Max-Forwards 0 is 483 - garbage in them is 400") {
     FlowTokens tokens;
-    PeerHook hook(tokens, tokens.make(5));
+    PeerHook hook(tokens, 5);
     const std::string base = "OPTIONS sip:b@registrar.test SIP/2.0\r\n"
                              "Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK-o\r\n"
                              "From: <sip:a@registrar.test>;tag=a\r\nTo: <sip:b@registrar.test>\r\n"
@@ -246,6 +263,18 @@ TEST_CASE("from a peer: a bad token anywhere is 403 - Max-Forwards 0 is 483 - ga
     check("Route: <sip:registrar.test;lr>, " + inner_uri(std::string(38, 'A')) + "\r\n", "403 Forbidden");
     check("Route: <sip:127.0.0.1:5070;lr>\r\n", "403 Forbidden");  // names ward, no token at all
     check("Path: " + inner_uri("short") + "\r\n", "403 Forbidden");
+    // Only ward writes Path entries of its own: a peer's is refused even with a valid token.
+    check("Path: " + inner_uri(tokens.make(FlowTokens::Kind::path, 9)) + "\r\n", "403 Forbidden");
+    // Another flow's token from another dialog, and a path token, do not route a peer's request.
+    check("Route: " + inner_uri(tokens.make(FlowTokens::Kind::dialog, 9, "other-call")) + "\r\n", "403 Forbidden");
+    check("Route: " + inner_uri(tokens.make(FlowTokens::Kind::path, 9)) + "\r\n", "403 Forbidden");
+    {
+        // Two Call-IDs: a dialog token cannot be bound, and no answer can be built: dropped.
+        const auto c = frame_everywhere(Direction::from_peer, base + "Call-ID: o-2\r\nContent-Length: 0\r\n\r\n", hook);
+        CHECK(c.forward.empty());
+        CHECK(c.reply.empty());
+        CHECK_FALSE(c.close);
+    }
     check("Max-Forwards: 0\r\n", "483 Too Many Hops");
     check("Max-Forwards: 256\r\n", "400 Bad Request");
     check("Max-Forwards: 1\r\nMax-Forwards: 1\r\n", "400 Bad Request");
@@ -260,9 +289,10 @@ TEST_CASE("from a peer: a bad token anywhere is 403 - Max-Forwards 0 is 483 - ga
 TEST_CASE("from the backend: a request to a flow's Path is diverted to it with the pair the other way round") {
     FlowTokens tokens;
     BackendHook hook(tokens);
-    const auto token = tokens.make(11);
-    hook.open[11] = FlowEnds{kAt, token};
-    const auto c = frame_everywhere(Direction::from_backend, kamailio_invite(inner_uri(token, true)), hook);
+    hook.open[11] = FlowEnds{kAt, "sip-in"};
+    const auto path = tokens.make(FlowTokens::Kind::path, 11);
+    const auto dialog = tokens.make(FlowTokens::Kind::dialog, 11, "call-1@192.0.2.2");
+    const auto c = frame_everywhere(Direction::from_backend, kamailio_invite(inner_uri(path, true)), hook);
     CHECK(c.forward.empty());
     CHECK(c.reply.empty());
     REQUIRE(c.diverted.size() == 1);
@@ -271,11 +301,11 @@ TEST_CASE("from the backend: a request to a flow's Path is diverted to it with t
     expected.erase(expected.find("Route: x\r\n"), 10);
     expected.replace(expected.find("Max-Forwards: 69"), 16, "Max-Forwards: 68");
     expected.insert(expected.find("\r\n") + 2, "Record-Route: <sip:sip.example.com:5061;transport=tls;lr>\r\n"
-                                               "Record-Route: " + inner_uri(token) + "\r\n");
+                                               "Record-Route: " + inner_uri(dialog) + "\r\n");
     CHECK(c.diverted[0].second == expected);
 
     // B's in-dialog BYE through Kamailio: ward's inner entry and the outer one after it go.
-    const std::string route = inner_uri(token) + ", <sip:sip.example.com:5061;transport=tls;lr>, <sip:next.example;lr>";
+    const std::string route = inner_uri(dialog) + ", <sip:sip.example.com:5061;transport=tls;lr>, <sip:next.example;lr>";
     const auto d = frame_everywhere(Direction::from_backend, kamailio_invite(route), hook);
     REQUIRE(d.diverted.size() == 1);
     CHECK(d.diverted[0].second.find("\r\nRoute: <sip:next.example;lr>\r\n") != std::string::npos);
@@ -284,9 +314,10 @@ TEST_CASE("from the backend: a request to a flow's Path is diverted to it with t
 TEST_CASE("from the backend: 430 for a closed flow - 403 without a valid token - 483 - responses dropped") {
     FlowTokens tokens;
     BackendHook hook(tokens);
-    const auto open = tokens.make(11);
-    hook.open[11] = FlowEnds{kAt, open};
-    const auto closed = tokens.make(12);
+    hook.open[11] = FlowEnds{kAt, "sip-in"};
+    hook.open[13] = FlowEnds{kAt, "other-listener"};
+    const auto open = tokens.make(FlowTokens::Kind::path, 11);
+    const auto closed = tokens.make(FlowTokens::Kind::path, 12);
     const auto answer = [&](const std::string& message) {
         const auto c = frame_everywhere(Direction::from_backend, message, hook);
         CHECK(c.diverted.empty());
@@ -299,6 +330,9 @@ TEST_CASE("from the backend: 430 for a closed flow - 403 without a valid token -
     CHECK(answer(kamailio_invite("<sip:elsewhere.example;lr>")).rfind("SIP/2.0 403 Forbidden\r\n", 0) == 0);
     CHECK(answer(kamailio_invite(inner_uri(open) + ", " + inner_uri(open.substr(1) + "A"))).rfind("SIP/2.0 403", 0) == 0);
     CHECK(answer(kamailio_invite(inner_uri(open), "0")).rfind("SIP/2.0 483 Too Many Hops\r\n", 0) == 0);
+    // A dialog token routes only its own dialog; a flow of another listener is not this one's.
+    CHECK(answer(kamailio_invite(inner_uri(tokens.make(FlowTokens::Kind::dialog, 11, "another-call")))).rfind("SIP/2.0 403", 0) == 0);
+    CHECK(answer(kamailio_invite(inner_uri(tokens.make(FlowTokens::Kind::path, 13)))).rfind("SIP/2.0 403", 0) == 0);
     // The answer is built from the request: its Vias in order, a To tag added.
     const auto a = answer(kamailio_invite(inner_uri(closed)));
     CHECK(a.find("Via: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK4a1e.0\r\nVia: SIP/2.0/TCP 192.0.2.2:40000") != std::string::npos);

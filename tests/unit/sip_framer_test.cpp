@@ -628,10 +628,21 @@ TEST_CASE("a response from the backend passes unmodified") {
     CHECK(frame(from_backend(), ok + ok).forward == ok + ok);
 }
 
-TEST_CASE("a response from the peer is relayed without identity rewriting") {
+TEST_CASE("a response from the peer loses forged identity headers and gets none of ward's") {
     const std::string ringing = "SIP/2.0 180 Ringing\r\n" + kVia + kDialog +
                                 "X-Ward-TLS-Peer: admin\r\nContent-Length: 0\r\n\r\n";
-    CHECK(frame(ringing).forward == ringing);
+    CHECK(frame(ringing).forward == "SIP/2.0 180 Ringing\r\n" + kVia + kDialog + "Content-Length: 0\r\n\r\n");
+}
+
+TEST_CASE("a header ward reads hidden in a continuation line is refused") {
+    for (const std::string hidden : {" Route: <sip:x@127.0.0.1:5070;lr>", "\tmax-forwards : 70", " Via: SIP/2.0/TCP x"}) {
+        CAPTURE(hidden);
+        const auto m = invite_with_body("", "Subject: folded\r\n" + hidden + "\r\n");
+        const auto out = frame(m);
+        CHECK(out.close);
+        CHECK(out.reply.rfind("SIP/2.0 400 Bad Request\r\n", 0) == 0);
+        CHECK(out.forward.empty());
+    }
 }
 
 TEST_CASE("a request from the backend is relayed unmodified") {

@@ -55,6 +55,17 @@ void Outbox::close() {
     closed_ = true;
     queue_.clear();
     queued_ = 0;
+    if (progress_) progress_->cancel();
+}
+
+awaitable<void> Outbox::wait_below(std::size_t bytes) {
+    while (!closed_ && queued_ > bytes) {
+        auto session = session_.lock();
+        if (!session) co_return;
+        if (!progress_) progress_ = std::make_unique<asio::steady_timer>(session->worker().io());
+        progress_->expires_at(asio::steady_timer::time_point::max());
+        co_await progress_->async_wait(use_tuple);
+    }
 }
 
 awaitable<void> Outbox::run(std::shared_ptr<Outbox> self) { co_await self->drain(); }
@@ -72,6 +83,7 @@ awaitable<void> Outbox::drain() {
             break;
         }
         session->summary().bytes_to_client += message.size();
+        if (progress_) progress_->cancel();
     }
     draining_ = false;
 }
@@ -113,7 +125,7 @@ void Flow::deliver(std::string message, const std::shared_ptr<ReturnLink>& link)
     const auto branch = sip::top_via_branch(head, parsed);
     const bool is_ack = parsed.start.method == "ACK";
     const auto now = clock::now();
-    if (!branch.empty() && !is_ack) {
+    if (!branch.empty() && branch.size() <= kMaxBranch && !is_ack) {
         if (pending_.size() >= kMaxPending) forget_expired(now);
         if (pending_.size() >= kMaxPending) {
             // The oldest deadline goes first.

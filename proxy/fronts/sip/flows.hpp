@@ -10,6 +10,7 @@
 //
 // Bounds: each side queues at most `queue_limit` bytes for a connection that does not read
 // (requests beyond it are answered 503), and a flow remembers at most kMaxPending transactions.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -37,6 +38,10 @@ public:
     bool push(std::string message);
     void close();
     bool closed() const { return closed_; }
+    std::size_t limit() const { return limit_; }
+    // Backpressure for the reader of the other direction: returns once at most `bytes` are
+    // queued, or the outbox closed.
+    awaitable<void> wait_below(std::size_t bytes);
 
 private:
     static awaitable<void> run(std::shared_ptr<Outbox> self);
@@ -48,6 +53,7 @@ private:
     std::size_t queued_ = 0;
     bool draining_ = false;
     bool closed_ = false;
+    std::unique_ptr<asio::steady_timer> progress_;  // wait_below's wake-up, cancelled as the queue drains
 };
 
 struct ReturnLink {
@@ -55,11 +61,15 @@ struct ReturnLink {
     asio::io_context& io;
     const std::shared_ptr<Outbox> outbox;  // to the backend, on io
     const std::shared_ptr<ListenerMetrics> metrics;
+    // Bytes of requests posted to flows on other workers and not yet taken there: the return
+    // connection answers 503 itself above its limit, so a flooding backend cannot queue more.
+    std::atomic<std::size_t> in_flight{0};
 };
 
 class Flow {
 public:
     static constexpr std::size_t kMaxPending = 256;
+    static constexpr std::size_t kMaxBranch = 256;  // longer Via branches are not remembered
     Flow(std::uint64_t flow_id, asio::io_context& owner, sip::FlowEnds flow_ends, std::shared_ptr<Outbox> outbox,
          std::shared_ptr<ListenerMetrics> metrics);
     ~Flow();

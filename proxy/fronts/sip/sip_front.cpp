@@ -69,7 +69,7 @@ public:
                 plan.divert = link->id;
             return plan;
         }
-        auto plan = sip::plan_from_peer(head, parsed, flow_->ends.at, flow_->ends.token, sip::FlowTokens::process());
+        auto plan = sip::plan_from_peer(head, parsed, flow_->ends.at, flow_->id, sip::FlowTokens::process());
         count_failure(*metrics_, plan);
         return plan;
     }
@@ -82,10 +82,10 @@ private:
 // Requests from the backend on the return listener: to the flow their top Route names.
 class ReturnHook final : public sip::HeadHook {
 public:
-    ReturnHook(std::string inner, std::shared_ptr<ListenerMetrics> metrics)
-        : inner_(std::move(inner)), metrics_(std::move(metrics)) {}
+    ReturnHook(std::string listener, std::string inner, std::shared_ptr<ListenerMetrics> metrics)
+        : listener_(std::move(listener)), inner_(std::move(inner)), metrics_(std::move(metrics)) {}
     sip::HeadPlan plan(std::string_view head, const sip::MessageHead& parsed) override {
-        auto plan = sip::plan_from_backend(head, parsed, inner_, sip::FlowTokens::process(),
+        auto plan = sip::plan_from_backend(head, parsed, listener_, inner_, sip::FlowTokens::process(),
                                            [](std::uint64_t id) -> std::optional<sip::FlowEnds> {
                                                auto flow = FlowTable::instance().find(id);
                                                if (!flow) return std::nullopt;
@@ -96,6 +96,7 @@ public:
     }
 
 private:
+    std::string listener_;  // the sip listener this return listener serves
     std::string inner_;
     std::shared_ptr<ListenerMetrics> metrics_;
 };
@@ -106,7 +107,8 @@ std::string endpoint_text(const std::string& host, std::uint16_t port) {
 
 // The flow of an inbound connection on a listener with a return listener, registered, and the
 // routing of the peer's direction; nullptr when the return listener is not open on this worker
-// (a reload could not bind it): the connection is then relayed without edge routing.
+// (a reload could not bind it): the connection is then refused, never relayed without the
+// edge's checks.
 std::shared_ptr<Flow> open_flow(Session& session, SipEdgeRouting& routing) {
     const auto& listener = session.listener();
     const auto& options = *listener.sip;
@@ -119,7 +121,7 @@ std::shared_ptr<Flow> open_flow(Session& session, SipEdgeRouting& routing) {
     sip::FlowEnds ends;
     ends.at.outer = options.advertised ? options.advertised->to_string() : endpoint_text(listener.bind.host, bound->port());
     ends.at.inner = endpoint_text(options.return_bind->host, inner->port());
-    ends.token = sip::FlowTokens::process().make(id);
+    ends.listener = listener.name;
     const auto limit = 4 * (std::size_t{options.max_header_size} + options.max_body_size);
     auto outbox = std::make_shared<Outbox>(session.shared_from_this(), session.client(), limit);
     auto flow = std::make_shared<Flow>(id, worker.io(), std::move(ends), std::move(outbox),
@@ -170,7 +172,14 @@ awaitable<void> serve_sip(Session& session) {
                                session.context().name()};
     SipEdgeRouting routing;
     std::shared_ptr<Flow> flow;
-    if (inbound && options.return_bind) flow = open_flow(session, routing);
+    if (inbound && options.return_bind) {
+        flow = open_flow(session, routing);
+        if (!flow) {
+            session.summary().fail(make_error_code(Errc::protocol_error),
+                                   "the return listener of " + listener.name + " is not open: edge routing is off");
+            co_return;
+        }
+    }
     auto from_client = make_sip_filter(options, /*from_peer=*/inbound, identity, std::move(routing));
     auto from_backend = make_sip_filter(options, /*from_peer=*/!inbound, std::nullopt);
     if (!from_client || !from_backend) {
@@ -190,12 +199,15 @@ std::shared_ptr<ReturnLink> open_link(Session& session, std::unique_ptr<StreamFi
     auto& table = FlowTable::instance();
     const auto limit = 4 * (std::size_t{options.max_header_size} + options.max_body_size);
     auto outbox = std::make_shared<Outbox>(session.shared_from_this(), session.client(), limit);
-    auto link = std::make_shared<ReturnLink>(ReturnLink{table.next_id(), session.worker().io(), std::move(outbox),
-                                                        session.metrics_ptr()});
+    std::shared_ptr<ReturnLink> link(
+        new ReturnLink{table.next_id(), session.worker().io(), std::move(outbox), session.metrics_ptr()});
     const auto bound = session.worker().local_endpoint(session.listener().name);
     SipEdgeRouting routing;
+    auto parent = session.listener().name;
+    parent.resize(parent.size() - std::string_view("/return").size());
     routing.hook = std::make_unique<ReturnHook>(
-        endpoint_text(options.return_bind->host, bound ? bound->port() : options.return_bind->port), session.metrics_ptr());
+        std::move(parent), endpoint_text(options.return_bind->host, bound ? bound->port() : options.return_bind->port),
+        session.metrics_ptr());
     routing.divert = [weak = std::weak_ptr<ReturnLink>(link)](sip::Diverted&& d) {
         auto self = weak.lock();
         if (!self) return;
@@ -210,8 +222,21 @@ std::shared_ptr<ReturnLink> open_link(Session& session, std::unique_ptr<StreamFi
             self->outbox->push(sip::error_response(430, head, parsed));
             return;
         }
-        asio::post(flow->io, [flow, self, message = std::move(d.message)]() mutable {
+        // Bounded: what this connection has posted to flows and they have not taken yet.
+        const auto size = d.message.size();
+        if (self->in_flight.load(std::memory_order_relaxed) > self->outbox->limit()) {
+            self->metrics->count(SipFlowFailure::congested);
+            const auto end = d.message.find("\r\n\r\n");
+            sip::MessageHead parsed;
+            const std::string_view head(d.message.data(), end + 4);
+            sip::parse_message_head(head, true, {}, parsed);
+            self->outbox->push(sip::error_response(503, head, parsed));
+            return;
+        }
+        self->in_flight.fetch_add(size, std::memory_order_relaxed);
+        asio::post(flow->io, [flow, self, size, message = std::move(d.message)]() mutable {
             flow->deliver(std::move(message), self);
+            self->in_flight.fetch_sub(size, std::memory_order_relaxed);
         });
     };
     auto made = make_sip_filter(options, /*from_peer=*/false, std::nullopt, std::move(routing));
@@ -240,14 +265,27 @@ awaitable<void> serve_return(Session& session) {
     }
     std::string buffer(limits.buffer_size, '\0');
     bool mid_message = false;
+    // Reads that complete at once never return to the event loop: yield now and then, as the
+    // relay does, so a backend that floods cannot keep the worker's other sessions waiting.
+    constexpr std::size_t kYieldAfter = 256 * 1024;
+    std::size_t since_yield = 0;
     for (;;) {
-        session.exchange_deadline(Session::clock::now() + (mid_message ? message_timeout : limits.idle_timeout));
+        if (since_yield >= kYieldAfter) {
+            since_yield = 0;
+            co_await asio::post(session.worker().io(), asio::use_awaitable);
+        }
+        // Backpressure: while the backend does not read ward's answers, ward reads no more.
+        co_await link->outbox->wait_below(link->outbox->limit() / 2);
+        auto wait = limits.idle_timeout;
+        if (mid_message) wait = message_timeout;
+        session.exchange_deadline(Session::clock::now() + wait);
         auto [ec, n] = co_await session.client().read_some(buffer.data(), buffer.size());
         if (ec || session.exchange_expired()) {
             if (session.exchange_expired()) session.summary().fail(make_error_code(Errc::timed_out), "idle");
             break;
         }
         session.summary().bytes_from_client += n;
+        since_yield += n;
         auto out = filter->feed(buffer.data(), n);
         mid_message = out.mid_message;
         if (out.close) {
@@ -256,7 +294,11 @@ awaitable<void> serve_return(Session& session) {
             co_await session.last_word(session.client(), std::move(out.reply));
             break;
         }
-        if (!out.reply.empty()) link->outbox->push(std::move(out.reply));
+        if (!out.reply.empty() && !link->outbox->push(std::move(out.reply))) {
+            // The backend sends and does not read what ward answers: no more of it is taken.
+            session.summary().fail(make_error_code(Errc::protocol_error), "backend does not read ward's answers");
+            break;
+        }
     }
     FlowTable::instance().remove_link(link->id);
     link->outbox->close();
