@@ -328,4 +328,13 @@ std::string error_response(int status, std::string_view head, const MessageHead&
     return out;
 }
 
+std::string answer_to(int status, std::string_view message) {
+    const auto end = message.find("\r\n\r\n");
+    if (end == std::string_view::npos) return {};
+    const auto head = message.substr(0, end + 4);
+    MessageHead parsed;
+    parse_message_head(head, true, {}, parsed);
+    return error_response(status, head, parsed);
+}
+
 }  // namespace ward::sip

@@ -83,4 +83,7 @@ void parse_message_head(std::string_view head, bool complete, std::string_view i
 // must be the text and the result of parse_message_head.
 std::string error_response(int status, std::string_view head, const MessageHead& parsed);
 
+// The same for a complete message (head and body) as ward holds it after framing.
+std::string answer_to(int status, std::string_view message);
+
 }  // namespace ward::sip

@@ -20,16 +20,6 @@ using clock = std::chrono::steady_clock;
 constexpr auto kRequestWindow = std::chrono::minutes(5);
 constexpr auto kFinalWindow = std::chrono::seconds(32);
 
-// The answer to a request that cannot reach its flow, built from the request itself.
-std::string answer(int status, const std::string& message) {
-    const auto end = message.find("\r\n\r\n");
-    if (end == std::string::npos) return {};
-    const std::string_view head(message.data(), end + 4);
-    sip::MessageHead parsed;
-    sip::parse_message_head(head, true, {}, parsed);
-    return sip::error_response(status, head, parsed);
-}
-
 }  // namespace
 
 Outbox::Outbox(std::shared_ptr<Session> session, Connection& connection, std::size_t limit)
@@ -114,7 +104,7 @@ void Flow::forget_expired(clock::time_point now) {
 void Flow::deliver(std::string message, const std::shared_ptr<ReturnLink>& link) {
     if (closed_ || outbox_->closed()) {
         link->metrics->count(SipFlowFailure::closed);
-        post_to_link(link, answer(430, message));
+        post_to_link(link, sip::answer_to(430, message));
         return;
     }
     // The transaction, for the peer's responses.
@@ -136,7 +126,7 @@ void Flow::deliver(std::string message, const std::shared_ptr<ReturnLink>& link)
         }
         pending_[std::string(branch)] = Pending{link, now + kRequestWindow};
     }
-    std::string busy = is_ack ? std::string() : answer(503, message);
+    std::string busy = is_ack ? std::string() : sip::answer_to(503, message);
     if (!outbox_->push(std::move(message))) {
         link->metrics->count(SipFlowFailure::congested);
         if (!busy.empty()) post_to_link(link, std::move(busy));
@@ -163,38 +153,6 @@ std::shared_ptr<ReturnLink> Flow::response_target(std::string_view branch, bool 
 FlowTable& FlowTable::instance() {
     static FlowTable table;
     return table;
-}
-
-void FlowTable::add(const std::shared_ptr<Flow>& flow) {
-    std::lock_guard lock(mutex_);
-    flows_[flow->id] = flow;
-}
-
-void FlowTable::remove(std::uint64_t id) {
-    std::lock_guard lock(mutex_);
-    flows_.erase(id);
-}
-
-std::shared_ptr<Flow> FlowTable::find(std::uint64_t id) const {
-    std::lock_guard lock(mutex_);
-    auto it = flows_.find(id);
-    return it == flows_.end() ? nullptr : it->second.lock();
-}
-
-void FlowTable::add(const std::shared_ptr<ReturnLink>& link) {
-    std::lock_guard lock(mutex_);
-    links_[link->id] = link;
-}
-
-void FlowTable::remove_link(std::uint64_t id) {
-    std::lock_guard lock(mutex_);
-    links_.erase(id);
-}
-
-std::shared_ptr<ReturnLink> FlowTable::find_link(std::uint64_t id) const {
-    std::lock_guard lock(mutex_);
-    auto it = links_.find(id);
-    return it == links_.end() ? nullptr : it->second.lock();
 }
 
 void post_to_link(const std::shared_ptr<ReturnLink>& link, std::string message) {

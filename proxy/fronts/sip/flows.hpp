@@ -97,22 +97,38 @@ private:
     bool closed_ = false;
 };
 
+// Objects of one kind by id, for any worker to find (weak: the owner's session keeps them).
+template <class T>
+class Registry {
+public:
+    void add(std::uint64_t id, const std::shared_ptr<T>& object) {
+        std::lock_guard lock(mutex_);
+        objects_[id] = object;
+    }
+    void remove(std::uint64_t id) {
+        std::lock_guard lock(mutex_);
+        objects_.erase(id);
+    }
+    std::shared_ptr<T> find(std::uint64_t id) const {
+        std::lock_guard lock(mutex_);
+        auto it = objects_.find(id);
+        return it == objects_.end() ? nullptr : it->second.lock();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::unordered_map<std::uint64_t, std::weak_ptr<T>> objects_;
+};
+
 class FlowTable {
 public:
     static FlowTable& instance();
     std::uint64_t next_id() { return next_.fetch_add(1, std::memory_order_relaxed); }
-    void add(const std::shared_ptr<Flow>& flow);
-    void remove(std::uint64_t id);
-    std::shared_ptr<Flow> find(std::uint64_t id) const;
-    void add(const std::shared_ptr<ReturnLink>& link);
-    void remove_link(std::uint64_t id);
-    std::shared_ptr<ReturnLink> find_link(std::uint64_t id) const;
+    Registry<Flow> flows;
+    Registry<ReturnLink> links;
 
 private:
-    mutable std::mutex mutex_;
     std::atomic<std::uint64_t> next_{1};  // 0 is "no flow" (HeadPlan::divert)
-    std::unordered_map<std::uint64_t, std::weak_ptr<Flow>> flows_;
-    std::unordered_map<std::uint64_t, std::weak_ptr<ReturnLink>> links_;
 };
 
 // Sends `message` to `link` from any worker.

@@ -87,7 +87,7 @@ public:
     sip::HeadPlan plan(std::string_view head, const sip::MessageHead& parsed) override {
         auto plan = sip::plan_from_backend(head, parsed, listener_, inner_, sip::FlowTokens::process(),
                                            [](std::uint64_t id) -> std::optional<sip::FlowEnds> {
-                                               auto flow = FlowTable::instance().find(id);
+                                               auto flow = FlowTable::instance().flows.find(id);
                                                if (!flow) return std::nullopt;
                                                return flow->ends;
                                            });
@@ -126,10 +126,10 @@ std::shared_ptr<Flow> open_flow(Session& session, SipEdgeRouting& routing) {
     auto outbox = std::make_shared<Outbox>(session.shared_from_this(), session.client(), limit);
     auto flow = std::make_shared<Flow>(id, worker.io(), std::move(ends), std::move(outbox),
                                        session.metrics_ptr());
-    table.add(flow);
+    table.flows.add(id, flow);
     routing.hook = std::make_unique<PeerHook>(flow, session.metrics_ptr());
     routing.divert = [](sip::Diverted&& d) {
-        auto link = FlowTable::instance().find_link(d.to);
+        auto link = FlowTable::instance().links.find(d.to);
         if (!link) return;  // closed since: the response is lost, as the connection it was for
         link->metrics->count(SipRouting::response_to_backend);
         post_to_link(link, std::move(d.message));
@@ -138,7 +138,7 @@ std::shared_ptr<Flow> open_flow(Session& session, SipEdgeRouting& routing) {
     // requests for it get 430 from then on, as after a reset.
     routing.ended = [weak = std::weak_ptr<Flow>(flow)] {
         if (auto f = weak.lock()) {
-            FlowTable::instance().remove(f->id);
+            FlowTable::instance().flows.remove(f->id);
             f->close();
         }
     };
@@ -147,7 +147,7 @@ std::shared_ptr<Flow> open_flow(Session& session, SipEdgeRouting& routing) {
 
 void close_flow(const std::shared_ptr<Flow>& flow) {
     if (!flow) return;
-    FlowTable::instance().remove(flow->id);
+    FlowTable::instance().flows.remove(flow->id);
     flow->close();
 }
 
@@ -211,26 +211,18 @@ std::shared_ptr<ReturnLink> open_link(Session& session, std::unique_ptr<StreamFi
     routing.divert = [weak = std::weak_ptr<ReturnLink>(link)](sip::Diverted&& d) {
         auto self = weak.lock();
         if (!self) return;
-        auto flow = FlowTable::instance().find(d.to);
+        auto flow = FlowTable::instance().flows.find(d.to);
         if (!flow) {
             // Closed between the plan and now.
             self->metrics->count(SipFlowFailure::closed);
-            const auto end = d.message.find("\r\n\r\n");
-            sip::MessageHead parsed;
-            const std::string_view head(d.message.data(), end + 4);
-            sip::parse_message_head(head, true, {}, parsed);
-            self->outbox->push(sip::error_response(430, head, parsed));
+            self->outbox->push(sip::answer_to(430, d.message));
             return;
         }
         // Bounded: what this connection has posted to flows and they have not taken yet.
         const auto size = d.message.size();
         if (self->in_flight.load(std::memory_order_relaxed) > self->outbox->limit()) {
             self->metrics->count(SipFlowFailure::congested);
-            const auto end = d.message.find("\r\n\r\n");
-            sip::MessageHead parsed;
-            const std::string_view head(d.message.data(), end + 4);
-            sip::parse_message_head(head, true, {}, parsed);
-            self->outbox->push(sip::error_response(503, head, parsed));
+            self->outbox->push(sip::answer_to(503, d.message));
             return;
         }
         self->in_flight.fetch_add(size, std::memory_order_relaxed);
@@ -245,7 +237,7 @@ std::shared_ptr<ReturnLink> open_link(Session& session, std::unique_ptr<StreamFi
         return nullptr;
     }
     filter = std::move(made.value());
-    table.add(link);
+    table.links.add(link->id, link);
     return link;
 }
 
@@ -300,7 +292,7 @@ awaitable<void> serve_return(Session& session) {
             break;
         }
     }
-    FlowTable::instance().remove_link(link->id);
+    FlowTable::instance().links.remove(link->id);
     link->outbox->close();
 }
 
