@@ -11,6 +11,9 @@ namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
 constexpr int kDefaultMaxForwards = 70;
+// Route entries naming ward's return listener in one request: a route set holds two per pass
+// through ward (both ends' flows); more is refused before any token is checked.
+constexpr std::size_t kMaxInnerEntries = 4;
 
 bool is_lws(char c) { return is_wsp(c) || c == '\r' || c == '\n'; }
 
@@ -108,6 +111,12 @@ struct Entry {
     Hop hop = Hop::other;
     std::string_view token;  // inner: the URI's user part
 };
+
+std::size_t inner_entries(const std::vector<Entry>& list) {
+    std::size_t n = 0;
+    for (const auto& e : list) n += e.hop == Hop::inner ? 1 : 0;
+    return n;
+}
 
 Hop hop_of(std::string_view uri, std::string_view outer, std::string_view inner, std::string_view& token) {
     const auto parsed = parse_sip_uri(uri);
@@ -294,6 +303,8 @@ HeadPlan plan_from_peer(std::string_view head, const MessageHead& parsed, const 
     if (!collect(head, parsed, FieldKind::route, at.outer, at.inner, routes) ||
         !collect(head, parsed, FieldKind::path, at.outer, at.inner, paths))
         return answered(400, head, parsed, "malformed Route or Path");
+    if (inner_entries(routes) > kMaxInnerEntries)
+        return answered(400, head, parsed, "more Route entries name ward than a route set holds");
     // Only ward writes Path entries of its own, towards the backend.
     for (const auto& e : paths) {
         if (e.hop == Hop::inner) return answered(403, head, parsed, "a Path from a peer names ward");
@@ -340,6 +351,8 @@ HeadPlan plan_from_backend(std::string_view head, const MessageHead& parsed, std
         return answered(400, head, parsed, "malformed Route");
     if (routes.empty() || routes.front().hop != Hop::inner)
         return answered(403, head, parsed, "the top Route carries no flow token of ward's");
+    if (inner_entries(routes) > kMaxInnerEntries)
+        return answered(400, head, parsed, "more Route entries name ward than a route set holds");
     std::uint64_t flow = 0;
     for (std::size_t i = 0; i < routes.size(); ++i) {
         if (routes[i].hop != Hop::inner) continue;

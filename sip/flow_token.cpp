@@ -104,8 +104,6 @@ std::string FlowTokens::seal(const Key& key, Kind kind, std::uint64_t flow, std:
     raw[kIdSize] = static_cast<unsigned char>(kind);
     for (std::size_t i = 0; i < kFlowSize; ++i)
         raw[kIdSize + kKindSize + i] = static_cast<unsigned char>(flow >> (8 * (kFlowSize - 1 - i)));
-    // (Fetched once, after the security mode is active: in FIPS mode from the FIPS provider.)
-    if (!mac_) mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     unsigned char mac[EVP_MAX_MD_SIZE];
     std::size_t mac_size = 0;
     char digest[] = "SHA256";
@@ -122,10 +120,25 @@ std::string FlowTokens::seal(const Key& key, Kind kind, std::uint64_t flow, std:
     return encode(raw.data(), raw.size());
 }
 
-std::string FlowTokens::make(Kind kind, std::uint64_t flow, std::string_view scope) {
+// The lock covers the keys only: a copy is taken, the MAC computed outside it, the copy cleansed.
+FlowTokens::Key FlowTokens::key_for_use(const std::array<unsigned char, 3>* id, clock::time_point& now) {
     std::lock_guard lock(mutex_);
-    rotate_if_due(clock::now() + offset_);
-    return seal(current_, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
+    // (Fetched once, after the security mode is active: in FIPS mode from the FIPS provider.)
+    if (!mac_) mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    now = clock::now() + offset_;
+    rotate_if_due(now);
+    if (!id) return current_;
+    for (const Key* key : {&current_, &previous_})
+        if (key->valid && key->id == *id) return *key;
+    return Key{};
+}
+
+std::string FlowTokens::make(Kind kind, std::uint64_t flow, std::string_view scope) {
+    clock::time_point now;
+    Key key = key_for_use(nullptr, now);
+    auto token = seal(key, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
+    OPENSSL_cleanse(&key, sizeof key);
+    return token;
 }
 
 std::optional<FlowTokens::Verified> FlowTokens::verify(std::string_view token, std::string_view scope) {
@@ -135,17 +148,17 @@ std::optional<FlowTokens::Verified> FlowTokens::verify(std::string_view token, s
     if (kind != Kind::path && kind != Kind::dialog) return std::nullopt;
     std::uint64_t flow = 0;
     for (std::size_t i = 0; i < kFlowSize; ++i) flow = (flow << 8) | raw[kIdSize + kKindSize + i];
-    std::lock_guard lock(mutex_);
-    const auto now = clock::now() + offset_;
-    rotate_if_due(now);
-    for (const Key* key : {&current_, &previous_}) {
-        if (!key->valid || std::memcmp(key->id.data(), raw.data(), kIdSize) != 0) continue;
-        if (now - key->created >= 2 * rotation_) return std::nullopt;
-        const auto expected = seal(*key, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
-        if (CRYPTO_memcmp(expected.data(), token.data(), kLength) != 0) return std::nullopt;
-        return Verified{kind, flow};
+    std::array<unsigned char, kIdSize> id{};
+    std::memcpy(id.data(), raw.data(), kIdSize);
+    clock::time_point now;
+    Key key = key_for_use(&id, now);
+    std::optional<Verified> out;
+    if (key.valid && now - key.created < 2 * rotation_) {
+        const auto expected = seal(key, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
+        if (CRYPTO_memcmp(expected.data(), token.data(), kLength) == 0) out = Verified{kind, flow};
     }
-    return std::nullopt;
+    OPENSSL_cleanse(&key, sizeof key);
+    return out;
 }
 
 void FlowTokens::advance(std::chrono::seconds by) {

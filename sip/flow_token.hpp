@@ -66,6 +66,9 @@ private:
         bool valid = false;
     };
     void rotate_if_due(clock::time_point now);
+    // A copy of the current key (`id` null) or of the key with that id (invalid when none), and
+    // the key clock's now; fetches the MAC once.
+    Key key_for_use(const std::array<unsigned char, 3>* id, clock::time_point& now);
     std::string seal(const Key& key, Kind kind, std::uint64_t flow, std::string_view scope);
 
     std::mutex mutex_;
@@ -73,7 +76,7 @@ private:
     clock::duration offset_{};
     Key current_;
     Key previous_;
-    EVP_MAC* mac_ = nullptr;  // HMAC, fetched on first use (under mutex_)
+    EVP_MAC* mac_ = nullptr;  // HMAC, fetched on first use (under mutex_), then only read
 };
 
 }  // namespace ward::sip

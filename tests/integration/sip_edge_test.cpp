@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <regex>
 #include <thread>
 
@@ -30,7 +31,7 @@ struct EdgeSetup {
     std::unique_ptr<RunningWard> ward;
     tls::UniqueSslCtx ctx;
 
-    EdgeSetup() {
+    explicit EdgeSetup(const std::string& sip = "{ return_bind: '127.0.0.1:0' }") {
         const auto file = dir.path() / "ward.yaml";
         // Two workers: a flow and the return connection that names it may live on different ones.
         write_text_file(file,
@@ -44,7 +45,7 @@ struct EdgeSetup {
                         "listeners:\n"
                         "  - name: sip-in\n    protocol: sip\n    bind: '127.0.0.1:0'\n"
                         "    backends: ['" + registrar.endpoint() + "']\n    tls_context: sip-ctx\n"
-                        "    sip: { return_bind: '127.0.0.1:0' }\n");
+                        "    sip: " + sip + "\n");
         ward = std::make_unique<RunningWard>(file);
         PeerOptions o;
         o.cert = client.cert;
@@ -128,6 +129,7 @@ TEST_CASE("sip edge: REGISTER gets ward's Path and the registrar's INVITE to it 
     auto b = s.connect();
     REQUIRE(a->send(sip_register("a", "reg-a", true)));
     REQUIRE(b->send(sip_register("b", "reg-b", false)));
+    s.wait_for("Call-ID: reg-a");  // (the two connections may be served in either order)
     const auto got = s.wait_for("Call-ID: reg-b");
     const auto path_a = path_of(got, "reg-a");
     const auto path_b = path_of(got, "reg-b");
@@ -190,6 +192,7 @@ TEST_CASE("sip edge: a closed flow gets 430 - an altered or missing token 403 - 
     auto b = s.connect();
     REQUIRE(a->send(sip_register("a", "reg-a", false)));
     REQUIRE(b->send(sip_register("b", "reg-b", false)));
+    s.wait_for("Call-ID: reg-a");  // (the two connections may be served in either order)
     const auto got = s.wait_for("Call-ID: reg-b");
     const auto path_a = path_of(got, "reg-a");
     const auto path_b = path_of(got, "reg-b");
@@ -319,4 +322,26 @@ TEST_CASE("sip edge: a backend flooding the return listener without reading is h
     ::shutdown(flood, SHUT_RDWR);
     flooder.join();
     ::close(flood);
+}
+
+TEST_CASE("sip edge: a backend that never reads ward's answers is closed at message_timeout") {
+    EdgeSetup s("{ return_bind: '127.0.0.1:0', message_timeout: 1s }");
+    const int flood = connect_tcp(s.return_port());
+    REQUIRE(flood >= 0);
+    // Pings until the send fails: ward stops reading once its answers pile up, then closes the
+    // connection when message_timeout passes, and the blocked send returns an error.
+    std::promise<void> ended;
+    auto done = ended.get_future();
+    std::thread flooder([&] {
+        std::string chunk;
+        for (int i = 0; i < 16 * 1024; ++i) chunk += "\r\n\r\n";
+        while (::send(flood, chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0) {
+        }
+        ended.set_value();
+    });
+    const bool closed = done.wait_for(std::chrono::seconds(15)) == std::future_status::ready;
+    if (!closed) ::shutdown(flood, SHUT_RDWR);  // (unblocks the flooder so the test can end)
+    flooder.join();
+    ::close(flood);
+    CHECK(closed);
 }

@@ -284,6 +284,12 @@ TEST_CASE("from a peer: a bad token anywhere is 403 - Max-Forwards 0 is 483 - ga
         CHECK_FALSE(c.close);
     }
     check("Max-Forwards: 0\r\n", "483 Too Many Hops");
+    {
+        // More entries naming ward than a route set holds: refused before any token is checked.
+        std::string many = "Route: ";
+        for (int i = 0; i < 5; ++i) many += std::string(i ? ", " : "") + inner_uri(std::string(38, 'A'));
+        check(many + "\r\n", "400 Bad Request");
+    }
     check("Max-Forwards: 256\r\n", "400 Bad Request");
     check("Max-Forwards: 1\r\nMax-Forwards: 1\r\n", "400 Bad Request");
     check("Route: sip:registrar.test;lr\r\n", "400 Bad Request");
@@ -338,6 +344,9 @@ TEST_CASE("from the backend: 430 for a closed flow - 403 without a valid token -
     CHECK(answer(kamailio_invite("<sip:elsewhere.example;lr>")).rfind("SIP/2.0 403 Forbidden\r\n", 0) == 0);
     CHECK(answer(kamailio_invite(inner_uri(open) + ", " + inner_uri(open.substr(1) + "A"))).rfind("SIP/2.0 403", 0) == 0);
     CHECK(answer(kamailio_invite(inner_uri(open), "0")).rfind("SIP/2.0 483 Too Many Hops\r\n", 0) == 0);
+    CHECK(answer(kamailio_invite(inner_uri(open) + ", " + inner_uri(open) + ", " + inner_uri(open) + ", " + inner_uri(open) +
+                                 ", " + inner_uri(open)))
+              .rfind("SIP/2.0 400 Bad Request\r\n", 0) == 0);
     // A dialog token routes only its own dialog; a flow of another listener is not this one's.
     CHECK(answer(kamailio_invite(inner_uri(tokens.make(FlowTokens::Kind::dialog, 11, "another-call")))).rfind("SIP/2.0 403", 0) == 0);
     CHECK(answer(kamailio_invite(inner_uri(tokens.make(FlowTokens::Kind::path, 13)))).rfind("SIP/2.0 403", 0) == 0);

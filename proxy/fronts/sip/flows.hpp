@@ -39,6 +39,7 @@ public:
     void close();
     bool closed() const { return closed_; }
     std::size_t limit() const { return limit_; }
+    std::size_t queued() const { return queued_; }
     // Backpressure for the reader of the other direction: returns once at most `bytes` are
     // queued, or the outbox closed.
     awaitable<void> wait_below(std::size_t bytes);

@@ -266,8 +266,16 @@ awaitable<void> serve_return(Session& session) {
             since_yield = 0;
             co_await asio::post(session.worker().io(), asio::use_awaitable);
         }
-        // Backpressure: while the backend does not read ward's answers, ward reads no more.
-        co_await link->outbox->wait_below(link->outbox->limit() / 2);
+        // Backpressure: while the backend does not read ward's answers, ward reads no more,
+        // for message_timeout at most: then the connection closes.
+        if (link->outbox->queued() > link->outbox->limit() / 2) {
+            session.exchange_deadline(Session::clock::now() + message_timeout);
+            co_await link->outbox->wait_below(link->outbox->limit() / 2);
+            if (session.exchange_expired() || link->outbox->closed()) {
+                session.summary().fail(make_error_code(Errc::timed_out), "backend does not read ward's answers");
+                break;
+            }
+        }
         auto wait = limits.idle_timeout;
         if (mid_message) wait = message_timeout;
         session.exchange_deadline(Session::clock::now() + wait);
