@@ -87,6 +87,41 @@ TEST_CASE("handshake: a listed peer subject is accepted") {
     }
 }
 
+TEST_CASE("handshake: default groups put X25519 first and a client with a common key share gets no HelloRetryRequest") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n    verify_peer: required\n", {"client.test"}));
+    // (OpenSSL's client sends a key share for the first group it lists.)
+    struct Case {
+        const char* client_groups;
+        const char* group;
+    };
+    for (const auto& c : {Case{"X25519:P-256", "x25519"}, Case{"P-256:X25519", "secp256r1"}, Case{"P-256", "secp256r1"},
+                          Case{"P-384:P-256", "secp384r1"}}) {
+        CAPTURE(c.client_groups);
+        auto options = peer(pki, &client);
+        options.max_version = TLS1_3_VERSION;
+        options.groups = c.client_groups;
+        const auto r = handshake_with(loaded.context("peer"), options);
+        check_established(r);
+        CHECK(r.group == c.group);
+        CHECK(r.server_hellos == 1);
+    }
+    // A share the server does not take costs the client a HelloRetryRequest (so the count can fail).
+    auto options = peer(pki, &client);
+    options.max_version = TLS1_3_VERSION;
+    options.groups = "P-521:X25519";
+    const auto loaded_p256 = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [client.test]\n    verify_peer: required\n    groups: [X25519]\n",
+                                {"client.test"}));
+    const auto r = handshake_with(loaded_p256.context("peer"), options);
+    check_established(r);
+    CHECK(r.group == "x25519");
+    CHECK(r.server_hellos == 2);
+}
+
 TEST_CASE("handshake: a chain-valid peer whose CN is not selected is refused during the handshake") {
     TempDir dir("handshake");
     TestPki pki(dir.path());

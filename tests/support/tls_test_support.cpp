@@ -463,6 +463,12 @@ bool transfer(Side& from, Side& to, const std::string& data) {
     return got == data;
 }
 
+// Counts the ServerHello messages a client receives (msg callback; `arg` is an int).
+void count_server_hello(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*, void* arg) {
+    if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 1) return;
+    if (static_cast<const unsigned char*>(buf)[0] == SSL3_MT_SERVER_HELLO) ++*static_cast<int*>(arg);
+}
+
 std::string join_lines(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
@@ -490,6 +496,8 @@ HandshakeResult handshake(SSL* server, SSL* client) {
         SSL_set_ex_data(side->ssl, alert_log_index(), &side->alerts);
         SSL_set_info_callback(side->ssl, record_alert);
     }
+    SSL_set_msg_callback(client, count_server_hello);
+    SSL_set_msg_callback_arg(client, &result.server_hellos);
 
     // Each round gives both sides one call; stop when a round changes nothing (no state change,
     // no byte moved), which every finished, failed or stuck exchange reaches.
@@ -511,6 +519,7 @@ HandshakeResult handshake(SSL* server, SSL* client) {
     if (result.server_ok && result.client_ok) {
         result.version = SSL_get_version(client);
         if (const SSL_CIPHER* cipher = SSL_get_current_cipher(client)) result.cipher = SSL_CIPHER_get_name(cipher);
+        if (const char* group = SSL_group_to_name(client, SSL_get_negotiated_group(client))) result.group = group;
         result.data_exchanged = transfer(s, c, "ward says hello") && transfer(c, s, "peer says hello");
     }
     result.peer_refusal_reason = tls::peer_refusal_reason(server);
@@ -529,6 +538,8 @@ HandshakeResult handshake(SSL* server, SSL* client) {
         SSL_set_info_callback(side->ssl, side->previous_callback);
         SSL_set_ex_data(side->ssl, alert_log_index(), nullptr);
     }
+    SSL_set_msg_callback(client, nullptr);
+    SSL_set_msg_callback_arg(client, nullptr);
     ERR_clear_error();
     return result;
 }

@@ -175,6 +175,10 @@ struct HandshakeResult {
 
     std::string version;  // e.g. "TLSv1.3", when both are ok
     std::string cipher;   // OpenSSL name of the negotiated cipher, when both are ok
+    std::string group;    // the key exchange group ("x25519", "secp256r1"), when both are ok
+    // ServerHello messages the client received: 2 when the server sent a HelloRetryRequest
+    // (TLS 1.3 carries it as a second ServerHello).
+    int server_hellos = 0;
 
     // Server side, from ward::tls.
     std::string peer_refusal_reason;
