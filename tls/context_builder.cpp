@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <ctime>
 #include <string_view>
 
 #include <openssl/err.h>
@@ -12,6 +13,7 @@
 #include "tls/alpn.hpp"
 #include "tls/cipher_catalog.hpp"
 #include "tls/openssl_error.hpp"
+#include "tls/tls_snapshot.hpp"
 #include "tls/x509.hpp"
 #include "tls/ticket_keys.hpp"
 
@@ -41,6 +43,16 @@ std::string join(const std::vector<std::string>& items, char sep) {
 }
 
 std::string subject_of(X509* cert) { return subject_oneline(cert); }
+
+// A certificate's notAfter in Unix seconds (0 when unreadable).
+std::int64_t not_after_seconds(X509* cert) {
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return 0;
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// Certificates ward presents that expire this soon are reported by `ward check` and on reload.
+constexpr std::int64_t kExpiryWarningDays = 30;
 
 // Validity: an own certificate outside its validity period is a configuration error.
 std::optional<std::string> validity_problem(X509* cert) {
@@ -147,6 +159,12 @@ const ContextBuilder::LoadedCertificate& ContextBuilder::certificate(const std::
                 diag_.error(config_.mark(cert_path), cert_path,
                             "certificate " + subject_of(x) + " in '" + c->cert.resolved.string() + "': " + *why);
                 ok = false;
+            } else if (const auto left = not_after_seconds(x) - static_cast<std::int64_t>(std::time(nullptr));
+                       left < kExpiryWarningDays * 86400) {
+                diag_.warning(config_.mark(cert_path), cert_path,
+                              "certificate " + subject_of(x) + " in '" + c->cert.resolved.string() + "' expires in " +
+                                  std::to_string(left / 86400) + " day" + (left / 86400 == 1 ? "" : "s") +
+                                  ": renew it");
             }
         }
         const auto why = policy_.check_certificate(x, i == 0 ? CertRole::end_entity : CertRole::ca, anchor);
@@ -430,6 +448,22 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     clear_openssl_errors();
     if (diag_.error_count() != errors_before) return nullptr;
     return context;
+}
+
+std::vector<CertificateExpiry> ContextBuilder::expiries() const {
+    std::vector<CertificateExpiry> out;
+    for (const auto& [name, loaded] : certificates_) {
+        if (!loaded.ok || !loaded.chain || sk_X509_num(loaded.chain.get()) == 0) continue;
+        X509* leaf = sk_X509_value(loaded.chain.get(), 0);
+        out.push_back({name, subject_of(leaf), not_after_seconds(leaf), true});
+    }
+    for (const auto& [name, loaded] : trust_stores_) {
+        if (!loaded.ok || !loaded.contents) continue;
+        for (const auto& entry : loaded.contents->certificates)
+            out.push_back({"trust:" + name + "/" + entry.file.filename().string(), subject_of(entry.cert.get()),
+                           not_after_seconds(entry.cert.get()), false});
+    }
+    return out;
 }
 
 }  // namespace ward::tls

@@ -37,12 +37,16 @@ private:
     std::unique_ptr<PeerRules> rules_;
 };
 
+struct CertificateExpiry;  // tls/tls_snapshot.hpp
+
 class ContextBuilder {
 public:
     ContextBuilder(const config::Config& config, config::Diagnostics& diagnostics);
 
     // Builds one context, reporting every problem; nullptr when there was any.
     std::shared_ptr<const Context> build(const config::TlsContext& context);
+    // The expiry of every certificate and trust store the built contexts loaded.
+    std::vector<CertificateExpiry> expiries() const;
 
 private:
     struct LoadedCertificate {

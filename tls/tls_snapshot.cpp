@@ -61,6 +61,7 @@ std::optional<TlsSnapshot> build_tls_snapshot(const config::Config& config, conf
         }
     }
     if (diagnostics.error_count() != errors_before) return std::nullopt;
+    snapshot.expiries = builder.expiries();
     return snapshot;
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 // The TLS half of a configuration snapshot: the process-wide security mode, and every TLS
 // context built once, shared by all workers and connections until the next reload.
+#include <cstdint>
 #include <map>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,8 +22,18 @@ namespace ward::tls {
 // provider cannot be unloaded, so a mode change needs a restart.
 bool activate_security_mode(const config::Config& config, config::Diagnostics& diagnostics);
 
+// When a certificate ward holds stops being valid: every certificate a context presents (its
+// leaf) and every certificate in a trust store a context uses.
+struct CertificateExpiry {
+    std::string certificate;  // "server" (certificates.<name>), or "trust:<store>/<file>"
+    std::string subject;      // one line, as in the logs
+    std::int64_t not_after = 0;  // Unix seconds
+    bool presented = false;
+};
+
 struct TlsSnapshot {
     std::map<std::string, std::shared_ptr<const Context>> contexts;
+    std::vector<CertificateExpiry> expiries;  // sorted by certificate
     const Context* find(const std::string& name) const {
         auto it = contexts.find(name);
         return it == contexts.end() ? nullptr : it->second.get();

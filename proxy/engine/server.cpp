@@ -9,8 +9,6 @@
 #include <csignal>
 #include <thread>
 
-#include <boost/asio/write.hpp>
-
 #include <boost/asio/ip/v6_only.hpp>
 
 #include "proxy/engine/log.hpp"
@@ -40,14 +38,6 @@ error_code open_and_bind(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
     return ec;
 }
 
-// A failing accept (out of descriptors, files, memory or buffers) fails again at once for as
-// long as the cause lasts: wait a little instead of spinning on the control thread.
-awaitable<void> pause_after_accept_error(asio::io_context& io, error_code ec) {
-    if (ec == asio::error::connection_aborted) co_return;  // the peer left: nothing to wait for
-    asio::steady_timer pause(io, std::chrono::milliseconds(50));
-    co_await pause.async_wait(use_tuple);
-}
-
 unsigned worker_count(const config::Config& c) {
     if (c.workers) return c.workers;
     const unsigned n = std::thread::hardware_concurrency();
@@ -58,6 +48,14 @@ unsigned worker_count(const config::Config& c) {
 
 std::string listener_key(const config::Listener& l) {
     return l.name + "|" + std::string(config::to_string(l.protocol)) + "|" + l.bind.to_string();
+}
+
+// A failing accept (out of descriptors, files, memory or buffers) fails again at once for as
+// long as the cause lasts: wait a little instead of spinning on the control thread.
+awaitable<void> pause_after_accept_error(asio::io_context& io, error_code ec) {
+    if (ec == asio::error::connection_aborted) co_return;  // the peer left: nothing to wait for
+    asio::steady_timer pause(io, std::chrono::milliseconds(50));
+    co_await pause.async_wait(use_tuple);
 }
 
 Server::Server(std::filesystem::path config_file) : config_file_(std::move(config_file)) {}
@@ -140,6 +138,9 @@ bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
             if (e) proxy_log().error("metrics endpoint stopped by an unexpected exception");
         });
     }
+    asio::co_spawn(control_, watch_expiry(), [](std::exception_ptr e) {
+        if (e) proxy_log().error("the certificate expiry watch stopped by an unexpected exception");
+    });
     {
         std::lock_guard lock(bound_mutex_);
         snapshot_ = snapshot;
@@ -474,61 +475,6 @@ awaitable<void> Server::drain() {
     }
     proxy_log().info("stopped");
     control_.stop();
-}
-
-awaitable<void> Server::serve_metrics(tcp::acceptor acceptor) {
-    metrics_acceptor_ = std::make_unique<tcp::acceptor>(std::move(acceptor));
-    for (;;) {
-        auto [ec, socket] = co_await metrics_acceptor_->async_accept(use_tuple);
-        if (ec == asio::error::operation_aborted || !metrics_acceptor_->is_open()) co_return;
-        if (ec) {
-            co_await pause_after_accept_error(control_, ec);
-            continue;
-        }
-        asio::co_spawn(control_, metrics_request(std::move(socket)), [](std::exception_ptr e) {
-            if (e) proxy_log().error("metrics request ended by an unexpected exception");
-        });
-    }
-}
-
-awaitable<void> Server::metrics_request(tcp::socket client) {
-    // One request, read within 5 s and 8 KiB, then the answer and close. The deadline's handler
-    // may run after this frame is gone (it is queued when the timer fires), so it shares the
-    // socket's ownership instead of pointing into the frame.
-    auto shared = std::make_shared<tcp::socket>(std::move(client));
-    auto& socket = *shared;
-    asio::steady_timer deadline(control_, std::chrono::seconds(5));
-    deadline.async_wait([weak = std::weak_ptr<tcp::socket>(shared)](error_code ec) {
-        if (ec) return;
-        if (auto s = weak.lock()) {
-            error_code ignored;
-            s->close(ignored);
-        }
-    });
-    std::string request;
-    char buf[1024];
-    while (request.find("\r\n\r\n") == std::string::npos && request.size() < 8192) {
-        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_tuple);
-        if (ec) co_return;
-        request.append(buf, n);
-    }
-    deadline.cancel();
-    std::string status = "200 OK", body;
-    if (request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0) {
-        body = metrics_.prometheus_text();
-    } else if (request.rfind("GET ", 0) == 0) {
-        status = "404 Not Found";
-        body = "try /metrics\n";
-    } else {
-        status = "405 Method Not Allowed";
-        body = "GET only\n";
-    }
-    const std::string response = "HTTP/1.1 " + status +
-                                 "\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-    co_await asio::async_write(socket, asio::buffer(response), use_tuple);
-    error_code ec;
-    socket.shutdown(tcp::socket::shutdown_both, ec);
 }
 
 }  // namespace ward::proxy

@@ -22,6 +22,12 @@
 
 namespace ward::proxy {
 
+// After a failing accept on the control thread: a short pause (none when the peer just left).
+awaitable<void> pause_after_accept_error(asio::io_context& io, error_code ec);
+
+// The ward_certificate_expiry_timestamp_seconds family for the metrics endpoint.
+std::string certificate_expiry_text(const std::vector<tls::CertificateExpiry>& expiries);
+
 class Server final : public Control {
 public:
     explicit Server(std::filesystem::path config_file);
@@ -72,6 +78,11 @@ private:
     awaitable<void> drain();
     awaitable<void> serve_metrics(tcp::acceptor acceptor);
     awaitable<void> metrics_request(tcp::socket socket);
+    // What GET /metrics answers: the counters and the certificates' expiry.
+    std::string metrics_text() const;
+    // Logs presented certificates within 14 days of expiry (or past it), now and once a day.
+    awaitable<void> watch_expiry();
+    void log_expiring() const;
     bool drop_privileges(const std::string& user);
 
     std::filesystem::path config_file_;

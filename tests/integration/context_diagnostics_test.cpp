@@ -85,3 +85,54 @@ TEST_CASE("handshake config: a key that does not match its certificate is named"
                            "' does not match certificate '" + pki.server().cert.string() +
                            "' (CN=server.test, O=ward)");
 }
+
+// --- certificate expiry -------------------------------------------------------------------------
+
+TEST_CASE("handshake config: a presented certificate within 30 days of expiry is a warning - an expired one an error") {
+    TempDir dir("handshake-diag");
+    TestPki pki(dir.path());
+    auto spec = TestPki::client_spec("soon.test");
+    spec.server_auth = true;
+    spec.not_after = std::chrono::hours(24 * 10) + std::chrono::hours(1);
+    pki.issue("soon", spec);
+    spec.common_names = {"gone.test"};
+    spec.not_before = -std::chrono::hours(48);
+    spec.not_after = -std::chrono::hours(1);
+    pki.issue("gone", spec);
+    for (const std::string name : {"soon", "gone"}) {
+        CAPTURE(name);
+        std::string yaml = config_yaml("");
+        yaml.replace(yaml.find("server.pem"), 10, name + ".pem");
+        yaml.replace(yaml.find("server.key"), 10, name + ".key");
+        const auto check = ward::test::check_config(dir.path(), yaml);
+        INFO(check.diagnostics.to_string());
+        const auto at = ward::test::mark_of(yaml, name + ".pem");
+        const auto where = check.file.string() + ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
+        if (name == "soon") {
+            CHECK(check.snapshot.has_value());
+            const auto warnings = check.formatted("certificates.server.cert", ward::config::Severity::warning);
+            REQUIRE(warnings.size() == 1);
+            CHECK(warnings[0] == where + ": warning: certificates.server.cert: certificate CN=soon.test, O=ward in '" +
+                                     (dir.path() / "soon.pem").string() + "' expires in 10 days: renew it");
+        } else {
+            CHECK_FALSE(check.snapshot.has_value());
+            const auto errors = check.formatted("certificates.server.cert");
+            REQUIRE(errors.size() == 1);
+            CHECK(errors[0] == where + ": error: certificates.server.cert: certificate CN=gone.test, O=ward in '" +
+                                   (dir.path() / "gone.pem").string() + "': it has expired");
+        }
+    }
+    // A certificate with years left: no warning.
+    const auto fine = ward::test::check_config(dir.path(), config_yaml(""));
+    CHECK(fine.formatted("certificates.server.cert", ward::config::Severity::warning).empty());
+    // The snapshot knows every presented and trusted certificate's end.
+    REQUIRE(fine.snapshot.has_value());
+    bool presented = false, trusted = false;
+    for (const auto& e : fine.snapshot->expiries) {
+        CHECK(e.not_after > std::time(nullptr) + 365LL * 86400);
+        presented = presented || (e.presented && e.certificate == "server");
+        trusted = trusted || (!e.presented && e.certificate.rfind("trust:peers/", 0) == 0);
+    }
+    CHECK(presented);
+    CHECK(trusted);
+}
