@@ -25,10 +25,19 @@ void check_config(Config& config, Diagnostics& diag) {
                       "policy-only has no effect in standard mode");
     }
 
-    for (const auto& c : config.tls_contexts) {
+    for (auto& c : config.tls_contexts) {
         const auto p = "tls_contexts." + c.name;
         auto at = [&](std::string_view key) { return p + "." + std::string(key); };
-        if (!c.certificate.empty() && !config.find_certificate(c.certificate)) {
+        std::set<std::string> listed;
+        for (std::size_t i = 0; i < c.certificates.size(); ++i) {
+            const auto q = index(at("certificates"), i);
+            if (!config.find_certificate(c.certificates[i]))
+                diag.error(config.mark(q), q, "unknown certificate '" + c.certificates[i] + "'");
+            else if (!listed.insert(c.certificates[i]).second)
+                diag.error(config.mark(q), q, "certificate '" + c.certificates[i] + "' is listed twice");
+        }
+        if (!c.certificates.empty()) c.certificate = c.certificates.front();  // the default
+        if (!c.certificate.empty() && c.certificates.empty() && !config.find_certificate(c.certificate)) {
             std::vector<std::string_view> names;
             for (auto& x : config.certificates) names.push_back(x.name);
             auto m = "unknown certificate '" + c.certificate + "'";

@@ -145,6 +145,10 @@ struct PeerSubject {
 struct TlsContext {
     std::string name;
     std::string certificate;                 // name in `certificates`
+    // Several certificates, chosen per connection by the ClientHello's SNI (DNS names, exact
+    // then wildcard) and by key type; the first, and those naming what it names, serve clients
+    // without SNI or with a name none holds. The checks set `certificate` to the first.
+    std::vector<std::string> certificates;
     std::string trust_store;                 // name in `trust_stores` (empty: none)
     std::vector<std::string> peer_subjects;  // selected subjects from `tls_peer_subjects`
     VerifyPeer verify_peer = VerifyPeer::required;

@@ -219,10 +219,15 @@ void Reader::read_contexts(const YAML::Node& n, const std::string& path, Config&
             continue;
         }
         const auto& m = kv.second;
-        if (!map(m, p, {"certificate", "trust_store", "peer_subjects", "verify_peer", "ciphers", "min_version",
-                         "max_version", "groups"}))
+        if (!map(m, p, {"certificate", "certificates", "trust_store", "peer_subjects", "verify_peer", "ciphers",
+                         "min_version", "max_version", "groups"}))
             continue;
         field(m, "certificate", p, [&](auto& v, auto& q) { set_string(v, q, c.certificate); });
+        field(m, "certificates", p, [&](auto& v, auto& q) {
+            c.certificates = string_list(v, q);
+            if (!c.certificate.empty()) error(v, q, "give either certificate or certificates, not both");
+            else if (v.IsSequence() && c.certificates.empty()) error(v, q, "name at least one certificate");
+        });
         field(m, "trust_store", p, [&](auto& v, auto& q) { set_string(v, q, c.trust_store); });
         field(m, "peer_subjects", p, [&](auto& v, auto& q) { c.peer_subjects = string_list(v, q); });
         field(m, "verify_peer", p, [&](auto& v, auto& q) { set_enum(v, q, c.verify_peer, "a verify mode"); });

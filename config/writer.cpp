@@ -111,7 +111,8 @@ std::string to_yaml(const Config& c) {
         out << YAML::Key << "tls_contexts" << YAML::Value << YAML::BeginMap;
         for (const auto& x : c.tls_contexts) {
             out << YAML::Key << x.name << YAML::Value << YAML::BeginMap;
-            if (!x.certificate.empty()) out << YAML::Key << "certificate" << YAML::Value << x.certificate;
+            if (!x.certificates.empty()) write_list(out, "certificates", x.certificates);
+            else if (!x.certificate.empty()) out << YAML::Key << "certificate" << YAML::Value << x.certificate;
             if (!x.trust_store.empty()) out << YAML::Key << "trust_store" << YAML::Value << x.trust_store;
             write_list(out, "peer_subjects", x.peer_subjects);
             out << YAML::Key << "verify_peer" << YAML::Value << std::string(to_string(x.verify_peer));

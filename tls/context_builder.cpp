@@ -376,24 +376,46 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
         diag_.error(config_.mark(base), base, openssl_error("OpenSSL refuses the signature algorithms"));
     }
 
+    // The certificate(s) the context presents; several go through an SNI table.
+    std::unique_ptr<SniTable> sni;
+    const std::vector<std::string> presented =
+        c.certificates.size() > 1 ? c.certificates : std::vector<std::string>{c.certificate};
     if (!c.certificate.empty()) {
-        const auto& loaded = certificate(c.certificate);
-        if (loaded.ok) {
-            X509* leaf = sk_X509_value(loaded.chain.get(), 0);
-            bool ok = SSL_CTX_use_certificate(ctx, leaf) == 1 && SSL_CTX_use_PrivateKey(ctx, loaded.key.get()) == 1;
-            for (int i = 1; ok && i < sk_X509_num(loaded.chain.get()); ++i)
-                ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(loaded.chain.get(), i)) == 1;
-            ok = ok && SSL_CTX_check_private_key(ctx) == 1;
-            if (!ok) {
-                const auto path = "certificates." + c.certificate;
-                diag_.error(config_.mark(path), path,
-                            openssl_error("OpenSSL refuses certificate '" + c.certificate + "' in context '" + c.name + "'"));
+        if (presented.size() > 1) sni = std::make_unique<SniTable>();
+        for (const auto& name : presented) {
+            const auto& loaded = certificate(name);
+            if (!loaded.ok) {
+                if (errors_before == diag_.error_count()) {
+                    // Reported once where the certificate is defined; make sure this context fails too.
+                    diag_.note(config_.mark(base + ".certificate"), base + ".certificate",
+                               "certificate '" + name + "' cannot be used (see above)");
+                    return nullptr;
+                }
+                continue;
             }
-        } else if (errors_before == diag_.error_count()) {
-            // Reported once where the certificate is defined; make sure this context fails too.
-            diag_.note(config_.mark(base + ".certificate"), base + ".certificate",
-                       "certificate '" + c.certificate + "' cannot be used (see above)");
-            return nullptr;
+            X509* leaf = sk_X509_value(loaded.chain.get(), 0);
+            bool ok = true;
+            if (sni) {
+                UniqueX509Stack chain(sk_X509_new_null());
+                for (int i = 1; i < sk_X509_num(loaded.chain.get()); ++i) sk_X509_push(chain.get(), sk_X509_value(loaded.chain.get(), i));
+                sni->add(leaf, loaded.key.get(), chain.get());
+                // (the stack held borrowed pointers: empty it before it frees them)
+                while (sk_X509_num(chain.get()) > 0) sk_X509_pop(chain.get());
+            } else {
+                ok = SSL_CTX_use_certificate(ctx, leaf) == 1 && SSL_CTX_use_PrivateKey(ctx, loaded.key.get()) == 1;
+                for (int i = 1; ok && i < sk_X509_num(loaded.chain.get()); ++i)
+                    ok = SSL_CTX_add1_chain_cert(ctx, sk_X509_value(loaded.chain.get(), i)) == 1;
+                ok = ok && SSL_CTX_check_private_key(ctx) == 1;
+            }
+            if (!ok) {
+                const auto path = "certificates." + name;
+                diag_.error(config_.mark(path), path,
+                            openssl_error("OpenSSL refuses certificate '" + name + "' in context '" + c.name + "'"));
+            }
+        }
+        if (sni && errors_before == diag_.error_count() && !sni->install(ctx)) {
+            diag_.error(config_.mark(base + ".certificates"), base + ".certificates",
+                        openssl_error("OpenSSL refuses the certificates of context '" + c.name + "'"));
         }
     }
 
@@ -441,6 +463,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
         return nullptr;
     }
     context->rules_ = std::move(rules);
+    context->sni_ = std::move(sni);
     install_peer_verifier(ctx, context->rules_.get());
     install_alpn_selector(ctx);
     install_ticket_keys(ctx);

@@ -12,6 +12,7 @@
 #include "config/diagnostics.hpp"
 #include "tls/openssl_ptr.hpp"
 #include "tls/peer_verifier.hpp"
+#include "tls/sni.hpp"
 #include "tls/trust_store.hpp"
 
 namespace ward::tls {
@@ -33,6 +34,7 @@ public:
 private:
     friend class ContextBuilder;
     std::string name_;
+    std::unique_ptr<SniTable> sni_;  // before ctx_: its callback points here
     UniqueSslCtx ctx_;
     std::unique_ptr<PeerRules> rules_;
 };

@@ -717,3 +717,65 @@ TEST_CASE("handshake: tickets survive a reload and expire after two rotations") 
         SSL_SESSION_free(ticket);
     }
 }
+
+TEST_CASE("handshake: several certificates in a context are chosen by SNI and key type") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    auto rsa_spec = TestPki::client_spec("client.test");
+    rsa_spec.key.kind = ward::ops::KeySpec::Kind::rsa;
+    const auto rsa_client = pki.issue("client-rsa", rsa_spec);  // (an RSA-only client signs with RSA too)
+    const auto server = [&](const std::string& name, const std::string& cn, std::vector<std::string> dns, bool rsa) {
+        auto spec = TestPki::client_spec(cn);
+        spec.server_auth = true;
+        spec.dns_names = std::move(dns);
+        if (rsa) spec.key.kind = ward::ops::KeySpec::Kind::rsa;
+        pki.issue(name, spec);
+    };
+    server("a-ec", "a.example", {"a.example", "xmpp.a.example"}, false);
+    server("b-ec", "b.example", {"b.example"}, false);
+    server("b-rsa", "b.example", {"b.example"}, true);
+    server("w-ec", "wild.example", {"*.wild.example"}, false);
+    std::string yaml = config_yaml("    peer_subjects: [client.test]\n    verify_peer: required\n", {"client.test"});
+    yaml.replace(yaml.find("  server: { cert: server.pem, key: server.key }\n"), 48,
+                 "  a-ec: { cert: a-ec.pem, key: a-ec.key }\n  b-ec: { cert: b-ec.pem, key: b-ec.key }\n"
+                 "  b-rsa: { cert: b-rsa.pem, key: b-rsa.key }\n  w-ec: { cert: w-ec.pem, key: w-ec.key }\n");
+    yaml.replace(yaml.find("    certificate: server\n"), 24, "    certificates: [a-ec, b-ec, b-rsa, w-ec]\n");
+    const auto loaded = ward::test::load_config(dir.path(), yaml);
+
+    struct Case {
+        std::string sni;
+        std::optional<std::string> sigalgs;
+        std::string subject;
+        std::string key;
+    };
+    const std::string rsa_only = "rsa_pss_rsae_sha256:RSA+SHA256";
+    for (const auto& c : {Case{"a.example", {}, "CN=a.example, O=ward", "EC"},
+                          Case{"XMPP.A.Example.", {}, "CN=a.example, O=ward", "EC"},  // case and the root dot
+                          Case{"b.example", {}, "CN=b.example, O=ward", "EC"},      // ECDSA first when offered
+                          Case{"b.example", rsa_only, "CN=b.example, O=ward", "RSA"},
+                          Case{"x.wild.example", {}, "CN=wild.example, O=ward", "EC"},
+                          Case{"x.y.wild.example", {}, "CN=a.example, O=ward", "EC"},  // one label only: the default
+                          Case{"unknown.example", {}, "CN=a.example, O=ward", "EC"},
+                          Case{"", {}, "CN=a.example, O=ward", "EC"}}) {
+        CAPTURE(c.sni);
+        CAPTURE(c.key);
+        auto options = peer(pki, c.sigalgs ? &rsa_client : &client);
+        options.trust_ca.clear();  // (the name checks are the point here, not the client's)
+        options.verify_host = c.sni;
+        options.sigalgs = c.sigalgs;
+        const auto r = handshake_with(loaded.context("peer"), options);
+        check_established(r);
+        CHECK(r.server_subject == c.subject);
+        CHECK(r.server_key_type == c.key);
+        CHECK(r.verified_peer_subject == "client.test");
+    }
+    // An RSA-only client asking for a name that has only an ECDSA certificate is not given
+    // another name's RSA certificate: the handshake fails.
+    auto options = peer(pki, &rsa_client);
+    options.trust_ca.clear();
+    options.verify_host = "a.example";
+    options.sigalgs = rsa_only;
+    const auto r = handshake_with(loaded.context("peer"), options);
+    CHECK_FALSE(r.client_ok);
+}

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "tls/peer_verifier.hpp"
+#include "tls/x509.hpp"
 
 namespace ward::test {
 
@@ -274,6 +275,9 @@ tls::UniqueSslCtx make_plain_ctx(const PeerOptions& o, bool server) {
     if (o.groups)
         REQUIRE_MESSAGE(SSL_CTX_set1_groups_list(c, o.groups->c_str()) == 1,
                         "groups '" << *o.groups << "': " << drain_openssl_errors());
+    if (o.sigalgs)
+        REQUIRE_MESSAGE(SSL_CTX_set1_sigalgs_list(c, o.sigalgs->c_str()) == 1,
+                        "sigalgs '" << *o.sigalgs << "': " << drain_openssl_errors());
     if (!o.cert.empty()) {
         REQUIRE_MESSAGE(SSL_CTX_use_certificate_chain_file(c, o.cert.c_str()) == 1,
                         o.cert.string() << ": " << drain_openssl_errors());
@@ -520,6 +524,10 @@ HandshakeResult handshake(SSL* server, SSL* client) {
         result.version = SSL_get_version(client);
         if (const SSL_CIPHER* cipher = SSL_get_current_cipher(client)) result.cipher = SSL_CIPHER_get_name(cipher);
         if (const char* group = SSL_group_to_name(client, SSL_get_negotiated_group(client))) result.group = group;
+        if (X509* cert = SSL_get0_peer_certificate(client)) {
+            result.server_subject = tls::subject_oneline(cert);
+            result.server_key_type = EVP_PKEY_get_base_id(X509_get0_pubkey(cert)) == EVP_PKEY_RSA ? "RSA" : "EC";
+        }
         result.data_exchanged = transfer(s, c, "ward says hello") && transfer(c, s, "peer says hello");
     }
     result.peer_refusal_reason = tls::peer_refusal_reason(server);
@@ -594,7 +602,7 @@ HandshakeResult handshake_with(const tls::Context& context, const PeerOptions& o
     auto client_ctx = make_peer_ctx(options);
     auto server = context.new_server();
     REQUIRE(server);
-    auto client = make_peer_client(client_ctx.get());
+    auto client = make_peer_client(client_ctx.get(), options.verify_host);
     auto result = handshake(server.get(), client.get());
     CHECK(ERR_peek_error() == 0);
     return result;

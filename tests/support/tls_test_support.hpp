@@ -145,6 +145,7 @@ struct PeerOptions {
     std::optional<std::string> cipher_list;   // TLS 1.2 and older (SSL_CTX_set_cipher_list)
     std::optional<std::string> ciphersuites;  // TLS 1.3 (SSL_CTX_set_ciphersuites)
     std::optional<std::string> groups;        // SSL_CTX_set1_groups_list
+    std::optional<std::string> sigalgs;       // SSL_CTX_set1_sigalgs_list
     int security_level = -1;                  // -1: OpenSSL's default
     // Library context for the SSL_CTX and everything it loads (nullptr: the default one). The
     // FIPS tests pass one with the default provider, so the peer can offer what FIPS forbids.
@@ -176,6 +177,8 @@ struct HandshakeResult {
     std::string version;  // e.g. "TLSv1.3", when both are ok
     std::string cipher;   // OpenSSL name of the negotiated cipher, when both are ok
     std::string group;    // the key exchange group ("x25519", "secp256r1"), when both are ok
+    std::string server_subject;   // the certificate the server presented, when both are ok
+    std::string server_key_type;  // its key: "EC" or "RSA"
     // ServerHello messages the client received: 2 when the server sent a HelloRetryRequest
     // (TLS 1.3 carries it as a second ServerHello).
     int server_hellos = 0;

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tls/sni.hpp"
+
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+
+#include "tls/x509.hpp"
+
+namespace ward::tls {
+
+namespace {
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    return out;
+}
+
+// The host_name of a server_name extension body (RFC 6066 section 3), or "".
+std::string server_name_of(const unsigned char* p, std::size_t len) {
+    if (len < 2) return {};
+    const std::size_t list = (static_cast<std::size_t>(p[0]) << 8) | p[1];
+    if (list + 2 != len) return {};
+    std::size_t at = 2;
+    while (at + 3 <= len) {
+        const unsigned type = p[at];
+        const std::size_t n = (static_cast<std::size_t>(p[at + 1]) << 8) | p[at + 2];
+        at += 3;
+        if (at + n > len) return {};
+        if (type == TLSEXT_NAMETYPE_host_name) {
+            std::string name(reinterpret_cast<const char*>(p + at), n);
+            if (name.find('\0') != std::string::npos) return {};
+            return name;
+        }
+        at += n;
+    }
+    return {};
+}
+
+bool holds(const std::vector<std::string>& names, std::string_view name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+std::vector<std::string> certificate_dns_names(X509* cert) {
+    std::vector<std::string> out;
+    UniqueGeneralNames sans(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+    if (sans) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+            const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans.get(), i);
+            if (n->type != GEN_DNS) continue;
+            const auto* s = n->d.dNSName;
+            out.push_back(lower(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                                 static_cast<std::size_t>(ASN1_STRING_length(s)))));
+        }
+    }
+    if (out.empty())
+        for (const auto& cn : subject_common_names(cert)) out.push_back(lower(cn));
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+void SniTable::add(X509* leaf, EVP_PKEY* key, STACK_OF(X509)* chain) {
+    Entry e;
+    X509_up_ref(leaf);
+    e.leaf.reset(leaf);
+    EVP_PKEY_up_ref(key);
+    e.key.reset(key);
+    e.chain.reset(sk_X509_new_null());
+    for (int i = 0; chain && i < sk_X509_num(chain); ++i) {
+        X509* x = sk_X509_value(chain, i);
+        X509_up_ref(x);
+        sk_X509_push(e.chain.get(), x);
+    }
+    auto names = certificate_dns_names(leaf);
+    for (auto& g : groups_) {
+        if (g.names == names) {
+            g.entries.push_back(std::move(e));
+            return;
+        }
+    }
+    groups_.push_back(Group{std::move(names), {}});
+    groups_.back().entries.push_back(std::move(e));
+}
+
+std::size_t SniTable::select(std::string_view server_name) const {
+    auto name = lower(server_name);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    if (name.empty()) return 0;
+    for (std::size_t i = 0; i < groups_.size(); ++i)
+        if (holds(groups_[i].names, name)) return i;
+    // "*.example.com" holds "a.example.com", not "example.com" nor "a.b.example.com".
+    const auto dot = name.find('.');
+    if (dot == std::string::npos || dot == 0 || name.find('.', dot + 1) == std::string::npos) return 0;
+    const auto wildcard = "*" + name.substr(dot);
+    for (std::size_t i = 0; i < groups_.size(); ++i)
+        if (holds(groups_[i].names, wildcard)) return i;
+    return 0;
+}
+
+bool SniTable::install(SSL_CTX* ctx) const {
+    if (groups_.empty()) return false;
+    for (const auto& e : groups_.front().entries)
+        if (SSL_CTX_use_cert_and_key(ctx, e.leaf.get(), e.key.get(), e.chain.get(), 1) != 1) return false;
+    if (groups_.size() > 1) SSL_CTX_set_client_hello_cb(ctx, &SniTable::on_client_hello, const_cast<SniTable*>(this));
+    return true;
+}
+
+int SniTable::on_client_hello(SSL* ssl, int* alert, void* arg) {
+    const auto* table = static_cast<const SniTable*>(arg);
+    const unsigned char* p = nullptr;
+    std::size_t len = 0;
+    std::string name;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) == 1) name = server_name_of(p, len);
+    const auto group = table->select(name);
+    if (group == 0) return SSL_CLIENT_HELLO_SUCCESS;  // the context's own certificates
+    // Only this group's certificates, so that no other name's certificate of another key type
+    // can answer.
+    SSL_certs_clear(ssl);
+    for (const auto& e : table->groups_[group].entries) {
+        if (SSL_use_cert_and_key(ssl, e.leaf.get(), e.key.get(), e.chain.get(), 1) != 1) {
+            *alert = SSL_AD_INTERNAL_ERROR;
+            return SSL_CLIENT_HELLO_ERROR;
+        }
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+}  // namespace ward::tls
