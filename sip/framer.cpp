@@ -203,16 +203,15 @@ std::size_t Framer::finish_head(std::string_view head, std::string_view in, std:
     const auto body = static_cast<std::size_t>(*parsed_.content_length);
     HeadPlan plan;
     if (hook_) plan = hook_->plan(head, parsed_);
-    edits_.clear();
-    edits_.swap(plan.edits);
+    edits_.clear();  // (keeps its capacity across messages)
+    for (auto& e : plan.edits) edits_.push_back(std::move(e));
+    // Every identity copy a peer sent goes, from responses too; ward's own line only into requests.
+    std::string_view stamp;
     if (identity_name().size() > 0) {
-        // Every copy a peer sent goes, from responses too; ward's own line only into requests.
         for (const auto& f : parsed_.fields) {
             if (f.kind == FieldKind::identity) edits_.push_back({f.begin, f.end, {}});
         }
-        const auto end = head.size() - kCrlf.size();
-        if (parsed_.start.kind == MessageKind::request && !stamp_->line().empty())
-            edits_.push_back({end, end, stamp_->line()});
+        if (parsed_.start.kind == MessageKind::request) stamp = stamp_->line();
     }
     std::stable_sort(edits_.begin(), edits_.end(), [](const HeadEdit& a, const HeadEdit& b) {
         return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
@@ -228,24 +227,24 @@ std::size_t Framer::finish_head(std::string_view head, std::string_view in, std:
         if (body_left_ == 0) complete_buffered(out);
         return after;
     }
-    std::size_t extra = 0;
+    std::size_t extra = stamp.size();
     for (const auto& e : edits_) extra += e.text.size();
     if (msg_.empty()) {
         // The head lies in `in`: when the body does too, the message goes out in one copy.
         if (in.size() - after >= body) {
             std::string* dest = &out.forward;
             if (divert_ != 0) dest = &out.diverted.emplace_back(Diverted{divert_, {}}).message;
-            write_head(*dest, head, edits_);
+            write_head(*dest, head, edits_, stamp);
             dest->append(in.substr(after, body));
             state_ = State::between;
             return after + body;
         }
         msg_.reserve(head.size() + extra + body);
-        write_head(msg_, head, edits_);
-    } else if (!edits_.empty()) {
+        write_head(msg_, head, edits_, stamp);
+    } else if (!edits_.empty() || !stamp.empty()) {
         std::string rewritten;
         rewritten.reserve(head.size() + extra + body);
-        write_head(rewritten, head, edits_);
+        write_head(rewritten, head, edits_, stamp);
         msg_.swap(rewritten);
     } else {
         msg_.reserve(msg_.size() + body);
@@ -283,15 +282,20 @@ std::string_view Framer::identity_name() const {
     return stamp_->header_name();
 }
 
-// The head with the edits applied (identity lines removed, ward's stamp and the hook's changes).
-void Framer::write_head(std::string& dest, std::string_view head, const std::vector<HeadEdit>& edits) const {
+// The head with the edits applied (identity lines removed, the hook's changes), and `stamp`
+// (ward's identity line, if any) as the last header. Every edit ends by the empty line.
+void Framer::write_head(std::string& dest, std::string_view head, const std::vector<HeadEdit>& edits,
+                        std::string_view stamp) const {
     std::size_t from = 0;
     for (const auto& e : edits) {
         dest.append(head.substr(from, e.begin - from));
         dest.append(e.text);
         from = e.end;
     }
-    dest.append(head.substr(from));
+    const auto end = head.size() - kCrlf.size();
+    dest.append(head.substr(from, end - from));
+    dest.append(stamp);
+    dest.append(kCrlf);
 }
 
 void Framer::fail(FramerOutput& out, std::string reply, std::string why) {

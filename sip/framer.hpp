@@ -132,7 +132,8 @@ private:
     void complete_buffered(FramerOutput& out);
     // The identity header to replace in requests: empty when this framer does not stamp.
     std::string_view identity_name() const;
-    void write_head(std::string& dest, std::string_view head, const std::vector<HeadEdit>& edits) const;
+    void write_head(std::string& dest, std::string_view head, const std::vector<HeadEdit>& edits,
+                    std::string_view stamp) const;
     void fail(FramerOutput& out, std::string reply, std::string why);
 
     Direction direction_;

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/sip/flows.hpp"
 
-#include <boost/asio/detached.hpp>
-
 #include "proxy/engine/connection.hpp"
+#include "proxy/engine/log.hpp"
 #include "proxy/engine/session.hpp"
 #include "proxy/engine/worker.hpp"
 #include "sip/message_head.hpp"
@@ -36,7 +35,9 @@ bool Outbox::push(std::string message) {
             return false;
         }
         draining_ = true;
-        asio::co_spawn(session->worker().io(), run(shared_from_this()), boost::asio::detached);
+        asio::co_spawn(session->worker().io(), run(shared_from_this()), [](std::exception_ptr e) {
+            if (e) proxy_log().error("a SIP outbox writer ended by an unexpected exception");
+        });
     }
     return true;
 }
