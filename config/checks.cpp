@@ -73,6 +73,23 @@ void check_config(Config& config, Diagnostics& diag) {
             diag.error(config.mark(at("peer_subjects")), at("peer_subjects"),
                         "peer subjects are selected but verify_peer is none, so no peer certificate is checked");
         }
+        if (c.ocsp.staple && c.certificate.empty())
+            diag.error(config.mark(at("ocsp")), at("ocsp"), "ocsp.staple needs a certificate to staple for");
+        if (c.ocsp.refresh < std::chrono::seconds(1))
+            diag.error(config.mark(at("ocsp.refresh")), at("ocsp.refresh"), "refresh must be at least 1s");
+        const auto& rev = c.revocation;
+        if (rev.ocsp != OcspCheck::off && c.verify_peer == VerifyPeer::none)
+            diag.error(config.mark(at("revocation.ocsp")), at("revocation.ocsp"),
+                       "peers' revocation is checked but verify_peer is none, so no peer certificate is checked");
+        if (rev.ocsp == OcspCheck::prefer && sec.mode == SecurityMode::common_criteria)
+            diag.error(config.mark(at("revocation.ocsp")), at("revocation.ocsp"),
+                       "common-criteria mode fails closed: a peer whose status cannot be had must be refused "
+                       "(ocsp: require)");
+        if (rev.timeout < std::chrono::milliseconds(100) || rev.timeout > std::chrono::seconds(30))
+            diag.error(config.mark(at("revocation.timeout")), at("revocation.timeout"),
+                       "timeout must be between 100ms and 30s");
+        if (rev.cache < std::chrono::seconds(1))
+            diag.error(config.mark(at("revocation.cache")), at("revocation.cache"), "cache must be at least 1s");
         if (c.min_version > c.max_version) {
             diag.error(config.mark(at("min_version")), at("min_version"),
                         std::string(to_string(c.min_version)) + " is above max_version " +
@@ -115,6 +132,11 @@ void check_config(Config& config, Diagnostics& diag) {
             auto m = "unknown TLS context '" + l.tls_context + "'";
             if (auto s = suggest(l.tls_context, ctx_names); !s.empty()) m += "; did you mean '" + s + "'?";
             diag.error(config.mark(at("tls_context")), at("tls_context"), m);
+        } else if (ctx->revocation.ocsp != OcspCheck::off && ctx->revocation.timeout >= l.limits.handshake_timeout) {
+            diag.error(config.mark(at("tls_context")), at("tls_context"),
+                       "context '" + ctx->name + "' waits up to " + format_duration(ctx->revocation.timeout) +
+                           " for an OCSP answer, which must fit inside this listener's handshake_timeout (" +
+                           format_duration(l.limits.handshake_timeout) + ")");
         } else if (!is_outbound(l.protocol) && ctx->certificate.empty()) {
             diag.error(config.mark(at("tls_context")), at("tls_context"),
                         "context '" + ctx->name + "' has no certificate, which a listener that accepts TLS needs");

@@ -55,6 +55,12 @@ enum class ProxyProtocol { off, v2 };
 enum class SecurityMode { standard, fips, enhanced, common_criteria };
 enum class FipsProvider { required, policy_only };
 enum class CrlMissing { reject, accept };
+// How a peer certificate's revocation is looked up by OCSP: not at all, when a responder answers
+// (a responder that does not answer lets the peer in, and is counted), or always (no good answer
+// from the responder: refused).
+enum class OcspCheck { off, prefer, require };
+// CRLs: used when the trust store holds one for the issuer, or required for every issuer.
+enum class CrlCheck { if_present, require };
 enum class VerifyPeer { required, optional, none };
 // TLS 1.0 and 1.1 are accepted in standard mode only, for legacy peers; never by default.
 enum class TlsVersion { tls1_0, tls1_1, tls1_2, tls1_3 };
@@ -84,6 +90,8 @@ enum class ExchangeAuth {
 std::string_view to_string(SecurityMode);
 std::string_view to_string(FipsProvider);
 std::string_view to_string(CrlMissing);
+std::string_view to_string(OcspCheck);
+std::string_view to_string(CrlCheck);
 std::string_view to_string(VerifyPeer);
 std::string_view to_string(TlsVersion);
 std::string_view to_string(LogLevel);
@@ -142,6 +150,24 @@ struct PeerSubject {
     bool operator==(const PeerSubject&) const = default;
 };
 
+// OCSP stapling of the certificates a context presents (RFC 6066 status_request).
+struct OcspStapling {
+    bool staple = false;
+    std::string responder_override;  // http://host[:port]/path; empty: the certificate's AIA
+    Duration refresh = std::chrono::hours(1);  // at most this long between fetches
+    bool operator==(const OcspStapling&) const = default;
+};
+
+// Revocation checks of peers' certificates.
+struct Revocation {
+    CrlCheck crl = CrlCheck::if_present;
+    OcspCheck ocsp = OcspCheck::off;
+    std::string responder_override;  // http://host[:port]/path; empty: the certificate's AIA
+    Duration timeout = std::chrono::seconds(3);  // one OCSP request, inside the handshake deadline
+    Duration cache = std::chrono::minutes(10);   // an answer is reused this long (never past nextUpdate)
+    bool operator==(const Revocation&) const = default;
+};
+
 struct TlsContext {
     std::string name;
     std::string certificate;                 // name in `certificates`
@@ -156,6 +182,8 @@ struct TlsContext {
     TlsVersion min_version = TlsVersion::tls1_2;
     TlsVersion max_version = TlsVersion::tls1_3;
     std::vector<std::string> groups;  // empty: mode default
+    OcspStapling ocsp;
+    Revocation revocation;
     bool operator==(const TlsContext&) const = default;
 };
 

@@ -220,7 +220,7 @@ void Reader::read_contexts(const YAML::Node& n, const std::string& path, Config&
         }
         const auto& m = kv.second;
         if (!map(m, p, {"certificate", "certificates", "trust_store", "peer_subjects", "verify_peer", "ciphers",
-                         "min_version", "max_version", "groups"}))
+                         "min_version", "max_version", "groups", "ocsp", "revocation"}))
             continue;
         field(m, "certificate", p, [&](auto& v, auto& q) { set_string(v, q, c.certificate); });
         field(m, "certificates", p, [&](auto& v, auto& q) {
@@ -235,6 +235,21 @@ void Reader::read_contexts(const YAML::Node& n, const std::string& path, Config&
         field(m, "min_version", p, [&](auto& v, auto& q) { set_enum(v, q, c.min_version, "a TLS version"); });
         field(m, "max_version", p, [&](auto& v, auto& q) { set_enum(v, q, c.max_version, "a TLS version"); });
         field(m, "groups", p, [&](auto& v, auto& q) { c.groups = string_list(v, q); });
+        field(m, "ocsp", p, [&](auto& v, auto& q) {
+            if (!map(v, q, {"staple", "responder_override", "refresh"})) return;
+            field(v, "staple", q, [&](auto& w, auto& r) { set_bool(w, r, c.ocsp.staple); });
+            field(v, "responder_override", q, [&](auto& w, auto& r) { set_string(w, r, c.ocsp.responder_override); });
+            field(v, "refresh", q, [&](auto& w, auto& r) { set_duration(w, r, c.ocsp.refresh); });
+        });
+        field(m, "revocation", p, [&](auto& v, auto& q) {
+            if (!map(v, q, {"crl", "ocsp", "responder_override", "timeout", "cache"})) return;
+            field(v, "crl", q, [&](auto& w, auto& r) { set_enum(w, r, c.revocation.crl, "a CRL check"); });
+            field(v, "ocsp", q, [&](auto& w, auto& r) { set_enum(w, r, c.revocation.ocsp, "an OCSP check"); });
+            field(v, "responder_override", q,
+                  [&](auto& w, auto& r) { set_string(w, r, c.revocation.responder_override); });
+            field(v, "timeout", q, [&](auto& w, auto& r) { set_duration(w, r, c.revocation.timeout); });
+            field(v, "cache", q, [&](auto& w, auto& r) { set_duration(w, r, c.revocation.cache); });
+        });
         config.tls_contexts.push_back(std::move(c));
     }
 }

@@ -63,6 +63,8 @@ WARD_ENUM_TABLE(SecurityMode, {"standard", SecurityMode::standard}, {"fips", Sec
                 {"enhanced", SecurityMode::enhanced}, {"common-criteria", SecurityMode::common_criteria});
 WARD_ENUM_TABLE(FipsProvider, {"required", FipsProvider::required}, {"policy-only", FipsProvider::policy_only});
 WARD_ENUM_TABLE(CrlMissing, {"reject", CrlMissing::reject}, {"accept", CrlMissing::accept});
+WARD_ENUM_TABLE(OcspCheck, {"off", OcspCheck::off}, {"prefer", OcspCheck::prefer}, {"require", OcspCheck::require});
+WARD_ENUM_TABLE(CrlCheck, {"if_present", CrlCheck::if_present}, {"require", CrlCheck::require});
 WARD_ENUM_TABLE(VerifyPeer, {"required", VerifyPeer::required}, {"optional", VerifyPeer::optional},
                 {"none", VerifyPeer::none});
 WARD_ENUM_TABLE(TlsVersion, {"TLS1.0", TlsVersion::tls1_0}, {"TLS1.1", TlsVersion::tls1_1},

@@ -120,6 +120,25 @@ std::string to_yaml(const Config& c) {
             out << YAML::Key << "min_version" << YAML::Value << std::string(to_string(x.min_version));
             out << YAML::Key << "max_version" << YAML::Value << std::string(to_string(x.max_version));
             write_list(out, "groups", x.groups);
+            if (x.ocsp != config::OcspStapling{}) {
+                out << YAML::Key << "ocsp" << YAML::Value << YAML::BeginMap;
+                out << YAML::Key << "staple" << YAML::Value << x.ocsp.staple;
+                if (!x.ocsp.responder_override.empty())
+                    out << YAML::Key << "responder_override" << YAML::Value << x.ocsp.responder_override;
+                out << YAML::Key << "refresh" << YAML::Value << format_duration(x.ocsp.refresh);
+                out << YAML::EndMap;
+            }
+            if (x.revocation != config::Revocation{}) {
+                const auto& r = x.revocation;
+                out << YAML::Key << "revocation" << YAML::Value << YAML::BeginMap;
+                out << YAML::Key << "crl" << YAML::Value << std::string(to_string(r.crl));
+                out << YAML::Key << "ocsp" << YAML::Value << std::string(to_string(r.ocsp));
+                if (!r.responder_override.empty())
+                    out << YAML::Key << "responder_override" << YAML::Value << r.responder_override;
+                out << YAML::Key << "timeout" << YAML::Value << format_duration(r.timeout);
+                out << YAML::Key << "cache" << YAML::Value << format_duration(r.cache);
+                out << YAML::EndMap;
+            }
             out << YAML::EndMap;
         }
         out << YAML::EndMap;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <string_view>
 
@@ -12,7 +13,9 @@
 
 #include "tls/alpn.hpp"
 #include "tls/cipher_catalog.hpp"
+#include "tls/ocsp.hpp"
 #include "tls/openssl_error.hpp"
+#include "tls/tls_counters.hpp"
 #include "tls/tls_snapshot.hpp"
 #include "tls/x509.hpp"
 #include "tls/ticket_keys.hpp"
@@ -118,10 +121,45 @@ UniqueSsl Context::new_server() const {
     return ssl;
 }
 
-UniqueSsl Context::new_client(const std::string& server_name) const {
+void Staples::set(std::size_t i, std::shared_ptr<const std::string> der) {
+    std::lock_guard lock(mutex_);
+    if (i < responses_.size()) responses_[i] = std::move(der);
+}
+
+std::shared_ptr<const std::string> Staples::get(std::size_t i) const {
+    std::lock_guard lock(mutex_);
+    return i < responses_.size() ? responses_[i] : nullptr;
+}
+
+// The server's status_request callback: the response for the certificate OpenSSL chose (after
+// SNI and key type), when the stapler has one.
+int Context::on_status_request(SSL* ssl, void* arg) {
+    const auto* context = static_cast<const Context*>(arg);
+    X509* chosen = SSL_get_certificate(ssl);
+    if (!chosen || !context->staples_) return SSL_TLSEXT_ERR_NOACK;
+    for (std::size_t i = 0; i < context->presented_.size(); ++i) {
+        if (context->presented_[i].leaf.get() != chosen) continue;
+        auto der = context->staples_->get(i);
+        if (!der || der->empty()) return SSL_TLSEXT_ERR_NOACK;
+        auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(der->size()));
+        if (!copy) return SSL_TLSEXT_ERR_NOACK;
+        std::memcpy(copy, der->data(), der->size());
+        // (SSL_set_tlsext_status_ocsp_resp, without the macro's C cast; OpenSSL frees `copy`.)
+        SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_STATUS_REQ_OCSP_RESP, static_cast<long>(der->size()), copy);
+        context_counters(context->name_).count(StapleEvent::stapled);
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+UniqueSsl Context::new_client(const std::string& server_name, const std::string& local_name) const {
     UniqueSsl ssl(SSL_new(ctx_.get()));
     if (!ssl) return ssl;
     SSL_set_connect_state(ssl.get());
+    if (sni_ && !local_name.empty() && sni_->covers(local_name) && !sni_->use_group(ssl.get(), sni_->select(local_name))) {
+        clear_openssl_errors();
+        return nullptr;
+    }
     SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, nullptr);
     if (!server_name.empty())  // SSL_set_tlsext_host_name, without the macro's C cast
         SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
@@ -224,6 +262,18 @@ const ContextBuilder::LoadedTrustStore& ContextBuilder::trust_store(const std::s
             diag_.error(config_.mark(path), path,
                         std::string(config::to_string(policy_.mode())) + " mode refuses certificate " +
                             subject_of(e.cert.get()) + " in '" + e.file.string() + "': " + *why);
+            ok = false;
+        }
+    }
+    for (std::size_t i = 0; i < contents->crls.size(); ++i) {
+        X509_CRL* crl = contents->crls[i].get();
+        const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl);
+        if (next && X509_cmp_current_time(next) < 0) {
+            // OpenSSL refuses every certificate of that issuer while its CRL is out of date.
+            diag_.error(config_.mark(path), path,
+                        "the CRL of " + name_oneline(X509_CRL_get_issuer(crl)) + " in '" + contents->crl_files[i].string() +
+                            "' is out of date (nextUpdate has passed): every certificate of that issuer would be "
+                            "refused; put the issuer's current CRL there");
             ok = false;
         }
     }
@@ -340,6 +390,44 @@ bool ContextBuilder::apply_groups(SSL_CTX* ctx, const config::TlsContext& c) {
     return ok;
 }
 
+void ContextBuilder::present(Context& context, const config::TlsContext& c, const std::string& name,
+                             const LoadedCertificate& loaded) {
+    PresentedCertificate p;
+    p.name = name;
+    X509* leaf = sk_X509_value(loaded.chain.get(), 0);
+    X509_up_ref(leaf);
+    p.leaf.reset(leaf);
+    if (sk_X509_num(loaded.chain.get()) > 1) {
+        X509* issuer = sk_X509_value(loaded.chain.get(), 1);
+        X509_up_ref(issuer);
+        p.issuer.reset(issuer);
+    }
+    p.must_staple = must_staple(leaf);
+    p.responder = c.ocsp.responder_override.empty() ? ocsp_responder(leaf) : c.ocsp.responder_override;
+    const auto base = "tls_contexts." + c.name;
+    const auto cert_path = "certificates." + name + ".cert";
+    if (p.must_staple && !c.ocsp.staple) {
+        diag_.error(config_.mark(base), base,
+                    "certificate '" + name + "' (" + subject_of(leaf) +
+                        ") is must-staple (RFC 7633): clients refuse it without a stapled OCSP response; set "
+                        "ocsp.staple: true");
+    }
+    if (c.ocsp.staple) {
+        if (p.responder.empty())
+            diag_.error(config_.mark(base + ".ocsp"), base + ".ocsp",
+                        "certificate '" + name + "' names no OCSP responder: set ocsp.responder_override");
+        else if (!parse_http_url(p.responder))
+            diag_.error(config_.mark(base + ".ocsp"), base + ".ocsp",
+                        "certificate '" + name + "': OCSP responder '" + p.responder +
+                            "' is not an http:// URL ward can fetch from");
+        if (!p.issuer)
+            diag_.error(config_.mark(cert_path), cert_path,
+                        "OCSP stapling needs the issuer's certificate after the leaf in this file (a request names "
+                        "the issuer's key)");
+    }
+    context.presented_.push_back(std::move(p));
+}
+
 std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c) {
     const auto base = "tls_contexts." + c.name;
     const int errors_before = diag_.error_count();
@@ -394,13 +482,18 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
                 continue;
             }
             X509* leaf = sk_X509_value(loaded.chain.get(), 0);
+            present(*context, c, name, loaded);
             bool ok = true;
             if (sni) {
                 UniqueX509Stack chain(sk_X509_new_null());
                 for (int i = 1; i < sk_X509_num(loaded.chain.get()); ++i) sk_X509_push(chain.get(), sk_X509_value(loaded.chain.get(), i));
-                sni->add(leaf, loaded.key.get(), chain.get());
+                const auto conflict = sni->add(leaf, loaded.key.get(), chain.get());
                 // (the stack held borrowed pointers: empty it before it frees them)
                 while (sk_X509_num(chain.get()) > 0) sk_X509_pop(chain.get());
+                if (!conflict.empty()) {
+                    const auto path = base + ".certificates";
+                    diag_.error(config_.mark(path), path, "certificate '" + name + "': " + conflict);
+                }
             } else {
                 ok = SSL_CTX_use_certificate(ctx, leaf) == 1 && SSL_CTX_use_PrivateKey(ctx, loaded.key.get()) == 1;
                 for (int i = 1; ok && i < sk_X509_num(loaded.chain.get()); ++i)
@@ -413,6 +506,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
                             openssl_error("OpenSSL refuses certificate '" + name + "' in context '" + c.name + "'"));
             }
         }
+        if (sni) sni->count_into(&context_counters(c.name));
         if (sni && errors_before == diag_.error_count() && !sni->install(ctx)) {
             diag_.error(config_.mark(base + ".certificates"), base + ".certificates",
                         openssl_error("OpenSSL refuses the certificates of context '" + c.name + "'"));
@@ -427,16 +521,25 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     const bool common_criteria = policy_.mode() == config::SecurityMode::common_criteria;
     rules->crl_missing = common_criteria ? config_.security.crl_missing : config::CrlMissing::accept;
     rules->verify = c.verify_peer;
+    // revocation.crl: require holds every issuer to a CRL, in any mode.
+    if (c.revocation.crl == config::CrlCheck::require) rules->crl_missing = config::CrlMissing::reject;
+    rules->context = c.name;
+    rules->revocation = c.revocation;
+    if (c.revocation.ocsp != config::OcspCheck::off) rules->ocsp_cache = std::make_shared<OcspCache>();
 
     const TrustStoreContents* trusted = nullptr;
     if (!c.trust_store.empty()) {
         const auto& store = trust_store(c.trust_store);
         if (store.ok && store.contents) {
             trusted = store.contents.get();
+            if (c.revocation.crl == config::CrlCheck::require && store.contents->crls.empty())
+                diag_.error(config_.mark(base + ".revocation.crl"), base + ".revocation.crl",
+                            "CRLs are required but trust store '" + c.trust_store +
+                                "' holds none, so every peer would be refused");
             UniqueX509Store x509_store = make_x509_store(*store.contents);
             unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
             if (common_criteria) flags |= X509_V_FLAG_X509_STRICT;
-            if (common_criteria || !store.contents->crls.empty())
+            if (common_criteria || !store.contents->crls.empty() || c.revocation.crl == config::CrlCheck::require)
                 flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
             X509_STORE_set_flags(x509_store.get(), flags);
             X509_STORE_set_depth(x509_store.get(), 8);
@@ -467,6 +570,16 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     install_peer_verifier(ctx, context->rules_.get());
     install_alpn_selector(ctx);
     install_ticket_keys(ctx);
+    context->stapling_ = c.ocsp;
+    if (!c.revocation.responder_override.empty() && !parse_http_url(c.revocation.responder_override))
+        diag_.error(config_.mark(base + ".revocation.responder_override"), base + ".revocation.responder_override",
+                    "'" + c.revocation.responder_override + "' is not an http:// URL ward can fetch from");
+    if (c.ocsp.staple && !context->presented_.empty()) {
+        context->staples_ = std::make_unique<Staples>(context->presented_.size());
+        SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB,
+                              reinterpret_cast<void (*)()>(&Context::on_status_request));
+        SSL_CTX_ctrl(ctx, SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB_ARG, 0, context.get());
+    }
 
     clear_openssl_errors();
     if (diag_.error_count() != errors_before) return nullptr;

@@ -218,7 +218,19 @@ SubjectMatch match_subject(X509* cert, const std::vector<std::string>& subjects)
     return out;
 }
 
+namespace {
+int rules_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+}  // namespace
+
+const PeerRules* peer_rules(const SSL* ssl) {
+    return static_cast<const PeerRules*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), rules_index()));
+}
+
 void install_peer_verifier(SSL_CTX* ctx, const PeerRules* rules) {
+    SSL_CTX_set_ex_data(ctx, rules_index(), const_cast<PeerRules*>(rules));
     SSL_CTX_set_session_id_context(ctx, rules->session_context.data(),
                                    static_cast<unsigned int>(rules->session_context.size()));
     SSL_CTX_set_cert_verify_callback(ctx, verify_peer, const_cast<PeerRules*>(rules));

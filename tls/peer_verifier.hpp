@@ -22,6 +22,7 @@
 // intermediates it sent itself (not in the trust store) does a full handshake each time.
 #include <array>
 #include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,11 +34,18 @@
 
 namespace ward::tls {
 
+class OcspCache;  // tls/ocsp.hpp
+
 struct PeerRules {
     std::vector<std::string> subjects;  // selected peer subjects; empty: any verified peer
     SecurityPolicy policy{config::SecurityMode::standard};
     config::CrlMissing crl_missing = config::CrlMissing::reject;
     config::VerifyPeer verify = config::VerifyPeer::none;
+    // Peers' revocation by OCSP (checked by the engine after the handshake, on every connection,
+    // resumed ones included), with what was learned shared by the context's connections.
+    std::string context;  // the context's name, for counters and logs
+    config::Revocation revocation;
+    std::shared_ptr<OcspCache> ocsp_cache;
     // The session id context: a digest of everything above plus the context's name and the
     // trust store's contents (see ContextBuilder).
     std::array<unsigned char, 32> session_context{};
@@ -55,6 +63,9 @@ SubjectMatch match_subject(X509* cert, const std::vector<std::string>& subjects)
 // Installs the verification, for full handshakes and for resumptions, and the session id
 // context on a context. `rules` must outlive the SSL_CTX and every SSL made from it.
 void install_peer_verifier(SSL_CTX* ctx, const PeerRules* rules);
+
+// The rules of the context an SSL was made from (nullptr when none were installed).
+const PeerRules* peer_rules(const SSL* ssl);
 
 // After a failed handshake: why the peer was refused ("" when verification did not fail).
 std::string peer_refusal_reason(const SSL* ssl);

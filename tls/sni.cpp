@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "tls/tls_counters.hpp"
 #include "tls/x509.hpp"
 
 namespace ward::tls {
@@ -42,7 +43,30 @@ bool holds(const std::vector<std::string>& names, std::string_view name) {
     return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// A name as compared: lower case, without a trailing dot.
+std::string normal(std::string_view server_name) {
+    auto name = lower(server_name);
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    return name;
+}
+
+// "*.example.com" for "a.example.com"; "" when the name has fewer than three labels (a wildcard
+// stands for one label, never for a label next to a public suffix alone).
+std::string wildcard_of(const std::string& name) {
+    const auto dot = name.find('.');
+    if (dot == std::string::npos || dot == 0 || name.find('.', dot + 1) == std::string::npos) return {};
+    return "*" + name.substr(dot);
+}
+
 }  // namespace
+
+bool names_cover(const std::vector<std::string>& names, std::string_view server_name) {
+    const auto name = normal(server_name);
+    if (name.empty()) return false;
+    if (holds(names, name)) return true;
+    const auto wildcard = wildcard_of(name);
+    return !wildcard.empty() && holds(names, wildcard);
+}
 
 std::vector<std::string> certificate_dns_names(X509* cert) {
     std::vector<std::string> out;
@@ -63,7 +87,17 @@ std::vector<std::string> certificate_dns_names(X509* cert) {
     return out;
 }
 
-void SniTable::add(X509* leaf, EVP_PKEY* key, STACK_OF(X509)* chain) {
+std::string SniTable::add(X509* leaf, EVP_PKEY* key, STACK_OF(X509)* chain) {
+    auto names = certificate_dns_names(leaf);
+    for (const auto& g : groups_) {
+        for (const auto& other : g.entries) {
+            if (EVP_PKEY_get_base_id(other.key.get()) != EVP_PKEY_get_base_id(key)) continue;
+            for (const auto& n : names)
+                if (holds(g.names, n))
+                    return "'" + n + "' is already named by " + subject_oneline(other.leaf.get()) +
+                           ", which has the same key type: only one of them could ever be chosen for it";
+        }
+    }
     Entry e;
     X509_up_ref(leaf);
     e.leaf.reset(leaf);
@@ -75,37 +109,49 @@ void SniTable::add(X509* leaf, EVP_PKEY* key, STACK_OF(X509)* chain) {
         X509_up_ref(x);
         sk_X509_push(e.chain.get(), x);
     }
-    auto names = certificate_dns_names(leaf);
     for (auto& g : groups_) {
         if (g.names == names) {
             g.entries.push_back(std::move(e));
-            return;
+            return {};
         }
     }
     groups_.push_back(Group{std::move(names), {}});
     groups_.back().entries.push_back(std::move(e));
+    return {};
 }
 
-std::size_t SniTable::select(std::string_view server_name) const {
-    auto name = lower(server_name);
-    if (!name.empty() && name.back() == '.') name.pop_back();
-    if (name.empty()) return 0;
+std::size_t SniTable::find(std::string_view server_name) const {
+    const auto name = normal(server_name);
+    if (name.empty()) return kNone;
     for (std::size_t i = 0; i < groups_.size(); ++i)
         if (holds(groups_[i].names, name)) return i;
     // "*.example.com" holds "a.example.com", not "example.com" nor "a.b.example.com".
-    const auto dot = name.find('.');
-    if (dot == std::string::npos || dot == 0 || name.find('.', dot + 1) == std::string::npos) return 0;
-    const auto wildcard = "*" + name.substr(dot);
+    const auto wildcard = wildcard_of(name);
+    if (wildcard.empty()) return kNone;
     for (std::size_t i = 0; i < groups_.size(); ++i)
         if (holds(groups_[i].names, wildcard)) return i;
-    return 0;
+    return kNone;
+}
+
+std::size_t SniTable::select(std::string_view server_name) const {
+    const auto found = find(server_name);
+    return found == kNone ? 0 : found;
+}
+
+bool SniTable::use_group(SSL* ssl, std::size_t group) const {
+    if (group == 0 || group >= groups_.size()) return true;
+    SSL_certs_clear(ssl);
+    for (const auto& e : groups_[group].entries)
+        if (SSL_use_cert_and_key(ssl, e.leaf.get(), e.key.get(), e.chain.get(), 1) != 1) return false;
+    return true;
 }
 
 bool SniTable::install(SSL_CTX* ctx) const {
     if (groups_.empty()) return false;
     for (const auto& e : groups_.front().entries)
         if (SSL_CTX_use_cert_and_key(ctx, e.leaf.get(), e.key.get(), e.chain.get(), 1) != 1) return false;
-    if (groups_.size() > 1) SSL_CTX_set_client_hello_cb(ctx, &SniTable::on_client_hello, const_cast<SniTable*>(this));
+    if (groups_.size() > 1 || counters_)
+        SSL_CTX_set_client_hello_cb(ctx, &SniTable::on_client_hello, const_cast<SniTable*>(this));
     return true;
 }
 
@@ -115,16 +161,15 @@ int SniTable::on_client_hello(SSL* ssl, int* alert, void* arg) {
     std::size_t len = 0;
     std::string name;
     if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) == 1) name = server_name_of(p, len);
-    const auto group = table->select(name);
-    if (group == 0) return SSL_CLIENT_HELLO_SUCCESS;  // the context's own certificates
+    const auto found = table->find(name);
+    if (found == kNone && table->counters_)
+        table->counters_->count(name.empty() ? SniFallback::no_name : SniFallback::unknown_name);
+    if (found == kNone || found == 0) return SSL_CLIENT_HELLO_SUCCESS;  // the context's own certificates
     // Only this group's certificates, so that no other name's certificate of another key type
     // can answer.
-    SSL_certs_clear(ssl);
-    for (const auto& e : table->groups_[group].entries) {
-        if (SSL_use_cert_and_key(ssl, e.leaf.get(), e.key.get(), e.chain.get(), 1) != 1) {
-            *alert = SSL_AD_INTERNAL_ERROR;
-            return SSL_CLIENT_HELLO_ERROR;
-        }
+    if (!table->use_group(ssl, found)) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
     }
     return SSL_CLIENT_HELLO_SUCCESS;
 }

@@ -2,6 +2,7 @@
 #include "tls/tls_snapshot.hpp"
 
 #include "tls/fips_provider.hpp"
+#include "tls/sni.hpp"
 #include "tls/x509.hpp"
 #include "tls/security_policy.hpp"
 
@@ -52,6 +53,22 @@ std::optional<TlsSnapshot> build_tls_snapshot(const config::Config& config, conf
                               std::string(config::to_string(config.security.mode)) + " mode refuses certificate '" +
                                   c->certificate + "' (" + subject_oneline(cert) + ") as " +
                                   (role == CertRole::server ? "a server" : "a client") + " certificate: " + *why);
+        }
+        // Each XMPP domain needs a certificate that names it: s2s peers check it (RFC 6120
+        // section 13.7.2, RFC 7590), and so do careful clients.
+        if (l.xmpp) {
+            for (std::size_t k = 0; k < l.xmpp->domains.size(); ++k) {
+                const auto& domain = l.xmpp->domains[k];
+                bool covered = false;
+                for (const auto& p : ctx->presented())
+                    if (names_cover(certificate_dns_names(p.leaf.get()), domain)) covered = true;
+                if (!covered) {
+                    const auto path = "listeners[" + std::to_string(i) + "].xmpp.domains[" + std::to_string(k) + "]";
+                    diagnostics.warning(config.mark(path), path,
+                                        "no certificate of context '" + c->name + "' names '" + domain +
+                                            "': servers and clients checking the domain will refuse it");
+                }
+            }
         }
         if (l.protocol == config::Protocol::sip || l.protocol == config::Protocol::tls) {
             if (c->verify_peer != config::VerifyPeer::none && c->peer_subjects.empty())

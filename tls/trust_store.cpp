@@ -42,6 +42,7 @@ Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
             if (info->crl) {
                 X509_CRL_up_ref(info->crl);
                 out.crls.emplace_back(info->crl);
+                out.crl_files.push_back(file);
                 ++found;
             }
         }

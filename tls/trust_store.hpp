@@ -18,6 +18,7 @@ struct TrustStoreContents {
     };
     std::vector<Entry> certificates;
     std::vector<UniqueX509Crl> crls;
+    std::vector<std::filesystem::path> crl_files;  // the file each CRL came from
     std::vector<std::string> problems;  // one message per file that holds neither
 };
 

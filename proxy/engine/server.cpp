@@ -111,6 +111,14 @@ bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
     metrics_.set_workers(n);
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, metrics_));
 
+    // OCSP responses first: a must-staple certificate without one must not be served.
+    stapler_ = std::make_unique<Stapler>(control_);
+    if (!stapler_->prefetch(snapshot)) return false;
+    stapler_->follow(snapshot);
+    asio::co_spawn(control_, stapler_->run(), [](std::exception_ptr e) {
+        if (e) proxy_log().error("OCSP stapling stopped by an unexpected exception");
+    });
+
     std::vector<std::vector<ListenerSocket>> opened(n);
     for (const auto& plan : snapshot->plans) {
         const auto& l = *plan.listener;
@@ -361,6 +369,10 @@ ReloadOutcome Server::reload(const std::string& reopen) {
             was.audit_file != now.audit_file)
             proxy_log().warn("reload: admin.enabled, bind, users_file and audit_file change only on restart");
     }
+    if (next && stapler_ && !stapler_->prefetch(next)) {
+        proxy_log().error("reload: a must-staple certificate has no OCSP response (see above)");
+        next = nullptr;
+    }
     if (!next) {
         proxy_log().error("reload failed; the running configuration (generation {}) stays in force",
                           snapshot_->generation);
@@ -408,6 +420,7 @@ ReloadOutcome Server::reload(const std::string& reopen) {
         bound_ = std::move(next_bound);
         snapshot_ = next;
     }
+    if (stapler_) stapler_->follow(next);
     set_log_level(next->config.logging.level);
     // Done when every worker has switched: then new connections get the new snapshot.
     auto pending = std::make_shared<std::atomic<std::size_t>>(n);
@@ -438,6 +451,7 @@ void Server::begin_stop() {
                      snapshot_ ? snapshot_->config.limits.drain_timeout.count() : 0);
     notifier_.stopping("draining established sessions");
     for (auto& w : workers_) w->stop_accepting();
+    if (stapler_) stapler_->stop();
     if (metrics_acceptor_) metrics_acceptor_->close();
     if (admin_acceptor_) {
         error_code ec;

@@ -18,6 +18,7 @@
 #include "proxy/engine/metrics.hpp"
 #include "proxy/engine/service_notifier.hpp"
 #include "proxy/engine/snapshot.hpp"
+#include "proxy/engine/stapler.hpp"
 #include "proxy/engine/worker.hpp"
 
 namespace ward::proxy {
@@ -90,6 +91,8 @@ private:
     // coroutine frames of control_, and they use the plane while they are destroyed.
     std::unique_ptr<AdminPlane> admin_;
     asio::io_context control_{1};
+    // After control_, so destroyed before it: its timer belongs to control_.
+    std::unique_ptr<Stapler> stapler_;
     std::unique_ptr<asio::signal_set> signals_;
     void wait_for_signal();
     Metrics metrics_;

@@ -6,6 +6,8 @@
 #include "proxy/engine/log.hpp"
 #include "proxy/engine/server.hpp"
 
+#include "tls/tls_counters.hpp"
+
 namespace ward::proxy {
 
 namespace {
@@ -45,6 +47,7 @@ std::string certificate_expiry_text(const std::vector<tls::CertificateExpiry>& e
 std::string Server::metrics_text() const {
     auto text = metrics_.prometheus_text();
     if (auto snapshot = current()) text += certificate_expiry_text(snapshot->tls.expiries);
+    text += tls::context_counters_text();
     return text;
 }
 

@@ -12,6 +12,7 @@
 #include "proxy/engine/front.hpp"
 #include "proxy/engine/log.hpp"
 #include "proxy/engine/proxy_header.hpp"
+#include "proxy/engine/revocation.hpp"
 #include "proxy/engine/worker.hpp"
 #include "tls/alpn.hpp"
 #include "tls/peer_verifier.hpp"
@@ -169,6 +170,15 @@ awaitable<bool> Session::tls_handshake(Connection& side) {
     const auto begin = clock::now();
     const auto ec = co_await side.handshake();
     if (!ec) {
+        auto check = check_revocation(side.ssl(), side.socket().get_executor(), negotiation_ends_);
+        const RevocationVerdict revocation = co_await std::move(check);
+        if (!revocation.allowed) {
+            summary_.reason = make_error_code(Errc::peer_refused);
+            summary_.detail = revocation.why;
+            metrics_->handshakes_failed[static_cast<std::size_t>(HandshakeFailure::peer_refused)].fetch_add(
+                1, std::memory_order_relaxed);
+            co_return false;
+        }
         metrics_->handshakes_ok.fetch_add(1, std::memory_order_relaxed);
         metrics_->observe_handshake(clock::now() - begin);
         co_return true;

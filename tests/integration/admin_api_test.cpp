@@ -320,7 +320,9 @@ TEST_CASE("admin - a change that fails the full check is refused with its diagno
     auto r = a.call("PUT", "/api/v1/tls-contexts/peers", R"({"peer_subjects":["unknown.example.org"]})",
                     {{"If-Match", w.etag(a)}});
     CHECK(r.status == 422);
-    auto diagnostics = r.json().at("diagnostics").as_array();
+    boost::json::array diagnostics;  // the errors (a warning says example.org is not in server's names)
+    for (const auto& d : r.json().at("diagnostics").as_array())
+        if (str(d.as_object().at("severity")) == "error") diagnostics.push_back(d);
     REQUIRE(diagnostics.size() == 1);
     CHECK(str(diagnostics[0].as_object().at("path")) == "tls_contexts.peers.peer_subjects[0]");
     CHECK(str(diagnostics[0].as_object().at("message")) == "'unknown.example.org' is not in tls_peer_subjects");

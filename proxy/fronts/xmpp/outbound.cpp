@@ -96,7 +96,7 @@ awaitable<void> serve_outbound(Session& s) {
         std::size_t budget = kWhitespaceBeforeTls;
         drop_whitespace(s.backend().socket(), budget);
     }
-    s.backend().attach_tls(s.context().new_client(remote));
+    s.backend().attach_tls(s.context().new_client(remote, from));
     if (route.direct_tls) tls::offer_alpn(s.backend().ssl(), "xmpp-server");
     s.enter(Session::Phase::handshake);
     s.negotiation_deadline();
