@@ -190,6 +190,10 @@ Status add_extensions(X509* cert, const CertSpec& spec, EVP_PKEY* subject_key, X
         if (auto s = add_conf_extension(cert, &ctx, NID_ext_key_usage, eku); !s) return s;
     }
     if (auto s = add_subject_alt_name(cert, spec); !s) return s;
+    if (!spec.ocsp_url.empty())
+        if (auto s = add_conf_extension(cert, &ctx, NID_info_access, "OCSP;URI:" + spec.ocsp_url); !s) return s;
+    if (spec.must_staple)
+        if (auto s = add_conf_extension(cert, &ctx, NID_tlsfeature, "status_request"); !s) return s;
     if (auto s = add_conf_extension(cert, &ctx, NID_subject_key_identifier, "hash"); !s) return s;
     if (issuer_cert) {
         // "issuer" is only a fallback: name+serial are used when the issuer has no SKI (a v1 CA).

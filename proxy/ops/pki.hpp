@@ -40,6 +40,8 @@ struct CertSpec {
     std::chrono::system_clock::duration not_after = std::chrono::hours(24 * 365 * 20);   // negative => expired
     std::string digest = "SHA256";           // any OpenSSL digest name; ignored for Ed25519 signers
     long serial = 0;                         // 0 => random positive 128-bit serial
+    std::string ocsp_url;                    // Authority Information Access OCSP URI (omitted if empty)
+    bool must_staple = false;                // TLS feature status_request (RFC 7633)
     KeySpec key;
 };
 

@@ -11,6 +11,8 @@
 #include <openssl/ssl.h>
 
 #include "tests/support/tls_test_support.hpp"
+#include "tls/tls_counters.hpp"
+#include "tls/x509.hpp"
 #include "tls/peer_verifier.hpp"
 #include "tls/ticket_keys.hpp"
 
@@ -769,6 +771,24 @@ TEST_CASE("handshake: several certificates in a context are chosen by SNI and ke
         CHECK(r.server_subject == c.subject);
         CHECK(r.server_key_type == c.key);
         CHECK(r.verified_peer_subject == "client.test");
+    }
+    // Fallbacks to the first certificate are counted: no name once, unknown names twice.
+    const auto& counters = ward::tls::context_counters("peer");
+    CHECK(counters.sni_fallback[static_cast<std::size_t>(ward::tls::SniFallback::no_name)] == 1);
+    CHECK(counters.sni_fallback[static_cast<std::size_t>(ward::tls::SniFallback::unknown_name)] == 2);
+    // As a client (an s2s stream ward originates), the context presents the certificate that
+    // names the stream's `from` domain; the first when none does.
+    for (const auto& [local, subject] : std::vector<std::pair<std::string, std::string>>{
+             {"b.example", "CN=b.example, O=ward"},
+             {"XMPP.a.example", "CN=a.example, O=ward"},
+             {"x.wild.example", "CN=wild.example, O=ward"},
+             {"nobody.example", "CN=a.example, O=ward"},
+             {"", "CN=a.example, O=ward"}}) {
+        CAPTURE(local);
+        auto ssl = loaded.context("peer").new_client("remote.example", local);
+        REQUIRE(ssl);
+        REQUIRE(SSL_get_certificate(ssl.get()));
+        CHECK(ward::tls::subject_oneline(SSL_get_certificate(ssl.get())) == subject);
     }
     // An RSA-only client asking for a name that has only an ECDSA certificate is not given
     // another name's RSA certificate: the handshake fails.

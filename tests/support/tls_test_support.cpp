@@ -139,15 +139,15 @@ void TestPki::trust(const CertFiles& files) {
     REQUIRE_MESSAGE(!ec, "cannot copy " << files.cert.string() << " into the trust store: " << ec.message());
 }
 
-fs::path TestPki::write_ca_crl(const std::vector<long>& revoked_serials) {
+fs::path TestPki::write_ca_crl(const std::vector<long>& revoked_serials, long next_update_days) {
     using UniqueAsn1Time = std::unique_ptr<ASN1_TIME, tls::OpensslDeleter<ASN1_TIME_free>>;
     using UniqueAsn1Integer = std::unique_ptr<ASN1_INTEGER, tls::OpensslDeleter<ASN1_INTEGER_free>>;
 
     tls::UniqueX509Crl crl(X509_CRL_new());
     REQUIRE(crl);
     const std::time_t now = std::time(nullptr);
-    UniqueAsn1Time last_update(ASN1_TIME_adj(nullptr, now, 0, -3600));
-    UniqueAsn1Time next_update(ASN1_TIME_adj(nullptr, now, 30, 0));
+    UniqueAsn1Time last_update(ASN1_TIME_adj(nullptr, now, next_update_days < 0 ? next_update_days - 1 : 0, -3600));
+    UniqueAsn1Time next_update(ASN1_TIME_adj(nullptr, now, static_cast<int>(next_update_days), 0));
     REQUIRE(last_update);
     REQUIRE(next_update);
     bool ok = X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1 &&

@@ -85,8 +85,8 @@ public:
     void trust(const CertFiles& files);
 
     // Writes trust/ca-crl.pem: a v2 CRL signed by the CA, valid now, revoking nothing (or the
-    // given serials).
-    fs::path write_ca_crl(const std::vector<long>& revoked_serials = {});
+    // given serials); its nextUpdate `next_update_days` from now (negative: out of date).
+    fs::path write_ca_crl(const std::vector<long>& revoked_serials = {}, long next_update_days = 30);
 
 private:
     fs::path dir_;
