@@ -312,3 +312,36 @@ TEST_CASE("xmpp s2s outbound: a remote that offers no STARTTLS never gets the st
     REQUIRE(remote.wait_until([&] { return remote.peer_closed(); }));
     CHECK(remote.received().ends_with("version='1.0'></stream:stream>"));
 }
+
+TEST_CASE("xmpp s2s outbound: a stream from each domain presents the certificate naming it and the remote accepts it") {
+    // ward A serves a.example and a2.example, each with its own certificate; ward B checks that
+    // the client certificate names the stream's `from` domain (RFC 6120 section 13.7.2).
+    S2sSetup b;
+    b.pki.issue("a", server_spec({"a.example"}, {"a.example"}));
+    b.pki.issue("a2", server_spec({"a2.example"}, {"a2.example"}));
+    write_text_file(b.dir.path() / "ward-a.yaml",
+                    "certificates: { a: { cert: a.pem, key: a.key }, a2: { cert: a2.pem, key: a2.key } }\n"
+                    "trust_stores: { trust: { dir: trust } }\n"
+                    "tls_contexts:\n  out: { certificates: [a, a2], trust_store: trust }\n"
+                    "metrics: { enabled: false }\nworkers: 1\n"
+                    "listeners:\n"
+                    "  - name: out\n    protocol: xmpp-server-outbound\n    bind: '127.0.0.1:0'\n"
+                    "    tls_context: out\n    xmpp: { domains: [a.example, a2.example], routes: { b.example: "
+                    "'127.0.0.1:" + std::to_string(b.ward->port("s2s")) + "' } }\n");
+    RunningWard a(b.dir.path() / "ward-a.yaml");
+    auto& backend = b.backend;
+    int connections = 0;
+    for (const std::string from : {"a2.example", "a.example"}) {
+        INFO(from);
+        ++connections;
+        const int fd = connect_tcp(a.port("out"));
+        REQUIRE(fd >= 0);
+        const std::string header =
+            "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+            "xmlns:db='jabber:server:dialback' from='" + from + "' to='b.example' version='1.0'>";
+        REQUIRE(send_raw(fd, header));
+        // ward B let the stream through to its backend: the certificate named `from`.
+        REQUIRE(backend.wait_until([&] { return backend.connections() == connections && backend.received().ends_with(header); }));
+        ::close(fd);
+    }
+}
