@@ -75,8 +75,8 @@ void check_config(Config& config, Diagnostics& diag) {
         }
         if (c.ocsp.staple && c.certificate.empty())
             diag.error(config.mark(at("ocsp")), at("ocsp"), "ocsp.staple needs a certificate to staple for");
-        if (c.ocsp.refresh < std::chrono::seconds(1))
-            diag.error(config.mark(at("ocsp.refresh")), at("ocsp.refresh"), "refresh must be at least 1s");
+        if (c.ocsp.refresh < std::chrono::seconds(1) || c.ocsp.refresh > std::chrono::hours(24 * 7))
+            diag.error(config.mark(at("ocsp.refresh")), at("ocsp.refresh"), "refresh must be between 1s and 168h");
         const auto& rev = c.revocation;
         if (rev.ocsp != OcspCheck::off && c.verify_peer == VerifyPeer::none)
             diag.error(config.mark(at("revocation.ocsp")), at("revocation.ocsp"),
@@ -88,8 +88,8 @@ void check_config(Config& config, Diagnostics& diag) {
         if (rev.timeout < std::chrono::milliseconds(100) || rev.timeout > std::chrono::seconds(30))
             diag.error(config.mark(at("revocation.timeout")), at("revocation.timeout"),
                        "timeout must be between 100ms and 30s");
-        if (rev.cache < std::chrono::seconds(1))
-            diag.error(config.mark(at("revocation.cache")), at("revocation.cache"), "cache must be at least 1s");
+        if (rev.cache < std::chrono::seconds(1) || rev.cache > std::chrono::hours(24 * 7))
+            diag.error(config.mark(at("revocation.cache")), at("revocation.cache"), "cache must be between 1s and 168h");
         if (c.min_version > c.max_version) {
             diag.error(config.mark(at("min_version")), at("min_version"),
                         std::string(to_string(c.min_version)) + " is above max_version " +

@@ -121,14 +121,15 @@ UniqueSsl Context::new_server() const {
     return ssl;
 }
 
-void Staples::set(std::size_t i, std::shared_ptr<const std::string> der) {
+void Staples::set(std::size_t i, std::shared_ptr<const std::string> der, std::int64_t valid_until) {
     std::lock_guard lock(mutex_);
-    if (i < responses_.size()) responses_[i] = std::move(der);
+    if (i < responses_.size()) responses_[i] = {std::move(der), valid_until};
 }
 
-std::shared_ptr<const std::string> Staples::get(std::size_t i) const {
+std::shared_ptr<const std::string> Staples::get(std::size_t i, std::int64_t now) const {
     std::lock_guard lock(mutex_);
-    return i < responses_.size() ? responses_[i] : nullptr;
+    if (i >= responses_.size() || responses_[i].valid_until <= now) return nullptr;
+    return responses_[i].der;
 }
 
 // The server's status_request callback: the response for the certificate OpenSSL chose (after
@@ -139,7 +140,7 @@ int Context::on_status_request(SSL* ssl, void* arg) {
     if (!chosen || !context->staples_) return SSL_TLSEXT_ERR_NOACK;
     for (std::size_t i = 0; i < context->presented_.size(); ++i) {
         if (context->presented_[i].leaf.get() != chosen) continue;
-        auto der = context->staples_->get(i);
+        auto der = context->staples_->get(i, static_cast<std::int64_t>(std::time(nullptr)));
         if (!der || der->empty()) return SSL_TLSEXT_ERR_NOACK;
         auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(der->size()));
         if (!copy) return SSL_TLSEXT_ERR_NOACK;
@@ -424,6 +425,10 @@ void ContextBuilder::present(Context& context, const config::TlsContext& c, cons
             diag_.error(config_.mark(cert_path), cert_path,
                         "OCSP stapling needs the issuer's certificate after the leaf in this file (a request names "
                         "the issuer's key)");
+        else if (X509_check_issued(p.issuer.get(), p.leaf.get()) != X509_V_OK)
+            diag_.error(config_.mark(cert_path), cert_path,
+                        "OCSP stapling needs the issuer's certificate after the leaf in this file, but " +
+                            subject_of(p.issuer.get()) + " did not issue " + subject_of(p.leaf.get()));
     }
     context.presented_.push_back(std::move(p));
 }

@@ -3,6 +3,7 @@
 // Turns a configured TLS context into an OpenSSL SSL_CTX: certificate chain and key, versions,
 // ciphers, groups, signature algorithms, trust store and peer verification, all under the
 // security mode's rules. Every problem is reported with the file:line:col of the setting.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,12 +34,17 @@ struct PresentedCertificate {
 class Staples {
 public:
     explicit Staples(std::size_t n) : responses_(n) {}
-    void set(std::size_t i, std::shared_ptr<const std::string> der);
-    std::shared_ptr<const std::string> get(std::size_t i) const;
+    // `valid_until` (Unix seconds): past it the response is not stapled, whatever the stapler does.
+    void set(std::size_t i, std::shared_ptr<const std::string> der, std::int64_t valid_until);
+    std::shared_ptr<const std::string> get(std::size_t i, std::int64_t now) const;
 
 private:
+    struct Response {
+        std::shared_ptr<const std::string> der;
+        std::int64_t valid_until = 0;
+    };
     mutable std::mutex mutex_;
-    std::vector<std::shared_ptr<const std::string>> responses_;
+    std::vector<Response> responses_;
 };
 
 // A built context. Immutable and shared by every connection that uses it; an SSL made from it

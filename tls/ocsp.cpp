@@ -96,6 +96,7 @@ struct OcspQuery::State {
     UniqueOcspRequest request;
     UniqueOcspCertId id;  // the request's copy is inside `request`; this one is for the lookup
     UniqueX509 issuer;
+    UniqueX509 cert;
     bool nonce = false;
 };
 
@@ -123,6 +124,8 @@ std::optional<OcspQuery> OcspQuery::make(X509* cert, X509* issuer, bool with_non
     if (with_nonce && OCSP_request_add1_nonce(s.request.get(), nullptr, -1) == 1) s.nonce = true;
     X509_up_ref(issuer);
     s.issuer.reset(issuer);
+    X509_up_ref(cert);
+    s.cert.reset(cert);
     unsigned char* der = nullptr;
     const int n = i2d_OCSP_REQUEST(s.request.get(), &der);
     if (n <= 0) {
@@ -134,7 +137,7 @@ std::optional<OcspQuery> OcspQuery::make(X509* cert, X509* issuer, bool with_non
     return q;
 }
 
-OcspResult OcspQuery::check(std::string_view response, std::int64_t now) const {
+OcspResult OcspQuery::check(std::string_view response, std::int64_t now, std::int64_t max_age) const {
     OcspResult out;
     auto fail = [&](std::string why) {
         clear_openssl_errors();
@@ -162,8 +165,13 @@ OcspResult OcspQuery::check(std::string_view response, std::int64_t now) const {
     UniqueX509Stack issuer(sk_X509_new_null());
     X509_up_ref(state_->issuer.get());
     sk_X509_push(issuer.get(), state_->issuer.get());
-    if (OCSP_basic_verify(basic.get(), issuer.get(), store.get(), 0) <= 0)
+    // OCSP_NOEXPLICIT: the issuer's trust settings in a PEM never make it a responder for others.
+    if (OCSP_basic_verify(basic.get(), issuer.get(), store.get(), OCSP_NOEXPLICIT) <= 0)
         return fail(openssl_error("the response's signature does not verify against the issuer"));
+    X509* signer = nullptr;
+    if (OCSP_resp_get0_signer(basic.get(), &signer, issuer.get()) == 1 && signer &&
+        X509_cmp(signer, state_->cert.get()) == 0)
+        return fail("the response is signed by the certificate it is about");
 
     int status = -1, reason = -1;
     ASN1_GENERALIZEDTIME *revoked_at = nullptr, *this_update = nullptr, *next_update = nullptr;
@@ -176,6 +184,8 @@ OcspResult OcspQuery::check(std::string_view response, std::int64_t now) const {
     if (out.this_update == 0 || out.this_update > now + leeway) return fail("the response is dated in the future");
     if (out.next_update != 0 && out.next_update + leeway < now) return fail("the response is out of date");
     if (out.next_update != 0 && out.next_update < out.this_update) return fail("the response's times are inverted");
+    if (out.next_update == 0 && out.this_update + max_age < now)
+        return fail("the response gives no nextUpdate and is older than " + std::to_string(max_age) + "s");
     switch (status) {
         case V_OCSP_CERTSTATUS_GOOD: out.status = OcspStatus::good; break;
         case V_OCSP_CERTSTATUS_REVOKED:

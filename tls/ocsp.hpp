@@ -53,9 +53,11 @@ public:
 
     const std::string& der() const { return der_; }
     // Checks a DER response: successful, signed by the issuer or a responder it delegated to
-    // (id-kp-OCSPSigning), the nonce echoed when the responder echoes one, the times current
-    // (five minutes' leeway), and the status of this certificate. `now`: Unix seconds.
-    OcspResult check(std::string_view response, std::int64_t now) const;
+    // (id-kp-OCSPSigning; never the certificate asked about), the nonce echoed when the responder
+    // echoes one, the times current (five minutes' leeway; a response without nextUpdate no
+    // older than `max_age` seconds, so an old one cannot be replayed forever), and the status of
+    // this certificate. `now`: Unix seconds.
+    OcspResult check(std::string_view response, std::int64_t now, std::int64_t max_age) const;
 
 private:
     OcspQuery() = default;

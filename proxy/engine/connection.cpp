@@ -22,6 +22,13 @@ void Connection::on_connected() {
 
 void Connection::attach_tls(tls::UniqueSsl ssl) {
     ssl_ = std::move(ssl);
+    if (!ssl_) {
+        // No TLS state could be made: the connection must never carry a byte in the clear.
+        tls_error_ = tls::openssl_error("cannot make a TLS connection state");
+        error_code ec;
+        socket_.close(ec);
+        return;
+    }
     SSL_set_fd(ssl_.get(), socket_.native_handle());
 }
 
@@ -64,6 +71,7 @@ awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, 
 }
 
 awaitable<error_code> Connection::handshake() {
+    if (!ssl_) co_return make_error_code(Errc::tls_handshake_failed);
     for (;;) {
         ERR_clear_error();
         const int r = SSL_do_handshake(ssl_.get());

@@ -44,14 +44,17 @@ std::string Stapler::key_of(const tls::PresentedCertificate& p) {
 }
 
 bool Stapler::usable(const Entry& e) const {
-    return e.der && (e.next_update == 0 || e.next_update > now_seconds());
+    return e.der && e.valid_until > now_seconds();
 }
 
 void Stapler::publish(const tls::Context& context, std::size_t i) {
     auto* staples = context.staples();
     if (!staples) return;
     auto it = cache_.find(key_of(context.presented()[i]));
-    staples->set(i, it != cache_.end() && usable(it->second) ? it->second.der : nullptr);
+    if (it != cache_.end() && usable(it->second))
+        staples->set(i, it->second.der, it->second.valid_until);
+    else
+        staples->set(i, nullptr, 0);
 }
 
 void Stapler::record(const tls::Context& context, std::size_t i, bool fetched, const std::string& body,
@@ -64,10 +67,11 @@ void Stapler::record(const tls::Context& context, std::size_t i, bool fetched, c
     std::string why = error;
     if (fetched) {
         auto query = request_for(p).query;
-        const auto result = query ? query->check(body, now) : tls::OcspResult{};
+        const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(context.stapling().refresh).count();
+        const auto result = query ? query->check(body, now, max_age) : tls::OcspResult{};
         if (result.status == tls::OcspStatus::good) {
             e.der = std::make_shared<const std::string>(body);
-            e.next_update = result.next_update;
+            e.valid_until = result.next_update != 0 ? result.next_update : result.this_update + max_age;
             e.failures = 0;
             auto refresh = std::chrono::duration_cast<clock::duration>(context.stapling().refresh);
             if (result.next_update != 0) {
@@ -176,9 +180,9 @@ awaitable<void> Stapler::run() {
                     publish(*context, i);  // also drops one that went out of date
                     const auto& e = cache_[key];
                     next = std::min(next, e.due);
-                    if (e.der && e.next_update != 0)
+                    if (e.der)
                         next = std::min(next, clock::now() + std::chrono::seconds(std::max<std::int64_t>(
-                                                                 1, e.next_update - now_seconds())));
+                                                                 1, e.valid_until - now_seconds())));
                 }
             }
         }

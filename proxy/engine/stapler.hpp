@@ -37,7 +37,7 @@ private:
     using clock = std::chrono::steady_clock;
     struct Entry {
         std::shared_ptr<const std::string> der;  // the last good response
-        std::int64_t next_update = 0;            // its nextUpdate (Unix seconds; 0: none given)
+        std::int64_t valid_until = 0;            // its nextUpdate, or thisUpdate + refresh when it gives none
         clock::time_point due{};                 // when to fetch again
         unsigned failures = 0;                   // in a row
         bool in_flight = false;

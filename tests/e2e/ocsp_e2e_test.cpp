@@ -271,3 +271,37 @@ TEST_CASE("ocsp e2e: peers' certificates - revoked refused - good let in - unkno
     CHECK(metric(metrics, R"(ward_tls_peer_revocation_soft_fail_total{context="prefer"})") == 2);
     CHECK(backend.connections() == 4);  // the refused peers never reached it
 }
+
+TEST_CASE("ocsp e2e: a must-staple certificate - ward does not start without a response - starts with one") {
+    OcspPki p;
+    auto responder = std::make_unique<Responder>(p.pki);
+    p.issue("server", "/CN=server.test", "1001",
+            "subjectAltName=DNS:server.test\nextendedKeyUsage=serverAuth\ntlsfeature=status_request\n"
+            "authorityInfoAccess=OCSP;URI:http://127.0.0.1:" + std::to_string(responder->port) + "/\n");
+    ward::test::write_text_file(p.pki / "server-chain.pem", ward::test::read_text_file(p.pki / "server.pem") +
+                                                                ward::test::read_text_file(p.pki / "ca.pem"));
+    ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
+    const std::string yaml =
+        "certificates:\n"
+        "  server: { cert: pki/server-chain.pem, key: pki/server.key }\n"
+        "tls_contexts:\n"
+        "  stapled: { certificate: server, verify_peer: none, ocsp: { staple: true } }\n"
+        "listeners:\n"
+        "  - { name: edge, protocol: tls, bind: 127.0.0.1:0, backends: [" + backend.endpoint() +
+        "], tls_context: stapled }\n"
+        "metrics: { enabled: false }\n";
+    const auto config = ward::e2e::write_config(p.dir.path(), yaml);
+    {
+        WardProcess ward(config);
+        INFO(ward.log());
+        const auto stapled = s_client_status(ward.port("edge"), p.pki / "ca.pem");
+        INFO(stapled);
+        CHECK(contains(stapled, "Cert Status: good"));
+    }
+    responder.reset();
+    const auto r = ward::test::run_process({ward::test::ward_binary(), "run", "-c", config.string()}, 30s);
+    INFO(r.out << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(contains(r.out + r.err, "certificate 'server' is must-staple and no valid OCSP response was had from http://127.0.0.1:"));
+    CHECK_FALSE(contains(r.out + r.err, "ward started"));
+}

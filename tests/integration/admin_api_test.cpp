@@ -16,6 +16,7 @@
 #include "proxy/ops/accounts.hpp"
 #include "proxy/ops/audit.hpp"
 #include "tests/integration/admin_client.hpp"
+#include "tests/support/net_test_support.hpp"
 #include "tests/support/running_ward.hpp"
 #include "tests/support/tls_test_support.hpp"
 
@@ -321,7 +322,8 @@ TEST_CASE("admin - a change that fails the full check is refused with its diagno
                     {{"If-Match", w.etag(a)}});
     CHECK(r.status == 422);
     boost::json::array diagnostics;  // the errors (a warning says example.org is not in server's names)
-    for (const auto& d : r.json().at("diagnostics").as_array())
+    const auto body = r.json();
+    for (const auto& d : body.at("diagnostics").as_array())
         if (str(d.as_object().at("severity")) == "error") diagnostics.push_back(d);
     REQUIRE(diagnostics.size() == 1);
     CHECK(str(diagnostics[0].as_object().at("path")) == "tls_contexts.peers.peer_subjects[0]");
@@ -928,4 +930,22 @@ TEST_CASE("admin - a mode change can be checked without writing - the audit chai
     auto again = a.call("GET", "/api/v1/audit/verify").json();
     CHECK(again.at("verified_at") == verify.at("verified_at"));
     CHECK(again.at("records") == verify.at("records"));
+}
+
+TEST_CASE("admin - a client certificate is checked for revocation like any peer's") {
+    // A responder that is gone: with `require`, no answer refuses the administrator's
+    // certificate before a byte of a request is read.
+    std::uint16_t gone = 0;
+    {
+        test::TcpBackend responder(test::TcpBackend::Mode::capture);
+        gone = responder.port();
+    }
+    AdminWard::Setup setup;
+    setup.admin_context = "{ certificate: server, trust_store: peers, peer_subjects: [alice], verify_peer: required, "
+                          "revocation: { ocsp: require, timeout: 1s, responder_override: 'http://127.0.0.1:" +
+                          std::to_string(gone) + "/' } }";
+    setup.subjects = "  - { subject: alice, description: administrator }\n";
+    AdminWard w(setup);
+    const auto alice_cert = w.pki.issue("alice", test::TestPki::client_spec("alice"));
+    CHECK_THROWS(w.client(&alice_cert).call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})"));
 }

@@ -3,7 +3,17 @@
 // (made here with OpenSSL's responder API: signed by the CA, by a stranger, with another nonce,
 // out of date, revoked), the cache's bound, and what `ward check` says about ocsp, revocation,
 // CRLs and certificate names, each at its file:line:col.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <ctime>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -11,8 +21,11 @@
 
 #include "config/loader.hpp"
 #include "config/writer.hpp"
+#include "tests/support/net_test_support.hpp"
+#include "tests/support/running_ward.hpp"
 #include "tests/support/tls_test_support.hpp"
 #include "tls/ocsp.hpp"
+#include "tls/tls_counters.hpp"
 #include "tls/x509.hpp"
 
 namespace {
@@ -87,6 +100,75 @@ std::unique_ptr<OCSP_REQUEST, tls::OpensslDeleter<OCSP_REQUEST_free>> request_of
 
 std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
+// An OCSP responder in the test: answers every POST with what `answer()` returns (DER), over
+// HTTP/1.1, one request per connection.
+class FakeResponder {
+public:
+    explicit FakeResponder(std::function<std::string()> answer) : answer_(std::move(answer)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(fd_, 16) == 0);
+        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        port_ = ntohs(a.sin_port);
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~FakeResponder() {
+        stop_ = true;
+        thread_.join();
+        ::close(fd_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+    int requests() const { return requests_.load(); }
+    void set_answer(std::function<std::string()> answer) {
+        std::lock_guard lock(mutex_);
+        answer_ = std::move(answer);
+    }
+
+private:
+    void loop() {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 20) <= 0) continue;
+            const int c = ::accept(fd_, nullptr, nullptr);
+            if (c < 0) continue;
+            std::string in;
+            char buf[4096];
+            for (;;) {
+                const auto head = in.find("\r\n\r\n");
+                const auto length = in.find("Content-Length: ");
+                if (head != std::string::npos && length != std::string::npos &&
+                    in.size() - head - 4 >= std::stoul(in.substr(length + 16)))
+                    break;
+                const auto n = ::recv(c, buf, sizeof buf, 0);
+                if (n <= 0) break;
+                in.append(buf, static_cast<std::size_t>(n));
+            }
+            ++requests_;
+            std::string der;
+            {
+                std::lock_guard lock(mutex_);
+                der = answer_();
+            }
+            const std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: " +
+                                    std::to_string(der.size()) + "\r\nConnection: close\r\n\r\n" + der;
+            (void)::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+            ::close(c);
+        }
+    }
+
+    std::function<std::string()> answer_;
+    std::mutex mutex_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> requests_{0};
+    std::thread thread_;
+};
+
 }  // namespace
 
 TEST_CASE("ocsp: responder URLs - only http - with port and path") {
@@ -152,50 +234,56 @@ TEST_CASE("ocsp: a response is believed only when signed by the issuer or its de
     SUBCASE("good, revoked and unknown - with the nonce echoed or absent") {
         ResponseSpec good;
         good.echo_nonce_of = request.get();
-        auto r = query->check(respond(peer.get(), ca.get(), by_ca, good), now());
+        auto r = query->check(respond(peer.get(), ca.get(), by_ca, good), now(), 3600);
         CHECK(r.status == tls::OcspStatus::good);
         CHECK(r.next_update > now());
         ResponseSpec revoked;
         revoked.status = V_OCSP_CERTSTATUS_REVOKED;
-        r = query->check(respond(peer.get(), ca.get(), by_ca, revoked), now());
+        r = query->check(respond(peer.get(), ca.get(), by_ca, revoked), now(), 3600);
         CHECK(r.status == tls::OcspStatus::revoked);
         CHECK(r.why == "revoked (keyCompromise)");
         ResponseSpec unknown;
         unknown.status = V_OCSP_CERTSTATUS_UNKNOWN;
-        CHECK(query->check(respond(peer.get(), ca.get(), by_ca, unknown), now()).status == tls::OcspStatus::unknown);
+        CHECK(query->check(respond(peer.get(), ca.get(), by_ca, unknown), now(), 3600).status == tls::OcspStatus::unknown);
         ResponseSpec no_next;
         no_next.next_update = 0;
-        r = query->check(respond(peer.get(), ca.get(), by_ca, no_next), now());
+        r = query->check(respond(peer.get(), ca.get(), by_ca, no_next), now(), 3600);
         CHECK(r.status == tls::OcspStatus::good);
         CHECK(r.next_update == 0);
+        // Without nextUpdate, an old answer is not believed: it could be a replay from before
+        // the revocation.
+        no_next.this_update = -7200;
+        r = query->check(respond(peer.get(), ca.get(), by_ca, no_next), now(), 3600);
+        CHECK(r.status == tls::OcspStatus::invalid);
+        CHECK(r.why == "the response gives no nextUpdate and is older than 3600s");
     }
     SUBCASE("refused: another nonce - a stranger's signature - a delegate without OCSPSigning - out of date - from the future - garbage") {
         ResponseSpec other;
         other.other_nonce = true;
-        auto r = query->check(respond(peer.get(), ca.get(), by_ca, other), now());
+        auto r = query->check(respond(peer.get(), ca.get(), by_ca, other), now(), 3600);
         CHECK(r.status == tls::OcspStatus::invalid);
         CHECK(r.why == "the response's nonce is not ours");
-        r = query->check(respond(peer.get(), ca.get(), {untrusted.get(), untrusted_key.get()}, {}), now());
+        r = query->check(respond(peer.get(), ca.get(), {untrusted.get(), untrusted_key.get()}, {}), now(), 3600);
         CHECK(r.status == tls::OcspStatus::invalid);
         CHECK(r.why.rfind("the response's signature does not verify against the issuer", 0) == 0);
-        r = query->check(respond(peer.get(), ca.get(), {delegate.get(), delegate_key.get()}, {}), now());
+        r = query->check(respond(peer.get(), ca.get(), {delegate.get(), delegate_key.get()}, {}), now(), 3600);
         CHECK(r.status == tls::OcspStatus::invalid);
         ResponseSpec stale;
         stale.this_update = -7200;
         stale.next_update = -3600;
-        r = query->check(respond(peer.get(), ca.get(), by_ca, stale), now());
+        r = query->check(respond(peer.get(), ca.get(), by_ca, stale), now(), 3600);
         CHECK(r.why == "the response is out of date");
         ResponseSpec future;
         future.this_update = 3600;
-        r = query->check(respond(peer.get(), ca.get(), by_ca, future), now());
+        r = query->check(respond(peer.get(), ca.get(), by_ca, future), now(), 3600);
         CHECK(r.why == "the response is dated in the future");
-        CHECK(query->check("not der", now()).why == "not an OCSP response");
+        CHECK(query->check("not der", now(), 3600).why == "not an OCSP response");
         const auto valid = respond(peer.get(), ca.get(), by_ca, {});
-        CHECK(query->check(valid + "x", now()).why == "not an OCSP response");  // trailing bytes
+        CHECK(query->check(valid + "x", now(), 3600).why == "not an OCSP response");  // trailing bytes
         // A response about another certificate of the same CA says nothing about this one.
         auto other_query = tls::OcspQuery::make(delegate.get(), ca.get(), false);
         REQUIRE(other_query);
-        CHECK(other_query->check(valid, now()).why == "the response says nothing about this certificate");
+        CHECK(other_query->check(valid, now(), 3600).why == "the response says nothing about this certificate");
     }
 }
 
@@ -353,4 +441,97 @@ TEST_CASE("ocsp config: each mistake at its file:line:col") {
                                        ": warning: listeners[0].xmpp.domains[1]: no certificate of context 'peer' names "
                                        "'other.example': servers and clients checking the domain will refuse it"});
     }
+}
+
+TEST_CASE("ocsp revocation: handshakes waiting on one certificate share one request to its responder") {
+    TempDir dir("ocsp-engine");
+    TestPki pki(dir.path());
+    ward::test::TcpBackend responder(ward::test::TcpBackend::Mode::capture);
+    ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
+    auto spec = TestPki::client_spec("peer.test");
+    spec.ocsp_url = "http://" + responder.endpoint() + "/";
+    const auto peer_files = pki.issue("peer", spec);
+    const auto yaml = config_yaml("    revocation: { ocsp: require, timeout: 8s }\n") +
+                      "workers: 1\nmetrics: { enabled: false }\n"
+                      "listeners:\n  - { name: edge, protocol: tls, bind: 127.0.0.1:0, backends: [" +
+                      backend.endpoint() + "], tls_context: peer, limits: { handshake_timeout: 10s } }\n";
+    ward::test::write_text_file(dir.path() / "ward.yaml", yaml);
+    ward::test::RunningWard w(dir.path() / "ward.yaml");
+    auto ctx = ward::test::make_peer_ctx(ward::test::client_options(pki, &peer_files));
+    std::vector<std::unique_ptr<ward::test::TlsClient>> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(std::make_unique<ward::test::TlsClient>(w.port("edge"), ctx.get()));
+        REQUIRE_MESSAGE(clients.back()->ok(), clients.back()->error());
+        REQUIRE(clients.back()->send("ping" + std::to_string(i)));
+    }
+    // All three wait on ward's check (none reached the backend), with one request out.
+    auto metrics = w.server().metrics().listener("edge", "tls");
+    REQUIRE(responder.wait_until([&] { return metrics->handshakes_in_flight.load() == 3 && responder.received().size() > 0; }));
+    REQUIRE(responder.wait_until([&] {
+        const auto r = responder.received();
+        const auto head = r.find("\r\n\r\n");
+        const auto length = r.find("Content-Length: ");
+        return head != std::string::npos && length != std::string::npos &&
+               r.size() - head - 4 == std::stoul(r.substr(length + 16));
+    }));
+    CHECK(responder.connections() == 1);
+    CHECK(backend.connections() == 0);
+    CHECK(responder.received().rfind("POST / HTTP/1.1\r\n", 0) == 0);
+    CHECK(responder.received().find("Content-Type: application/ocsp-request\r\n") != std::string::npos);
+
+    auto peer = cert_of(peer_files.cert);
+    auto ca = cert_of(pki.ca().cert);
+    auto ca_key = key_of(pki.ca().key);
+    const auto der = respond(peer.get(), ca.get(), {ca.get(), ca_key.get()}, {});
+    REQUIRE(responder.send("HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: " +
+                           std::to_string(der.size()) + "\r\n\r\n" + der));
+    for (int i = 0; i < 3; ++i) CHECK(clients[i]->read(5) == "ping" + std::to_string(i));
+    CHECK(responder.connections() == 1);
+    CHECK(backend.connections() == 3);
+}
+
+TEST_CASE("ocsp revocation: a session resumed after its certificate was revoked is refused") {
+    TempDir dir("ocsp-engine");
+    TestPki pki(dir.path());
+    ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
+    const auto peer_files = pki.issue("peer", TestPki::client_spec("peer.test"));
+    auto peer = cert_of(peer_files.cert);
+    auto ca = cert_of(pki.ca().cert);
+    auto ca_key = key_of(pki.ca().key);
+    const Responder by_ca{ca.get(), ca_key.get()};
+    ResponseSpec good;
+    ResponseSpec revoked;
+    revoked.status = V_OCSP_CERTSTATUS_REVOKED;
+    FakeResponder responder([&] { return respond(peer.get(), ca.get(), by_ca, good); });
+    const auto yaml = config_yaml("    revocation: { ocsp: require, timeout: 2s, responder_override: '" +
+                                  responder.url() + "' }\n") +
+                      "workers: 1\nmetrics: { enabled: false }\n"
+                      "listeners:\n  - { name: edge, protocol: tls, bind: 127.0.0.1:0, backends: [" +
+                      backend.endpoint() + "], tls_context: peer }\n";
+    ward::test::write_text_file(dir.path() / "ward.yaml", yaml);
+    ward::test::RunningWard w(dir.path() / "ward.yaml");
+    auto ctx = ward::test::make_peer_ctx(ward::test::client_options(pki, &peer_files));
+
+    ward::test::TlsClient first(w.port("edge"), ctx.get());
+    REQUIRE_MESSAGE(first.ok(), first.error());
+    REQUIRE(first.send("one"));
+    CHECK(first.read(3) == "one");  // good; the TLS 1.3 ticket came before the echo
+    SSL_SESSION* ticket = SSL_get1_session(first.ssl());
+    REQUIRE(ticket);
+    REQUIRE(SSL_SESSION_is_resumable(ticket) == 1);
+    CHECK(responder.requests() == 1);
+
+    // Revoked now; an unchanged reload keeps the session resumable and starts a fresh cache.
+    responder.set_answer([&] { return respond(peer.get(), ca.get(), by_ca, revoked); });
+    REQUIRE(w.reload());
+    ward::test::TlsClient second(w.port("edge"), ctx.get(), ticket);
+    SSL_SESSION_free(ticket);
+    REQUIRE_MESSAGE(second.ok(), second.error());
+    CHECK(second.resumed());
+    (void)second.send("two");
+    CHECK(second.read(3).empty());  // closed before a byte reached the backend
+    CHECK(responder.requests() == 2);
+    CHECK(backend.connections() == 1);
+    const auto& counters = tls::context_counters("peer");
+    CHECK(counters.revocation[static_cast<std::size_t>(tls::RevocationResult::revoked)] == 1);
 }

@@ -342,6 +342,8 @@ TEST_CASE("xmpp s2s outbound: a stream from each domain presents the certificate
         REQUIRE(send_raw(fd, header));
         // ward B let the stream through to its backend: the certificate named `from`.
         REQUIRE(backend.wait_until([&] { return backend.connections() == connections && backend.received().ends_with(header); }));
+        REQUIRE(backend.send(cat({kBackendHeader, kBackendFeatures})));
+        CHECK(read_raw_until(fd, "</stream:features>").ends_with(kBackendFeatures));
         ::close(fd);
     }
 }

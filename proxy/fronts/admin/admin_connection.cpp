@@ -6,6 +6,7 @@
 
 #include "config/values.hpp"
 #include "proxy/engine/log.hpp"
+#include "proxy/engine/revocation.hpp"
 #include "proxy/fronts/admin/admin_service.hpp"
 #include "proxy/fronts/admin/http_io.hpp"
 #include "tls/alpn.hpp"
@@ -173,6 +174,16 @@ awaitable<void> AdminService::serve(tcp::socket socket, tcp::endpoint peer) {
     if (hs || c->expired) {
         proxy_log().info("admin [a{}] {} refused in handshake: {}", id, source,
                          c->expired ? std::string("timeout") : c->connection.tls_error());
+        c->connection.close();
+        co_return;
+    }
+    // Peers' revocation, as on every listener: before a byte of a request is read.
+    const auto until = std::chrono::steady_clock::now() + admin.request_timeout;
+    auto revocation_check = check_revocation(c->connection.ssl(), c->connection.socket().get_executor(), until);
+    const RevocationVerdict revocation = co_await std::move(revocation_check);
+    if (!revocation.allowed || c->expired) {
+        proxy_log().info("admin [a{}] {} refused after the handshake: {}", id, source,
+                         c->expired ? std::string("timeout") : revocation.why);
         c->connection.close();
         co_return;
     }
