@@ -535,3 +535,43 @@ TEST_CASE("ocsp revocation: a session resumed after its certificate was revoked 
     const auto& counters = tls::context_counters("peer");
     CHECK(counters.revocation[static_cast<std::size_t>(tls::RevocationResult::revoked)] == 1);
 }
+
+TEST_CASE("ocsp revocation: a peer that spends its handshake budget gets no benefit of the doubt") {
+    // `prefer` lets a peer in when the responder had its whole timeout and gave no answer; a peer
+    // whose slow handshake left less than that is refused, and that failure is not remembered
+    // for the certificate's next connection.
+    TempDir dir("ocsp-engine");
+    TestPki pki(dir.path());
+    ward::test::TcpBackend responder(ward::test::TcpBackend::Mode::capture);  // never answers
+    ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
+    const auto peer_files = pki.issue("peer", TestPki::client_spec("peer.test"));
+    const auto yaml = config_yaml("    revocation: { ocsp: prefer, timeout: 900ms, responder_override: 'http://" +
+                                  responder.endpoint() + "/' }\n") +
+                      "workers: 1\nmetrics: { enabled: false }\n"
+                      "listeners:\n  - { name: edge, protocol: tls, bind: 127.0.0.1:0, backends: [" +
+                      backend.endpoint() + "], tls_context: peer, limits: { handshake_timeout: 1s } }\n";
+    ward::test::write_text_file(dir.path() / "ward.yaml", yaml);
+    ward::test::RunningWard w(dir.path() / "ward.yaml");
+    auto ctx = ward::test::make_peer_ctx(ward::test::client_options(pki, &peer_files));
+
+    // The slow peer: connected, then silent for a fifth of the budget (the stimulus, not a wait
+    // for anything) before its ClientHello.
+    const int fd = ward::test::connect_tcp(w.port("edge"));
+    REQUIRE(fd >= 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ward::test::TlsClient slow(fd, ctx.get(), "server.test", "");
+    REQUIRE_MESSAGE(slow.ok(), slow.error());
+    (void)slow.send("slow");
+    CHECK(slow.read(4).empty());
+    const auto& counters = tls::context_counters("peer");
+    CHECK(counters.revocation_soft_fail.load() == 0);
+
+    // A prompt peer with the same certificate: the responder gets its whole timeout, gives no
+    // answer, and the peer is let in (soft-fail).
+    ward::test::TlsClient prompt(w.port("edge"), ctx.get());
+    REQUIRE_MESSAGE(prompt.ok(), prompt.error());
+    REQUIRE(prompt.send("fast"));
+    CHECK(prompt.read(4) == "fast");
+    CHECK(counters.revocation_soft_fail.load() == 1);
+    CHECK(responder.connections() == 2);  // the first failure was not cached
+}
