@@ -19,9 +19,20 @@ Registry& registry() {
     return r;
 }
 
-std::string label(const std::string& s) {
+template <class E, std::size_t N>
+void emit(std::string& out, const char* metric, const std::string& context, const char* key,
+          const std::array<std::atomic<std::uint64_t>, N>& values) {
+    for (std::size_t i = 0; i < N; ++i)
+        out += std::string(metric) + "{context=\"" + prometheus_label(context) + "\"," + key + "=\"" +
+               to_string(static_cast<E>(i)) + "\"} " + std::to_string(values[i].load(std::memory_order_relaxed)) +
+               "\n";
+}
+
+}  // namespace
+
+std::string prometheus_label(std::string_view value) {
     std::string out;
-    for (char c : s) {
+    for (const char c : value) {
         if (c == '\\' || c == '"') out += '\\';
         if (c == '\n') {
             out += "\\n";
@@ -31,17 +42,6 @@ std::string label(const std::string& s) {
     }
     return out;
 }
-
-template <class E, std::size_t N>
-void emit(std::string& out, const char* metric, const std::string& context, const char* key,
-          const std::array<std::atomic<std::uint64_t>, N>& values) {
-    for (std::size_t i = 0; i < N; ++i)
-        out += std::string(metric) + "{context=\"" + label(context) + "\"," + key + "=\"" +
-               to_string(static_cast<E>(i)) + "\"} " + std::to_string(values[i].load(std::memory_order_relaxed)) +
-               "\n";
-}
-
-}  // namespace
 
 const char* to_string(SniFallback v) { return v == SniFallback::no_name ? "no_sni" : "unknown_name"; }
 const char* to_string(StapleEvent v) {
@@ -80,7 +80,7 @@ std::string context_counters_text() {
         emit<SniFallback>(sni, "ward_tls_sni_default_total", name, "reason", c.sni_fallback);
         emit<StapleEvent>(staple, "ward_tls_ocsp_staple_total", name, "event", c.staple);
         emit<RevocationResult>(revocation, "ward_tls_peer_revocation_total", name, "result", c.revocation);
-        soft += "ward_tls_peer_revocation_soft_fail_total{context=\"" + label(name) + "\"} " +
+        soft += "ward_tls_peer_revocation_soft_fail_total{context=\"" + prometheus_label(name) + "\"} " +
                 std::to_string(c.revocation_soft_fail.load(std::memory_order_relaxed)) + "\n";
     });
     if (sni.empty()) return {};

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace ward::tls {
 
@@ -36,6 +37,8 @@ struct ContextCounters {
 ContextCounters& context_counters(const std::string& context);
 // Every context's counters, by name.
 void for_each_context_counters(const std::function<void(const std::string&, const ContextCounters&)>& f);
+// A label value in the Prometheus text format: backslash, double quote and line feed escaped.
+std::string prometheus_label(std::string_view value);
 // Prometheus text for all of them ("" when no context ever counted anything).
 std::string context_counters_text();
 

@@ -5,26 +5,13 @@
 
 #include "proxy/engine/log.hpp"
 #include "proxy/engine/server.hpp"
-
 #include "tls/tls_counters.hpp"
 
 namespace ward::proxy {
 
 namespace {
 
-// A label value in the Prometheus text format: backslash, double quote and line feed escaped.
-std::string label(std::string_view value) {
-    std::string out;
-    for (const char c : value) {
-        if (c == '\\' || c == '"') out += '\\';
-        if (c == '\n') {
-            out += "\\n";
-            continue;
-        }
-        out += c;
-    }
-    return out;
-}
+using tls::prometheus_label;
 
 // Presented certificates this close to their end are logged once a day.
 constexpr std::int64_t kExpiryLogDays = 14;
@@ -38,8 +25,8 @@ std::string certificate_expiry_text(const std::vector<tls::CertificateExpiry>& e
         "store a context uses, stops being valid (notAfter, Unix time).\n"
         "# TYPE ward_certificate_expiry_timestamp_seconds gauge\n";
     for (const auto& e : expiries) {
-        out += "ward_certificate_expiry_timestamp_seconds{certificate=\"" + label(e.certificate) + "\",subject=\"" +
-               label(e.subject) + "\"} " + std::to_string(e.not_after) + "\n";
+        out += "ward_certificate_expiry_timestamp_seconds{certificate=\"" + prometheus_label(e.certificate) +
+               "\",subject=\"" + prometheus_label(e.subject) + "\"} " + std::to_string(e.not_after) + "\n";
     }
     return out;
 }

@@ -125,7 +125,7 @@ bool Stapler::prefetch(const std::shared_ptr<const Snapshot>& snapshot, std::chr
         if (!context->staples()) continue;
         for (std::size_t i = 0; i < context->presented().size(); ++i) {
             auto& e = cache_[key_of(context->presented()[i])];
-            if (usable(e) && e.due > now) continue;
+            if ((usable(e) && e.due > now) || e.in_flight) continue;  // (in flight: another context's)
             any = true;
             e.in_flight = true;
             asio::co_spawn(io, fetch(snapshot, context.get(), i, io.get_executor()), [](std::exception_ptr) {});
@@ -187,6 +187,7 @@ awaitable<void> Stapler::run() {
             }
         }
         if (stopped_) break;
+        if (snapshot != snapshot_) continue;  // a reload came during the pass: look at the new one now
         wake_.expires_at(next);
         auto [ec] = co_await wake_.async_wait(use_tuple);
         (void)ec;  // a cancel is a wake-up (a reload) or stop()

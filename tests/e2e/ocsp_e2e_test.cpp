@@ -65,6 +65,12 @@ struct OcspPki {
                 pki);
     }
 
+    // <name>-chain.pem: the leaf, then its issuer (a stapling request names the issuer's key).
+    void write_chain(const std::string& name) {
+        ward::test::write_text_file(pki / (name + "-chain.pem"), ward::test::read_text_file(pki / (name + ".pem")) +
+                                                                     ward::test::read_text_file(pki / "ca.pem"));
+    }
+
     void issue_with_aia(const std::string& name, const std::string& cn, const std::string& serial, const std::string& eku,
                         std::uint16_t responder_port) {
         issue(name, "/CN=" + cn, serial,
@@ -143,9 +149,7 @@ TEST_CASE("ocsp e2e: ward staples its certificate's status - refreshes it - and 
     OcspPki p;
     auto responder = std::make_unique<Responder>(p.pki);
     p.issue_with_aia("server", "server.test", "1001", "serverAuth", responder->port);
-    // The chain file: the leaf, then its issuer (a request names the issuer's key).
-    ward::test::write_text_file(p.pki / "server-chain.pem", ward::test::read_text_file(p.pki / "server.pem") +
-                                                                ward::test::read_text_file(p.pki / "ca.pem"));
+    p.write_chain("server");
     ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
     const std::string yaml =
         "certificates:\n"
@@ -278,8 +282,7 @@ TEST_CASE("ocsp e2e: a must-staple certificate - ward does not start without a r
     p.issue("server", "/CN=server.test", "1001",
             "subjectAltName=DNS:server.test\nextendedKeyUsage=serverAuth\ntlsfeature=status_request\n"
             "authorityInfoAccess=OCSP;URI:http://127.0.0.1:" + std::to_string(responder->port) + "/\n");
-    ward::test::write_text_file(p.pki / "server-chain.pem", ward::test::read_text_file(p.pki / "server.pem") +
-                                                                ward::test::read_text_file(p.pki / "ca.pem"));
+    p.write_chain("server");
     ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
     const std::string yaml =
         "certificates:\n"
