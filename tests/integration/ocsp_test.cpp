@@ -24,6 +24,7 @@
 #include "tests/support/net_test_support.hpp"
 #include "tests/support/running_ward.hpp"
 #include "tests/support/tls_test_support.hpp"
+#include "tls/context_builder.hpp"
 #include "tls/ocsp.hpp"
 #include "tls/tls_counters.hpp"
 #include "tls/x509.hpp"
@@ -303,6 +304,18 @@ TEST_CASE("ocsp: the peers' cache keeps at most its capacity - expired entries f
     CHECK_FALSE(cache.find("a", t + 100));  // at its end
 }
 
+TEST_CASE("ocsp: a stapled response is not handed out past its end") {
+    tls::Staples staples(2);
+    auto der = std::make_shared<const std::string>("response");
+    staples.set(0, der, 1000);
+    CHECK(staples.get(0, 999) == der);
+    CHECK(staples.get(0, 1000) == nullptr);  // at its end: gone, whatever the stapler does
+    CHECK(staples.get(1, 0) == nullptr);     // never set
+    CHECK(staples.get(2, 0) == nullptr);     // out of range
+    staples.set(0, nullptr, 0);
+    CHECK(staples.get(0, 0) == nullptr);
+}
+
 TEST_CASE("ocsp config: ocsp and revocation load - round trip through the writer") {
     TempDir dir("ocsp-config");
     TestPki pki(dir.path());
@@ -345,6 +358,18 @@ TEST_CASE("ocsp config: each mistake at its file:line:col") {
               std::vector<std::string>{where(check, yaml, "server.pem") +
                                        ": error: certificates.server.cert: OCSP stapling needs the issuer's certificate "
                                        "after the leaf in this file (a request names the issuer's key)"});
+    }
+    SUBCASE("refresh and cache are bounded (the loader stops at 30 days; ward at 7)") {
+        const auto yaml = config_yaml("    ocsp: { staple: true, refresh: 700h }\n"
+                                      "    revocation: { ocsp: require, cache: 200h }\n");
+        const auto check = ward::test::check_config(dir.path(), yaml);
+        INFO(check.diagnostics.to_string());
+        CHECK(check.formatted("tls_contexts.peer.ocsp.refresh") ==
+              std::vector<std::string>{where(check, yaml, "700h") +
+                                       ": error: tls_contexts.peer.ocsp.refresh: refresh must be between 1s and 168h"});
+        CHECK(check.formatted("tls_contexts.peer.revocation.cache") ==
+              std::vector<std::string>{where(check, yaml, "200h") +
+                                       ": error: tls_contexts.peer.revocation.cache: cache must be between 1s and 168h"});
     }
     SUBCASE("a must-staple certificate in a context that does not staple") {
         auto spec = TestPki::client_spec("staple.test");
