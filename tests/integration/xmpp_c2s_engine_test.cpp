@@ -393,3 +393,18 @@ TEST_CASE("xmpp c2s: a client that vanishes without close_notify closes the back
     CHECK(s.backend.wait_until([&] { return s.backend.peer_closed(); }));
     CHECK(s.backend.received() == cat({kClientHeader, "<presence/>"}));
 }
+
+TEST_CASE("xmpp c2s: a backend that accepts and never answers gets the client a stream error at handshake_timeout") {
+    C2sSetup s(true, "{ handshake_timeout: 1s }");
+    auto client = s.starttls();
+    REQUIRE(client->send(kClientHeader));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received() == kClientHeader; }));
+    std::string got;
+    const auto started = std::chrono::steady_clock::now();
+    CHECK(client->wait_closed(10s, &got));
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    INFO(got);
+    CHECK(masked(got).rfind(kWardHeader, 0) == 0);
+    CHECK(got.find("<stream:error>") != std::string::npos);
+    CHECK(got.ends_with("</stream:stream>"));
+}
