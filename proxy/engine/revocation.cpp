@@ -204,6 +204,11 @@ private:
 
 }  // namespace
 
+bool revocation_applies(const SSL* ssl) {
+    const auto* rules = tls::peer_rules(ssl);
+    return rules && rules->revocation.ocsp != config::OcspCheck::off && SSL_get0_peer_certificate(ssl) != nullptr;
+}
+
 awaitable<RevocationVerdict> check_revocation(SSL* ssl, asio::any_io_executor ex,
                                               std::chrono::steady_clock::time_point until) {
     Plan plan = plan_for(ssl);

@@ -20,6 +20,10 @@ struct RevocationVerdict {
     std::string why;  // when refused, or when let in without an answer (prefer)
 };
 
+// Whether `ssl`'s context looks peers up by OCSP at all (the handshake path asks first, so that
+// contexts without it pay no coroutine frame).
+bool revocation_applies(const SSL* ssl);
+
 // The check for the peer of a finished handshake on `ssl`, fetching on `ex` when nothing is
 // cached, until `until` at the latest.
 awaitable<RevocationVerdict> check_revocation(SSL* ssl, asio::any_io_executor ex,

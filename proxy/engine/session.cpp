@@ -170,8 +170,11 @@ awaitable<bool> Session::tls_handshake(Connection& side) {
     const auto begin = clock::now();
     const auto ec = co_await side.handshake();
     if (!ec) {
-        auto check = check_revocation(side.ssl(), side.socket().get_executor(), negotiation_ends_);
-        const RevocationVerdict revocation = co_await std::move(check);
+        RevocationVerdict revocation;
+        if (revocation_applies(side.ssl())) {
+            auto check = check_revocation(side.ssl(), side.socket().get_executor(), negotiation_ends_);
+            revocation = co_await std::move(check);
+        }
         if (!revocation.allowed) {
             summary_.reason = make_error_code(Errc::peer_refused);
             summary_.detail = revocation.why;
