@@ -111,7 +111,7 @@ std::optional<OcspQuery> OcspQuery::make(X509* cert, X509* issuer, bool with_non
     s.request.reset(OCSP_REQUEST_new());
     // SHA-1 CertIDs are what responders index by (RFC 5019); the hash only names the issuer.
     UniqueOcspCertId id(OCSP_cert_to_id(nullptr, cert, issuer));
-    s.id.reset(OCSP_cert_to_id(nullptr, cert, issuer));
+    if (id) s.id.reset(OCSP_CERTID_dup(id.get()));
     if (!s.request || !id || !s.id) {
         clear_openssl_errors();
         return std::nullopt;

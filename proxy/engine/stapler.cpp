@@ -57,18 +57,17 @@ void Stapler::publish(const tls::Context& context, std::size_t i) {
         staples->set(i, nullptr, 0);
 }
 
-void Stapler::record(const tls::Context& context, std::size_t i, bool fetched, const std::string& body,
-                     const std::string& error) {
+void Stapler::record(const tls::Context& context, std::size_t i, const tls::OcspQuery* answered,
+                     const std::string& body, const std::string& error) {
     const auto& p = context.presented()[i];
     auto& e = cache_[key_of(p)];
     e.in_flight = false;
     auto& counters = tls::context_counters(context.name());
     const auto now = now_seconds();
     std::string why = error;
-    if (fetched) {
-        auto query = request_for(p).query;
+    if (answered) {
         const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(context.stapling().refresh).count();
-        const auto result = query ? query->check(body, now, max_age) : tls::OcspResult{};
+        const auto result = answered->check(body, now, max_age);
         if (result.status == tls::OcspStatus::good) {
             e.der = std::make_shared<const std::string>(body);
             e.valid_until = result.next_update != 0 ? result.next_update : result.this_update + max_age;
@@ -107,13 +106,13 @@ awaitable<void> Stapler::fetch(std::shared_ptr<const Snapshot> keep, const tls::
     const auto& p = context->presented()[i];
     Request r = request_for(p);
     if (!r.url || !r.query) {
-        record(*context, i, false, {}, "no OCSP request can be made for it");
+        record(*context, i, nullptr, {}, "no OCSP request can be made for it");
         co_return;
     }
     const std::string& der = r.query->der();
     auto op = fetch_ocsp(ex, *r.url, der, kFetchTimeout);
     OcspFetch f = co_await std::move(op);
-    record(*context, i, f.ok, f.body, f.error);
+    record(*context, i, f.ok ? &*r.query : nullptr, f.body, f.error);
     (void)keep;
 }
 

@@ -15,6 +15,10 @@
 #include "proxy/engine/asio.hpp"
 #include "proxy/engine/snapshot.hpp"
 
+namespace ward::tls {
+class OcspQuery;
+}
+
 namespace ward::proxy {
 
 class Stapler {
@@ -48,7 +52,9 @@ private:
     // Fetches certificate `i` of `context` (kept alive by `keep`) on `ex`.
     awaitable<void> fetch(std::shared_ptr<const Snapshot> keep, const tls::Context* context, std::size_t i,
                           asio::any_io_executor ex);
-    void record(const tls::Context& context, std::size_t i, bool fetched, const std::string& body,
+    // What a fetch brought: `answered` is the query a response came back to (null: none came,
+    // `error` says why).
+    void record(const tls::Context& context, std::size_t i, const tls::OcspQuery* answered, const std::string& body,
                 const std::string& error);
 
     asio::io_context& control_;

@@ -570,33 +570,42 @@ TEST_CASE("ocsp revocation: a peer that spends its handshake budget gets no bene
     ward::test::TcpBackend responder(ward::test::TcpBackend::Mode::capture);  // never answers
     ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
     const auto peer_files = pki.issue("peer", TestPki::client_spec("peer.test"));
-    const auto yaml = config_yaml("    revocation: { ocsp: prefer, timeout: 900ms, responder_override: 'http://" +
+    const auto other_files = pki.issue("other", TestPki::client_spec("other.test"));
+    const auto yaml = config_yaml("    revocation: { ocsp: prefer, timeout: 1500ms, responder_override: 'http://" +
                                   responder.endpoint() + "/' }\n") +
                       "workers: 1\nmetrics: { enabled: false }\n"
                       "listeners:\n  - { name: edge, protocol: tls, bind: 127.0.0.1:0, backends: [" +
-                      backend.endpoint() + "], tls_context: peer, limits: { handshake_timeout: 1s } }\n";
+                      backend.endpoint() + "], tls_context: peer, limits: { handshake_timeout: 2s } }\n";
     ward::test::write_text_file(dir.path() / "ward.yaml", yaml);
     ward::test::RunningWard w(dir.path() / "ward.yaml");
     auto ctx = ward::test::make_peer_ctx(ward::test::client_options(pki, &peer_files));
+    auto other_ctx = ward::test::make_peer_ctx(ward::test::client_options(pki, &other_files));
+    const auto& counters = tls::context_counters("peer");
 
-    // The slow peer: connected, then silent for a fifth of the budget (the stimulus, not a wait
-    // for anything) before its ClientHello.
+    // The slow peer's connection is open (its handshake budget runs from its accept) while a
+    // prompt peer with another certificate waits out the responder's whole timeout and is let in.
     const int fd = ward::test::connect_tcp(w.port("edge"));
     REQUIRE(fd >= 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ward::test::TlsClient slow(fd, ctx.get(), "server.test", "");
-    REQUIRE_MESSAGE(slow.ok(), slow.error());
-    (void)slow.send("slow");
-    CHECK(slow.read(4).empty());
-    const auto& counters = tls::context_counters("peer");
-    CHECK(counters.revocation_soft_fail.load() == 0);
-
-    // A prompt peer with the same certificate: the responder gets its whole timeout, gives no
-    // answer, and the peer is let in (soft-fail).
-    ward::test::TlsClient prompt(w.port("edge"), ctx.get());
+    ward::test::TlsClient prompt(w.port("edge"), other_ctx.get());
     REQUIRE_MESSAGE(prompt.ok(), prompt.error());
     REQUIRE(prompt.send("fast"));
     CHECK(prompt.read(4) == "fast");
     CHECK(counters.revocation_soft_fail.load() == 1);
-    CHECK(responder.connections() == 2);  // the first failure was not cached
+
+    // The slow peer handshakes only now, with less than the timeout left: refused, no soft-fail.
+    ward::test::TlsClient slow(fd, ctx.get(), "server.test", "");
+    REQUIRE_MESSAGE(slow.ok(), slow.error());
+    (void)slow.send("slow");
+    CHECK(slow.read(4).empty());
+    CHECK(counters.revocation_soft_fail.load() == 1);
+    CHECK(counters.revocation[static_cast<std::size_t>(tls::RevocationResult::unavailable)] == 2);
+
+    // Its failure was not kept: the same certificate on a prompt connection asks the responder
+    // again, which gets its whole timeout, and the peer is let in.
+    ward::test::TlsClient again(w.port("edge"), ctx.get());
+    REQUIRE_MESSAGE(again.ok(), again.error());
+    REQUIRE(again.send("again"));
+    CHECK(again.read(5) == "again");
+    CHECK(counters.revocation_soft_fail.load() == 2);
+    CHECK(responder.connections() == 3);
 }
