@@ -24,11 +24,7 @@ std::string_view trim_lws(std::string_view s) {
 }
 
 // The text of a field's value: after the colon, without the trailing CRLF.
-std::string_view value_of(std::string_view head, const Field& f) {
-    auto text = head.substr(f.begin, f.end - f.begin);
-    text = text.substr(text.find(':') + 1);
-    return trim_lws(text);
-}
+std::string_view value_of(std::string_view head, const Field& f) { return header_value(head, f); }
 
 // A value as it goes into a header line again: folding (CRLF + whitespace) becomes one space.
 std::string unfolded(std::string_view text) {

@@ -105,6 +105,12 @@ std::string_view trim_lws(std::string_view s) {
     return s;
 }
 
+}  // namespace
+
+std::string_view header_value(std::string_view head, const Field& field) { return trim_lws(field_value(head, field)); }
+
+namespace {
+
 // To = ( name-addr / addr-spec ) *( SEMI to-param ). With a name-addr the parameters follow
 // the `>`; an addr-spec cannot hold `;` of its own (RFC 3261 section 20), so its parameters
 // start at the first `;`. A quoted display-name may hold `<` or `;`, and is skipped.
@@ -153,6 +159,7 @@ std::string_view reason_phrase(int status) {
     switch (status) {
         case 400: return "Bad Request";
         case 403: return "Forbidden";
+        case 408: return "Request Timeout";
         case 430: return "Flow Failed";
         case 483: return "Too Many Hops";
         case 513: return "Message Too Large";

@@ -72,6 +72,9 @@ struct MessageHead {
 void parse_message_head(std::string_view head, bool complete, std::string_view identity_name,
                         MessageHead& out);
 
+// A field's value as written after its colon, without the surrounding whitespace and CRLFs.
+std::string_view header_value(std::string_view head, const Field& field);
+
 // The response to send back for a request that cannot be relayed, or "" when there is nobody
 // to answer. "Far enough to answer" means: the head is a request other than ACK (an ACK never
 // gets a response, RFC 3261 section 17), with at least one well-formed Via and exactly one each

@@ -2,6 +2,7 @@
 // The relay: both directions at once, each read only into a buffer taken from the worker's
 // pool while data is in flight (backpressure: never read more than was written), through the
 // direction's filter if it has one, with half-close passed on.
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "proxy/engine/session.hpp"
@@ -40,19 +41,34 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             continue;
         }
         if (ec == asio::error::eof) {
-            if (filter && filter->feed(nullptr, 0).mid_message) {
+            if (filter && !filter->watches_only() && filter->feed(nullptr, 0).mid_message) {
                 // A message cut short by the end of the stream is dropped, never forwarded.
                 summary_.detail = "stream ended inside a message";
+            }
+            if (filter) {
+                auto word = filter->source_gone(false);
+                auto say = last_word_for(to, std::move(word), from_client);
+                co_await std::move(say);
             }
             co_await to.shutdown_send();
             co_return;
         }
         if (ec) {
+            // The source failed on its own (not closed by this session): the other side hears
+            // it in its protocol where the filter knows how.
+            if (filter && from.is_open() && to.is_open()) {
+                summary_.fail(ec, std::string(from_client ? "client" : "backend") + " failed mid-stream");
+                auto word = filter->source_gone(true);
+                auto say = last_word_for(to, std::move(word), from_client);
+                const bool said = co_await std::move(say);
+                if (said) co_await to.shutdown_send();
+            }
             abort(ec);
             co_return;
         }
         last_activity_ = clock::now();
-        if (filter) {
+        if (filter && filter->watches_only()) filter->observe(buffer.data(), n);
+        if (filter && !filter->watches_only()) {
             auto out = filter->feed(buffer.data(), n);
             buffer = {};  // the filter holds what it still needs
             // Forward first, then answer the sender: the pings or the broken message came after
@@ -87,6 +103,10 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             } else if (!out.mid_message) {
                 message_deadline_.reset();
             }
+            if (const auto due = filter->due(); due && *due < deadline_) {
+                deadline_ = *due;
+                arm_timer();
+            }
             continue;
         }
         if (auto wec = co_await to.write_all(buffer.data(), n); wec) {
@@ -97,6 +117,52 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
         RelayCounters::add(counter, n);
         since_yield += n;
     }
+}
+
+awaitable<bool> Session::last_word_for(Connection& to, std::string word, bool from_client) {
+    if (word.empty()) co_return false;
+    const auto failed = co_await to.write_all(word.data(), word.size());
+    if (failed) co_return false;
+    if (from_client) {
+        summary_.bytes_from_client += word.size();
+    } else {
+        summary_.bytes_to_client += word.size();
+    }
+    co_return true;
+}
+
+namespace {
+
+awaitable<void> send_answers(std::shared_ptr<Session> session, Connection& to, std::string answers) {
+    const auto failed = co_await to.write_all(answers.data(), answers.size());
+    if (failed) co_return;
+    session->summary().bytes_to_client += &to == &session->client() ? answers.size() : 0;
+}
+
+}  // namespace
+
+std::optional<Session::clock::time_point> Session::filters_due() const {
+    std::optional<clock::time_point> due;
+    for (const auto* filter : {filter_from_client_.get(), filter_from_backend_.get()}) {
+        if (!filter) continue;
+        if (const auto d = filter->due(); d && (!due || *d < *due)) due = d;
+    }
+    return due;
+}
+
+void Session::answer_for_silent_side(clock::time_point now) {
+    // Each direction's filter answers its own sender for the requests the other side left
+    // unanswered; the writes queue behind the relay's own on that connection.
+    const auto answer = [&](StreamFilter* filter, Connection* sender) {
+        if (!filter || !sender || !sender->is_open()) return;
+        const auto d = filter->due();
+        if (!d || *d > now) return;
+        auto answers = filter->expire(now);
+        if (answers.empty()) return;
+        asio::co_spawn(worker_.io(), send_answers(shared_from_this(), *sender, std::move(answers)), asio::detached);
+    };
+    answer(filter_from_client_.get(), &client_);
+    answer(filter_from_backend_.get(), backend_ ? &*backend_ : nullptr);
 }
 
 void Session::set_filters(std::unique_ptr<StreamFilter> from_client, std::unique_ptr<StreamFilter> from_backend) {

@@ -154,6 +154,11 @@ public:
 
 private:
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
+    // A filter's last word for `to` when its source went away; true when one was written.
+    awaitable<bool> last_word_for(Connection& to, std::string word, bool from_client);
+    // The earliest request a relay filter waits on, and the answers for those that passed.
+    std::optional<clock::time_point> filters_due() const;
+    void answer_for_silent_side(clock::time_point now);
     // A connection from a load balancer the listener names in accept_proxy_protocol: its PROXY
     // v2 header, read within the negotiation's budget (and nothing after it), names the client.
     // False when it is missing or malformed (the session is over).

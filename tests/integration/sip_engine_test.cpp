@@ -346,3 +346,37 @@ TEST_CASE("sip engine: with no backend reachable the first request gets 503 Serv
     CHECK(ack->wait_closed(std::chrono::seconds(10), &nothing));
     CHECK(nothing.empty());
 }
+
+TEST_CASE("sip engine: a request the backend leaves unanswered gets 408 at message_timeout and an answered one none") {
+    SipSetup s("    sip: { message_timeout: 400ms }\n");
+    auto c = s.connect();
+    const auto begin = std::chrono::steady_clock::now();
+    REQUIRE(c->send(options_request("silent")));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received().find("Call-ID: silent") != std::string::npos; }));
+    const auto got = c->read_until("\r\n\r\n");
+    const auto waited = std::chrono::steady_clock::now() - begin;
+    CHECK(got.rfind("SIP/2.0 408 Request Timeout\r\n", 0) == 0);
+    CHECK(got.find("Call-ID: silent\r\n") != std::string::npos);
+    CHECK(got.find("CSeq: 1 OPTIONS\r\n") != std::string::npos);
+    CHECK(waited >= std::chrono::milliseconds(350));
+    CHECK(waited < std::chrono::seconds(5));
+    // The connection stays: the next request the backend answers gets its answer, and no 408.
+    REQUIRE(c->send(options_request("answered")));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received().find("Call-ID: answered") != std::string::npos; }));
+    const std::string ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKanswered\r\n"
+                           "From: <sip:a@example.net>;tag=1\r\nTo: <sip:ward.test>;tag=9\r\nCall-ID: answered\r\n"
+                           "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    REQUIRE(s.backend.send(ok));
+    CHECK(c->read_until("\r\n\r\n") == ok);
+    // A third request, answered only after the first's timeout would have passed: a 100 Trying
+    // in time keeps ward quiet; the end's own timers take over from there.
+    REQUIRE(c->send(options_request("trying")));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received().find("Call-ID: trying") != std::string::npos; }));
+    const std::string trying = "SIP/2.0 100 Trying\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKtrying\r\n"
+                               "From: <sip:a@example.net>;tag=1\r\nTo: <sip:ward.test>\r\nCall-ID: trying\r\n"
+                               "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    REQUIRE(s.backend.send(trying));
+    CHECK(c->read_until("\r\n\r\n") == trying);
+    // Twice the timeout later ward has still written nothing of its own for it.
+    CHECK(c->read_until("\r\n\r\n", std::chrono::milliseconds(800)).empty());
+}

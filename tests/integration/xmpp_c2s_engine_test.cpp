@@ -408,3 +408,49 @@ TEST_CASE("xmpp c2s: a backend that accepts and never answers gets the client a 
     CHECK(got.find("<stream:error>") != std::string::npos);
     CHECK(got.ends_with("</stream:stream>"));
 }
+
+TEST_CASE("xmpp c2s: a backend reset between stanzas ends the client's stream with remote-connection-failed") {
+    C2sSetup s;
+    auto client = s.starttls();
+    s.open_through(*client);
+    REQUIRE(s.backend.send("<message to='a@example.org'><body>one</body></message>"));
+    CHECK(client->read_until("</message>") == "<message to='a@example.org'><body>one</body></message>");
+    s.backend.reset_last();
+    std::string got;
+    CHECK(client->wait_closed(10s, &got));
+    CHECK(got == error_text("remote-connection-failed"));
+}
+
+TEST_CASE("xmpp c2s: a backend that closes without ending its stream gets the client remote-connection-failed") {
+    C2sSetup s;
+    auto client = s.starttls();
+    s.open_through(*client);
+    s.backend.close_last();
+    std::string got;
+    CHECK(client->wait_closed(10s, &got));
+    CHECK(got == error_text("remote-connection-failed"));
+}
+
+TEST_CASE("xmpp c2s: a backend that fails inside a stanza closes the client without an ill-formed error") {
+    C2sSetup s;
+    auto client = s.starttls();
+    s.open_through(*client);
+    REQUIRE(s.backend.send("<message to='a@example.org'><body>cut"));
+    CHECK(client->read_until("cut") == "<message to='a@example.org'><body>cut");
+    s.backend.reset_last();
+    std::string got;
+    CHECK(client->wait_closed(10s, &got));
+    CHECK(got.empty());
+}
+
+TEST_CASE("xmpp c2s: a backend that ends its stream properly gets no error added") {
+    C2sSetup s;
+    auto client = s.starttls();
+    s.open_through(*client);
+    REQUIRE(s.backend.send(kClose));
+    CHECK(client->read_until(kClose) == kClose);
+    s.backend.close_last();
+    std::string got;
+    CHECK(client->wait_closed(10s, &got));
+    CHECK(got.empty());
+}

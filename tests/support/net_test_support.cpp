@@ -164,6 +164,16 @@ void TcpBackend::close_last() {
     if (!fds_.empty()) ::shutdown(fds_.back(), SHUT_RDWR);
 }
 
+void TcpBackend::reset_last() {
+    std::lock_guard lock(mutex_);
+    if (fds_.empty()) return;
+    // Linux: connect() to AF_UNSPEC on a TCP socket aborts the connection with a RST and keeps
+    // the descriptor (the serving thread still owns it).
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    ::connect(fds_.back(), &unspec, sizeof unspec);
+}
+
 bool TcpBackend::wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds deadline) {
     const auto until = std::chrono::steady_clock::now() + deadline;
     std::unique_lock lock(mutex_);

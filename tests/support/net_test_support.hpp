@@ -51,6 +51,8 @@ public:
     bool send(std::string_view bytes);
     // Ends the most recent connection both ways (ward sees the close).
     void close_last();
+    // Resets the most recent connection (ward sees ECONNRESET, not an end of stream).
+    void reset_last();
     // Waits until `predicate` holds (checked after every receive, accept and close) or the
     // deadline passes; returns whether it held.
     bool wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds deadline = 10s);

@@ -11,6 +11,7 @@
 #include "config/result.hpp"
 #include "proxy/engine/stream_filter.hpp"
 #include "sip/framer.hpp"
+#include "sip/pending_requests.hpp"
 
 namespace ward::proxy {
 
@@ -30,9 +31,18 @@ struct SipEdgeRouting {
     std::function<void()> ended;  // the direction's stream ended (the peer sends no more)
 };
 
+// The requests each direction of one session forwarded and the other has not answered: a
+// direction's filter lists its own (`mine`), takes the other side's responses off `theirs`, and
+// answers its sender with 408 for those still waiting after message_timeout (the relay asks it
+// through StreamFilter::due and expire). Both null: nothing is tracked.
+struct SipWatch {
+    std::shared_ptr<sip::PendingRequests> mine;
+    std::shared_ptr<sip::PendingRequests> theirs;
+};
+
 // `from_peer`: the direction from the TLS peer; `identity` (from_peer only) enables stamping.
 Result<std::unique_ptr<StreamFilter>> make_sip_filter(const config::SipListenerOptions& options, bool from_peer,
                                                       const std::optional<SipIdentity>& identity,
-                                                      SipEdgeRouting routing = {});
+                                                      SipEdgeRouting routing = {}, SipWatch watch = {});
 
 }  // namespace ward::proxy

@@ -180,8 +180,14 @@ awaitable<void> serve_sip(Session& session) {
             co_return;
         }
     }
-    auto from_client = make_sip_filter(options, /*from_peer=*/inbound, identity, std::move(routing));
-    auto from_backend = make_sip_filter(options, /*from_peer=*/!inbound, std::nullopt);
+    // A side that leaves a request unanswered for message_timeout: ward answers 408 for it.
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.message_timeout);
+    auto client_requests = std::make_shared<sip::PendingRequests>(timeout);
+    auto backend_requests = std::make_shared<sip::PendingRequests>(timeout);
+    auto from_client = make_sip_filter(options, /*from_peer=*/inbound, identity, std::move(routing),
+                                       SipWatch{client_requests, backend_requests});
+    auto from_backend = make_sip_filter(options, /*from_peer=*/!inbound, std::nullopt, {},
+                                        SipWatch{backend_requests, client_requests});
     if (!from_client || !from_backend) {
         session.summary().fail(make_error_code(Errc::protocol_error),
                                !from_client ? from_client.error() : from_backend.error());

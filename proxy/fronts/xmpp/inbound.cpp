@@ -67,6 +67,7 @@ awaitable<void> serve_inbound(Session& s) {
         xmpp::Negotiation negotiation(base);
         std::string seen;
         std::string* record = secure ? nullptr : &seen;
+        std::unique_ptr<xmpp::StreamBoundary> plain_watch;  // the backend's stream, secure mode off
         auto actions = co_await negotiate(s, s.client(), negotiation, record);
         if (actions && actions->need_backend) {
             // Secure mode off: the backend answers the header; the client sees its features
@@ -75,7 +76,8 @@ awaitable<void> serve_inbound(Session& s) {
             const auto& header = negotiation.client_header()->raw;
             // (No co_await inside ||: GCC 12 miscompiles co_await in short-circuit operands.)
             bool opened = !(co_await s.backend().write_all(header.data(), header.size()));
-            if (opened) opened = co_await pass_opening(s, s.backend(), s.client(), /*offer_starttls=*/true);
+            plain_watch = std::make_unique<xmpp::StreamBoundary>();
+            if (opened) opened = co_await pass_opening(s, s.backend(), s.client(), /*offer_starttls=*/true, plain_watch.get());
             if (!opened) {
                 co_return;
             }
@@ -106,6 +108,7 @@ awaitable<void> serve_inbound(Session& s) {
                 co_return;
             }
             s.summary().bytes_from_client += rest.size();
+            s.set_filters(nullptr, backend_watch_filter(std::move(plain_watch)));
             co_await s.relay();
             co_return;
         }
@@ -172,7 +175,8 @@ awaitable<void> serve_inbound(Session& s) {
         co_return;
     }
     s.summary().bytes_from_client += to_backend.size();
-    if (!co_await pass_opening(s, s.backend(), s.client(), /*offer_starttls=*/false)) {
+    auto watch = std::make_unique<xmpp::StreamBoundary>();
+    if (!co_await pass_opening(s, s.backend(), s.client(), /*offer_starttls=*/false, watch.get())) {
         if (s.summary().reason == make_error_code(Errc::timed_out)) {
             co_await s.last_word(s.client(), restart.fail(xmpp::StreamCondition::remote_connection_failed,
                                                      "the backend did not answer the stream").send);
@@ -187,7 +191,7 @@ awaitable<void> serve_inbound(Session& s) {
         co_return;
     }
     if (!first.reply.empty()) co_await s.client().write_all(first.reply.data(), first.reply.size());
-    s.set_filters(guard_filter(std::move(guard)));
+    s.set_filters(guard_filter(std::move(guard)), backend_watch_filter(std::move(watch)));
     co_await s.relay();
 }
 

@@ -120,10 +120,12 @@ awaitable<void> serve_outbound(Session& s) {
         co_return;
     }
     s.summary().bytes_from_client += seen.size();
-    if (!co_await pass_opening(s, s.backend(), s.client(), /*offer_starttls=*/false)) {
+    auto watch = std::make_unique<xmpp::StreamBoundary>();
+    if (!co_await pass_opening(s, s.backend(), s.client(), /*offer_starttls=*/false, watch.get())) {
         co_await refuse("the remote's stream did not open over TLS");
         co_return;
     }
+    s.set_filters(nullptr, backend_watch_filter(std::move(watch)));
     co_await s.relay();
 }
 

@@ -61,7 +61,27 @@ private:
     std::unique_ptr<xmpp::StreamGuard> guard_;
 };
 
+class BackendWatch final : public StreamFilter {
+public:
+    explicit BackendWatch(std::unique_ptr<xmpp::StreamBoundary> watch) : watch_(std::move(watch)) {}
+    bool watches_only() const override { return true; }
+    void observe(const char* data, std::size_t size) override { watch_->feed(std::string_view(data, size)); }
+    Output feed(const char*, std::size_t) override { return {}; }
+    std::string source_gone(bool) override {
+        if (watch_->closed() || !watch_->at_boundary()) return {};
+        return std::string("<stream:error><").append(xmpp::condition_name(xmpp::StreamCondition::remote_connection_failed))
+            .append(" xmlns='").append(xmpp::kStreamErrorNs).append("'/></stream:error></stream:stream>");
+    }
+
+private:
+    std::unique_ptr<xmpp::StreamBoundary> watch_;
+};
+
 }  // namespace
+
+std::unique_ptr<StreamFilter> backend_watch_filter(std::unique_ptr<xmpp::StreamBoundary> watch) {
+    return std::make_unique<BackendWatch>(std::move(watch));
+}
 
 std::unique_ptr<StreamFilter> guard_filter(std::unique_ptr<xmpp::StreamGuard> guard) {
     return std::make_unique<GuardFilter>(std::move(guard));
@@ -144,7 +164,8 @@ awaitable<void> refuse_stream(Session& s, xmpp::NegotiationActions actions) {
     co_await s.last_word(s.client(), std::move(actions.send));
 }
 
-awaitable<bool> pass_opening(Session& s, Connection& from, Connection& to, bool offer_starttls) {
+awaitable<bool> pass_opening(Session& s, Connection& from, Connection& to, bool offer_starttls,
+                             xmpp::StreamBoundary* watch) {
     xmpp::StreamTokenizer tokenizer;
     std::string seen;
     std::size_t header_size = 0;
@@ -157,6 +178,7 @@ awaitable<bool> pass_opening(Session& s, Connection& from, Connection& to, bool 
             co_return false;
         }
         seen.append(buffer.data(), n);
+        if (watch) watch->feed(std::string_view(buffer.data(), n));
         if (seen.size() > 128 * 1024) {  // the tokenizer caps header and element; this, the rest
             s.summary().reason = make_error_code(Errc::protocol_error);
             s.summary().detail = "the other server sent over 128 KiB without opening its stream";

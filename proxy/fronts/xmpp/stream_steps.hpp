@@ -9,6 +9,7 @@
 
 #include "proxy/engine/session.hpp"
 #include "xmpp/negotiation.hpp"
+#include "xmpp/stream_boundary.hpp"
 #include "xmpp/stream_guard.hpp"
 
 namespace ward::proxy::xmpp_front {
@@ -49,8 +50,15 @@ awaitable<bool> read_header(Session& s, xmpp::Negotiation& negotiation, std::str
 
 // Reads the stream header and first element the other server sends on `from` and passes them to
 // `to`: header verbatim, features without STARTTLS and compression (with an optional
-// <starttls/> first), then whatever followed.
-awaitable<bool> pass_opening(Session& s, Connection& from, Connection& to, bool offer_starttls);
+// <starttls/> first), then whatever followed. `watch`, when given, sees every byte read.
+awaitable<bool> pass_opening(Session& s, Connection& from, Connection& to, bool offer_starttls,
+                             xmpp::StreamBoundary* watch = nullptr);
+
+// The relay's filter on the backend's direction: watches where the backend's stream stands
+// (`watch`, primed by pass_opening) and, when the backend fails or closes mid-stream without
+// `</stream:stream>`, ends the client's stream with <remote-connection-failed/> if the bytes
+// passed on so far allow a well-formed one (at a stanza boundary); otherwise just closes.
+std::unique_ptr<StreamFilter> backend_watch_filter(std::unique_ptr<xmpp::StreamBoundary> watch);
 
 // The negotiation refused the peer (`close`, or an after-TLS header that did not pass): its
 // reason for the log, its bytes as the last word to the client.

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sip/pending_requests.hpp"
+
+#include <algorithm>
+
+#include "sip/grammar.hpp"
+
+namespace ward::sip {
+
+namespace {
+
+// The transaction a message belongs to, as far as a relay can tell: Call-ID and CSeq (number
+// and method; a CANCEL is its own transaction). Empty when either is missing or repeated.
+std::string transaction_key(std::string_view head, const MessageHead& parsed) {
+    const Field* call_id = nullptr;
+    const Field* cseq = nullptr;
+    for (const auto& f : parsed.fields) {
+        const Field** slot = f.kind == FieldKind::call_id ? &call_id : f.kind == FieldKind::cseq ? &cseq : nullptr;
+        if (!slot) continue;
+        if (*slot) return {};
+        *slot = &f;
+    }
+    if (!call_id || !cseq) return {};
+    // CSeq = 1*DIGIT LWS Method: whitespace between them is not significant.
+    std::string key(header_value(head, *call_id));
+    key += '\r';
+    for (const char c : header_value(head, *cseq)) {
+        if (is_wsp(c) || c == '\r' || c == '\n') {
+            if (key.back() != ' ') key += ' ';
+            continue;
+        }
+        key += c;
+    }
+    return key;
+}
+
+}  // namespace
+
+PendingRequests::PendingRequests(std::chrono::milliseconds timeout, std::size_t capacity)
+    : timeout_(timeout), capacity_(capacity) {}
+
+void PendingRequests::forwarded(std::string_view head, const MessageHead& parsed, clock::time_point now) {
+    if (parsed.start.kind != MessageKind::request || parsed.start.method == "ACK") return;
+    if (waiting_.size() >= capacity_) return;
+    auto key = transaction_key(head, parsed);
+    if (key.empty()) return;
+    // A retransmission (same transaction) keeps the first one's clock.
+    if (std::any_of(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.key == key; })) return;
+    auto answer = error_response(408, head, parsed);
+    if (answer.empty()) return;
+    waiting_.push_back(Waiting{std::move(key), std::move(answer), now + timeout_});
+}
+
+void PendingRequests::returned(std::string_view head, const MessageHead& parsed) {
+    if (parsed.start.kind != MessageKind::response || waiting_.empty()) return;
+    const auto key = transaction_key(head, parsed);
+    if (key.empty()) return;
+    const auto it = std::find_if(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.key == key; });
+    if (it != waiting_.end()) waiting_.erase(it);
+}
+
+std::optional<PendingRequests::clock::time_point> PendingRequests::due() const {
+    if (waiting_.empty()) return std::nullopt;
+    return waiting_.front().due;
+}
+
+std::string PendingRequests::expire(clock::time_point now) {
+    std::string out;
+    while (!waiting_.empty() && waiting_.front().due <= now) {
+        out += waiting_.front().answer;
+        waiting_.pop_front();
+    }
+    return out;
+}
+
+}  // namespace ward::sip
