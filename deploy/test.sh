@@ -10,6 +10,9 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${WARD_BUILD_DIR:-$top/build}
+# Compiler cache hits across clones: paths relative to the checkout, and the build folder
+# (written into debug information) left out of the hash.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$top} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 "$top/deploy/install-deps.sh"
 stage() { echo "== $1 ($(date -u +%H:%M:%S))"; }
 

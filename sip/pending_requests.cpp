@@ -36,8 +36,8 @@ std::string transaction_key(std::string_view head, const MessageHead& parsed) {
 
 }  // namespace
 
-PendingRequests::PendingRequests(std::chrono::milliseconds timeout, std::size_t capacity)
-    : timeout_(timeout), capacity_(capacity) {}
+PendingRequests::PendingRequests(std::chrono::milliseconds timeout, std::size_t capacity, std::size_t max_bytes)
+    : timeout_(timeout), capacity_(capacity), max_bytes_(max_bytes) {}
 
 void PendingRequests::forwarded(std::string_view head, const MessageHead& parsed, clock::time_point now) {
     if (parsed.start.kind != MessageKind::request || parsed.start.method == "ACK") return;
@@ -47,7 +47,8 @@ void PendingRequests::forwarded(std::string_view head, const MessageHead& parsed
     // A retransmission (same transaction) keeps the first one's clock.
     if (std::any_of(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.key == key; })) return;
     auto answer = error_response(408, head, parsed);
-    if (answer.empty()) return;
+    if (answer.empty() || bytes_ + key.size() + answer.size() > max_bytes_) return;
+    bytes_ += key.size() + answer.size();
     waiting_.push_back(Waiting{std::move(key), std::move(answer), now + timeout_});
 }
 
@@ -56,7 +57,9 @@ void PendingRequests::returned(std::string_view head, const MessageHead& parsed)
     const auto key = transaction_key(head, parsed);
     if (key.empty()) return;
     const auto it = std::find_if(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.key == key; });
-    if (it != waiting_.end()) waiting_.erase(it);
+    if (it == waiting_.end()) return;
+    bytes_ -= it->key.size() + it->answer.size();
+    waiting_.erase(it);
 }
 
 std::optional<PendingRequests::clock::time_point> PendingRequests::due() const {
@@ -68,6 +71,7 @@ std::string PendingRequests::expire(clock::time_point now) {
     std::string out;
     while (!waiting_.empty() && waiting_.front().due <= now) {
         out += waiting_.front().answer;
+        bytes_ -= waiting_.front().key.size() + waiting_.front().answer.size();
         waiting_.pop_front();
     }
     return out;

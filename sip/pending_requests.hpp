@@ -8,8 +8,9 @@
 // was forwarded gets ward's 408, built from its own Via, From, To, Call-ID and CSeq.
 //
 // ACK gets no response and is not tracked; nor is a request that could not be answered (see
-// error_response). Memory: at most `capacity` requests, each its key and its 408 (a few hundred
-// bytes); beyond that new requests are forwarded untracked. No I/O here; the caller owns time.
+// error_response). Memory: at most `capacity` requests and `max_bytes` of keys and 408s (a 408
+// copies every Via of its request); beyond either, new requests are forwarded untracked. No I/O
+// here; the caller owns time.
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -25,7 +26,7 @@ class PendingRequests {
 public:
     using clock = std::chrono::steady_clock;
 
-    PendingRequests(std::chrono::milliseconds timeout, std::size_t capacity = 256);
+    PendingRequests(std::chrono::milliseconds timeout, std::size_t capacity = 64, std::size_t max_bytes = 32 * 1024);
 
     // A complete head passed on to the other side (`parsed` its parse, without error).
     void forwarded(std::string_view head, const MessageHead& parsed, clock::time_point now);
@@ -39,6 +40,7 @@ public:
     std::string expire(clock::time_point now);
 
     std::size_t size() const { return waiting_.size(); }
+    std::size_t bytes() const { return bytes_; }
 
 private:
     struct Waiting {
@@ -48,6 +50,8 @@ private:
     };
     std::chrono::milliseconds timeout_;
     std::size_t capacity_;
+    std::size_t max_bytes_;
+    std::size_t bytes_ = 0;
     std::deque<Waiting> waiting_;  // forwarding order = due order
 };
 

@@ -9,7 +9,7 @@ awaitable<std::unique_ptr<Stream>> establish(Worker& w) {
     Stats& st = w.stats();
     auto s = std::make_unique<Stream>(w.io(), w.watchdog(), w.timeout());
     const auto t0 = Worker::Clock::now();
-    if (co_await s->connect(w.target()) != Outcome::ok) {
+    if (co_await s->connect(w.target(), w.options().from) != Outcome::ok) {
         st.add_failure(s->failure());
         co_return nullptr;
     }

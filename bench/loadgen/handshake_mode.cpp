@@ -33,7 +33,7 @@ awaitable<void> one_connection(Worker& w, const Ticket t, const std::vector<unsi
     Stats& st = w.stats();
     Stream s(w.io(), w.watchdog(), w.timeout());
     const auto t0 = Clock::now();
-    if (co_await s.connect(w.target()) != Outcome::ok) {
+    if (co_await s.connect(w.target(), w.options().from) != Outcome::ok) {
         w.fail(t, s.failure());
         co_return;
     }
@@ -127,7 +127,7 @@ awaitable<void> run_slots(Worker& w) {
 awaitable<int> prime_once(Worker& w) {
     Stats& st = w.stats();
     Stream s(w.io(), w.watchdog(), w.timeout());
-    if (co_await s.connect(w.target()) != Outcome::ok) {
+    if (co_await s.connect(w.target(), w.options().from) != Outcome::ok) {
         st.add_failure("prime: " + s.failure());
         co_return 0;
     }

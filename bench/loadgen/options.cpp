@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bench/loadgen/options.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -40,6 +42,7 @@ constexpr OptionSpec kSpecs[] = {
     {"--cipher", true, kClient},
     {"--groups", true, kClient},
     {"--sni", true, kClient},
+    {"--from", true, kClient},
     {"--ca", true, kClient},
     {"--verify", false, kClient},
     {"--cert", true, kClient},
@@ -228,6 +231,12 @@ void Parser::apply(std::string_view name, std::string_view value) {
     } else if (name == "--groups") {
         o.groups = value;
         if (value.empty()) error("--groups: empty");
+    } else if (name == "--from") {
+        in6_addr v6{};
+        in_addr v4{};
+        o.from = std::string(value);
+        if (inet_pton(AF_INET, o.from.c_str(), &v4) != 1 && inet_pton(AF_INET6, o.from.c_str(), &v6) != 1)
+            error("--from: expected a local IP address, got '" + o.from + "'");
     } else if (name == "--sni") {
         o.sni = value;
         if (value.empty()) error("--sni: empty");
@@ -479,6 +488,7 @@ options
   --cipher LIST         colon-separated; TLS_* names are TLS 1.3 suites, the rest TLS 1.2
                         ciphers. Naming only one kind restricts the version to it.
   --groups LIST         key exchange groups, e.g. P-256 or X25519:P-256
+  --from ADDRESS        the local address connections come from (e.g. 127.0.0.2)
   --sni NAME            server name to send (default: the --connect host if it is a name)
   --ca FILE --verify    verify the server's chain against FILE and its name (the --sni
                         name, else the --connect host); a failure counts as a failure

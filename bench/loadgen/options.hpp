@@ -49,6 +49,7 @@ struct Options {
     std::string cipher;  // colon-separated; TLS_* names are TLS 1.3 suites
     std::string groups;  // colon-separated
     std::string sni;
+    std::string from;  // --from: a local IP address, checked (empty: the kernel's choice)
     std::string ca;
     bool verify = false;
     std::string cert;

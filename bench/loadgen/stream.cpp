@@ -72,9 +72,10 @@ awaitable<Stream::Wait> Stream::wait(tcp::socket::wait_type type, const char* wh
     }
 }
 
-awaitable<Outcome> Stream::connect(const tcp::endpoint& target) {
+awaitable<Outcome> Stream::connect(const tcp::endpoint& target, const std::string& from) {
     error_code ec;
     socket_.open(target.protocol(), ec);
+    if (!ec && !from.empty()) socket_.bind(tcp::endpoint(asio::ip::make_address(from), 0), ec);
     if (ec) {
         fail("connect", ec.message());  // EMFILE and friends
         co_return Outcome::failed;

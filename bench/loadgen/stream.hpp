@@ -50,7 +50,8 @@ public:
     Stream& operator=(const Stream&) = delete;
 
     // Opens a non-blocking TCP_NODELAY socket and connects it.
-    awaitable<Outcome> connect(const tcp::endpoint& target);
+    // `from`: the local address to connect from (any port).
+    awaitable<Outcome> connect(const tcp::endpoint& target, const std::string& from = {});
 
     // Attaches TLS (a client SSL); from now on reads and writes go through it.
     void attach_tls(UniqueSsl ssl);

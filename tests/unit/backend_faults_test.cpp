@@ -171,3 +171,25 @@ TEST_CASE("sip pending: ACK and responses are not tracked, a retransmission keep
     pending.forwarded(b.head, b.parsed, t0);
     CHECK(pending.size() == 2);
 }
+
+TEST_CASE("sip pending: the bytes held are bounded - requests with many Vias beyond it go untracked") {
+    using namespace std::chrono_literals;
+    sip::PendingRequests pending(30s, 64, 4096);
+    const auto t0 = clock::now();
+    std::string vias;
+    for (int i = 0; i < 20; ++i) vias += "Via: SIP/2.0/TLS relay" + std::to_string(i) + ".example;branch=z9hG4bK" + std::to_string(i) + "\r\n";
+    for (int i = 0; i < 64; ++i) {
+        auto r = request("OPTIONS", std::to_string(i) + " OPTIONS");
+        r.head.insert(r.head.find("Via:"), vias);
+        sip::parse_message_head(r.head, true, "", r.parsed);
+        REQUIRE(r.parsed.error_status == 0);
+        pending.forwarded(r.head, r.parsed, t0);
+    }
+    CHECK(pending.bytes() <= 4096);
+    CHECK(pending.size() >= 1);
+    CHECK(pending.size() < 64);
+    const auto before = pending.size();
+    pending.expire(t0 + 31s);
+    CHECK(pending.bytes() == 0);
+    CHECK(before > 0);
+}
