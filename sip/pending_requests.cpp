@@ -21,16 +21,20 @@ std::string transaction_key(std::string_view head, const MessageHead& parsed) {
         *slot = &f;
     }
     if (!call_id || !cseq) return {};
-    // CSeq = 1*DIGIT LWS Method: whitespace between them is not significant.
+    // CSeq = 1*DIGIT LWS Method: compared as a number and a method (a stack that writes the
+    // number back without its leading zeros, or with other whitespace, still matches).
     std::string key(header_value(head, *call_id));
     key += '\r';
-    for (const char c : header_value(head, *cseq)) {
-        if (is_wsp(c) || c == '\r' || c == '\n') {
-            if (key.back() != ' ') key += ' ';
-            continue;
-        }
-        key += c;
-    }
+    auto cseq_text = header_value(head, *cseq);
+    std::size_t digits = 0;
+    while (digits < cseq_text.size() && is_digit(cseq_text[digits])) ++digits;
+    auto number = cseq_text.substr(0, digits);
+    while (number.size() > 1 && number.front() == '0') number.remove_prefix(1);
+    auto method = cseq_text.substr(digits);
+    while (!method.empty() && (is_wsp(method.front()) || method.front() == '\r' || method.front() == '\n'))
+        method.remove_prefix(1);
+    if (number.empty() || method.empty()) return {};
+    key.append(number).append(" ").append(method);
     return key;
 }
 

@@ -1,111 +1,180 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xmpp/stream_boundary.hpp"
 
-#include <expat.h>
-
-#include <new>
+#include "xmpp/stream_tokenizer.hpp"
 
 namespace ward::xmpp {
 
 namespace {
 
-bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+constexpr std::size_t kMaxName = 64;
 
-// As in the tokenizer: complete tokens must be reported when they arrive, not when more bytes
-// follow (expat 2.6's reparse deferral, backported into Debian's 2.5.0).
-template <typename Parser>
-auto no_reparse_deferral(Parser parser, int) -> decltype(XML_SetReparseDeferralEnabled(parser, XML_FALSE), void()) {
-    XML_SetReparseDeferralEnabled(parser, XML_FALSE);
-}
-template <typename Parser>
-void no_reparse_deferral(Parser, long) {}
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 }  // namespace
 
-struct StreamBoundary::Impl {
-    XML_Parser parser = nullptr;
-    std::size_t depth = 0;             // open elements; the stream element counts as 1
-    bool opened = false;               // the stream element was seen
-    bool closed = false;
-    bool lost = false;
-    std::uint64_t fed = 0;             // bytes fed before the current feed
-    std::uint64_t boundary_end = 0;    // stream offset just past the last depth-1 boundary
-    bool content_since = false;        // non-whitespace after boundary_end
-
-    Impl() {
-        parser = XML_ParserCreate("UTF-8");
-        if (parser == nullptr) throw std::bad_alloc();
-        XML_SetUserData(parser, this);
-        XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
-        no_reparse_deferral(parser, 0);
-        XML_SetElementHandler(parser, &Impl::on_start, &Impl::on_end);
-        XML_SetStartDoctypeDeclHandler(parser, &Impl::on_doctype);
-    }
-    ~Impl() { XML_ParserFree(parser); }
-
-    static Impl& self(void* user) { return *static_cast<Impl*>(user); }
-
-    void mark_boundary() {
-        boundary_end = static_cast<std::uint64_t>(XML_GetCurrentByteIndex(parser)) +
-                       static_cast<std::uint64_t>(XML_GetCurrentByteCount(parser));
-        content_since = false;
-    }
-
-    static void XMLCALL on_start(void* user, const XML_Char*, const XML_Char**) {
-        Impl& t = self(user);
-        ++t.depth;
-        if (t.depth == 1) {
-            t.opened = true;
-            t.mark_boundary();
-        }
-    }
-    static void XMLCALL on_end(void* user, const XML_Char*) {
-        Impl& t = self(user);
-        if (t.depth > 0) --t.depth;
-        if (t.depth == 1) t.mark_boundary();
-        if (t.depth == 0) {
-            t.closed = true;
-            XML_StopParser(t.parser, XML_FALSE);
-        }
-    }
-    static void XMLCALL on_doctype(void* user, const XML_Char*, const XML_Char*, const XML_Char*, int) {
-        Impl& t = self(user);
-        t.lost = true;
-        XML_StopParser(t.parser, XML_FALSE);
-    }
-
-    void feed(std::string_view bytes) {
-        if (lost || closed || bytes.empty()) {
-            fed += bytes.size();
-            return;
-        }
-        if (XML_Parse(parser, bytes.data(), static_cast<int>(bytes.size()), XML_FALSE) == XML_STATUS_ERROR && !closed)
-            lost = true;
-        // What came after the last boundary in this feed: whitespace only, or content.
-        const std::uint64_t from = boundary_end > fed ? boundary_end - fed : 0;
-        for (std::size_t i = static_cast<std::size_t>(from); i < bytes.size() && !content_since; ++i)
-            if (!is_xml_space(bytes[i])) content_since = true;
-        fed += bytes.size();
-    }
-};
-
-StreamBoundary::StreamBoundary() : impl_(std::make_unique<Impl>()) {}
-StreamBoundary::~StreamBoundary() = default;
-
 void StreamBoundary::feed(std::string_view bytes) {
-    // expat takes an int length: feed large spans in pieces.
-    constexpr std::size_t kPiece = 1 << 30;
-    while (bytes.size() > kPiece) {
-        impl_->feed(bytes.substr(0, kPiece));
-        bytes.remove_prefix(kPiece);
+    for (const char c : bytes) {
+        if (lost_ || closed_) return;
+        step(c);
     }
-    impl_->feed(bytes);
+}
+
+void StreamBoundary::start_tag_done(bool empty) {
+    if (depth_ == 0) {
+        if (opened_ || empty) return lose();  // a second root, or a stream that is no element
+        opened_ = true;
+        root_ = name_;
+        depth_ = 1;
+        content_since_ = false;
+        return;
+    }
+    if (depth_ == 1 && !empty && name_ == root_ && !content_before_) {
+        // The stream restarts: a new header in the old one's place (section 4.3.3).
+        content_since_ = false;
+        return;
+    }
+    if (!empty) ++depth_;
+    if (depth_ == 1) content_since_ = false;  // an empty child at the stream level
+}
+
+void StreamBoundary::end_tag_done() {
+    if (depth_ == 0) return lose();
+    --depth_;
+    if (depth_ == 0) {
+        closed_ = true;
+    } else if (depth_ == 1) {
+        content_since_ = false;
+    }
+}
+
+void StreamBoundary::step(char c) {
+    switch (state_) {
+        case State::text:
+            if (c == '<') {
+                state_ = State::open;
+                content_before_ = content_since_;
+                if (depth_ >= 1) content_since_ = true;  // until the markup proves a boundary
+            } else if (!is_space(c)) {
+                if (depth_ == 0) return lose();  // text outside the stream element
+                content_since_ = true;
+            }
+            return;
+        case State::open:
+            name_.clear();
+            if (c == '/') {
+                state_ = State::end_tag;
+            } else if (c == '!') {
+                bang_.clear();
+                state_ = State::bang;
+            } else if (c == '?') {
+                run_ = 0;
+                state_ = State::pi;
+            } else if (is_space(c) || c == '>' || c == '=' || c == '\'' || c == '"') {
+                lose();
+            } else {
+                name_ += c;
+                state_ = State::start_name;
+            }
+            return;
+        case State::start_name:
+            if (is_space(c)) {
+                state_ = State::start_tag;
+            } else if (c == '>') {
+                state_ = State::text;
+                start_tag_done(false);
+            } else if (c == '/') {
+                state_ = State::empty_slash;
+            } else if (name_.size() >= kMaxName) {
+                lose();
+            } else {
+                name_ += c;
+            }
+            return;
+        case State::start_tag:
+            if (c == '\'' || c == '"') {
+                quote_ = c;
+                state_ = State::quoted;
+            } else if (c == '>') {
+                state_ = State::text;
+                start_tag_done(false);
+            } else if (c == '/') {
+                state_ = State::empty_slash;
+            } else if (c == '<') {
+                lose();
+            }
+            return;
+        case State::quoted:
+            if (c == quote_) state_ = State::start_tag;
+            else if (c == '<') lose();
+            return;
+        case State::empty_slash:
+            if (c != '>') return lose();
+            state_ = State::text;
+            start_tag_done(true);
+            return;
+        case State::end_tag:
+            if (c == '>') {
+                state_ = State::text;
+                end_tag_done();
+            } else if (c == '<' || c == '\'' || c == '"') {
+                lose();
+            }
+            return;
+        case State::bang:
+            bang_ += c;
+            if (bang_ == "--") {
+                run_ = 0;
+                state_ = State::comment;
+            } else if (bang_ == "[CDATA[") {
+                run_ = 0;
+                state_ = State::cdata;
+            } else if (!std::string_view("--").starts_with(bang_) && !std::string_view("[CDATA[").starts_with(bang_)) {
+                lose();  // DOCTYPE and anything else XMPP forbids
+            }
+            return;
+        case State::comment:
+            if (c == '-') {
+                ++run_;
+            } else {
+                if (c == '>' && run_ >= 2) {
+                    state_ = State::text;
+                    content_since_ = content_before_;
+                }
+                run_ = 0;
+            }
+            return;
+        case State::cdata:
+            if (c == ']') {
+                ++run_;
+            } else {
+                if (c == '>' && run_ >= 2) state_ = State::text;
+                run_ = 0;
+            }
+            return;
+        case State::pi:
+            if (c == '>' && run_ == 1) {
+                // A declaration or instruction between the stream's children (a restart's
+                // XML declaration) is not content.
+                state_ = State::text;
+                content_since_ = content_before_;
+            }
+            run_ = c == '?' ? 1 : 0;
+            return;
+    }
 }
 
 bool StreamBoundary::at_boundary() const {
-    return impl_->opened && !impl_->closed && !impl_->lost && impl_->depth == 1 && !impl_->content_since;
+    return opened_ && !closed_ && !lost_ && depth_ == 1 && state_ == State::text && !content_since_;
 }
-bool StreamBoundary::closed() const { return impl_->closed; }
-bool StreamBoundary::lost() const { return impl_->lost; }
+
+std::string StreamBoundary::error(std::string_view condition) const {
+    if (!at_boundary()) return {};
+    const auto colon = root_.find(':');
+    if (colon == std::string::npos || root_.substr(colon + 1) != "stream") return {};
+    const auto prefix = root_.substr(0, colon);
+    return "<" + prefix + ":error><" + std::string(condition) + " xmlns='" + std::string(kStreamErrorNs) + "'/></" +
+           prefix + ":error></" + root_ + ">";
+}
 
 }  // namespace ward::xmpp

@@ -73,6 +73,7 @@ awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, 
 awaitable<error_code> Connection::handshake() {
     if (!ssl_) co_return make_error_code(Errc::tls_handshake_failed);
     for (;;) {
+        if (!socket_.is_open()) co_return asio::error::bad_descriptor;
         ERR_clear_error();
         const int r = SSL_do_handshake(ssl_.get());
         if (r == 1) co_return error_code{};
@@ -87,6 +88,9 @@ awaitable<error_code> Connection::handshake() {
 
 std::pair<error_code, std::size_t> Connection::try_read(void* data, std::size_t size) {
     error_code ec;
+    // Once closed, the descriptor's number may already belong to another connection, and
+    // OpenSSL's BIO still holds it: nothing may reach OpenSSL any more.
+    if (!socket_.is_open()) return {asio::error::bad_descriptor, 0};
     if (!ssl_) {
         const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
         return {ec, n};  // would_block (== try_again on Linux) when empty
@@ -120,6 +124,11 @@ awaitable<error_code> Connection::write_all(const void* data, std::size_t size) 
     const auto* p = static_cast<const char*>(data);
     std::size_t left = size;
     while (left > 0 && !ec) {
+        // Closed while this write waited for the lock or the socket (see try_read).
+        if (!socket_.is_open()) {
+            ec = asio::error::bad_descriptor;
+            break;
+        }
         if (!ssl_) {
             const std::size_t n = socket_.write_some(asio::buffer(p, left), ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -158,6 +167,7 @@ awaitable<void> Connection::shutdown_send() {
     co_await lock_writes();
     // Sends close_notify; ward does not wait for the peer's (the read side stays open).
     for (int tries = 0; tries < 8; ++tries) {
+        if (!socket_.is_open()) break;  // closed while waiting (see try_read)
         ERR_clear_error();
         const int r = SSL_shutdown(ssl_.get());
         if (r >= 0) break;

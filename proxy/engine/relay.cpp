@@ -131,16 +131,6 @@ awaitable<bool> Session::last_word_for(Connection& to, std::string word, bool fr
     co_return true;
 }
 
-namespace {
-
-awaitable<void> send_answers(std::shared_ptr<Session> session, Connection& to, std::string answers) {
-    const auto failed = co_await to.write_all(answers.data(), answers.size());
-    if (failed) co_return;
-    session->summary().bytes_to_client += &to == &session->client() ? answers.size() : 0;
-}
-
-}  // namespace
-
 std::optional<Session::clock::time_point> Session::filters_due() const {
     std::optional<clock::time_point> due;
     for (const auto* filter : {filter_from_client_.get(), filter_from_backend_.get()}) {
@@ -150,19 +140,46 @@ std::optional<Session::clock::time_point> Session::filters_due() const {
     return due;
 }
 
-void Session::answer_for_silent_side(clock::time_point now) {
+bool Session::answer_for_silent_side(clock::time_point now) {
     // Each direction's filter answers its own sender for the requests the other side left
-    // unanswered; the writes queue behind the relay's own on that connection.
-    const auto answer = [&](StreamFilter* filter, Connection* sender) {
-        if (!filter || !sender || !sender->is_open()) return;
+    // unanswered. One writer per sender, behind the relay's own writes on that connection;
+    // a sender that does not read them is not given more than kMaxQueuedAnswers.
+    constexpr std::size_t kMaxQueuedAnswers = 64 * 1024;
+    const auto answer = [&](StreamFilter* filter, Connection* sender, AnswerQueue& queue) {
+        if (!filter || !sender || !sender->is_open()) return true;
         const auto d = filter->due();
-        if (!d || *d > now) return;
+        if (!d || *d > now) return true;
         auto answers = filter->expire(now);
-        if (answers.empty()) return;
-        asio::co_spawn(worker_.io(), send_answers(shared_from_this(), *sender, std::move(answers)), asio::detached);
+        if (answers.empty()) return true;
+        if (queue.queued.size() + queue.in_flight + answers.size() > kMaxQueuedAnswers) {
+            summary_.fail(make_error_code(Errc::protocol_error),
+                          std::string(sender == &client_ ? "client" : "backend") + " does not read ward's answers");
+            abort(make_error_code(Errc::protocol_error));
+            return false;
+        }
+        queue.queued += answers;
+        if (!queue.writing) {
+            queue.writing = true;
+            asio::co_spawn(worker_.io(), write_answers(shared_from_this(), sender, &queue), asio::detached);
+        }
+        return true;
     };
-    answer(filter_from_client_.get(), &client_);
-    answer(filter_from_backend_.get(), backend_ ? &*backend_ : nullptr);
+    if (!answer(filter_from_client_.get(), &client_, answers_to_client_)) return false;
+    return answer(filter_from_backend_.get(), backend_ ? &*backend_ : nullptr, answers_to_backend_);
+}
+
+awaitable<void> Session::write_answers(std::shared_ptr<Session> self, Connection* to, AnswerQueue* queue) {
+    while (!queue->queued.empty()) {
+        std::string bytes = std::move(queue->queued);
+        queue->queued.clear();
+        queue->in_flight = bytes.size();
+        const auto failed = co_await to->write_all(bytes.data(), bytes.size());
+        queue->in_flight = 0;
+        if (failed) break;
+        if (to == &self->client_) self->summary_.bytes_to_client += bytes.size();
+    }
+    queue->queued.clear();
+    queue->writing = false;
 }
 
 void Session::set_filters(std::unique_ptr<StreamFilter> from_client, std::unique_ptr<StreamFilter> from_backend) {

@@ -147,7 +147,7 @@ void Session::on_timer() {
     if (phase_ == Phase::relay) {
         // Idle and message deadlines move with traffic: only time out when they really passed.
         const auto now = clock::now();
-        answer_for_silent_side(now);
+        if (!answer_for_silent_side(now)) return;
         auto due = last_activity_ + listener_.limits.idle_timeout;
         if (message_deadline_ && *message_deadline_ < due) due = *message_deadline_;
         if (const auto requests = filters_due(); requests && *requests < due) due = *requests;

@@ -156,9 +156,16 @@ private:
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
     // A filter's last word for `to` when its source went away; true when one was written.
     awaitable<bool> last_word_for(Connection& to, std::string word, bool from_client);
-    // The earliest request a relay filter waits on, and the answers for those that passed.
+    // The earliest request a relay filter waits on, and the answers for those that passed;
+    // false when the session was aborted (a sender that does not read them).
     std::optional<clock::time_point> filters_due() const;
-    void answer_for_silent_side(clock::time_point now);
+    bool answer_for_silent_side(clock::time_point now);
+    struct AnswerQueue {
+        std::string queued;         // not yet handed to write_all
+        std::size_t in_flight = 0;  // being written
+        bool writing = false;
+    };
+    static awaitable<void> write_answers(std::shared_ptr<Session> self, Connection* to, AnswerQueue* queue);
     // A connection from a load balancer the listener names in accept_proxy_protocol: its PROXY
     // v2 header, read within the negotiation's budget (and nothing after it), names the client.
     // False when it is missing or malformed (the session is over).
@@ -190,6 +197,8 @@ private:
     std::optional<Connection> backend_;
     std::unique_ptr<StreamFilter> filter_from_client_;
     std::unique_ptr<StreamFilter> filter_from_backend_;
+    AnswerQueue answers_to_client_;
+    AnswerQueue answers_to_backend_;
     asio::steady_timer timer_;
     clock::time_point started_;
     clock::time_point negotiation_ends_;  // started_ + handshake_timeout

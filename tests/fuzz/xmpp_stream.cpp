@@ -3,6 +3,8 @@
 // with a differential check: where the tokenizer accepted the input (no stream error, stream
 // still open), the ends of the stream's children it reported must be exactly those expat finds
 // in one parse of the whole input (no namespaces, no chunking, no ward code in between).
+// The relay's boundary scanner (xmpp/stream_boundary) is checked beside it: the same answers at
+// any chunking, and a boundary (or a lost position) at every end the tokenizer reported.
 #include <expat.h>
 
 #include <cstddef>
@@ -12,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "xmpp/stream_boundary.hpp"
 #include "xmpp/stream_tokenizer.hpp"
 
 namespace {
@@ -53,7 +56,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             else comparable = false;
         }
     }
+    ward::xmpp::StreamBoundary whole, chunked;
+    whole.feed(in);
+    for (std::size_t pos = 0; pos < in.size(); pos += step) chunked.feed(in.substr(pos, step));
+    if (whole.at_boundary() != chunked.at_boundary() || whole.closed() != chunked.closed() ||
+        whole.lost() != chunked.lost())
+        std::abort();
     if (!header || !comparable || tokenizer.finished()) return 0;
+    ward::xmpp::StreamBoundary at_ends;
+    std::uint64_t fed = 0;
+    for (const auto end : ends) {
+        at_ends.feed(in.substr(static_cast<std::size_t>(fed), static_cast<std::size_t>(end - fed)));
+        fed = end;
+        if (!at_ends.at_boundary() && !at_ends.lost()) std::abort();
+    }
     Reference reference;
     reference.parser = XML_ParserCreate("UTF-8");
     XML_SetUserData(reference.parser, &reference);

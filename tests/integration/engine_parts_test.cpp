@@ -4,6 +4,7 @@
 // own (the engine knows no protocol: this front is as good as any).
 #include <doctest/doctest.h>
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <sys/socket.h>
@@ -162,6 +163,65 @@ TEST_CASE("engine parts: a TLS peer that vanishes without close_notify is an eof
         });
         CHECK(server.clean_eof() == say_goodbye);
     }
+}
+
+TEST_CASE("engine parts: reads and writes on a TLS connection closed under them never touch the descriptor's next owner") {
+    TempDir dir("engine-parts");
+    TestPki pki(dir.path());
+    const auto loaded = load_config(dir.path(), config_yaml("    verify_peer: none\n"));
+    auto client_ctx = make_peer_ctx(client_options(pki));
+    SocketPair pair;
+    pair.near.set_option(asio::socket_base::send_buffer_size(4096));
+    proxy::Connection server(std::move(pair.near));
+    server.attach_tls(loaded.context("peer").new_server());
+    proxy::Connection client(std::move(pair.far));
+    client.attach_tls(make_peer_client(client_ctx.get()));
+    run(pair.io, [&]() -> proxy::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (server.handshake() && client.handshake());
+    });
+    pair.io.restart();
+    // The client reads nothing and the socket is full: the first write blocks in the socket
+    // (its record pending in OpenSSL), the second, longer one waits for the first.
+    {
+        const std::string filler(16 * 1024, 'f');
+        while (::send(server.socket().native_handle(), filler.data(), filler.size(), MSG_DONTWAIT) > 0) {
+        }
+    }
+    const std::string big = "first";
+    const std::string second(64 * 1024, 's');
+    int finished = 0;
+    auto write = [&](const std::string& bytes) {
+        asio::co_spawn(pair.io, [&]() -> proxy::awaitable<void> {
+            const auto failed = co_await server.write_all(bytes.data(), bytes.size());
+            CHECK(failed);
+            ++finished;
+        }, asio::detached);
+    };
+    write(big);
+    write(second);
+    pair.io.poll();
+    REQUIRE(finished == 0);
+    // The session closes the connection; its descriptor's number goes to another socket at once.
+    int other[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, other) == 0);
+    const int number = server.socket().native_handle();
+    server.close();
+    REQUIRE(::dup2(other[0], number) == number);
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (finished < 2 && std::chrono::steady_clock::now() < until) pair.io.run_one_for(100ms);
+    CHECK(finished == 2);
+    char got[64];
+    CHECK(::recv(other[1], got, sizeof got, MSG_DONTWAIT) < 0);  // nothing written into it
+    // Nor read from it: the new owner's bytes stay where they are.
+    REQUIRE(::send(other[1], "hello", 5, 0) == 5);
+    auto [ec, n] = server.try_read(got, sizeof got);
+    CHECK(ec);
+    CHECK(n == 0);
+    CHECK(::recv(number, got, sizeof got, MSG_DONTWAIT | MSG_PEEK) == 5);
+    ::close(number);
+    ::close(other[0]);
+    ::close(other[1]);
 }
 
 namespace {

@@ -4,6 +4,8 @@
 // receives and on what the backend receives.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -379,4 +381,39 @@ TEST_CASE("sip engine: a request the backend leaves unanswered gets 408 at messa
     CHECK(c->read_until("\r\n\r\n") == trying);
     // Twice the timeout later ward has still written nothing of its own for it.
     CHECK(c->read_until("\r\n\r\n", std::chrono::milliseconds(800)).empty());
+}
+
+TEST_CASE("sip engine: a peer that never reads the 408s it is owed is cut off - what ward holds for it stays bounded") {
+    SipSetup s("    sip: { message_timeout: 150ms }\n");
+    // A small receive window, set before connecting, and nothing ever read.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    const int small = 4096;
+    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(s.ward->port("sip-in"));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
+    TlsClient c(fd, s.ctx.get(), "server.test", "");
+    REQUIRE_MESSAGE(c.ok(), c.error());
+    // Requests with many Vias (their 408s copy them all), each its own transaction, which the
+    // backend never answers: batch after batch until ward gives up on the peer.
+    std::string vias;
+    for (int i = 0; i < 24; ++i) vias += "Via: SIP/2.0/TLS relay" + std::to_string(i) + ".example.net;branch=z9hG4bKr" + std::to_string(i) + "\r\n";
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    bool cut = false;
+    for (int batch = 0; !cut && std::chrono::steady_clock::now() < until; ++batch) {
+        std::string requests;
+        for (int i = 0; i < 16; ++i) requests += options_request("b" + std::to_string(batch) + "-" + std::to_string(i), vias);
+        const auto before = s.backend.received_size();
+        if (!c.send(requests)) {
+            cut = true;
+            break;
+        }
+        // Paced by the backend taking each batch; a peer cut off is seen by a send failing.
+        s.backend.wait_until([&] { return s.backend.received_size() >= before + requests.size(); },
+                             std::chrono::seconds(5));
+    }
+    CHECK(cut);
 }

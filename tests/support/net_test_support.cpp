@@ -144,6 +144,11 @@ std::string TcpBackend::received() const {
     return received_;
 }
 
+std::size_t TcpBackend::received_size() const {
+    std::lock_guard lock(mutex_);
+    return received_.size();
+}
+
 bool TcpBackend::peer_closed() const {
     std::lock_guard lock(mutex_);
     return peer_closed_;

@@ -45,6 +45,7 @@ public:
 
     int connections() const;
     std::string received() const;          // everything received, all connections, in order
+    std::size_t received_size() const;     // its size, without the copy
     std::uint64_t bytes_sent() const { return sent_.load(); }
     bool peer_closed() const;               // the last connection saw EOF from ward
     // Sends on the most recent connection.

@@ -70,16 +70,80 @@ TEST_CASE("xmpp boundary: not inside a stanza nor inside a tag nor after text at
     CHECK_FALSE(fed_whole("<?xml version='1.0'?><stream:str").boundary);
 }
 
-TEST_CASE("xmpp boundary: the stream closed is no boundary and a DOCTYPE or broken XML loses the position") {
+TEST_CASE("xmpp boundary: the stream closed is no boundary and a DOCTYPE or what cannot be XML loses the position") {
     const auto closed = at_every_split(s(kOpen, "<iq/></stream:stream>"));
     CHECK(closed.closed);
     CHECK_FALSE(closed.boundary);
     const auto doctype = fed_whole("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><stream:stream>");
     CHECK(doctype.lost);
     CHECK_FALSE(doctype.boundary);
-    const auto broken = fed_whole(s(kOpen, "<iq></message>"));
-    CHECK(broken.lost);
-    CHECK_FALSE(broken.boundary);
+    for (const auto* broken : {"<iq a='<'/>", "< iq/>", "text at the stream level is content, this is not: <iq/ >"}) {
+        INFO(broken);
+        const auto b = fed_whole(s(kOpen, broken));
+        CHECK_FALSE(b.boundary);
+    }
+    CHECK(fed_whole(s(kOpen, "<iq a='<'/>")).lost);
+    CHECK(fed_whole(std::string("<") + std::string(100, 'n') + ">").lost);  // no name is that long
+}
+
+TEST_CASE("xmpp boundary: quoted markup comments and CDATA inside a stanza do not end it") {
+    CHECK_FALSE(at_every_split(s(kOpen, "<message a='/>' b=\">x/>\"><body>")).boundary);
+    CHECK(at_every_split(s(kOpen, "<message a='/>' b=\">x/>\"><body><![CDATA[</message>]]></body></message>")).boundary);
+    CHECK(at_every_split(s(kOpen, "<message><!-- </message> --></message><!-- between -->")).boundary);
+    CHECK_FALSE(at_every_split(s(kOpen, "<message><!-- </message> -->")).boundary);
+}
+
+TEST_CASE("xmpp boundary: a stream restart with or without a declaration replaces the stream element") {
+    const std::string restart =
+        "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+        "id='x2' version='1.0'><stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>";
+    CHECK(at_every_split(s(kOpen, restart)).boundary);
+    CHECK(at_every_split(s(kOpen, restart + "<iq type='result' id='b'/>")).boundary);
+    const std::string bare = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+    CHECK(at_every_split(s(kOpen, bare)).boundary);
+    // After the restart one end tag ends the stream: nothing is left to write an error into.
+    xmpp::StreamBoundary b;
+    b.feed(s(kOpen, bare + "<iq/></stream:stream>"));
+    CHECK(b.closed());
+    CHECK(b.error("remote-connection-failed").empty());
+}
+
+TEST_CASE("xmpp boundary: the error is written in the stream element's own prefix - none for another root") {
+    xmpp::StreamBoundary usual;
+    usual.feed(kOpen);
+    CHECK(usual.error("remote-connection-failed") ==
+          "<stream:error><remote-connection-failed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+          "</stream:stream>");
+    xmpp::StreamBoundary other;
+    other.feed("<s:stream xmlns='jabber:client' xmlns:s='http://etherx.jabber.org/streams'><iq/>");
+    CHECK(other.error("remote-connection-failed") ==
+          "<s:error><remote-connection-failed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></s:error></s:stream>");
+    xmpp::StreamBoundary not_a_stream;
+    not_a_stream.feed("<html><iq/>");
+    CHECK(not_a_stream.at_boundary());
+    CHECK(not_a_stream.error("remote-connection-failed").empty());
+    xmpp::StreamBoundary mid;
+    mid.feed(s(kOpen, "<iq>"));
+    CHECK(mid.error("remote-connection-failed").empty());
+}
+
+TEST_CASE("xmpp boundary: a megabyte attribute fed a byte at a time and deep nesting hold nothing") {
+    // The scanner keeps no bytes: its size does not change whatever it is fed.
+    xmpp::StreamBoundary b;
+    b.feed(kOpen);
+    b.feed("<message><body a='");
+    const std::string value(1 << 20, 'A');
+    for (const char c : value) b.feed(std::string_view(&c, 1));
+    CHECK_FALSE(b.at_boundary());
+    b.feed("'/></message>");
+    CHECK(b.at_boundary());
+    CHECK_FALSE(b.lost());
+    for (int i = 0; i < 100000; ++i) b.feed("<a>");
+    CHECK_FALSE(b.at_boundary());
+    for (int i = 0; i < 100000; ++i) b.feed("</a>");
+    CHECK(b.at_boundary());
+    CHECK(sizeof(xmpp::StreamBoundary) < 256);
 }
 
 namespace {
@@ -145,7 +209,7 @@ TEST_CASE("sip pending: any response of the transaction takes it off and another
     pending.returned(other_call.head, other_call.parsed);
     pending.returned(cancel.head, cancel.parsed);
     CHECK(pending.size() == 1);
-    const auto trying = response(100, "1   INVITE");  // whitespace in CSeq is not significant
+    const auto trying = response(100, "01   INVITE");  // compared as a number and a method
     pending.returned(trying.head, trying.parsed);
     CHECK(pending.size() == 0);
     CHECK(pending.expire(t0 + 60s).empty());

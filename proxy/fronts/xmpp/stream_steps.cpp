@@ -68,9 +68,7 @@ public:
     void observe(const char* data, std::size_t size) override { watch_->feed(std::string_view(data, size)); }
     Output feed(const char*, std::size_t) override { return {}; }
     std::string source_gone(bool) override {
-        if (watch_->closed() || !watch_->at_boundary()) return {};
-        return std::string("<stream:error><").append(xmpp::condition_name(xmpp::StreamCondition::remote_connection_failed))
-            .append(" xmlns='").append(xmpp::kStreamErrorNs).append("'/></stream:error></stream:stream>");
+        return watch_->error(xmpp::condition_name(xmpp::StreamCondition::remote_connection_failed));
     }
 
 private:
