@@ -16,6 +16,7 @@ Samples every 10 s. Writes bench/results/soak.{json,md}.
 """
 import argparse
 import datetime
+import faulthandler
 import json
 import os
 import pathlib
@@ -61,9 +62,17 @@ def main():
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     opts = ap.parse_args()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` prints where it is
     raise_nofile()
     work = pathlib.Path(tempfile.mkdtemp(prefix="ward-soak-"))
     b = Bench(opts.build, work)
+    try:
+        return soak(b, opts, work)
+    finally:
+        b.stop()
+
+
+def soak(b, opts, work):
     echo, xmpp, sip = b.backend("echo"), b.backend("xmpp"), b.backend("sip")
     proc, ports, metrics = None, None, None
     listeners = {"tls": ("tls", echo, ""), "xmpp": ("xmpp-client", xmpp, ""), "xmpps": ("xmpp-client-tls", xmpp, ""),
@@ -76,15 +85,15 @@ def main():
     proc, ports, metrics = b.ward("soak", limits(True), listeners, workers=2, cpus="0-1", level="info")
     config = work / "soak.yaml"
 
-    held = subprocess.Popen([b.loadgen_bin, "idle", "--connect", f"127.0.0.1:{ports['tls']}", "--connections",
-                             str(HELD), "--hold", str(int(opts.minutes * 60 + 600))], stdout=subprocess.PIPE,
-                            text=True, preexec_fn=raise_nofile, start_new_session=True)
+    held = b.background([b.loadgen_bin, "idle", "--connect", f"127.0.0.1:{ports['tls']}", "--connections",
+                         str(HELD), "--hold", str(int(opts.minutes * 60 + 600))], idle_priority=False, cpus="0-1")
     first = json.loads(held.stdout.readline())
     time.sleep(2.0)
 
     def sample(label):
+        fds, rss = open_fds(proc), proc.rss_kib()  # before the scrape's own connection
         active = scrape(metrics, "ward_sessions_active_total").get("", 0)
-        return {"t": round(time.monotonic() - t0, 1), "label": label, "rss_kib": proc.rss_kib(), "fds": open_fds(proc),
+        return {"t": round(time.monotonic() - t0, 1), "label": label, "rss_kib": rss, "fds": fds,
                 "sessions": int(active)}
 
     t0 = time.monotonic()
@@ -115,15 +124,16 @@ def main():
             reloads += 1
             next_reload += 60
         if restart_window is None and now >= restart_at:
-            p, port = b.backends[("xmpp",)]
+            p, port = b.backends[("xmpp", "1")]
             p.terminate()
             p.wait(timeout=10)
             down_from = time.monotonic()
             time.sleep(5.0)  # the backend is away for five seconds
-            q = subprocess.Popen([b.loadgen_bin, "backend", "--listen", f"127.0.0.1:{port}", "--xmpp"],
-                                 stdout=subprocess.PIPE, text=True, preexec_fn=raise_nofile, start_new_session=True)
+            q = subprocess.Popen(["taskset", "-c", "1", b.loadgen_bin, "backend", "--listen", f"127.0.0.1:{port}",
+                                  "--xmpp"], stdout=subprocess.PIPE, text=True, preexec_fn=raise_nofile,
+                                 start_new_session=True)
             q.stdout.readline()
-            b.backends[("xmpp",)] = (q, port)
+            b.backends[("xmpp", "1")] = (q, port)
             restart_window = (down_from, time.monotonic())
         if now >= next_sample:
             samples.append(sample("traffic"))
@@ -131,8 +141,12 @@ def main():
         time.sleep(0.5)
     for loop in loops:
         loop.join()
-    time.sleep(10.0)  # the last sessions close, connections drain
-    final = sample("final")
+    # The last sessions close and connections drain: back at the baseline within 30 s.
+    for _ in range(30):
+        time.sleep(1.0)
+        final = sample("final")
+        if final["fds"] == baseline["fds"] and final["sessions"] == baseline["sessions"]:
+            break
     samples.append(final)
 
     held.send_signal(signal.SIGTERM)

@@ -108,8 +108,19 @@ void Worker::abort_sessions() {
     });
 }
 
+namespace {
+
+// A full listener refuses this many connections in a row, then leaves new ones in the kernel's
+// queue for kFullPause: at most 6,400 refusals a second per worker, and nothing waits in a
+// full queue (4,096) for more than about 640 ms before its answer.
+constexpr int kRefusalsPerPause = 64;
+constexpr std::chrono::milliseconds kFullPause{10};
+
+}  // namespace
+
 awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
     tcp::endpoint peer;  // filled by accept(): no getpeername per connection
+    int refused_in_a_row = 0;
     for (;;) {
         auto [ec, socket] = co_await a->acceptor.async_accept(peer, use_tuple);
         if (ec == asio::error::operation_aborted || !a->acceptor.is_open()) co_return;
@@ -125,13 +136,41 @@ awaitable<void> Worker::accept_loop(std::shared_ptr<Acceptor> a) {
             }
             continue;
         }
-        spawn_session(a, std::move(socket), peer);
+        bool admitted = true;
+        try {
+            admitted = spawn_session(a, std::move(socket), peer);
+        } catch (const std::exception& x) {  // out of memory: this connection, not the listener
+            std::uint64_t suppressed = 0;
+            if (refusal_limiter_.allow(suppressed))
+                proxy_log().error("worker {}: a connection on {} could not be served: {}", id_, a->name, x.what());
+        }
+        refused_in_a_row = admitted ? 0 : refused_in_a_row + 1;
+        if (refused_in_a_row >= kRefusalsPerPause) {
+            // Full: accepting only to refuse costs this worker as much as the connection costs
+            // the flood that sends it, and a refused client reconnects at once. New connections
+            // wait in the kernel's queue for a moment (and past its length, their SYNs are
+            // dropped there), while established sessions go on.
+            refused_in_a_row = 0;
+            asio::steady_timer pause(io_, kFullPause);
+            co_await pause.async_wait(use_tuple);
+        }
     }
 }
 
-void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, const tcp::endpoint& peer) {
+namespace {
+
+// A refused connection is reset, not closed: no FIN exchange and no TIME_WAIT on ward's side.
+void refuse(tcp::socket& socket) {
+    error_code ec;
+    socket.set_option(asio::socket_base::linger(true, 0), ec);
+    socket.close(ec);
+}
+
+}  // namespace
+
+bool Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, const tcp::endpoint& peer) {
     const auto* plan = snapshot_ ? snapshot_->find_listener(a->name) : nullptr;
-    if (!plan) return;  // removed by a reload a moment ago
+    if (!plan) return true;  // removed by a reload a moment ago
     const auto* listener = plan->listener;
     auto& m = *a->metrics;
     m.accepted.fetch_add(1, std::memory_order_relaxed);
@@ -141,14 +180,16 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
     if (m.active.fetch_add(1, std::memory_order_relaxed) >= static_cast<std::int64_t>(listener->limits.max_connections)) {
         m.active.fetch_sub(1, std::memory_order_relaxed);
         m.refused_listener_limit.fetch_add(1, std::memory_order_relaxed);
-        return;
+        refuse(socket);
+        return false;
     }
     if (global_active().fetch_add(1, std::memory_order_relaxed) >=
         static_cast<std::int64_t>(snapshot_->config.limits.max_connections)) {
         global_active().fetch_sub(1, std::memory_order_relaxed);
         m.active.fetch_sub(1, std::memory_order_relaxed);
         m.refused_global_limit.fetch_add(1, std::memory_order_relaxed);
-        return;
+        refuse(socket);
+        return false;
     }
     // Handshakes in flight, then the source address (a trusted load balancer's clients are
     // counted once its PROXY header names them).
@@ -161,7 +202,8 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
         static_cast<std::int64_t>(listener->limits.max_handshakes_in_flight)) {
         undo();
         m.refused_handshakes_in_flight.fetch_add(1, std::memory_order_relaxed);
-        return;
+        refuse(socket);
+        return false;
     }
     std::optional<SourceKey> held;
     const auto& per_source = listener->limits.per_source;
@@ -171,12 +213,21 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
         const auto verdict = m.sources.admit(key, per_source.connections, per_source.handshakes_per_second);
         if (m.refused_by_source(verdict)) {
             undo();
-            return;
+            refuse(socket);
+            return true;  // one address's excess: the others are still served at once
         }
         if (verdict == SourceLimiter::Verdict::admitted) held = key;
     }
     const std::uint64_t id = (next_session_++ << 8) | id_;
-    auto session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *plan, a->metrics);
+    std::shared_ptr<Session> session;
+    try {
+        session = std::make_shared<Session>(*this, id, std::move(socket), peer, snapshot_, *plan, a->metrics);
+    } catch (...) {
+        // No session to give the slots back when it ends: given back here.
+        if (held) m.sources.release(*held);
+        undo();
+        throw;
+    }
     if (held) session->hold_source(*held);
     live_[id] = session;
     session_count_.fetch_add(1, std::memory_order_relaxed);
@@ -190,6 +241,7 @@ void Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
             proxy_log().error("[c{} w{}] session ended by an unexpected exception: {}", id, id_, x.what());
         }
     });
+    return true;
 }
 
 }  // namespace ward::proxy

@@ -74,7 +74,9 @@ private:
     };
 
     awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor);
-    void spawn_session(std::shared_ptr<Acceptor> acceptor, tcp::socket socket, const tcp::endpoint& peer);
+    // False when the connection was refused because the listener (or ward) is full: the
+    // accept loop then leaves new connections in the kernel's queue for a moment.
+    bool spawn_session(std::shared_ptr<Acceptor> acceptor, tcp::socket socket, const tcp::endpoint& peer);
 
     // Declared before io_, so destroyed after it: a session's coroutine frame that is still
     // pending when the worker goes (a write that outlived the drain grace) is destroyed with

@@ -108,6 +108,44 @@ TEST_CASE("limits: max_handshakes_in_flight closes the excess at once - establis
     ::close(idle2);
 }
 
+TEST_CASE("limits: a connection refused at a full listener is reset - and the ones queued behind it are refused in turn") {
+    Setup s;
+    RunningWard ward(s.write(", limits: { max_handshakes_in_flight: 1, handshake_timeout: 30s }"));
+    const int holder = connect_tcp(ward.port("edge"));
+    REQUIRE(holder >= 0);
+    REQUIRE(metric_eventually(ward.metrics_port(), kInFlight, 1) == 1);
+    // A burst: each is reset (no FIN exchange, no TIME_WAIT kept by ward), not left waiting.
+    std::vector<int> burst;
+    for (int i = 0; i < 8; ++i) burst.push_back(connect_tcp(ward.port("edge")));
+    for (const int fd : burst) {
+        REQUIRE(fd >= 0);
+        timeval limit{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        char byte = 0;
+        const auto n = ::recv(fd, &byte, 1, 0);
+        const int err = errno;
+        CHECK(n < 0);
+        CHECK(err == ECONNRESET);
+        ::close(fd);
+    }
+    CHECK(metric_eventually(ward.metrics_port(), refused("handshakes_in_flight"), 8) == 8);
+    // Behind a queue of 300 that a flood left, a newcomer still hears its answer soon: the
+    // queue is refused in batches, not one connection per pause.
+    std::vector<int> queue;
+    for (int i = 0; i < 300; ++i) queue.push_back(connect_tcp(ward.port("edge")));
+    const auto asked = std::chrono::steady_clock::now();
+    const int newcomer = connect_tcp(ward.port("edge"));
+    REQUIRE(newcomer >= 0);
+    timeval limit{10, 0};
+    ::setsockopt(newcomer, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    char byte = 0;
+    CHECK(::recv(newcomer, &byte, 1, 0) < 0);
+    CHECK(std::chrono::steady_clock::now() - asked < std::chrono::milliseconds(1500));
+    ::close(newcomer);
+    for (const int fd : queue) ::close(fd);
+    ::close(holder);
+}
+
 TEST_CASE("limits: per_source.connections holds one address back - not another") {
     Setup s;
     RunningWard ward(s.write(", limits: { per_source: { connections: 2 }, handshake_timeout: 30s }"));

@@ -409,48 +409,43 @@ TEST_CASE("xmpp c2s: a backend that accepts and never answers gets the client a 
     CHECK(got.ends_with("</stream:stream>"));
 }
 
-TEST_CASE("xmpp c2s: a backend reset between stanzas ends the client's stream with remote-connection-failed") {
+namespace {
+
+// A stream through to the backend, which sends `bytes` (read whole by the client), then
+// resets or closes: what the client gets after that, up to ward's close.
+std::string after_backend_fault(const std::string& bytes, std::string_view until, bool reset) {
     C2sSetup s;
     auto client = s.starttls();
     s.open_through(*client);
-    REQUIRE(s.backend.send("<message to='a@example.org'><body>one</body></message>"));
-    CHECK(client->read_until("</message>") == "<message to='a@example.org'><body>one</body></message>");
-    s.backend.reset_last();
+    if (!bytes.empty()) {
+        REQUIRE(s.backend.send(bytes));
+        CHECK(client->read_until(until) == bytes);
+    }
+    if (reset) {
+        s.backend.reset_last();
+    } else {
+        s.backend.close_last();
+    }
     std::string got;
     CHECK(client->wait_closed(10s, &got));
-    CHECK(got == error_text("remote-connection-failed"));
+    return got;
+}
+
+}  // namespace
+
+TEST_CASE("xmpp c2s: a backend reset between stanzas ends the client's stream with remote-connection-failed") {
+    CHECK(after_backend_fault("<message to='a@example.org'><body>one</body></message>", "</message>", true) ==
+          error_text("remote-connection-failed"));
 }
 
 TEST_CASE("xmpp c2s: a backend that closes without ending its stream gets the client remote-connection-failed") {
-    C2sSetup s;
-    auto client = s.starttls();
-    s.open_through(*client);
-    s.backend.close_last();
-    std::string got;
-    CHECK(client->wait_closed(10s, &got));
-    CHECK(got == error_text("remote-connection-failed"));
+    CHECK(after_backend_fault("", "", false) == error_text("remote-connection-failed"));
 }
 
 TEST_CASE("xmpp c2s: a backend that fails inside a stanza closes the client without an ill-formed error") {
-    C2sSetup s;
-    auto client = s.starttls();
-    s.open_through(*client);
-    REQUIRE(s.backend.send("<message to='a@example.org'><body>cut"));
-    CHECK(client->read_until("cut") == "<message to='a@example.org'><body>cut");
-    s.backend.reset_last();
-    std::string got;
-    CHECK(client->wait_closed(10s, &got));
-    CHECK(got.empty());
+    CHECK(after_backend_fault("<message to='a@example.org'><body>cut", "cut", true).empty());
 }
 
 TEST_CASE("xmpp c2s: a backend that ends its stream properly gets no error added") {
-    C2sSetup s;
-    auto client = s.starttls();
-    s.open_through(*client);
-    REQUIRE(s.backend.send(kClose));
-    CHECK(client->read_until(kClose) == kClose);
-    s.backend.close_last();
-    std::string got;
-    CHECK(client->wait_closed(10s, &got));
-    CHECK(got.empty());
+    CHECK(after_backend_fault(std::string(kClose), kClose, false).empty());
 }
