@@ -2,9 +2,9 @@
 // The relay: both directions at once, each read only into a buffer taken from the worker's
 // pool while data is in flight (backpressure: never read more than was written), through the
 // direction's filter if it has one, with half-close passed on.
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "proxy/engine/log.hpp"
 #include "proxy/engine/session.hpp"
 #include "proxy/engine/worker.hpp"
 
@@ -23,6 +23,9 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
     // (and their timers) waiting.
     constexpr std::size_t kYieldAfter = 256 * 1024;
     std::size_t since_yield = 0;
+    // A filter that only watches sees the bytes; the others transform them (asked once).
+    StreamFilter* watcher = filter && filter->watches_only() ? filter : nullptr;
+    StreamFilter* transform = watcher ? nullptr : filter;
     for (;;) {
         if (since_yield >= kYieldAfter) {
             since_yield = 0;
@@ -41,7 +44,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             continue;
         }
         if (ec == asio::error::eof) {
-            if (filter && !filter->watches_only() && filter->feed(nullptr, 0).mid_message) {
+            if (transform && transform->feed(nullptr, 0).mid_message) {
                 // A message cut short by the end of the stream is dropped, never forwarded.
                 summary_.detail = "stream ended inside a message";
             }
@@ -67,9 +70,9 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             co_return;
         }
         last_activity_ = clock::now();
-        if (filter && filter->watches_only()) filter->observe(buffer.data(), n);
-        if (filter && !filter->watches_only()) {
-            auto out = filter->feed(buffer.data(), n);
+        if (watcher) watcher->observe(buffer.data(), n);
+        if (transform) {
+            auto out = transform->feed(buffer.data(), n);
             buffer = {};  // the filter holds what it still needs
             // Forward first, then answer the sender: the pings or the broken message came after
             // what is forwarded.
@@ -160,7 +163,15 @@ bool Session::answer_for_silent_side(clock::time_point now) {
         queue.queued += answers;
         if (!queue.writing) {
             queue.writing = true;
-            asio::co_spawn(worker_.io(), write_answers(shared_from_this(), sender, &queue), asio::detached);
+            asio::co_spawn(worker_.io(), write_answers(shared_from_this(), sender, &queue),
+                           [id = id_](std::exception_ptr e) {
+                               if (!e) return;
+                               try {
+                                   std::rethrow_exception(e);
+                               } catch (const std::exception& x) {
+                                   proxy_log().error("[c{}] writing ward's answers failed: {}", id, x.what());
+                               }
+                           });
         }
         return true;
     };

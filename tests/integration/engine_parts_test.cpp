@@ -4,7 +4,6 @@
 // own (the engine knows no protocol: this front is as good as any).
 #include <doctest/doctest.h>
 
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <sys/socket.h>
@@ -196,7 +195,9 @@ TEST_CASE("engine parts: reads and writes on a TLS connection closed under them 
             const auto failed = co_await server.write_all(bytes.data(), bytes.size());
             CHECK(failed);
             ++finished;
-        }, asio::detached);
+        }, [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
     };
     write(big);
     write(second);
