@@ -315,9 +315,12 @@ std::string error_response(int status, std::string_view head, const MessageHead&
         out += text(to);
     } else {
         // RFC 3261 section 8.2.6.2: a response other than 100 carries a To tag.
+        // The tag goes after the value: trailing whitespace and folding go first (a value that
+        // ends in a whitespace-only continuation line would otherwise leave the tag on a line
+        // of its own, and the answer would not be SIP).
         auto line = text(to);
-        line.remove_suffix(kCrlf.size());
-        while (!line.empty() && is_wsp(line.back())) line.remove_suffix(1);
+        while (!line.empty() && (is_wsp(line.back()) || line.back() == '\r' || line.back() == '\n'))
+            line.remove_suffix(1);
         std::uint32_t h = 2166136261u;
         h = fnv1a(h, text(from));
         h = fnv1a(h, text(call_id));

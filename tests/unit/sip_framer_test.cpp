@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <ostream>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -353,6 +354,31 @@ TEST_CASE("exact bytes of the 400 answer keep an existing To tag and compact for
           "Content-Length: 0\r\n"
           "\r\n");
     CHECK(c.error == "'BYE' request: Content-Length 'abc' is not a number");
+}
+
+// Found by fuzz_sip_edge (tests/fuzz/corpus/sip_edge/finding-6357a41b): the To value ended in a
+// whitespace-only continuation line, and the tag ward adds went onto a line of its own.
+TEST_CASE("the 400 answer to a request whose To ends in folding is SIP and frames again as one message") {
+    for (const std::string fold : {"\r\n ", "\r\n\t \r\n ", " \r\n\t"}) {
+        CAPTURE(escaped(fold));
+        const std::string request =
+            "REGISTER sip:registrar.test SIP/2.0\r\n"
+            "Via: SIP/2.0/TLS ua.invalid;branch=z9hG4bK3\r\n"
+            "From: <sip:a@x>;tag=1\r\n"
+            "To: <sip:a@x>" + fold + "\r\n"
+            "Call-ID: fz\r\n"
+            "CSeq: 10 REGISTER\r\n"
+            "Content-Length: x\r\n"
+            "\r\n";
+        const auto c = frame(request);
+        REQUIRE(c.reply.rfind("SIP/2.0 400 Bad Request\r\n", 0) == 0);
+        CHECK(std::regex_search(c.reply, std::regex("\r\nTo: <sip:a@x>;tag=ward-[0-9a-f]{8}\r\nCall-ID: fz\r\n")));
+        Framer again(Direction::from_backend, {1 << 20, 1 << 20}, std::nullopt);
+        const auto out = again.feed(c.reply);
+        CHECK_FALSE(out.close);
+        CHECK(out.forward == c.reply);
+        CHECK_FALSE(out.mid_message);
+    }
 }
 
 TEST_CASE("malformed Content-Length values are answered 400") {

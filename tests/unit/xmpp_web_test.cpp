@@ -181,6 +181,26 @@ TEST_CASE("web requests: the header block and body limits answer 431 and 413") {
     CHECK(read_all({extension}, limits) == std::vector<std::string>{"refused 413"});
 }
 
+// Found by fuzz_web_input (tests/fuzz/corpus/web_input/finding-829cf345): "0\r" then "\r\n"
+// was held back as if it were a complete last-chunk line, waiting for ever, where whole it was
+// refused.
+TEST_CASE("web requests: a malformed last-chunk line is refused however it arrives") {
+    const std::string head = "POST /http-bind HTTP/1.1\r\nHost: chat.example\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (const std::string last : {"0\r\r\n", "00\r\r\n", "0 \r\r\n", "0\r\r\n\r\n"}) {
+        CAPTURE(last);
+        CHECK(read_every_way(head + last) == std::vector<std::string>{"refused 400"});
+    }
+    // Whatever the parser makes of these whole, it makes of them in pieces (read_every_way).
+    for (const std::string last : {"0\n\r\n", "0x\r\n", "0;\r\n", "0\n\r\n\r\n", "0x\r\n\r\n", "01\r\n"})
+        read_every_way(head + last);
+    // Complete ones still wait for the end of the trailer section, then make a request.
+    for (const std::string last : {"0\r\n", "00\r\n", "0;a=b\r\n"}) {
+        CAPTURE(last);
+        CHECK(read_every_way(head + last + "\r\n") == std::vector<std::string>{"POST /http-bind "});
+        CHECK(read_all({head + last}).empty());
+    }
+}
+
 TEST_CASE("web requests: 100-continue is asked for once and the rest of an upgrade is kept") {
     RequestReader reader({});
     reader.feed("POST /http-bind HTTP/1.1\r\nHost: chat.example\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
