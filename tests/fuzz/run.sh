@@ -13,14 +13,17 @@ cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C
   -DCMAKE_CXX_COMPILER=clang++ \
   -DWARD_FUZZ=ON -DWARD_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" --target fuzz_sip_framer fuzz_sip_edge fuzz_xmpp_stream fuzz_config fuzz_admin_input fuzz_web_input fuzz_ntlm_challenge \
-  fuzz_proxy_header fuzz_ocsp_response
+  fuzz_proxy_header fuzz_ocsp_response fuzz_xmpp_negotiation fuzz_certificate
 status=0
-for h in sip_framer sip_edge xmpp_stream config admin_input web_input ntlm_challenge proxy_header ocsp_response; do
+for h in sip_framer sip_edge xmpp_stream xmpp_negotiation config admin_input web_input ntlm_challenge proxy_header \
+  ocsp_response certificate; do
   corpus="$build/corpus/$h"
   mkdir -p "$corpus" "$build/crashes/$h"
   cp -n "$top/tests/fuzz/corpus/$h/"* "$corpus/" 2>/dev/null || true
   echo "== $h: $runs runs"
   dict=(); [ -f "$top/tests/fuzz/$h.dict" ] && dict=(-dict="$top/tests/fuzz/$h.dict")
+  # The negotiation machines read the same XML as the tokenizer: its dictionary.
+  [ "$h" = xmpp_negotiation ] && dict=(-dict="$top/tests/fuzz/xmpp_stream.dict")
   log="$build/fuzz-$h.log"
   rc=0
   "$build/tests/fuzz/fuzz_$h" "${dict[@]}" -runs="$runs" -max_len=16384 -print_final_stats=1 \
