@@ -96,8 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     break;
                 }
             }
-            // Answers are complete responses (a 400/513 before a close may follow a cut head).
-            if (!out.close) require_well_formed(out.reply.substr(out.reply.find_first_not_of("\r\n") == std::string::npos
+            // Answers are complete responses, those before a close too (pongs, CRLFs, go first).
+            require_well_formed(out.reply.substr(out.reply.find_first_not_of("\r\n") == std::string::npos
                                                                       ? out.reply.size()
                                                                       : out.reply.find_first_not_of("\r\n")));
         }

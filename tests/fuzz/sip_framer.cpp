@@ -4,7 +4,8 @@
 // the whole input, what it forwarded and the pings it answered must be exactly what a plain
 // reference reading of RFC 3261 section 18.3 finds in one pass (CRLFs between messages, each
 // head to its CRLFCRLF, then Content-Length body bytes). Inputs whose heads fold lines or repeat
-// Content-Length are not compared (the reference does not read them).
+// Content-Length are not compared (the reference does not read them). ward's own answers must
+// frame again as whole messages.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -85,6 +86,16 @@ Reference reference(std::string_view in) {
     }
 }
 
+// ward's own answers (400, 513) frame again as whole, well-formed messages.
+void require_well_formed_reply(std::string_view reply) {
+    const auto start = reply.find_first_not_of("\r\n");
+    if (start == std::string_view::npos) return;
+    reply.remove_prefix(start);
+    ward::sip::Framer again(ward::sip::Direction::from_backend, {1 << 20, 1 << 20}, std::nullopt);
+    const auto out = again.feed(reply);
+    if (out.close || out.forward != reply || out.mid_message) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -101,6 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             auto out = framer.feed(in.substr(pos, step));
             forwarded += out.forward;
             pongs += out.pongs;
+            require_well_formed_reply(out.reply);
         }
         if (direction != ward::sip::Direction::from_backend || framer.closed()) continue;
         const auto expected = reference(in);
