@@ -304,6 +304,7 @@ void check_config(Config& config, Diagnostics& diag) {
             binds_overlap(config.metrics.bind.host, config.admin.bind.host))
             diag.error(config.mark("admin.bind"), "admin.bind", config.admin.bind.to_string() + " is already bound by metrics");
     }
+    check_cluster(config, diag);
 }
 
 }  // namespace ward::config

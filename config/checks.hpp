@@ -8,5 +8,7 @@
 namespace ward::config {
 
 void check_config(Config& config, Diagnostics& diagnostics);
+// The cluster block's references and rules (cluster.cpp); check_config calls it.
+void check_cluster(const Config& config, Diagnostics& diagnostics);
 
 }  // namespace ward::config

@@ -97,7 +97,8 @@ bool Config::same_settings(const Config& o) const {
     return node == o.node && user == o.user && pid_file == o.pid_file && security == o.security && certificates == o.certificates &&
            trust_stores == o.trust_stores && tls_peer_subjects == o.tls_peer_subjects &&
            tls_contexts == o.tls_contexts && listeners == o.listeners && workers == o.workers &&
-           limits == o.limits && metrics == o.metrics && admin == o.admin && logging == o.logging;
+           limits == o.limits && metrics == o.metrics && admin == o.admin && logging == o.logging &&
+           cluster == o.cluster;
 }
 
 }  // namespace ward::config

@@ -321,6 +321,30 @@ struct Admin {
     bool operator==(const Admin&) const = default;
 };
 
+// A ward cluster on etcd (the v3 API through its JSON gateway). Keys live under
+// `<etcd.prefix>/<name>/`: `nodes/<node.name>` holds each live node's published certificate
+// (with a lease), `tickets` the shared session ticket keys.
+struct EtcdEndpoint {
+    bool tls = false;      // https: mutual TLS through `cluster.etcd.tls_context`
+    std::string host;      // an address or a name
+    std::uint16_t port = 2379;
+    std::string to_string() const;
+    bool operator==(const EtcdEndpoint&) const = default;
+};
+
+struct Cluster {
+    bool enabled = false;  // the block is there
+    std::string name;      // the cluster's name (letters, digits, '.', '_', '-')
+    std::vector<EtcdEndpoint> endpoints;
+    std::string tls_context;  // etcd's CA (trust store) and this node's client certificate
+    std::string prefix = "/ward";
+    std::string trust_store;          // kept equal to the live nodes' certificates
+    std::string publish_certificate;  // this node's certificate, published for the others
+    Duration lease_ttl = std::chrono::seconds(10);
+    std::vector<std::string> import_clusters;  // other clusters' names on the same etcd, read only
+    bool operator==(const Cluster&) const = default;
+};
+
 struct Logging {
     LogLevel level = LogLevel::info;
     bool operator==(const Logging&) const = default;
@@ -354,6 +378,7 @@ struct Config {
     Metrics metrics;
     Admin admin;
     Logging logging;
+    Cluster cluster;
     std::shared_ptr<const SourceMap> sources = std::make_shared<SourceMap>();
 
     const Certificate* find_certificate(std::string_view name) const;

@@ -35,7 +35,7 @@ void Reader::read(const YAML::Node& root, Config& config) {
         return;
     }
     if (!map(root, "", {"node", "user", "pid_file", "security", "certificates", "trust_stores", "tls_peer_subjects",
-                        "tls_contexts", "listeners", "workers", "limits", "metrics", "admin", "logging"}))
+                        "tls_contexts", "listeners", "workers", "limits", "metrics", "admin", "logging", "cluster"}))
         return;
     field(root, "node", "", [&](auto& n, auto& p) { read_node(n, p, config.node); });
     field(root, "user", "", [&](auto& n, auto& p) { set_string(n, p, config.user); });
@@ -80,6 +80,7 @@ void Reader::read(const YAML::Node& root, Config& config) {
         if (!map(n, p, {"level"})) return;
         field(n, "level", p, [&](auto& v, auto& q) { set_enum(v, q, config.logging.level, "a log level"); });
     });
+    field(root, "cluster", "", [&](auto& n, auto& p) { read_cluster(n, p, config.cluster); });
     check_config(config, diag_);
 }
 

@@ -244,6 +244,7 @@ private:
     void read_listener(const YAML::Node& n, const std::string& path, const Config& config, Listener& out);
     void read_web(const YAML::Node& n, const std::string& path, XmppWebOptions& out);
     void read_exchange(const YAML::Node& n, const std::string& path, ExchangeOptions& out);
+    void read_cluster(const YAML::Node& n, const std::string& path, Cluster& out);  // cluster.cpp
 
 
     Diagnostics& diag_;

@@ -274,6 +274,26 @@ std::string to_yaml(const Config& c) {
         duration("request_timeout", a.request_timeout, admin_defaults.request_timeout);
         out << YAML::EndMap;
     }
+    if (c.cluster.enabled) {
+        const auto& k = c.cluster;
+        const Cluster cluster_defaults;
+        out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "name" << YAML::Value << k.name;
+        out << YAML::Key << "etcd" << YAML::Value << YAML::BeginMap;
+        out << YAML::Key << "endpoints" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const auto& e : k.endpoints) out << e.to_string();
+        out << YAML::EndSeq;
+        if (!k.tls_context.empty()) out << YAML::Key << "tls_context" << YAML::Value << k.tls_context;
+        if (k.prefix != cluster_defaults.prefix) out << YAML::Key << "prefix" << YAML::Value << k.prefix;
+        out << YAML::EndMap;
+        if (!k.trust_store.empty()) out << YAML::Key << "trust_store" << YAML::Value << k.trust_store;
+        if (!k.publish_certificate.empty())
+            out << YAML::Key << "publish_certificate" << YAML::Value << k.publish_certificate;
+        if (k.lease_ttl != cluster_defaults.lease_ttl)
+            out << YAML::Key << "lease_ttl" << YAML::Value << format_duration(k.lease_ttl);
+        write_list(out, "import", k.import_clusters);
+        out << YAML::EndMap;
+    }
     if (c.logging.level != LogLevel::info) {
         out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap << YAML::Key << "level" << YAML::Value
             << std::string(to_string(c.logging.level)) << YAML::EndMap;
