@@ -19,6 +19,8 @@ packages=(
   prosody lua-unbound python3-slixmpp go-sendxmpp
   # an independent NTLMv2 implementation for the Exchange egress stand-in
   python3-ntlm-auth
+  # the cluster store (the tests start their own etcd)
+  etcd-server
   # the PROXY protocol's independent ends (and the side-by-side benchmark's peers)
   haproxy nginx-light libnginx-mod-stream kamailio
   # the Debian package's checker (deploy/package.sh) and the unit file's (systemd-analyze)

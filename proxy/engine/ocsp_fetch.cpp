@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/engine/ocsp_fetch.hpp"
 
+#include "proxy/engine/name_lookup.hpp"
+
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -45,46 +47,6 @@ OcspFetch answered(http::response_parser<http::string_body>& parser) {
     return out;
 }
 
-// A name lookup that may outlive the fetch that asked for it: getaddrinfo runs on Asio's
-// resolver thread and cannot be interrupted, so the fetch waits on `done` until the lookup or
-// its deadline, whichever comes first, and the lookup finishes on its own.
-struct Lookup {
-    explicit Lookup(const asio::any_io_executor& ex) : done(ex) {}
-    asio::steady_timer done;
-    bool finished = false;
-    error_code ec;
-    tcp::resolver::results_type results;
-};
-
-awaitable<void> look_up(std::shared_ptr<Lookup> lookup, std::string host, std::string port) {
-    tcp::resolver resolver(lookup->done.get_executor());
-    auto resolve = resolver.async_resolve(host, port, use_tuple);
-    auto [ec, results] = co_await std::move(resolve);
-    lookup->ec = ec;
-    lookup->results = std::move(results);
-    lookup->finished = true;
-    lookup->done.cancel();
-}
-
-// The endpoints of `url` within `timeout`: an address at once, a name through the resolver.
-awaitable<error_code> resolve(asio::any_io_executor ex, const tls::HttpUrl& url, std::chrono::milliseconds timeout,
-                              tcp::resolver::results_type& out) {
-    error_code ec;
-    const auto address = asio::ip::make_address(url.host, ec);
-    if (!ec) {
-        out = tcp::resolver::results_type::create(tcp::endpoint(address, url.port), url.host, std::to_string(url.port));
-        co_return error_code{};
-    }
-    auto lookup = std::make_shared<Lookup>(ex);
-    lookup->done.expires_after(timeout);
-    asio::co_spawn(ex, look_up(lookup, url.host, std::to_string(url.port)), [](std::exception_ptr) {});
-    auto wait = lookup->done.async_wait(use_tuple);
-    co_await std::move(wait);
-    if (!lookup->finished) co_return make_error_code(beast::error::timeout);
-    out = lookup->results;
-    co_return lookup->ec;
-}
-
 }  // namespace
 
 awaitable<OcspFetch> fetch_ocsp(asio::any_io_executor ex, const tls::HttpUrl& url, const std::string& request,
@@ -93,7 +55,7 @@ awaitable<OcspFetch> fetch_ocsp(asio::any_io_executor ex, const tls::HttpUrl& ur
     // temporaries that share a full-expression with co_await.)
     const auto started = std::chrono::steady_clock::now();
     tcp::resolver::results_type endpoints;
-    auto lookup = resolve(ex, url, timeout, endpoints);
+    auto lookup = resolve_host(ex, url.host, url.port, timeout, endpoints);
     const error_code rec = co_await std::move(lookup);
     OcspFetch out;
     if (rec) {
