@@ -283,6 +283,28 @@ void parse_message_head(std::string_view head, bool complete, std::string_view i
     }
 }
 
+namespace {
+
+// A field as one line: each fold (CRLF, then white space) becomes one SP (RFC 3261 section
+// 7.3.1), so that nothing a peer put in a continuation line reads as a line of its own in
+// ward's answer. The field's own CRLF stays.
+std::string unfolded(std::string_view field) {
+    std::string out;
+    out.reserve(field.size());
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        if (field[i] == '\r' && i + 2 < field.size() && field[i + 1] == '\n' && is_wsp(field[i + 2])) {
+            i += 2;
+            while (i + 1 < field.size() && is_wsp(field[i + 1])) ++i;
+            out += ' ';
+            continue;
+        }
+        out += field[i];
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string error_response(int status, std::string_view head, const MessageHead& parsed) {
     // Method names are case-sensitive (RFC 3261 section 7.1): only "ACK" is an ACK.
     if (parsed.start.kind != MessageKind::request || parsed.start.method == "ACK") return {};
@@ -303,7 +325,7 @@ std::string error_response(int status, std::string_view head, const MessageHead&
     }
     if (vias == 0 || froms != 1 || tos != 1 || call_ids != 1 || cseqs != 1) return {};
 
-    const auto text = [&](const Field* f) { return head.substr(f->begin, f->end - f->begin); };
+    const auto text = [&](const Field* f) { return unfolded(head.substr(f->begin, f->end - f->begin)); };
     std::string out = "SIP/2.0 " + std::to_string(status) + " ";
     out += reason_phrase(status);
     out += kCrlf;
@@ -315,12 +337,10 @@ std::string error_response(int status, std::string_view head, const MessageHead&
         out += text(to);
     } else {
         // RFC 3261 section 8.2.6.2: a response other than 100 carries a To tag.
-        // The tag goes after the value: trailing whitespace and folding go first (a value that
-        // ends in a whitespace-only continuation line would otherwise leave the tag on a line
-        // of its own, and the answer would not be SIP).
+        // The tag goes after the value: trailing white space goes first (a value that ended in a
+        // whitespace-only continuation line would otherwise leave the tag after a space).
         auto line = text(to);
-        while (!line.empty() && (is_wsp(line.back()) || line.back() == '\r' || line.back() == '\n'))
-            line.remove_suffix(1);
+        while (!line.empty() && (is_wsp(line.back()) || line.back() == '\r' || line.back() == '\n')) line.pop_back();
         std::uint32_t h = 2166136261u;
         h = fnv1a(h, text(from));
         h = fnv1a(h, text(call_id));

@@ -381,6 +381,34 @@ TEST_CASE("the 400 answer to a request whose To ends in folding is SIP and frame
     }
 }
 
+// Found by fuzz_sip_edge once answers before a close were checked too: a Via continued by a
+// line that looks like a header was copied as it came, and ward's own answer held what ward
+// refuses ("header hidden in a continuation line"). Copied fields are unfolded.
+TEST_CASE("the 400 answer copies folded fields as one line each") {
+    const std::string request =
+        "INVITE sip:b@x SIP/2.0\r\n"
+        "Via: SIP/2.0/TLS ua.invalid;branch=z9hG4bK1,\r\n"
+        " SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK2\r\n"
+        " Via:S\r\n"
+        "From: <sip:a@x>;tag=1\r\n"
+        "To: <sip:b@x>\r\n"
+        "Call-ID: fz\r\n"
+        "  \t continued\r\n"
+        "CSeq: 1 INVITE\r\n"
+        "Content-Length: x\r\n"
+        "\r\n";
+    const auto c = frame(request);
+    const std::string_view via = "\r\nVia: SIP/2.0/TLS ua.invalid;branch=z9hG4bK1, SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK2\r\n";
+    INFO(c.reply);
+    CHECK(c.reply.find(via) != std::string::npos);
+    CHECK(c.reply.find("Call-ID: fz continued\r\n") != std::string::npos);
+    Framer again(Direction::from_backend, {1 << 20, 1 << 20}, std::nullopt);
+    const auto out = again.feed(c.reply);
+    CHECK_FALSE(out.close);
+    CHECK(out.error.empty());
+    CHECK(out.forward == c.reply);
+}
+
 TEST_CASE("malformed Content-Length values are answered 400") {
     for (const std::string value : {"-1", "abc", "1e3", "+5", "", "5 5", "0x10", "5,5", "5.0", "-0"}) {
         CAPTURE(value);

@@ -120,6 +120,9 @@ struct RequestReader::Impl {
             if (pending.size() == 1 && pending[0] == '\r') return std::size_t{0};
         }
         for (std::size_t i = scanned; i < pending.size(); ++i) {
+            // Past the limit the block is too large, whatever the byte is: read whole or in
+            // pieces, the same answer.
+            if (i >= limits.header_limit) return Refusal{431, "the request header is too large"};
             const char c = pending[i];
             if (c == '\r') {
                 if (i + 1 == pending.size()) {
