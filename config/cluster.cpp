@@ -137,6 +137,11 @@ void check_cluster(const Config& config, Diagnostics& diag) {
         diag.error(mark, p, std::move(message));
     };
     if (c.name.empty()) fail("name", "the cluster needs a name");
+    if (!cluster_name_ok(config.node.name)) {
+        const auto m = config.mark("node.name");
+        diag.error(m.line != 0 ? m : config.mark("cluster"), "node.name",
+                   "'" + config.node.name + "' cannot name a cluster node (up to 64 letters, digits, '.', '_' or '-')");
+    }
     if (c.endpoints.empty()) fail("etcd.endpoints", "the cluster needs at least one etcd endpoint");
     bool any_tls = false;
     for (const auto& e : c.endpoints) any_tls = any_tls || e.tls;

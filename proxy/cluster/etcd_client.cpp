@@ -255,7 +255,7 @@ awaitable<Result<std::unique_ptr<EtcdWatch>>> EtcdClient::watch(std::string pref
         std::unique_ptr<EtcdWatch> w(new EtcdWatch);
         w->exchange_ = std::make_unique<Exchange>(ex_);
         w->max_message_ = options_.max_answer;
-        w->timeout_ = options_.timeout;
+        w->timeout_ = options_.watch_wait;
         auto& x = *w->exchange_;
         x.stream_limit = options_.max_answer;
         x.parser.header_limit(16 * 1024);

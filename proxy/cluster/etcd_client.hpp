@@ -26,7 +26,8 @@ using proxy::awaitable;
 struct EtcdOptions {
     std::vector<config::EtcdEndpoint> endpoints;
     std::shared_ptr<const tls::Context> tls;  // needed by https endpoints
-    std::chrono::milliseconds timeout{5000};  // one call, or a watch's wait for its next message
+    std::chrono::milliseconds timeout{5000};     // one call: lookup, connect, TLS, request, answer
+    std::chrono::milliseconds watch_wait{5000};  // a watch's wait for its next message
     std::size_t max_answer = 4 * 1024 * 1024;  // an answer (or one watch message) past this is refused
 };
 

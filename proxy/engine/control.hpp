@@ -7,6 +7,7 @@
 // rare, and on that thread they need no lock to read the state or to reload.
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,5 +65,22 @@ public:
 using AdminPlaneFactory = Result<std::unique_ptr<AdminPlane>> (*)(Control& control, asio::io_context& io);
 void register_admin_plane(AdminPlaneFactory factory);
 AdminPlaneFactory admin_plane_factory();
+
+// A cluster of wards (cluster:): a member runs on the control thread beside the admin plane,
+// publishing this node and keeping the cluster's trust store, and reloads through `Control`.
+// The engine names no store: the member is registered once at start (proxy/cluster/).
+class ClusterMember {
+public:
+    virtual ~ClusterMember() = default;
+    // The snapshot in force (after start and after every reload that took effect).
+    virtual void follow(std::shared_ptr<const Snapshot> snapshot) = 0;
+    // Ward is stopping: leave the cluster (bounded), stop every loop.
+    virtual void stop() = 0;
+};
+
+using ClusterMemberFactory = Result<std::unique_ptr<ClusterMember>> (*)(Control& control, asio::io_context& io,
+                                                                        const std::filesystem::path& config_file);
+void register_cluster_member(ClusterMemberFactory factory);
+ClusterMemberFactory cluster_member_factory();
 
 }  // namespace ward::proxy

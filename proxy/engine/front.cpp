@@ -57,4 +57,11 @@ AdminPlaneFactory admin_factory = nullptr;
 void register_admin_plane(AdminPlaneFactory factory) { admin_factory = factory; }
 AdminPlaneFactory admin_plane_factory() { return admin_factory; }
 
+namespace {
+ClusterMemberFactory cluster_factory = nullptr;
+}  // namespace
+
+void register_cluster_member(ClusterMemberFactory factory) { cluster_factory = factory; }
+ClusterMemberFactory cluster_member_factory() { return cluster_factory; }
+
 }  // namespace ward::proxy

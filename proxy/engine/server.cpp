@@ -155,6 +155,7 @@ bool Server::start(std::shared_ptr<const Snapshot> snapshot) {
     }
     last_reload_ = {true, snapshot->generation, {}, "configuration loaded at start", std::chrono::system_clock::now()};
     if (c.admin.enabled && !start_admin(c)) return false;
+    if (c.cluster.enabled && !start_cluster(snapshot)) return false;
     if (!c.user.empty() && !drop_privileges(c.user)) return false;
 
     for (unsigned i = 0; i < n; ++i) {
@@ -421,6 +422,7 @@ ReloadOutcome Server::reload(const std::string& reopen) {
         snapshot_ = next;
     }
     if (stapler_) stapler_->follow(next);
+    if (cluster_) cluster_->follow(next);
     set_log_level(next->config.logging.level);
     // Done when every worker has switched: then new connections get the new snapshot.
     auto pending = std::make_shared<std::atomic<std::size_t>>(n);
@@ -452,6 +454,7 @@ void Server::begin_stop() {
     notifier_.stopping("draining established sessions");
     for (auto& w : workers_) w->stop_accepting();
     if (stapler_) stapler_->stop();
+    if (cluster_) cluster_->stop();
     if (metrics_acceptor_) metrics_acceptor_->close();
     if (admin_acceptor_) {
         error_code ec;

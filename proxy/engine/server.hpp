@@ -74,6 +74,7 @@ private:
 
     bool bind_listener(const config::Listener& l, std::vector<ListenerSocket>& per_worker, Bound& bound);
     bool start_admin(const config::Config& c);
+    bool start_cluster(std::shared_ptr<const Snapshot> snapshot);  // server_cluster.cpp
     awaitable<void> serve_admin();
     void begin_stop();
     awaitable<void> drain();
@@ -90,6 +91,7 @@ private:
     // Before control_, so destroyed after it: admin connections still pending at the end are
     // coroutine frames of control_, and they use the plane while they are destroyed.
     std::unique_ptr<AdminPlane> admin_;
+    std::unique_ptr<ClusterMember> cluster_;  // (likewise: its loops are coroutines of control_)
     asio::io_context control_{1};
     // After control_, so destroyed before it: its timer belongs to control_.
     std::unique_ptr<Stapler> stapler_;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/fronts/fronts.hpp"
 
+#include "proxy/cluster/member.hpp"
 #include "proxy/fronts/admin/admin_plane.hpp"
 #include "proxy/fronts/exchange/exchange_front.hpp"
 #include "proxy/fronts/sip/sip_front.hpp"
@@ -30,6 +31,8 @@ void register_fronts() {
     register_front(Protocol::exchange_egress, exchange_front());
     // The admin API (admin:), not a listener kind: the server runs it on its control thread.
     register_admin_plane(&admin::make_admin_plane);
+    // A cluster on etcd (cluster:): likewise on the control thread.
+    register_cluster_member(&cluster::make_member);
 }
 
 }  // namespace ward::proxy

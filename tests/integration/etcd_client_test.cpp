@@ -54,6 +54,7 @@ EtcdOptions options_for(std::vector<config::EtcdEndpoint> endpoints, std::chrono
     EtcdOptions o;
     o.endpoints = std::move(endpoints);
     o.timeout = timeout;
+    o.watch_wait = timeout;
     return o;
 }
 

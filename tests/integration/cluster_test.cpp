@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// Two wards of one cluster on Debian's etcd, in process: each publishes its certificate, each
+// keeps its cluster trust store equal to the live nodes' certificates (files, subjects, the
+// contexts that use the store) and reloads; a node that leaves is no longer let in; what a
+// node publishes is held to an import's rules; etcd away keeps the trust in force.
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <functional>
+#include <set>
+
+#include "config/loader.hpp"
+#include "proxy/cluster/etcd_client.hpp"
+#include "../support/etcd_server.hpp"
+#include "../support/net_test_support.hpp"
+#include "../support/running_ward.hpp"
+#include "../support/tls_test_support.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace ward;
+using test::TlsClient;
+
+namespace {
+
+// Waits until `predicate` holds, re-checking it whenever something changes in `dirs` (inotify)
+// and at least every 100 ms (a reload follows the files it reacts to by a moment); false at the
+// deadline. The members act on etcd's watch, which the test cannot hook directly.
+bool eventually(const std::function<bool()>& predicate, const std::vector<fs::path>& dirs,
+                std::chrono::milliseconds deadline = 15s) {
+    const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    REQUIRE(fd >= 0);
+    for (const auto& d : dirs) inotify_add_watch(fd, d.c_str(), IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_CLOSE_WRITE);
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    bool held = predicate();
+    while (!held && std::chrono::steady_clock::now() < until) {
+        pollfd p{fd, POLLIN, 0};
+        ::poll(&p, 1, 100);
+        char events[4096];
+        while (::read(fd, events, sizeof events) > 0) {
+        }
+        held = predicate();
+    }
+    ::close(fd);
+    return held;
+}
+
+std::set<std::string> files_in(const fs::path& dir) {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) out.insert(e.path().filename().string());
+    return out;
+}
+
+struct Node {
+    Node(const fs::path& root, const std::string& name, const test::CertFiles& cert, const test::TcpBackend& backend,
+         std::uint16_t etcd_port)
+        : dir(root / name) {
+        fs::create_directories(dir / "nodes");
+        const auto yaml =
+            "node: { name: " + name + " }\n"
+            "certificates: { xmpp: { cert: " + cert.cert.string() + ", key: " + cert.key.string() + " } }\n"
+            "trust_stores: { cluster-nodes: { dir: nodes } }\n"
+            "tls_contexts: { s2s: { certificate: xmpp, trust_store: cluster-nodes } }\n"
+            "listeners:\n"
+            "  - { name: s2s, protocol: tls, bind: 127.0.0.1:0, backends: [" + backend.endpoint() + "], tls_context: s2s }\n"
+            "metrics: { enabled: false }\n"
+            "cluster:\n"
+            "  name: c1\n"
+            "  etcd: { endpoints: ['http://127.0.0.1:" + std::to_string(etcd_port) + "'] }\n"
+            "  trust_store: cluster-nodes\n"
+            "  publish_certificate: xmpp\n"
+            "  lease_ttl: 2s\n";
+        test::write_text_file(dir / "ward.yaml", yaml);
+        ward = std::make_unique<test::RunningWard>(dir / "ward.yaml");
+    }
+    fs::path dir;
+    std::unique_ptr<test::RunningWard> ward;
+    std::string config() const { return test::read_text_file(dir / "ward.yaml"); }
+};
+
+test::CertFiles node_cert(test::TestPki& pki, const std::string& name) {
+    auto spec = test::TestPki::client_spec(name + ".test");
+    spec.server_auth = true;
+    spec.dns_names = {name + ".test"};
+    return pki.issue(name, spec);
+}
+
+// A TLS client presenting `cert` sends a line through the listener: true when it came back.
+bool let_in(std::uint16_t port, const test::CertFiles& cert) {
+    test::PeerOptions o;
+    o.cert = cert.cert;
+    o.key = cert.key;
+    auto ctx = test::make_peer_ctx(o);
+    TlsClient c(port, ctx.get(), "");
+    if (!c.ok() || !c.send("ping\n")) return false;
+    return c.read(5, 3s) == "ping\n";
+}
+
+proxy::awaitable<void> put_into(cluster::EtcdClient& client, std::string key, std::string value,
+                                std::optional<Result<std::int64_t>>& out) {
+    auto op = client.put(std::move(key), std::move(value));
+    auto r = co_await std::move(op);
+    out.emplace(std::move(r));
+}
+
+}  // namespace
+
+TEST_CASE("cluster: nodes trust each other through etcd - a node that leaves is no longer let in") {
+    test::TempDir dir("cluster");
+    test::TestPki pki(dir.path());
+    const auto n1 = node_cert(pki, "n1");
+    const auto n2 = node_cert(pki, "n2");
+    const auto stranger = node_cert(pki, "stranger");  // same CA, never published
+    test::EtcdServer etcd(dir.path() / "etcd");
+    test::TcpBackend backend(test::TcpBackend::Mode::echo);
+
+    Node a(dir.path(), "n1", n1, backend, etcd.port());
+    // Alone, a node trusts itself: its own certificate is the cluster's only one.
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1-n1.pem"}; }, {a.dir / "nodes"}));
+    {
+        auto b = std::make_unique<Node>(dir.path(), "n2", n2, backend, etcd.port());
+        const std::set<std::string> both{"cluster-c1-n1.pem", "cluster-c1-n2.pem"};
+        REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == both && files_in(b->dir / "nodes") == both; },
+                           {a.dir / "nodes", b->dir / "nodes"}));
+        // The subjects are in the list and selected in the context that uses the store.
+        REQUIRE(eventually([&] { return a.config().find("n2.test") != std::string::npos; }, {a.dir}));
+        const auto loaded = config::load_file(a.dir / "ward.yaml");
+        REQUIRE(loaded.config);
+        const auto* subject = loaded.config->find_peer_subject("n2.test");
+        REQUIRE(subject);
+        CHECK(subject->description == "cluster c1 node n2");
+        CHECK(loaded.config->find_tls_context("s2s")->peer_subjects == std::vector<std::string>{"n1.test", "n2.test"});
+        // The reload took effect: n2 gets into n1's listener, a stranger from the same CA does not.
+        REQUIRE(eventually([&] { return let_in(a.ward->port("s2s"), n2); }, {a.dir}));
+        CHECK(let_in(b->ward->port("s2s"), n1));
+        CHECK_FALSE(let_in(a.ward->port("s2s"), stranger));
+        // n2 stops (it revokes its lease, or the lease ends within its 2 s).
+    }
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1-n1.pem"}; }, {a.dir / "nodes"}));
+    REQUIRE(eventually([&] { return a.config().find("n2.test") == std::string::npos; }, {a.dir}));
+    REQUIRE(eventually([&] { return !let_in(a.ward->port("s2s"), n2); }, {a.dir}));
+    CHECK(let_in(a.ward->port("s2s"), n1));
+}
+
+TEST_CASE("cluster: what a node publishes is held to an import's rules - etcd away keeps the trust in force") {
+    test::TempDir dir("cluster-rules");
+    test::TestPki pki(dir.path());
+    const auto n1 = node_cert(pki, "n1");
+    const auto n2 = node_cert(pki, "n2");
+    test::EtcdServer etcd(dir.path() / "etcd");
+    test::TcpBackend backend(test::TcpBackend::Mode::echo);
+    Node a(dir.path(), "n1", n1, backend, etcd.port());
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes").size() == 1; }, {a.dir / "nodes"}));
+
+    // Others write under the prefix: a CA certificate, two certificates in one value, a node
+    // name ward does not take, and n2's certificate under another cluster not imported.
+    proxy::asio::io_context io;
+    cluster::EtcdOptions o;
+    o.endpoints = {{false, "127.0.0.1", etcd.port()}};
+    cluster::EtcdClient client(io.get_executor(), o);
+    const auto text = [](const fs::path& p) { return test::read_text_file(p); };
+    auto put = [&](std::string key, std::string value) {
+        std::optional<Result<std::int64_t>> r;
+        int done = 0;
+        if (io.stopped()) io.restart();
+        proxy::asio::co_spawn(io, put_into(client, std::move(key), std::move(value), r), [&done](std::exception_ptr e) {
+            ++done;
+            if (e) std::rethrow_exception(e);
+        });
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (done == 0 && std::chrono::steady_clock::now() < until) io.run_one_for(50ms);
+        REQUIRE(done == 1);
+        REQUIRE_MESSAGE(*r, r->error());
+    };
+    put("/ward/c1/nodes/ca", text(pki.ca().cert));
+    put("/ward/c1/nodes/two", text(n2.cert) + text(n1.cert));
+    put("/ward/c1/nodes/bad name", text(n2.cert));
+    put("/ward/c2/nodes/n2", text(n2.cert));
+    put("/ward/c1/nodes/n3", "not a certificate");
+    // Nothing of that is trusted (the member logs each refusal once).
+    put("/ward/c1/nodes/zz-marker", text(n1.cert));  // the last write: once it is in, the others were read
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes").count("cluster-c1-zz-marker.pem") == 1; }, {a.dir / "nodes"}));
+    CHECK(files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1-n1.pem", "cluster-c1-zz-marker.pem"});
+    CHECK_FALSE(let_in(a.ward->port("s2s"), n2));
+
+    // etcd stops: n1 keeps its trust and keeps serving.
+    etcd.stop();
+    CHECK(let_in(a.ward->port("s2s"), n1));
+    CHECK(files_in(a.dir / "nodes").size() == 2);
+    etcd.start();
+    put("/ward/c1/nodes/n2", text(n2.cert));
+    REQUIRE(eventually([&] { return let_in(a.ward->port("s2s"), n2); }, {a.dir}, 20s));
+}
