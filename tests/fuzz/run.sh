@@ -13,10 +13,10 @@ cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C
   -DCMAKE_CXX_COMPILER=clang++ \
   -DWARD_FUZZ=ON -DWARD_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" --target fuzz_sip_framer fuzz_sip_edge fuzz_xmpp_stream fuzz_config fuzz_admin_input fuzz_web_input fuzz_ntlm_challenge \
-  fuzz_proxy_header fuzz_ocsp_response fuzz_xmpp_negotiation fuzz_certificate
+  fuzz_proxy_header fuzz_ocsp_response fuzz_xmpp_negotiation fuzz_certificate fuzz_etcd_answer
 status=0
 for h in sip_framer sip_edge xmpp_stream xmpp_negotiation config admin_input web_input ntlm_challenge proxy_header \
-  ocsp_response certificate; do
+  ocsp_response certificate etcd_answer; do
   corpus="$build/corpus/$h"
   mkdir -p "$corpus" "$build/crashes/$h"
   cp -n "$top/tests/fuzz/corpus/$h/"* "$corpus/" 2>/dev/null || true
