@@ -9,6 +9,7 @@
 //     lease_ttl: 10s
 //     import: [other-cluster]
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
@@ -161,6 +162,19 @@ void check_cluster(const Config& config, Diagnostics& diag) {
     } else if (tls != nullptr && tls->trust_store == c.trust_store) {
         fail("trust_store", "trust store '" + c.trust_store + "' is also how ward verifies etcd (cluster.etcd.tls_context): "
                             "ward keeps the cluster's store equal to the nodes' certificates; give it a folder of its own");
+    }
+    if (const auto* own = config.find_trust_store(c.trust_store)) {
+        // Under another name the same folder would be another store ward empties and fills.
+        for (const auto& other : config.trust_stores) {
+            if (other.name == own->name) continue;
+            std::error_code ec;
+            const bool same = other.dir.resolved.lexically_normal() == own->dir.resolved.lexically_normal() ||
+                              std::filesystem::equivalent(other.dir.resolved, own->dir.resolved, ec);
+            if (same)
+                fail("trust_store", "trust store '" + own->name + "' shares its folder with trust store '" + other.name +
+                                        "': ward keeps the cluster's folder equal to the nodes' certificates; give it "
+                                        "a folder of its own");
+        }
     }
     if (!c.publish_certificate.empty() && config.find_certificate(c.publish_certificate) == nullptr)
         fail("publish_certificate", "unknown certificate '" + c.publish_certificate + "'");

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/cluster/etcd_client.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <functional>
 #include <optional>
 
@@ -10,6 +14,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "config/values.hpp"
 #include "proxy/engine/connection.hpp"
 #include "proxy/engine/name_lookup.hpp"
 #include "xmpp/web/beast_feed.hpp"
@@ -74,6 +79,9 @@ struct EtcdClient::Exchange {
             if (eof) failure = "the connection closed inside the answer";
         } else if (ec) {
             failure = ec.message();
+        } else if (pending.size() + n > pending_limit) {
+            // Beast holds an unfinished header or chunk line in `pending`: bounded here.
+            failure = "an answer's line is too long";
         } else {
             pending.append(buffer, n);
             failure = feed();
@@ -85,6 +93,7 @@ struct EtcdClient::Exchange {
     asio::steady_timer timer;
     std::shared_ptr<bool> fired = std::make_shared<bool>(false);
     std::string pending;
+    std::size_t pending_limit = 64 * 1024;
     bool stalled = false;
     // A watch's body, by chunks, before it is cut into messages (declared before the parser,
     // which holds a reference to the callback).
@@ -131,9 +140,18 @@ awaitable<Status> open(EtcdClient::Exchange& x, const asio::any_io_executor& ex,
     if (cec) co_return Error{cec.message()};
     x.conn->on_connected();
     if (e.tls) {
-        const bool literal = e.host.find_first_not_of("0123456789.") == std::string::npos || e.host.find(':') != std::string::npos;
+        const bool literal = config::is_ip_literal(e.host);
         auto ssl = options.tls->new_client(literal ? std::string() : e.host);
         if (!ssl) co_return Error{"no TLS client state"};
+        // etcd's certificate must name the endpoint (RFC 6125), not only chain to etcd's CA:
+        // another holder of a certificate from that CA (a node's client certificate) is not etcd.
+        const bool named = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), e.host.c_str()) == 1
+                                   : SSL_set1_host(ssl.get(), e.host.c_str()) == 1;
+        if (!named) {
+            ERR_clear_error();
+            co_return Error{"cannot check etcd's name '" + e.host + "'"};
+        }
+        SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         x.conn->attach_tls(std::move(ssl));
         auto handshake = x.conn->handshake();
         const auto hec = co_await std::move(handshake);
@@ -259,7 +277,9 @@ awaitable<Result<std::unique_ptr<EtcdWatch>>> EtcdClient::watch(std::string pref
         auto& x = *w->exchange_;
         x.stream_limit = options_.max_answer;
         x.parser.header_limit(16 * 1024);
-        x.parser.body_limit(boost::none);  // a watch's answer does not end; each message is bounded
+        // Bounded until the header shows a stream (a Content-Length of a terabyte is refused,
+        // not reserved); a stream's total is not bounded, each message is (stream_limit).
+        x.parser.body_limit(options_.max_answer);
         x.parser.eager(true);
         x.parser.on_chunk_body(x.on_chunk);
         auto opening = open(x, ex_, options_, e, request);
@@ -278,15 +298,21 @@ awaitable<Result<std::unique_ptr<EtcdWatch>>> EtcdClient::watch(std::string pref
         current_ = index;
         answered_ = true;
         if (x.parser.get().result() != http::status::ok) {
-            // An error answer is not streamed: read it whole for etcd's reason.
-            while (!failure && !x.parser.is_done()) {
-                auto reading = x.read_more();
-                failure = co_await std::move(reading);
+            // An error answer is not streamed: read it whole, when it is small, for etcd's reason.
+            std::string why;
+            const auto length = x.parser.content_length();
+            if (length && *length <= 64 * 1024) {
+                while (!failure && !x.parser.is_done()) {
+                    auto reading = x.read_more();
+                    failure = co_await std::move(reading);
+                }
+                if (!failure) why = etcd_answer::error_of(x.parser.get().body());
             }
-            auto why = failure ? *failure : etcd_answer::error_of(x.parser.get().body());
             if (why.empty()) why = "etcd answered HTTP " + std::to_string(x.parser.get().result_int());
             co_return Error{why};
         }
+        if (!x.parser.chunked()) co_return Error{"etcd's watch answer is not a stream (no chunked encoding)"};
+        x.parser.body_limit(boost::none);
         x.timer.cancel();  // next() sets a deadline for each wait
         co_return w;
     }

@@ -89,7 +89,8 @@ Result<std::int64_t> header_revision(const json::object& o) {
     const auto* h = o.if_contains("header");
     if (h == nullptr || !h->is_object()) return malformed("no header");
     auto r = int_field(h->as_object(), "revision");
-    if (!r) return malformed("header.revision");
+    // (A revision is positive, and one past it must be one too: a watch starts there.)
+    if (!r || *r < 0 || *r == INT64_MAX) return malformed("header.revision");
     return *r;
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -187,14 +188,17 @@ private:
     }
 
     void apply(const PublishedNodes& nodes) {
-        auto report = sync_trust(file_, snapshot_->config.cluster.trust_store, nodes);
+        auto report = sync_trust(file_, snapshot_->config.cluster.trust_store, snapshot_->config.cluster.name, nodes);
         if (!report) {
             proxy_log().error("cluster: the trust store is left as it is: {}", report.error());
             return;
         }
-        for (const auto& why : report->refused) {
-            if (refused_.insert(why).second) proxy_log().warn("cluster: not trusted: {}", why);
+        // Each refusal is logged when it first appears (the set is the last sync's: bounded).
+        std::set<std::string> refused(report->refused.begin(), report->refused.end());
+        for (const auto& why : refused) {
+            if (refused_.count(why) == 0) proxy_log().warn("cluster: not trusted: {}", why);
         }
+        refused_ = std::move(refused);
         if (report->changes.empty()) return;
         for (const auto& line : report->changes) proxy_log().info("cluster: {}", line);
         const auto outcome = control_.reload();
@@ -208,23 +212,38 @@ private:
             last_failure = why;
         };
         while (current(epoch)) {
-            auto base = snapshot_->config.cluster.prefix + "/";
-            auto read_op = client->range(base, true);
-            auto read = co_await std::move(read_op);
-            if (!current(epoch)) break;
-            if (!read) {
-                failed(read.error());
+            const auto& c = snapshot_->config.cluster;
+            auto base = c.prefix + "/";
+            // Only the trusted clusters' nodes are read (what others write under the prefix
+            // cannot make the answer too large); the watch from the first read's revision
+            // replays whatever changed meanwhile, which the map absorbs.
+            std::vector<std::string> clusters{c.name};
+            clusters.insert(clusters.end(), c.import_clusters.begin(), c.import_clusters.end());
+            PublishedNodes nodes;
+            std::int64_t from = 0;
+            std::optional<std::string> failure;
+            for (const auto& name : clusters) {
+                auto read_op = client->range(base + name + "/nodes/", true);
+                auto read = co_await std::move(read_op);
+                if (!current(epoch)) co_return;
+                if (!read) {
+                    failure = read.error();
+                    break;
+                }
+                if (from == 0) from = read->revision + 1;
+                for (const auto& kv : read->kvs) {
+                    NodeKey k;
+                    if (wanted_key(kv.key, k)) nodes[k] = kv.value;
+                }
+            }
+            if (failure) {
+                failed(*failure);
                 co_await pause(kRetry);
                 continue;
             }
-            PublishedNodes nodes;
-            for (const auto& kv : read->kvs) {
-                NodeKey k;
-                if (wanted_key(kv.key, k)) nodes[k] = kv.value;
-            }
             apply(nodes);
             if (!current(epoch)) break;
-            auto watch_op = client->watch(base, read->revision + 1);
+            auto watch_op = client->watch(base, from);
             auto watch = co_await std::move(watch_op);
             if (!current(epoch)) break;
             if (!watch) {
@@ -256,6 +275,8 @@ private:
                 if (changed) apply(nodes);
                 if (!current(epoch)) co_return;
             }
+            // (An etcd that ends every watch at once does not make this loop spin.)
+            co_await pause(kRetry);
         }
     }
 

@@ -27,6 +27,7 @@ namespace {
 
 constexpr std::size_t kMaxPublished = 64 * 1024;
 constexpr std::string_view kDescribed = "cluster ";
+const std::string kFilePrefix = "cluster-";
 
 struct Wanted {
     tls::UniqueX509 cert;
@@ -68,6 +69,11 @@ Result<Wanted> take(const std::string& published, const tls::SecurityPolicy& pol
     if (as_client && as_server) return Error{mode + " mode refuses it: " + *as_client};
     auto match = tls::match_subject(cert, {});
     if (!match.ok) return Error{match.reason};
+    // It becomes a line of the configuration and a selected subject: printable, not empty.
+    const auto& cn = match.common_name;
+    if (cn.empty() || cn.size() > 255 ||
+        std::any_of(cn.begin(), cn.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+        return Error{"has a subject CN ward does not take (empty, too long or with control characters)"};
     Wanted w;
     w.pem = pem_of(cert);
     w.cn = match.common_name;
@@ -101,7 +107,8 @@ bool valid_member_name(std::string_view name) {
     });
 }
 
-Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& store_name, const PublishedNodes& nodes) {
+Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& store_name, const std::string& own_cluster,
+                              const PublishedNodes& nodes) {
     auto loaded = config::load_file(config_file);
     if (!loaded.config) return Error{"the configuration has errors; the cluster's trust store is left as it is"};
     config::Config config = std::move(*loaded.config);
@@ -113,7 +120,18 @@ Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& st
 
     SyncReport report;
     std::map<std::string, Wanted> wanted;  // by file name
-    for (const auto& [key, published] : nodes) {
+    std::map<std::string, std::string> holders;  // lower-case CN -> who holds it
+    for (const auto& s : config.tls_peer_subjects) {
+        if (s.description.rfind(kDescribed, 0) != 0) holders[config::lower(s.subject)] = "the operator's tls_peer_subjects";
+    }
+    // This cluster's nodes first: an imported cluster cannot take a name one of them holds.
+    std::vector<const PublishedNodes::value_type*> order;
+    for (const auto& n : nodes)
+        if (n.first.cluster == own_cluster) order.push_back(&n);
+    for (const auto& n : nodes)
+        if (n.first.cluster != own_cluster) order.push_back(&n);
+    for (const auto* entry : order) {
+        const auto& [key, published] = *entry;
         const auto who = "node '" + key.node + "' of cluster '" + key.cluster + "'";
         if (!valid_member_name(key.cluster) || !valid_member_name(key.node)) {
             report.refused.push_back("a node with a name ward does not take: " + who);
@@ -124,17 +142,42 @@ Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& st
             report.refused.push_back("the certificate of " + who + " " + w.error());
             continue;
         }
+        // One holder per subject: a node may not claim another's name, or the operator's.
+        const auto [held, fresh] = holders.emplace(config::lower(w->cn), who);
+        if (!fresh) {
+            report.refused.push_back("the certificate of " + who + " names '" + w->cn + "', which " + held->second +
+                                     " already holds");
+            continue;
+        }
         w->description = std::string(kDescribed) + key.cluster + " node " + key.node;
-        wanted.emplace("cluster-" + key.cluster + "-" + key.node + ".pem", std::move(*w));
+        // ('@' is in no name: no two nodes share a file.)
+        wanted.emplace(kFilePrefix + key.cluster + "@" + key.node + ".pem", std::move(*w));
     }
 
     // The folder: exactly the live nodes' certificates (it is the cluster's own: ward check
     // refuses a store shared with etcd's TLS context).
     std::set<std::string> present;
     std::error_code ec;
+    // Every file the store loads (trust_store.cpp: any name not starting with '.') is ward's:
+    // one it did not write could be a CA that chains whatever it signed. Refuse to go on.
+    std::vector<std::string> foreign;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        if (!entry.is_regular_file() || !is_certificate_file(entry.path())) continue;
         const auto name = entry.path().filename().string();
+        if (name.empty() || name[0] == '.') continue;
+        if (name.rfind(kFilePrefix, 0) != 0 || !is_certificate_file(entry.path()) || entry.is_symlink() ||
+            !entry.is_regular_file())
+            foreign.push_back(name);
+    }
+    if (ec) return Error{"cannot read the folder '" + dir.string() + "': " + ec.message()};
+    if (!foreign.empty()) {
+        std::string list;
+        for (const auto& f : foreign) list += (list.empty() ? "" : ", ") + f;
+        return Error{"the folder '" + dir.string() + "' of the cluster's trust store holds files ward did not write (" +
+                     list + "): move them out; nothing is changed until then"};
+    }
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.empty() || name[0] == '.') continue;
         auto it = wanted.find(name);
         if (it == wanted.end()) {
             fs::remove(entry.path(), ec);
@@ -195,6 +238,11 @@ Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& st
         changed = true;
     }
     if (changed) {
+        // What is written must load: a configuration ward cannot read again would stop every
+        // later change (and the next start).
+        const auto text = config::to_yaml(config);
+        const auto again = config::load_string(text, config_file);
+        if (!again.config) return Error{"the configuration after this change would not load; nothing was written"};
         if (auto s = config::save(config, config_file, {}); !s) return Error{s.error()};
         report.config_written = true;
         report.changes.push_back("wrote " + config_file.string());

@@ -6,8 +6,8 @@
 // operator's and stay), its subject CN in tls_peer_subjects (described "cluster <cluster> node
 // <node>") and selected in every TLS context that uses the store. A node that left loses its
 // file, and its subject when no live node has the same CN and ward added it. Certificates are
-// held to the rules of an import: exactly one certificate, not a CA, one readable subject CN,
-// allowed by the security mode.
+// held to the rules of an import: exactly one certificate, not a CA, one printable subject CN
+// that no other node and no operator entry holds, allowed by the security mode.
 #include <filesystem>
 #include <map>
 #include <string>
@@ -36,8 +36,9 @@ struct SyncReport {
 };
 
 // Brings the trust store `store` of the configuration file `config_file` (and the file) in line
-// with `nodes`. Writes nothing when nothing changed.
+// with `nodes`; `own_cluster`'s nodes come first when two claim one subject CN. Writes nothing
+// when nothing changed, and nothing at all while the folder holds a file ward did not write.
 Result<SyncReport> sync_trust(const std::filesystem::path& config_file, const std::string& store,
-                              const PublishedNodes& nodes);
+                              const std::string& own_cluster, const PublishedNodes& nodes);
 
 }  // namespace ward::cluster

@@ -120,10 +120,10 @@ TEST_CASE("cluster: nodes trust each other through etcd - a node that leaves is 
 
     Node a(dir.path(), "n1", n1, backend, etcd.port());
     // Alone, a node trusts itself: its own certificate is the cluster's only one.
-    REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1-n1.pem"}; }, {a.dir / "nodes"}));
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1@n1.pem"}; }, {a.dir / "nodes"}));
     {
         auto b = std::make_unique<Node>(dir.path(), "n2", n2, backend, etcd.port());
-        const std::set<std::string> both{"cluster-c1-n1.pem", "cluster-c1-n2.pem"};
+        const std::set<std::string> both{"cluster-c1@n1.pem", "cluster-c1@n2.pem"};
         REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == both && files_in(b->dir / "nodes") == both; },
                            {a.dir / "nodes", b->dir / "nodes"}));
         // The subjects are in the list and selected in the context that uses the store.
@@ -140,7 +140,7 @@ TEST_CASE("cluster: nodes trust each other through etcd - a node that leaves is 
         CHECK_FALSE(let_in(a.ward->port("s2s"), stranger));
         // n2 stops (it revokes its lease, or the lease ends within its 2 s).
     }
-    REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1-n1.pem"}; }, {a.dir / "nodes"}));
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1@n1.pem"}; }, {a.dir / "nodes"}));
     REQUIRE(eventually([&] { return a.config().find("n2.test") == std::string::npos; }, {a.dir}));
     REQUIRE(eventually([&] { return !let_in(a.ward->port("s2s"), n2); }, {a.dir}));
     CHECK(let_in(a.ward->port("s2s"), n1));
@@ -151,6 +151,7 @@ TEST_CASE("cluster: what a node publishes is held to an import's rules - etcd aw
     test::TestPki pki(dir.path());
     const auto n1 = node_cert(pki, "n1");
     const auto n2 = node_cert(pki, "n2");
+    const auto marker = node_cert(pki, "marker");
     test::EtcdServer etcd(dir.path() / "etcd");
     test::TcpBackend backend(test::TcpBackend::Mode::echo);
     Node a(dir.path(), "n1", n1, backend, etcd.port());
@@ -182,9 +183,10 @@ TEST_CASE("cluster: what a node publishes is held to an import's rules - etcd aw
     put("/ward/c2/nodes/n2", text(n2.cert));
     put("/ward/c1/nodes/n3", "not a certificate");
     // Nothing of that is trusted (the member logs each refusal once).
-    put("/ward/c1/nodes/zz-marker", text(n1.cert));  // the last write: once it is in, the others were read
-    REQUIRE(eventually([&] { return files_in(a.dir / "nodes").count("cluster-c1-zz-marker.pem") == 1; }, {a.dir / "nodes"}));
-    CHECK(files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1-n1.pem", "cluster-c1-zz-marker.pem"});
+    put("/ward/c1/nodes/n1-again", text(n1.cert));  // n1's subject, which n1 holds
+    put("/ward/c1/nodes/zz-marker", text(marker.cert));  // the last write: once it is in, the others were read
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes").count("cluster-c1@zz-marker.pem") == 1; }, {a.dir / "nodes"}));
+    CHECK(files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1@n1.pem", "cluster-c1@zz-marker.pem"});
     CHECK_FALSE(let_in(a.ward->port("s2s"), n2));
 
     // etcd stops: n1 keeps its trust and keeps serving.

@@ -265,11 +265,16 @@ TEST_CASE("etcd client: something that is not etcd - or never answers - is an er
         CHECK(std::chrono::steady_clock::now() - started < 3s);
         CHECK(silent.received().rfind("POST /v3/kv/range HTTP/1.1\r\n", 0) == 0);
     }
-    for (const std::string answer : {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",
-                                     "HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{\"kvs\":\"nope\"}",
-                                     "HTTP/1.1 200 OK\r\nContent-Length: 63\r\n\r\n"
-                                     "{\"header\":{\"revision\":\"3\"},\"kvs\":[{\"key\":\"!!!\",\"value\":\"eA==\"}]}",
-                                     "SSH-2.0-OpenSSH\r\n"}) {
+    for (const std::string& answer : {std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]"),
+                                     std::string("HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{\"kvs\":\"nope\"}"),
+                                     std::string("HTTP/1.1 200 OK\r\nContent-Length: 63\r\n\r\n"
+                                                 "{\"header\":{\"revision\":\"3\"},\"kvs\":[{\"key\":\"!!!\",\"value\":\"eA==\"}]}"),
+                                     std::string("SSH-2.0-OpenSSH\r\n"),
+                                     // a revision no watch could start after
+                                     std::string("HTTP/1.1 200 OK\r\nContent-Length: 44\r\n\r\n"
+                                                 "{\"header\":{\"revision\":\"9223372036854775807\"}}"),
+                                     // a header line that never ends: bounded, refused
+                                     "HTTP/1.1 200 OK\r\nX: " + std::string(100 * 1024, 'x')}) {
         CAPTURE(answer);
         test::TcpBackend fake(test::TcpBackend::Mode::capture);
         EtcdClient client(io.get_executor(), options_for({plain(fake.port())}, 2s));
@@ -336,6 +341,16 @@ TEST_CASE("etcd client: mutual TLS through a ward TLS context - a client etcd do
     REQUIRE_FALSE(r);
     CHECK(r.error().find("https://127.0.0.1:" + std::to_string(etcd.port())) != std::string::npos);
 
+    // etcd's certificate must name the endpoint: the same etcd as "localhost" (a name its
+    // certificate does not hold) is refused, chain or not (attacker review: any holder of a
+    // certificate from etcd's CA could otherwise pose as etcd).
+    EtcdOptions by_name = options_for({config::EtcdEndpoint{true, "localhost", etcd.port()}});
+    by_name.tls = context("etcd-client");
+    EtcdClient misnamed(io.get_executor(), by_name);
+    const auto mn = await_in(io, misnamed.range("/secure", false));
+    REQUIRE_FALSE(mn);
+    CHECK(mn.error().find("https://localhost:") != std::string::npos);
+
     // Plaintext to a TLS etcd, and TLS without a context: errors, not hangs.
     EtcdClient clear(io.get_executor(), options_for({plain(etcd.port())}, 2s));
     CHECK_FALSE(await_in(io, clear.range("/secure", false)));
@@ -343,4 +358,41 @@ TEST_CASE("etcd client: mutual TLS through a ward TLS context - a client etcd do
     const auto nc = await_in(io, no_context.range("/secure", false));
     REQUIRE_FALSE(nc);
     CHECK(nc.error().find("https needs a TLS context") != std::string::npos);
+}
+
+TEST_CASE("etcd client: a watch answer that is not a stream - or too large an error - is refused") {
+    asio::io_context io;
+    for (const std::string& answer :
+         {std::string("HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n{"),
+          std::string("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 1000000000000\r\n\r\n{"),
+          std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") + std::string(100 * 1024, '1')}) {
+        CAPTURE(answer.substr(0, 60));
+        test::TcpBackend fake(test::TcpBackend::Mode::capture);
+        EtcdClient client(io.get_executor(), options_for({plain(fake.port())}, 2s));
+        std::optional<Result<std::unique_ptr<EtcdWatch>>> w;
+        int finished = 0;
+        spawn(io, client.watch("/ward/", 1), w, finished);
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        bool answered = false;
+        while (finished == 0 && std::chrono::steady_clock::now() < until) {
+            io.run_one_for(20ms);
+            if (!answered && fake.received().find("\r\n\r\n") != std::string::npos) {
+                fake.send(answer);
+                answered = true;
+            }
+        }
+        REQUIRE(finished == 1);
+        if (*w) {
+            // Opened (the chunked one): its first message never ends and is refused, bounded.
+            std::optional<Result<EtcdWatchMessage>> m;
+            int got = 0;
+            spawn(io, (**w)->next(), m, got);
+            const auto until2 = std::chrono::steady_clock::now() + 10s;
+            while (got == 0 && std::chrono::steady_clock::now() < until2) io.run_one_for(20ms);
+            REQUIRE(got == 1);
+            CHECK_FALSE(*m);
+        } else {
+            CHECK(!w->error().empty());
+        }
+    }
 }

@@ -134,3 +134,17 @@ TEST_CASE("cluster: references - https needs a TLS context - the cluster's store
     CHECK(check("cluster: { name: c, etcd: { endpoints: ['http://127.0.0.1:2379'] }, trust_store: nodes, import: [c] }\n") ==
           file + ":4:98: error: cluster.import[0]: 'c' is this cluster\n");
 }
+
+TEST_CASE("cluster: the cluster's trust store may not share its folder with another store") {
+    Folder f;
+    const std::string yaml =
+        "certificates: { xmpp: { cert: server.pem, key: server.key } }\n"
+        "trust_stores: { nodes: { dir: nodes }, also: { dir: ./nodes/ } }\n"
+        "cluster: { name: c, etcd: { endpoints: ['http://127.0.0.1:2379'] }, trust_store: nodes }\n";
+    auto r = load_string(yaml, f.path / "x.yaml");
+    CHECK_FALSE(r.config);
+    const auto file = (f.path / "x.yaml").string();
+    CHECK(lines_of(r.diagnostics) ==
+          file + ":3:82: error: cluster.trust_store: trust store 'nodes' shares its folder with trust store 'also': ward "
+                 "keeps the cluster's folder equal to the nodes' certificates; give it a folder of its own\n");
+}
