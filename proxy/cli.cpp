@@ -20,6 +20,7 @@
 #include "config/loader.hpp"
 #include "config/writer.hpp"
 #include "proxy/cli_admin.hpp"
+#include "proxy/cli_cluster.hpp"
 #include "proxy/engine/log.hpp"
 #include "proxy/engine/server.hpp"
 #include "proxy/engine/snapshot.hpp"
@@ -47,6 +48,7 @@ commands:
   ciphers list the TLS ciphers OpenSSL offers and which each security mode allows
   admin   manage admin accounts; log in to a running ward's admin API
   audit   verify the admin audit log's hash chain
+  cluster show the cluster's nodes as etcd holds them
 
 `ward <command> --help` describes each command. `ward --version` prints the version.
 )";
@@ -445,6 +447,7 @@ int run_cli(int argc, char** argv) {
     if (command == "pki") return cmd_pki(args);
     if (command == "cert") return cmd_cert(args);
     if (command == "ciphers") return cmd_ciphers(args);
+    if (command == "cluster") return cmd_cluster(std::vector<std::string>(argv + 2, argv + argc));
     if (command == "admin" || command == "audit") {
         std::vector<std::string> rest(argv + 2, argv + argc);
         return command == "admin" ? cmd_admin(rest) : cmd_audit(rest);

@@ -74,9 +74,13 @@ struct EtcdClient::Exchange {
         if (*fired) {
             failure = "no answer in time";
         } else if (ec == asio::error::eof) {
-            error_code eof;
-            parser.put_eof(eof);
-            if (eof) failure = "the connection closed inside the answer";
+            if (!parser.got_some()) {
+                failure = "the connection closed before an answer";  // (put_eof asserts a byte came)
+            } else {
+                error_code eof;
+                parser.put_eof(eof);
+                if (eof) failure = "the connection closed inside the answer";
+            }
         } else if (ec) {
             failure = ec.message();
         } else if (pending.size() + n > pending_limit) {
@@ -239,6 +243,11 @@ awaitable<Result<std::int64_t>> EtcdClient::keep_alive(std::int64_t lease) {
 awaitable<Status> EtcdClient::revoke_lease(std::int64_t lease) {
     auto body = etcd_body::lease_revoke(lease);
     return answered<Status>("/v3/lease/revoke", std::move(body), etcd_answer::lease_revoke);
+}
+
+awaitable<Result<std::int64_t>> EtcdClient::lease_time_to_live(std::int64_t lease) {
+    auto body = etcd_body::lease_time_to_live(lease);
+    return answered<Result<std::int64_t>>("/v3/lease/timetolive", std::move(body), etcd_answer::lease_time_to_live);
 }
 
 awaitable<Result<std::int64_t>> EtcdClient::put(std::string key, std::string value, std::int64_t lease) {

@@ -44,6 +44,8 @@ public:
     // The lease's TTL left after the refresh; 0 when the lease is gone (expired or revoked).
     awaitable<Result<std::int64_t>> keep_alive(std::int64_t lease);
     awaitable<Status> revoke_lease(std::int64_t lease);
+    // What is left of a lease, in seconds, without refreshing it; 0 when it is gone.
+    awaitable<Result<std::int64_t>> lease_time_to_live(std::int64_t lease);
     awaitable<Result<std::int64_t>> put(std::string key, std::string value, std::int64_t lease = 0);
     awaitable<Result<EtcdRange>> range(std::string key, bool prefix);
     awaitable<Result<std::int64_t>> remove(std::string key);

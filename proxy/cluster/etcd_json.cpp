@@ -157,6 +157,7 @@ namespace etcd_body {
 std::string lease_grant(std::int64_t ttl_seconds) { return json::serialize(json::object{{"TTL", number(ttl_seconds)}}); }
 std::string lease_keep_alive(std::int64_t lease) { return json::serialize(json::object{{"ID", number(lease)}}); }
 std::string lease_revoke(std::int64_t lease) { return json::serialize(json::object{{"ID", number(lease)}}); }
+std::string lease_time_to_live(std::int64_t lease) { return json::serialize(json::object{{"ID", number(lease)}}); }
 
 std::string put(std::string_view key, std::string_view value, std::int64_t lease) {
     json::object o{{"key", base64(key)}, {"value", base64(value)}};
@@ -221,6 +222,16 @@ Status lease_revoke(std::string_view text) {
     auto revision = header_revision(*o);
     if (!revision) return Error{revision.error()};
     return {};
+}
+
+Result<std::int64_t> lease_time_to_live(std::string_view text) {
+    auto o = object_of(text);
+    if (!o) return Error{o.error()};
+    auto revision = header_revision(*o);
+    if (!revision) return Error{revision.error()};
+    auto ttl = int_field(*o, "TTL");
+    if (!ttl) return malformed("TTL");
+    return *ttl > 0 ? *ttl : 0;  // etcd says -1 for a lease that is gone
 }
 
 Result<std::int64_t> put(std::string_view text) {

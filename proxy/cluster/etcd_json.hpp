@@ -54,6 +54,7 @@ namespace etcd_body {
 std::string lease_grant(std::int64_t ttl_seconds);
 std::string lease_keep_alive(std::int64_t lease);
 std::string lease_revoke(std::int64_t lease);
+std::string lease_time_to_live(std::int64_t lease);
 std::string put(std::string_view key, std::string_view value, std::int64_t lease);
 std::string range(std::string_view key, bool prefix);
 std::string delete_range(std::string_view key);
@@ -67,6 +68,7 @@ namespace etcd_answer {
 Result<std::int64_t> lease_grant(std::string_view json);       // the lease ID
 Result<std::int64_t> lease_keep_alive(std::string_view json);  // the TTL left; 0: the lease is gone
 Status lease_revoke(std::string_view json);
+Result<std::int64_t> lease_time_to_live(std::string_view json);  // seconds left; 0: gone
 Result<std::int64_t> put(std::string_view json);  // the revision
 Result<EtcdRange> range(std::string_view json);
 Result<std::int64_t> delete_range(std::string_view json);  // how many were deleted

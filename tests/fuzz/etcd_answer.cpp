@@ -26,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     refusal_says_why(etcd_answer::lease_grant(in));
     refusal_says_why(etcd_answer::lease_keep_alive(in));
     refusal_says_why(etcd_answer::lease_revoke(in));
+    refusal_says_why(etcd_answer::lease_time_to_live(in));
     refusal_says_why(etcd_answer::put(in));
     refusal_says_why(etcd_answer::range(in));
     refusal_says_why(etcd_answer::delete_range(in));

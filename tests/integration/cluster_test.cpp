@@ -14,6 +14,7 @@
 
 #include "config/loader.hpp"
 #include "proxy/cluster/etcd_client.hpp"
+#include "proxy/cluster/status.hpp"
 #include "../support/etcd_server.hpp"
 #include "../support/net_test_support.hpp"
 #include "../support/running_ward.hpp"
@@ -100,6 +101,12 @@ bool let_in(std::uint16_t port, const test::CertFiles& cert) {
     return c.read(5, 3s) == "ping\n";
 }
 
+proxy::awaitable<void> keep_status(proxy::awaitable<Result<cluster::ClusterStatus>> op,
+                                   std::optional<Result<cluster::ClusterStatus>>& out) {
+    auto r = co_await std::move(op);
+    out.emplace(std::move(r));
+}
+
 proxy::awaitable<void> put_into(cluster::EtcdClient& client, std::string key, std::string value,
                                 std::optional<Result<std::int64_t>>& out) {
     auto op = client.put(std::move(key), std::move(value));
@@ -138,6 +145,33 @@ TEST_CASE("cluster: nodes trust each other through etcd - a node that leaves is 
         REQUIRE(eventually([&] { return let_in(a.ward->port("s2s"), n2); }, {a.dir}));
         CHECK(let_in(b->ward->port("s2s"), n1));
         CHECK_FALSE(let_in(a.ward->port("s2s"), stranger));
+        // The status as etcd holds it: both nodes, their subjects, fingerprints and leases.
+        {
+            proxy::asio::io_context io;
+            cluster::EtcdOptions o;
+            o.endpoints = {{false, "127.0.0.1", etcd.port()}};
+            cluster::EtcdClient client(io.get_executor(), o);
+            std::optional<Result<cluster::ClusterStatus>> status;
+            config::Cluster c;
+            c.name = "c1";
+            proxy::asio::co_spawn(io, keep_status(cluster::read_status(client, c), status), [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+            });
+            io.run();
+            REQUIRE(status);
+            REQUIRE_MESSAGE(*status, status->error());
+            const auto& nodes = (*status)->nodes;
+            REQUIRE(nodes.size() == 2);
+            CHECK(nodes[0].node == "n1");
+            CHECK(nodes[0].subject == "n1.test");
+            CHECK(nodes[1].subject == "n2.test");
+            CHECK(nodes[0].fingerprint.size() == 95);
+            CHECK(nodes[0].lease_left > 0);
+            CHECK(nodes[0].lease_left <= 2);
+            CHECK(nodes[0].problem.empty());
+            const auto text = cluster::format_status(**status, 0);
+            CHECK(text.find("  c1/n2  n2.test  ") != std::string::npos);
+        }
         // n2 stops (it revokes its lease, or the lease ends within its 2 s).
     }
     REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1@n1.pem"}; }, {a.dir / "nodes"}));

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "proxy/cluster/status.hpp"
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <ctime>
+#include <sstream>
+
+#include "proxy/cluster/trust_sync.hpp"
+#include "tls/openssl_ptr.hpp"
+#include "tls/peer_verifier.hpp"
+#include "tls/x509.hpp"
+
+namespace ward::cluster {
+
+namespace {
+
+void describe(const std::string& pem, NodeStatus& out) {
+    tls::UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(std::min<std::size_t>(pem.size(), 64 * 1024))));
+    tls::UniqueX509 cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    ERR_clear_error();
+    if (!cert) {
+        out.problem = "not a certificate";
+        return;
+    }
+    auto match = tls::match_subject(cert.get(), {});
+    out.subject = match.ok ? match.common_name : std::string();
+    if (!match.ok) out.problem = match.reason;
+    else if (X509_check_ca(cert.get()) != 0) out.problem = "a CA certificate";
+    out.fingerprint = tls::sha256_fingerprint(cert.get());
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) == 1) out.not_after = timegm(&tm);
+}
+
+std::string utc(std::int64_t t) {
+    const std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::Cluster& cluster) {
+    ClusterStatus out;
+    std::vector<std::string> clusters{cluster.name};
+    clusters.insert(clusters.end(), cluster.import_clusters.begin(), cluster.import_clusters.end());
+    for (const auto& name : clusters) {
+        const auto prefix = cluster.prefix + "/" + name + "/nodes/";
+        auto read_op = client.range(prefix, true);
+        auto read = co_await std::move(read_op);
+        if (!read) co_return Error{read.error()};
+        if (out.revision == 0) out.revision = read->revision;
+        for (const auto& kv : read->kvs) {
+            NodeStatus n;
+            n.cluster = name;
+            n.node = kv.key.substr(prefix.size());
+            if (!valid_member_name(n.node)) n.problem = "a node name ward does not take";
+            describe(kv.value, n);
+            if (kv.lease != 0) {
+                auto ttl_op = client.lease_time_to_live(kv.lease);
+                auto ttl = co_await std::move(ttl_op);
+                if (!ttl) co_return Error{ttl.error()};
+                n.lease_left = *ttl;
+            }
+            out.nodes.push_back(std::move(n));
+        }
+    }
+    out.endpoint = client.endpoint();
+    co_return out;
+}
+
+std::string format_status(const ClusterStatus& status, std::int64_t now) {
+    std::ostringstream s;
+    s << "etcd " << status.endpoint << " at revision " << status.revision << ": " << status.nodes.size() << " node"
+      << (status.nodes.size() == 1 ? "" : "s") << "\n";
+    for (const auto& n : status.nodes) {
+        s << "  " << n.cluster << "/" << n.node << "  " << (n.subject.empty() ? "-" : n.subject) << "  "
+          << (n.fingerprint.empty() ? "-" : n.fingerprint) << "  ";
+        if (n.not_after != 0) {
+            s << "expires " << utc(n.not_after);
+            if (n.not_after < now) s << " (expired)";
+        } else {
+            s << "expiry unknown";
+        }
+        if (n.lease_left > 0) s << "  lease " << n.lease_left << "s left";
+        else if (n.lease_left == 0) s << "  lease ended";
+        else s << "  no lease";
+        if (!n.problem.empty()) s << "  NOT TRUSTED: " << n.problem;
+        s << "\n";
+    }
+    return s.str();
+}
+
+}  // namespace ward::cluster
