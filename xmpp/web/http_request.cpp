@@ -5,6 +5,7 @@
 
 #include "xmpp/web/beast_feed.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <iterator>
 #include <optional>
@@ -198,16 +199,21 @@ struct RequestReader::Impl {
             continue_pending = parser->get().find(http::field::expect) != parser->get().end();
             header_fields = static_cast<std::size_t>(std::distance(parser->get().begin(), parser->get().end()));
         }
-        if (!parser->is_done() && ready_for_beast(pending, stalled)) {
+        // Beast holds a chunk extension or trailer line unparsed until it ends (and may read an
+        // extension on past its line): bounded here. It is never offered more than the bound,
+        // so bytes past it decide nothing, whether they came whole or in pieces.
+        const std::size_t line_bound = limits.header_limit + 4096;
+        while (!parser->is_done() && ready_for_beast(pending, stalled)) {
             boost::system::error_code ec;
-            const auto used = parser->put(boost::asio::buffer(pending), ec);
+            const auto offered = std::min(pending.size(), line_bound);
+            const auto used = parser->put(boost::asio::buffer(pending.data(), offered), ec);
             pending.erase(0, used);
             if (ec && ec != http::error::need_more) return parse_failure(*this, ec);
             stalled = ec == http::error::need_more;  // what is left waits for more
+            if (stalled || used == 0) break;
         }
         if (!parser->is_done()) {
-            // Beast holds a chunk extension or trailer line unparsed until it ends: bounded here.
-            if (pending.size() > limits.header_limit + 4096) return refuse(413, "a chunk line is too long");
+            if (pending.size() > line_bound) return refuse(413, "a chunk line is too long");
             return {};
         }
         // Beast adds a chunked body's trailer fields to the header's, past the checks above.
