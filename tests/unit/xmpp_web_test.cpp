@@ -243,6 +243,20 @@ TEST_CASE("web requests: bytes past the chunk line bound decide nothing") {
     CHECK(whole == std::vector<std::string>{"refused 413"});
 }
 
+// The attacker review of the bound above: a window that cut a chunk line must not leave the
+// rest of a complete request unread (it waited for the deadline, then 408).
+TEST_CASE("web requests: a complete chunked body longer than the window is read at once") {
+    const RequestLimits limits{1024, 64 * 1024};  // window: 1024 + 4096 bytes
+    const std::string chunk(5110, 'a');          // "13f6\r\n" + 5110 + "\r\n": 5118 bytes, then "1\r|\n"
+    const std::string input = "POST /http-bind HTTP/1.1\r\nHost: chat.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "13f6\r\n" + chunk + "\r\n1\r\ny\r\n0\r\n\r\n";
+    CHECK(read_all({input}, limits) == std::vector<std::string>{"POST /http-bind " + chunk + "y"});
+    // And a line longer than the window is still refused, however it arrives.
+    const std::string endless = "POST /http-bind HTTP/1.1\r\nHost: chat.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "1;" + std::string(6000, 'e') + "\r\nx\r\n0\r\n\r\n";
+    CHECK(read_all({endless}, limits) == std::vector<std::string>{"refused 413"});
+}
+
 TEST_CASE("web requests: 100-continue is asked for once and the rest of an upgrade is kept") {
     RequestReader reader({});
     reader.feed("POST /http-bind HTTP/1.1\r\nHost: chat.example\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");

@@ -205,12 +205,16 @@ struct RequestReader::Impl {
         const std::size_t line_bound = limits.header_limit + 4096;
         while (!parser->is_done() && ready_for_beast(pending, stalled)) {
             boost::system::error_code ec;
-            const auto offered = std::min(pending.size(), line_bound);
+            const auto held = pending.size();
+            const auto offered = std::min(held, line_bound);
             const auto used = parser->put(boost::asio::buffer(pending.data(), offered), ec);
             pending.erase(0, used);
             if (ec && ec != http::error::need_more) return parse_failure(*this, ec);
             stalled = ec == http::error::need_more;  // what is left waits for more
-            if (stalled || used == 0) break;
+            // Beast wanting more of a window that cut a line is not waiting for the client:
+            // what was held past the window goes on (attacker review: the rest of a complete
+            // request was left unread until the deadline).
+            if (used == 0 || (stalled && offered == held)) break;
         }
         if (!parser->is_done()) {
             if (pending.size() > line_bound) return refuse(413, "a chunk line is too long");
