@@ -23,15 +23,6 @@ namespace ward::config {
 
 namespace {
 
-bool cluster_name_ok(std::string_view name) {
-    if (name.empty() || name.size() > 64) return false;
-    for (const char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return name != "." && name != "..";
-}
 
 // "/ward", "/ward/prod": a '/' then names as above, separated by single '/'.
 bool prefix_ok(std::string_view prefix) {
@@ -39,7 +30,7 @@ bool prefix_ok(std::string_view prefix) {
     std::size_t at = 1;
     while (at <= prefix.size()) {
         const auto end = std::min(prefix.find('/', at), prefix.size());
-        if (!cluster_name_ok(prefix.substr(at, end - at))) return false;
+        if (!is_cluster_name(prefix.substr(at, end - at))) return false;
         at = end + 1;
     }
     return true;
@@ -70,6 +61,16 @@ std::optional<EtcdEndpoint> parse_etcd_endpoint(std::string_view s, std::string&
 
 }  // namespace
 
+bool is_cluster_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (const char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return name != "." && name != "..";
+}
+
 std::string EtcdEndpoint::to_string() const {
     const Endpoint e{host, port};
     return std::string(tls ? "https://" : "http://") + e.to_string();
@@ -80,7 +81,7 @@ void detail::Reader::read_cluster(const YAML::Node& n, const std::string& path, 
     if (!map(n, path, {"name", "etcd", "trust_store", "publish_certificate", "lease_ttl", "import"})) return;
     field(n, "name", path, [&](auto& v, auto& p) {
         set_string(v, p, out.name);
-        if (!out.name.empty() && !cluster_name_ok(out.name))
+        if (!out.name.empty() && !is_cluster_name(out.name))
             error(v, p, "'" + out.name + "' is not a cluster name (up to 64 letters, digits, '.', '_' or '-')");
     });
     field(n, "etcd", path, [&](auto& e, auto& ep) {
@@ -119,7 +120,7 @@ void detail::Reader::read_cluster(const YAML::Node& n, const std::string& path, 
     field(n, "import", path, [&](auto& v, auto& p) {
         const auto list = string_list(v, p);
         for (std::size_t i = 0; i < list.size(); ++i) {
-            if (!cluster_name_ok(list[i])) error(v[i], index(p, i), "'" + list[i] + "' is not a cluster name");
+            if (!is_cluster_name(list[i])) error(v[i], index(p, i), "'" + list[i] + "' is not a cluster name");
             out.import_clusters.push_back(list[i]);  // (kept, so that the checks' indexes are the file's)
         }
     });
@@ -138,7 +139,7 @@ void check_cluster(const Config& config, Diagnostics& diag) {
         diag.error(mark, p, std::move(message));
     };
     if (c.name.empty()) fail("name", "the cluster needs a name");
-    if (!cluster_name_ok(config.node.name)) {
+    if (!is_cluster_name(config.node.name)) {
         const auto m = config.mark("node.name");
         diag.error(m.line != 0 ? m : config.mark("cluster"), "node.name",
                    "'" + config.node.name + "' cannot name a cluster node (up to 64 letters, digits, '.', '_' or '-')");

@@ -23,6 +23,9 @@ std::string format_size(std::uint64_t bytes);
 // may also be a host name. On failure `why` completes "'<text>' <why>".
 std::optional<Endpoint> parse_endpoint(std::string_view s, bool bind, std::string& why);
 bool is_loopback(std::string_view host);
+// A cluster or node name: 1 to 64 letters, digits, '.', '_' or '-', not "." or ".." (it goes
+// into etcd keys and file names). Defined in cluster.cpp.
+bool is_cluster_name(std::string_view name);
 // A DNS host name: dot-separated labels of letters, digits and hyphens, 1-63 bytes each, 253 in
 // all; `allow_underscore` also takes '_' (service names some resolvers serve).
 bool is_host_name(std::string_view host, bool allow_underscore = true);

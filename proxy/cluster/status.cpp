@@ -10,7 +10,7 @@
 #include <ctime>
 #include <sstream>
 
-#include "proxy/cluster/trust_sync.hpp"
+#include "config/values.hpp"
 #include "tls/openssl_ptr.hpp"
 #include "tls/peer_verifier.hpp"
 #include "tls/x509.hpp"
@@ -61,7 +61,7 @@ awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::C
             NodeStatus n;
             n.cluster = name;
             n.node = kv.key.substr(prefix.size());
-            if (!valid_member_name(n.node)) n.problem = "a node name ward does not take";
+            if (!config::is_cluster_name(n.node)) n.problem = "a node name ward does not take";
             describe(kv.value, n);
             if (kv.lease != 0) {
                 auto ttl_op = client.lease_time_to_live(kv.lease);

@@ -99,14 +99,6 @@ void erase_ignoring_case(std::vector<std::string>& list, const std::string& s) {
 
 }  // namespace
 
-bool valid_member_name(std::string_view name) {
-    if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-               c == '-';
-    });
-}
-
 Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& store_name, const std::string& own_cluster,
                               const PublishedNodes& nodes) {
     auto loaded = config::load_file(config_file);
@@ -133,7 +125,7 @@ Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& st
     for (const auto* entry : order) {
         const auto& [key, published] = *entry;
         const auto who = "node '" + key.node + "' of cluster '" + key.cluster + "'";
-        if (!valid_member_name(key.cluster) || !valid_member_name(key.node)) {
+        if (!config::is_cluster_name(key.cluster) || !config::is_cluster_name(key.node)) {
             report.refused.push_back("a node with a name ward does not take: " + who);
             continue;
         }

@@ -26,9 +26,6 @@ struct NodeKey {
 // What the nodes published: PEM text by node.
 using PublishedNodes = std::map<NodeKey, std::string>;
 
-// Whether `name` may name a node or a cluster in a key and a file name.
-bool valid_member_name(std::string_view name);
-
 struct SyncReport {
     std::vector<std::string> changes;  // one line each; empty: nothing changed
     std::vector<std::string> refused;  // published certificates not taken, and why
