@@ -7,6 +7,7 @@
 //     trust_store: cluster-nodes
 //     publish_certificate: xmpp
 //     lease_ttl: 10s
+//     ticket_rotation: 12h
 //     import: [other-cluster]
 #include <algorithm>
 #include <filesystem>
@@ -78,7 +79,9 @@ std::string EtcdEndpoint::to_string() const {
 
 void detail::Reader::read_cluster(const YAML::Node& n, const std::string& path, Cluster& out) {
     out.enabled = true;
-    if (!map(n, path, {"name", "etcd", "trust_store", "publish_certificate", "lease_ttl", "import"})) return;
+    if (!map(n, path, {"name", "etcd", "trust_store", "publish_certificate", "lease_ttl", "ticket_rotation",
+                     "import"}))
+        return;
     field(n, "name", path, [&](auto& v, auto& p) {
         set_string(v, p, out.name);
         if (!out.name.empty() && !is_cluster_name(out.name))
@@ -116,6 +119,12 @@ void detail::Reader::read_cluster(const YAML::Node& n, const std::string& path, 
         if (out.lease_ttl.count() % 1000 != 0 || out.lease_ttl < std::chrono::seconds(2) ||
             out.lease_ttl > std::chrono::hours(1))
             error(v, p, "must be whole seconds from 2s to 1h");
+    });
+    field(n, "ticket_rotation", path, [&](auto& v, auto& p) {
+        set_duration(v, p, out.ticket_rotation);
+        if (out.ticket_rotation.count() % 1000 != 0 || out.ticket_rotation < std::chrono::seconds(2) ||
+            out.ticket_rotation > std::chrono::hours(24 * 7))
+            error(v, p, "must be whole seconds from 2s to 168h");
     });
     field(n, "import", path, [&](auto& v, auto& p) {
         const auto list = string_list(v, p);

@@ -341,6 +341,7 @@ struct Cluster {
     std::string trust_store;          // kept equal to the live nodes' certificates
     std::string publish_certificate;  // this node's certificate, published for the others
     Duration lease_ttl = std::chrono::seconds(10);
+    Duration ticket_rotation = std::chrono::hours(12);  // the shared session ticket keys' period
     std::vector<std::string> import_clusters;  // other clusters' names on the same etcd, read only
     bool operator==(const Cluster&) const = default;
 };

@@ -291,6 +291,8 @@ std::string to_yaml(const Config& c) {
             out << YAML::Key << "publish_certificate" << YAML::Value << k.publish_certificate;
         if (k.lease_ttl != cluster_defaults.lease_ttl)
             out << YAML::Key << "lease_ttl" << YAML::Value << format_duration(k.lease_ttl);
+        if (k.ticket_rotation != cluster_defaults.ticket_rotation)
+            out << YAML::Key << "ticket_rotation" << YAML::Value << format_duration(k.ticket_rotation);
         write_list(out, "import", k.import_clusters);
         out << YAML::EndMap;
     }

@@ -30,11 +30,11 @@ public:
         return keys;
     }
 
-    // Sealing: the current key (made or rotated as due).
+    // Sealing: the current key (made or rotated as due; a shared set is not rotated here).
     bool current(Key& out) {
         std::lock_guard lock(mutex_);
         const auto now = Clock::now() + offset_;
-        if (!current_.valid || now - current_.created >= rotation_) {
+        if (!shared_ && (!current_.valid || now - current_.created >= rotation_)) {
             Key fresh;
             if (RAND_bytes(fresh.name.data(), static_cast<int>(fresh.name.size())) != 1 ||
                 RAND_bytes(fresh.aes.data(), static_cast<int>(fresh.aes.size())) != 1 ||
@@ -55,6 +55,16 @@ public:
     // or expired.
     int find(const unsigned char* name, Key& out) {
         std::lock_guard lock(mutex_);
+        if (shared_) {
+            // The set is the cluster's to age: any of its keys opens, the current one without renewal.
+            for (const Key* k : {&current_, &previous_, &next_}) {
+                if (k->valid && std::memcmp(name, k->name.data(), k->name.size()) == 0) {
+                    out = *k;
+                    return k == &current_ ? 1 : 2;
+                }
+            }
+            return 0;
+        }
         const auto now = Clock::now() + offset_;
         if (current_.valid && std::memcmp(name, current_.name.data(), current_.name.size()) == 0 &&
             now - current_.created < 2 * rotation_) {
@@ -76,6 +86,38 @@ public:
         return cipher_;
     }
 
+    void share(const TicketKey& previous, const TicketKey& current, const TicketKey& next) {
+        std::lock_guard lock(mutex_);
+        const auto now = Clock::now() + offset_;
+        auto set = [&](Key& k, const TicketKey& from) {
+            OPENSSL_cleanse(&k, sizeof k);
+            k.name = from.name;
+            k.aes = from.aes;
+            k.hmac = from.hmac;
+            k.created = now;
+            k.valid = true;
+        };
+        set(previous_, previous);
+        set(current_, current);
+        set(next_, next);
+        shared_ = true;
+    }
+
+    void own() {
+        std::lock_guard lock(mutex_);
+        if (!shared_) return;
+        shared_ = false;
+        OPENSSL_cleanse(&next_, sizeof next_);
+        // Due now: the next seal rotates, and the shared current key becomes the previous one,
+        // which opens tickets for one more period.
+        current_.created = Clock::now() + offset_ - rotation_;
+    }
+
+    bool shared() {
+        std::lock_guard lock(mutex_);
+        return shared_;
+    }
+
     void set_rotation(std::chrono::seconds r) {
         std::lock_guard lock(mutex_);
         rotation_ = r;
@@ -89,6 +131,8 @@ private:
     std::mutex mutex_;
     Key current_;
     Key previous_;
+    Key next_;  // shared sets only
+    bool shared_ = false;
     Clock::duration rotation_ = std::chrono::hours(12);
     Clock::duration offset_{};
     std::once_flag fetched_;
@@ -133,6 +177,20 @@ int ticket_key_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EV
 }  // namespace
 
 void install_ticket_keys(SSL_CTX* ctx) { SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &ticket_key_callback); }
+
+bool random_ticket_key(TicketKey& out) {
+    return RAND_bytes(out.name.data(), static_cast<int>(out.name.size())) == 1 &&
+           RAND_bytes(out.aes.data(), static_cast<int>(out.aes.size())) == 1 &&
+           RAND_bytes(out.hmac.data(), static_cast<int>(out.hmac.size())) == 1;
+}
+
+void share_ticket_keys(const TicketKey& previous, const TicketKey& current, const TicketKey& next) {
+    TicketKeys::instance().share(previous, current, next);
+}
+
+void own_ticket_keys() { TicketKeys::instance().own(); }
+
+bool ticket_keys_shared() { return TicketKeys::instance().shared(); }
 
 void set_ticket_key_rotation(std::chrono::seconds rotation) { TicketKeys::instance().set_rotation(rotation); }
 

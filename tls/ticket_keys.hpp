@@ -10,7 +10,10 @@
 //   - a TLS 1.3 resumption always gets a fresh ticket (clients use each one once);
 //   - the cipher (AES-256-CBC) and MAC (HMAC) are fetched once, after the security mode is
 //     active, so in FIPS mode they come from the FIPS provider.
-// Keys never leave memory and are cleansed when replaced.
+// Keys never leave memory and are cleansed when replaced, except that a cluster of wards
+// (proxy/cluster/tickets.hpp) shares one key set through etcd: while shared, the process seals
+// with the set's current key, opens tickets of all three, and does not rotate by itself.
+#include <array>
 #include <chrono>
 
 #include <openssl/ssl.h>
@@ -19,6 +22,24 @@ namespace ward::tls {
 
 // Installs the process's ticket keys on a server context.
 void install_ticket_keys(SSL_CTX* ctx);
+
+// One ticket key: its name (in every ticket it seals), the AES-256 key and the HMAC key.
+struct TicketKey {
+    std::array<unsigned char, 16> name{};
+    std::array<unsigned char, 32> aes{};
+    std::array<unsigned char, 32> hmac{};
+    bool operator==(const TicketKey&) const = default;
+};
+// A fresh random key; false when the random generator fails.
+bool random_ticket_key(TicketKey& out);
+// A cluster's key set: seal with `current`; open tickets sealed with any of the three (those of
+// `previous` and `next` are answered with a fresh ticket). In force until replaced or until
+// own_ticket_keys().
+void share_ticket_keys(const TicketKey& previous, const TicketKey& current, const TicketKey& next);
+// Back to this process's own rotating keys: a fresh key seals from now on; the shared current
+// key still opens tickets for one more rotation period.
+void own_ticket_keys();
+bool ticket_keys_shared();
 
 // For tests: the rotation period, and a clock offset to step over it without waiting.
 void set_ticket_key_rotation(std::chrono::seconds rotation);

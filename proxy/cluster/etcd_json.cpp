@@ -14,8 +14,6 @@ namespace ward::cluster {
 
 namespace json = boost::json;
 
-namespace {
-
 std::string base64(std::string_view bytes) {
     std::string out(4 * ((bytes.size() + 2) / 3), '\0');
     const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -36,6 +34,8 @@ std::optional<std::string> unbase64(std::string_view text) {
     out.resize(static_cast<std::size_t>(n) - padding);
     return out;
 }
+
+namespace {
 
 std::string number(std::int64_t v) { return std::to_string(v); }
 

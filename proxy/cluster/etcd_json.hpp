@@ -5,6 +5,7 @@
 // answers it reads. No I/O here. Every reader refuses what it does not understand with a reason
 // (an answer from something that is not etcd must not be taken for an empty one).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,10 @@ struct EtcdTxnResult {
     bool succeeded = false;
     EtcdRange range;  // the failure branch's range, when it asked for one
 };
+
+// Standard base64 (with padding), as etcd's gateway writes bytes; unbase64 refuses what is not.
+std::string base64(std::string_view bytes);
+std::optional<std::string> unbase64(std::string_view text);
 
 // The first key after every key that starts with `prefix` (etcd's range_end for a prefix).
 std::string prefix_end(std::string_view prefix);

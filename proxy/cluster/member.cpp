@@ -2,12 +2,15 @@
 #include "proxy/cluster/member.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <fstream>
 #include <optional>
 #include <set>
 #include <sstream>
 
 #include "proxy/cluster/etcd_client.hpp"
+#include "proxy/cluster/status.hpp"
+#include "proxy/cluster/shared_tickets.hpp"
 #include "proxy/cluster/trust_sync.hpp"
 #include "proxy/engine/log.hpp"
 
@@ -23,6 +26,8 @@ namespace {
 // How long a member waits before it asks etcd again after a failure.
 constexpr std::chrono::seconds kRetry{1};
 
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
 std::string read_text(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::ostringstream s;
@@ -33,10 +38,19 @@ std::string read_text(const fs::path& p) {
 class Member final : public proxy::ClusterMember {
 public:
     Member(proxy::Control& control, asio::io_context& io, fs::path file)
-        : control_(control), io_(io), file_(std::move(file)) {}
+        : control_(control), io_(io), file_(std::move(file)), tickets_(io, [this](const std::string& failure) {
+              if (failure.empty()) contact();
+              else lost(failure);
+          }) {}
 
     void follow(std::shared_ptr<const proxy::Snapshot> snapshot) override {
         const auto& c = snapshot->config;
+        if (!c.cluster.enabled) {
+            // The block was taken out: leave, and seal with this node's own keys again.
+            snapshot_ = std::move(snapshot);
+            quit();
+            return;
+        }
         std::string pem;
         if (const auto* cert = c.find_certificate(c.cluster.publish_certificate)) pem = first_certificate(cert->cert.resolved);
         const auto* tls = c.find_tls_context(c.cluster.tls_context);
@@ -50,18 +64,68 @@ public:
     void stop() override {
         if (stopping_) return;
         stopping_ = true;
-        ++epoch_;
-        if (auto w = watch_.lock()) w->close();
-        if (lease_ != 0 && client_) {
-            // Leaving: the others drop this node's certificate now rather than at the lease's end.
-            asio::co_spawn(io_, leave(client_, lease_), [](std::exception_ptr e) {
-                if (e) proxy_log().error("cluster: leaving ended by an unexpected exception");
-            });
-            lease_ = 0;
+        quit();
+    }
+
+    proxy::ClusterView view() const override {
+        proxy::ClusterView v;
+        if (!snapshot_) return v;
+        const auto& c = snapshot_->config;
+        v.name = c.cluster.name;
+        v.node = c.node.name;
+        v.etcd_reachable = running_ && reachable_;
+        v.etcd_endpoint = client_ ? client_->endpoint() : std::string();
+        v.etcd_error = reachable_ ? std::string() : etcd_error_;
+        v.etcd_last_contact = last_contact_;
+        v.published = running_ && lease_ != 0;
+        v.ticket_keys = !tls::ticket_keys_shared() ? "local" : (reachable_ && running_ ? "shared" : "stale");
+        if (const auto& set = tickets_.in_force()) {
+            v.ticket_rotated_by = set->rotated_by;
+            v.ticket_rotated = set->rotated;
         }
+        v.ticket_rotations = tickets_.rotations_won();
+        const auto seen = watch_live_ ? unix_now() : seen_at_;
+        for (const auto& [key, pem] : nodes_) {
+            auto d = describe_node(key.cluster, key.node, pem);
+            proxy::ClusterNodeView n{d.cluster, d.node, d.subject, d.fingerprint, d.not_after, seen, true, {}};
+            if (auto it = not_trusted_.find(key); it != not_trusted_.end()) {
+                n.trusted = false;
+                n.problem = it->second;
+            } else if (!synced_) {
+                n.trusted = false;
+                n.problem = "the trust store could not be written";
+            }
+            v.nodes.push_back(std::move(n));
+        }
+        return v;
     }
 
 private:
+    // Leaves the cluster: every loop ends, the lease is revoked (the others drop this node's
+    // certificate now rather than at the lease's end), and this node seals with its own keys.
+    void quit() {
+        ++epoch_;
+        running_ = false;
+        watch_live_ = false;
+        if (auto w = watch_.lock()) w->close();
+        if (lease_ != 0 && client_) {
+            asio::co_spawn(io_, leave(client_, lease_), [](std::exception_ptr e) {
+                if (e) proxy_log().error("cluster: leaving ended by an unexpected exception");
+            });
+        }
+        lease_ = 0;
+        tickets_.stop();
+    }
+
+    void contact() {
+        reachable_ = true;
+        last_contact_ = unix_now();
+    }
+    void lost(const std::string& why) {
+        reachable_ = false;
+        etcd_error_ = why;
+    }
+
     // The first certificate of a PEM file, as the others will store it ("" when unreadable).
     static std::string first_certificate(const fs::path& file) {
         const auto text = read_text(file);
@@ -92,6 +156,8 @@ private:
         options.watch_wait = std::chrono::seconds(30);
         client_ = std::make_shared<EtcdClient>(io_.get_executor(), std::move(options));
         lease_ = 0;
+        running_ = true;
+        reachable_ = false;
         proxy_log().info("cluster: node '{}' of cluster '{}' on etcd {}", c.node.name, c.cluster.name,
                          c.cluster.endpoints.empty() ? std::string("(none)") : c.cluster.endpoints.front().to_string());
         auto log_end = [](std::exception_ptr e) {
@@ -101,6 +167,8 @@ private:
         else if (!c.cluster.publish_certificate.empty())
             proxy_log().error("cluster: certificate '{}' has no readable certificate to publish", c.cluster.publish_certificate);
         asio::co_spawn(io_, keep_trust(epoch, client_), log_end);
+        tickets_.start(client_, c.cluster.prefix + "/" + c.cluster.name + "/tickets", c.node.name,
+                       std::chrono::duration_cast<std::chrono::seconds>(c.cluster.ticket_rotation));
     }
 
     bool current(std::uint64_t epoch) const { return epoch == epoch_ && !stopping_; }
@@ -122,6 +190,7 @@ private:
         auto failed = [&](const std::string& why) {
             if (why != last_failure) proxy_log().warn("cluster: publishing this node: {}", why);
             last_failure = why;
+            lost(why);
         };
         std::int64_t lease = 0;
         while (current(epoch)) {
@@ -147,6 +216,7 @@ private:
                     continue;
                 }
                 lease_ = lease;
+                contact();
                 if (!last_failure.empty()) proxy_log().info("cluster: publishing this node again");
                 last_failure.clear();
                 proxy_log().info("cluster: published {} (lease {}s)", own_key(), ttl.count());
@@ -159,10 +229,14 @@ private:
             if (!kept) {
                 failed(kept.error());  // the lease may live on: try again at the next beat
             } else if (*kept == 0) {
-                failed("the lease ended (etcd was away longer than the lease); publishing again");
+                contact();
+                proxy_log().warn("cluster: the lease ended (etcd was away longer than the lease); publishing again");
+                last_failure = "the lease ended";
                 lease = 0;
-            } else if (!last_failure.empty()) {
-                proxy_log().info("cluster: lease kept alive again");
+                lease_ = 0;
+            } else {
+                contact();
+                if (!last_failure.empty()) proxy_log().info("cluster: lease kept alive again");
                 last_failure.clear();
             }
         }
@@ -187,12 +261,15 @@ private:
         return true;
     }
 
-    void apply(const PublishedNodes& nodes) {
-        auto report = sync_trust(file_, snapshot_->config.cluster.trust_store, snapshot_->config.cluster.name, nodes);
+    void apply() {
+        auto report = sync_trust(file_, snapshot_->config.cluster.trust_store, snapshot_->config.cluster.name, nodes_);
         if (!report) {
+            synced_ = false;
             proxy_log().error("cluster: the trust store is left as it is: {}", report.error());
             return;
         }
+        synced_ = true;
+        not_trusted_ = std::move(report->not_trusted);
         // Each refusal is logged when it first appears (the set is the last sync's: bounded).
         std::set<std::string> refused(report->refused.begin(), report->refused.end());
         for (const auto& why : refused) {
@@ -210,39 +287,48 @@ private:
         auto failed = [&](const std::string& why) {
             if (why != last_failure) proxy_log().warn("cluster: following the nodes: {}; the trust in force stays", why);
             last_failure = why;
+            lost(why);
         };
+        // The revision to watch from: after a read, the one after it; after a watch that broke,
+        // the one after its last event (etcd replays what changed meanwhile). 0: read first.
+        std::int64_t from = 0;
         while (current(epoch)) {
             const auto& c = snapshot_->config.cluster;
             auto base = c.prefix + "/";
-            // Only the trusted clusters' nodes are read (what others write under the prefix
-            // cannot make the answer too large); the watch from the first read's revision
-            // replays whatever changed meanwhile, which the map absorbs.
-            std::vector<std::string> clusters{c.name};
-            clusters.insert(clusters.end(), c.import_clusters.begin(), c.import_clusters.end());
-            PublishedNodes nodes;
-            std::int64_t from = 0;
-            std::optional<std::string> failure;
-            for (const auto& name : clusters) {
-                auto read_op = client->range(base + name + "/nodes/", true);
-                auto read = co_await std::move(read_op);
-                if (!current(epoch)) co_return;
-                if (!read) {
-                    failure = read.error();
-                    break;
+            if (from == 0) {
+                // Only the trusted clusters' nodes are read (what others write under the prefix
+                // cannot make the answer too large).
+                std::vector<std::string> clusters{c.name};
+                clusters.insert(clusters.end(), c.import_clusters.begin(), c.import_clusters.end());
+                PublishedNodes nodes;
+                std::optional<std::string> failure;
+                std::int64_t revision = 0;
+                for (const auto& name : clusters) {
+                    auto read_op = client->range(base + name + "/nodes/", true);
+                    auto read = co_await std::move(read_op);
+                    if (!current(epoch)) co_return;
+                    if (!read) {
+                        failure = read.error();
+                        break;
+                    }
+                    if (revision == 0) revision = read->revision;
+                    for (const auto& kv : read->kvs) {
+                        NodeKey k;
+                        if (wanted_key(kv.key, k)) nodes[k] = kv.value;
+                    }
                 }
-                if (from == 0) from = read->revision + 1;
-                for (const auto& kv : read->kvs) {
-                    NodeKey k;
-                    if (wanted_key(kv.key, k)) nodes[k] = kv.value;
+                if (failure) {
+                    failed(*failure);
+                    co_await pause(kRetry);
+                    continue;
                 }
+                contact();
+                seen_at_ = unix_now();
+                nodes_ = std::move(nodes);
+                from = revision + 1;
+                apply();
+                if (!current(epoch)) break;
             }
-            if (failure) {
-                failed(*failure);
-                co_await pause(kRetry);
-                continue;
-            }
-            apply(nodes);
-            if (!current(epoch)) break;
             auto watch_op = client->watch(base, from);
             auto watch = co_await std::move(watch_op);
             if (!current(epoch)) break;
@@ -251,30 +337,53 @@ private:
                 co_await pause(kRetry);
                 continue;
             }
-            if (!last_failure.empty()) proxy_log().info("cluster: following the nodes again");
+            contact();
+            if (!last_failure.empty()) proxy_log().info("cluster: following the nodes again from revision {}", from);
             last_failure.clear();
             // The loop owns its watch; the member only closes it (a restart may replace it).
             std::shared_ptr<EtcdWatch> w = std::move(*watch);
             watch_ = w;
+            watch_live_ = true;
             for (;;) {
                 auto next_op = w->next();
                 auto message = co_await std::move(next_op);
                 if (!current(epoch)) co_return;
-                if (!message || message->compact_revision != 0) break;  // read again, watch again
+                if (!message) {
+                    failed(message.error());
+                    break;  // watch again from `from`
+                }
+                if (message->compact_revision != 0) {
+                    from = 0;  // the revision is gone: read again
+                    break;
+                }
+                if (message->canceled) {
+                    failed("etcd ended the watch: " + message->cancel_reason);
+                    from = 0;
+                    break;
+                }
+                contact();
+                seen_at_ = unix_now();
                 bool changed = false;
                 for (const auto& e : message->events) {
+                    from = std::max(from, e.kv.mod_revision + 1);
+                    if (e.kv.key == tickets_.key()) {
+                        if (!e.deleted) tickets_.seen(e.kv.value, e.kv.mod_revision);
+                        continue;
+                    }
                     NodeKey k;
                     if (!wanted_key(e.kv.key, k)) continue;
                     if (e.deleted) {
-                        changed = nodes.erase(k) != 0 || changed;
-                    } else if (auto it = nodes.find(k); it == nodes.end() || it->second != e.kv.value) {
-                        nodes[k] = e.kv.value;
+                        changed = nodes_.erase(k) != 0 || changed;
+                    } else if (auto it = nodes_.find(k); it == nodes_.end() || it->second != e.kv.value) {
+                        nodes_[k] = e.kv.value;
                         changed = true;
                     }
                 }
-                if (changed) apply(nodes);
+                if (changed) apply();
                 if (!current(epoch)) co_return;
             }
+            watch_live_ = false;
+            seen_at_ = unix_now();
             // (An etcd that ends every watch at once does not make this loop spin.)
             co_await pause(kRetry);
         }
@@ -298,6 +407,16 @@ private:
     std::uint64_t epoch_ = 0;
     bool stopping_ = false;
     std::set<std::string> refused_;  // logged once each
+    PublishedNodes nodes_;           // the trusted clusters' nodes, as etcd has them
+    std::map<NodeKey, std::string> not_trusted_;
+    bool synced_ = true;             // the last sync wrote the store
+    bool running_ = false;           // the loops run (a cluster block is in force)
+    bool reachable_ = false;         // etcd answered the last call
+    bool watch_live_ = false;
+    std::string etcd_error_;
+    std::int64_t last_contact_ = 0;
+    std::int64_t seen_at_ = 0;       // when etcd last told what the nodes are
+    SharedTickets tickets_;
 };
 
 }  // namespace

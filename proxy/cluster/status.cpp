@@ -19,7 +19,7 @@ namespace ward::cluster {
 
 namespace {
 
-void describe(const std::string& pem, NodeStatus& out) {
+void describe_into(const std::string& pem, NodeStatus& out) {
     tls::UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(std::min<std::size_t>(pem.size(), 64 * 1024))));
     tls::UniqueX509 cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
     ERR_clear_error();
@@ -47,6 +47,14 @@ std::string utc(std::int64_t t) {
 
 }  // namespace
 
+NodeStatus describe_node(std::string cluster, std::string node, const std::string& pem) {
+    NodeStatus n;
+    n.cluster = std::move(cluster);
+    n.node = std::move(node);
+    describe_into(pem, n);
+    return n;
+}
+
 awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::Cluster& cluster) {
     ClusterStatus out;
     std::vector<std::string> clusters{cluster.name};
@@ -62,7 +70,7 @@ awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::C
             n.cluster = name;
             n.node = kv.key.substr(prefix.size());
             if (!config::is_cluster_name(n.node)) n.problem = "a node name ward does not take";
-            describe(kv.value, n);
+            describe_into(kv.value, n);
             if (kv.lease != 0) {
                 auto ttl_op = client.lease_time_to_live(kv.lease);
                 auto ttl = co_await std::move(ttl_op);

@@ -29,6 +29,9 @@ struct ClusterStatus {
     std::vector<NodeStatus> nodes;  // by cluster, then node
 };
 
+// A published certificate described (subject, fingerprint, expiry, or the problem reading it).
+NodeStatus describe_node(std::string cluster, std::string node, const std::string& pem);
+
 awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::Cluster& cluster);
 
 // The status as a table, one node per line, for a terminal.

@@ -127,11 +127,13 @@ Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& st
         const auto who = "node '" + key.node + "' of cluster '" + key.cluster + "'";
         if (!config::is_cluster_name(key.cluster) || !config::is_cluster_name(key.node)) {
             report.refused.push_back("a node with a name ward does not take: " + who);
+            report.not_trusted[key] = "a node name ward does not take";
             continue;
         }
         auto w = take(published, policy, mode);
         if (!w) {
             report.refused.push_back("the certificate of " + who + " " + w.error());
+            report.not_trusted[key] = "the certificate " + w.error();
             continue;
         }
         // One holder per subject: a node may not claim another's name, or the operator's.
@@ -139,6 +141,7 @@ Result<SyncReport> sync_trust(const fs::path& config_file, const std::string& st
         if (!fresh) {
             report.refused.push_back("the certificate of " + who + " names '" + w->cn + "', which " + held->second +
                                      " already holds");
+            report.not_trusted[key] = "its subject '" + w->cn + "' is held by " + held->second;
             continue;
         }
         w->description = std::string(kDescribed) + key.cluster + " node " + key.node;

@@ -29,6 +29,7 @@ using PublishedNodes = std::map<NodeKey, std::string>;
 struct SyncReport {
     std::vector<std::string> changes;  // one line each; empty: nothing changed
     std::vector<std::string> refused;  // published certificates not taken, and why
+    std::map<NodeKey, std::string> not_trusted;  // the same, by node
     bool config_written = false;
 };
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,36 @@ struct ListenerStatus {
     std::uint64_t handshake_failures = 0;
 };
 
+// A cluster member's view of its cluster (the admin API's GET /api/v1/cluster, /readyz, metrics).
+struct ClusterNodeView {
+    std::string cluster;
+    std::string node;
+    std::string subject;
+    std::string fingerprint;       // SHA-256 of the published certificate
+    std::int64_t not_after = 0;    // Unix seconds
+    std::int64_t last_seen = 0;    // Unix seconds: the last time etcd answered with it there
+    bool trusted = false;          // in the cluster's trust store
+    std::string problem;           // why not, when not
+};
+
+struct ClusterView {
+    std::string name;
+    std::string node;
+    bool etcd_reachable = false;
+    std::string etcd_endpoint;       // the endpoint that answered last
+    std::string etcd_error;          // the last failure, while etcd is away
+    std::int64_t etcd_last_contact = 0;  // Unix seconds
+    bool published = false;          // this node's certificate is in etcd under a live lease
+    // Session ticket keys: "shared" (the cluster's set), "stale" (the cluster's set while etcd
+    // is away), or "local" (this node's own: before the first read, or after etcd was away for
+    // two rotation periods).
+    std::string ticket_keys = "local";
+    std::string ticket_rotated_by;   // the node that made the set in force
+    std::int64_t ticket_rotated = 0; // when (Unix seconds)
+    std::uint64_t ticket_rotations = 0;  // rotations this node won
+    std::vector<ClusterNodeView> nodes;
+};
+
 class Control {
 public:
     virtual ~Control() = default;
@@ -51,6 +82,8 @@ public:
     virtual std::vector<ListenerStatus> listeners() const = 0;
     // Every listener of the current configuration bound.
     virtual bool ready() const = 0;
+    // The cluster as this node sees it; none without a cluster block.
+    virtual std::optional<ClusterView> cluster() const { return std::nullopt; }
 };
 
 class AdminPlane {
@@ -76,6 +109,7 @@ public:
     virtual void follow(std::shared_ptr<const Snapshot> snapshot) = 0;
     // Ward is stopping: leave the cluster (bounded), stop every loop.
     virtual void stop() = 0;
+    virtual ClusterView view() const = 0;
 };
 
 using ClusterMemberFactory = Result<std::unique_ptr<ClusterMember>> (*)(Control& control, asio::io_context& io,

@@ -423,6 +423,7 @@ ReloadOutcome Server::reload(const std::string& reopen) {
     }
     if (stapler_) stapler_->follow(next);
     if (cluster_) cluster_->follow(next);
+    else if (next->config.cluster.enabled) start_cluster(next);
     set_log_level(next->config.logging.level);
     // Done when every worker has switched: then new connections get the new snapshot.
     auto pending = std::make_shared<std::atomic<std::size_t>>(n);

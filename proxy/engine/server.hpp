@@ -29,6 +29,9 @@ awaitable<void> pause_after_accept_error(asio::io_context& io, error_code ec);
 // The ward_certificate_expiry_timestamp_seconds family for the metrics endpoint.
 std::string certificate_expiry_text(const std::vector<tls::CertificateExpiry>& expiries);
 
+// The ward_cluster_* families for the metrics endpoint.
+std::string cluster_metrics_text(const ClusterView& cluster);
+
 class Server final : public Control {
 public:
     explicit Server(std::filesystem::path config_file);
@@ -65,6 +68,7 @@ public:
     const ReloadOutcome& last_reload() const override { return last_reload_; }
     std::vector<ListenerStatus> listeners() const override;
     bool ready() const override;
+    std::optional<ClusterView> cluster() const override;  // server_cluster.cpp
 
 private:
     struct Bound {

@@ -35,6 +35,7 @@ std::string Server::metrics_text() const {
     auto text = metrics_.prometheus_text();
     if (auto snapshot = current()) text += certificate_expiry_text(snapshot->tls.expiries);
     text += tls::context_counters_text();
+    if (auto c = cluster()) text += cluster_metrics_text(*c);
     return text;
 }
 

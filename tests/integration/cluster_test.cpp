@@ -15,6 +15,8 @@
 #include "config/loader.hpp"
 #include "proxy/cluster/etcd_client.hpp"
 #include "proxy/cluster/status.hpp"
+#include "proxy/cluster/tickets.hpp"
+#include "../support/await.hpp"
 #include "../support/etcd_server.hpp"
 #include "../support/net_test_support.hpp"
 #include "../support/running_ward.hpp"
@@ -58,7 +60,7 @@ std::set<std::string> files_in(const fs::path& dir) {
 
 struct Node {
     Node(const fs::path& root, const std::string& name, const test::CertFiles& cert, const test::TcpBackend& backend,
-         std::uint16_t etcd_port)
+         std::uint16_t etcd_port, const std::string& extra = "")
         : dir(root / name) {
         fs::create_directories(dir / "nodes");
         const auto yaml =
@@ -68,13 +70,13 @@ struct Node {
             "tls_contexts: { s2s: { certificate: xmpp, trust_store: cluster-nodes } }\n"
             "listeners:\n"
             "  - { name: s2s, protocol: tls, bind: 127.0.0.1:0, backends: [" + backend.endpoint() + "], tls_context: s2s }\n"
-            "metrics: { enabled: false }\n"
+            "metrics: { enabled: true, bind: '127.0.0.1:0' }\n"
             "cluster:\n"
             "  name: c1\n"
             "  etcd: { endpoints: ['http://127.0.0.1:" + std::to_string(etcd_port) + "'] }\n"
             "  trust_store: cluster-nodes\n"
             "  publish_certificate: xmpp\n"
-            "  lease_ttl: 2s\n";
+            "  lease_ttl: 2s\n" + extra;
         test::write_text_file(dir / "ward.yaml", yaml);
         ward = std::make_unique<test::RunningWard>(dir / "ward.yaml");
     }
@@ -103,13 +105,6 @@ bool let_in(std::uint16_t port, const test::CertFiles& cert) {
 
 proxy::awaitable<void> keep_status(proxy::awaitable<Result<cluster::ClusterStatus>> op,
                                    std::optional<Result<cluster::ClusterStatus>>& out) {
-    auto r = co_await std::move(op);
-    out.emplace(std::move(r));
-}
-
-proxy::awaitable<void> put_into(cluster::EtcdClient& client, std::string key, std::string value,
-                                std::optional<Result<std::int64_t>>& out) {
-    auto op = client.put(std::move(key), std::move(value));
     auto r = co_await std::move(op);
     out.emplace(std::move(r));
 }
@@ -199,17 +194,8 @@ TEST_CASE("cluster: what a node publishes is held to an import's rules - etcd aw
     cluster::EtcdClient client(io.get_executor(), o);
     const auto text = [](const fs::path& p) { return test::read_text_file(p); };
     auto put = [&](std::string key, std::string value) {
-        std::optional<Result<std::int64_t>> r;
-        int done = 0;
-        if (io.stopped()) io.restart();
-        proxy::asio::co_spawn(io, put_into(client, std::move(key), std::move(value), r), [&done](std::exception_ptr e) {
-            ++done;
-            if (e) std::rethrow_exception(e);
-        });
-        const auto until = std::chrono::steady_clock::now() + 10s;
-        while (done == 0 && std::chrono::steady_clock::now() < until) io.run_one_for(50ms);
-        REQUIRE(done == 1);
-        REQUIRE_MESSAGE(*r, r->error());
+        const auto r = test::await_in(io, client.put(std::move(key), std::move(value)), 10s);
+        REQUIRE_MESSAGE(r, r.error());
     };
     put("/ward/c1/nodes/ca", text(pki.ca().cert));
     put("/ward/c1/nodes/two", text(n2.cert) + text(n1.cert));
@@ -230,4 +216,62 @@ TEST_CASE("cluster: what a node publishes is held to an import's rules - etcd aw
     etcd.start();
     put("/ward/c1/nodes/n2", text(n2.cert));
     REQUIRE(eventually([&] { return let_in(a.ward->port("s2s"), n2); }, {a.dir}, 20s));
+}
+
+TEST_CASE("cluster: the nodes seal tickets with one key set - each rotation shifts it once - etcd away keeps it") {
+    test::TempDir dir("cluster-tickets");
+    test::TestPki pki(dir.path());
+    const auto n1 = node_cert(pki, "n1");
+    const auto n2 = node_cert(pki, "n2");
+    test::EtcdServer etcd(dir.path() / "etcd");
+    test::TcpBackend backend(test::TcpBackend::Mode::echo);
+    Node a(dir.path(), "n1", n1, backend, etcd.port(), "  ticket_rotation: 2s\n");
+    Node b(dir.path(), "n2", n2, backend, etcd.port(), "  ticket_rotation: 2s\n");
+
+    // Every value the key takes, in order, from the beginning of etcd's history.
+    proxy::asio::io_context io;
+    cluster::EtcdOptions o;
+    o.endpoints = {{false, "127.0.0.1", etcd.port()}};
+    o.watch_wait = 10s;
+    cluster::EtcdClient client(io.get_executor(), o);
+    auto watch = test::await_in(io, client.watch("/ward/c1/tickets", 1));
+    REQUIRE_MESSAGE(watch, watch.error());
+    std::vector<cluster::TicketKeySet> sets;
+    while (sets.size() < 4) {
+        auto message = test::await_in(io, (*watch)->next(), 15s);
+        REQUIRE_MESSAGE(message, message.error());
+        for (const auto& e : message->events) {
+            REQUIRE_FALSE(e.deleted);
+            auto set = cluster::decode_ticket_keys(e.kv.value);
+            REQUIRE_MESSAGE(set, set.error());
+            sets.push_back(std::move(*set));
+        }
+    }
+    // Both nodes race for every rotation; each put is exactly one shift of the set before it
+    // (two winners of one rotation would show as a double shift), at least a period apart.
+    for (std::size_t i = 1; i < sets.size(); ++i) {
+        CAPTURE(i);
+        CHECK(sets[i].previous == sets[i - 1].current);
+        CHECK(sets[i].current == sets[i - 1].next);
+        CHECK(sets[i].rotated >= sets[i - 1].rotated + 2);
+        CHECK((sets[i].rotated_by == "n1" || sets[i].rotated_by == "n2"));
+    }
+    (*watch)->close();
+    CHECK(tls::ticket_keys_shared());
+    const auto has = [](const test::RunningWard& w, const std::string& line) {
+        return test::fetch_metrics(w.metrics_port()).find(line) != std::string::npos;
+    };
+    const std::string shared_a = "ward_cluster_ticket_keys_shared{cluster=\"c1\",node=\"n1\"} 1\n";
+    REQUIRE(eventually([&] { return has(*a.ward, shared_a); }, {a.dir}));
+    CHECK(has(*b.ward, "ward_cluster_ticket_keys_shared{cluster=\"c1\",node=\"n2\"} 1\n"));
+    CHECK(has(*a.ward, "ward_cluster_etcd_up{cluster=\"c1\",node=\"n1\"} 1\n"));
+
+    // etcd away: the keys stay in force (stale), and after two periods without a rotation each
+    // node seals with its own keys; once etcd answers, the cluster's set is back.
+    etcd.stop();
+    REQUIRE(eventually([&] { return has(*a.ward, "ward_cluster_etcd_up{cluster=\"c1\",node=\"n1\"} 0\n"); }, {a.dir}));
+    CHECK(has(*a.ward, "ward_cluster_ticket_keys_shared{cluster=\"c1\",node=\"n1\"} 0\n"));
+    REQUIRE(eventually([&] { return !tls::ticket_keys_shared(); }, {a.dir}));
+    etcd.start();
+    REQUIRE(eventually([&] { return has(*a.ward, shared_a) && tls::ticket_keys_shared(); }, {a.dir}, 20s));
 }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "proxy/cluster/etcd_client.hpp"
+#include "../support/await.hpp"
 #include "../support/etcd_server.hpp"
 #include "../support/net_test_support.hpp"
 #include "../support/tls_test_support.hpp"
@@ -16,37 +17,10 @@ using namespace std::chrono_literals;
 using namespace ward;
 using namespace ward::cluster;
 namespace asio = proxy::asio;
+using test::await_in;
+using test::spawn;
 
 namespace {
-
-// Awaits `op` and keeps its result (Result has no empty state, which co_spawn's handler needs).
-template <class T>
-proxy::awaitable<void> kept(proxy::awaitable<T> op, std::optional<T>& out) {
-    auto value = co_await std::move(op);
-    out.emplace(std::move(value));
-}
-
-// Spawns `op` on `io`, its result into `out` when it completes; `done` counts completions.
-template <class T>
-void spawn(asio::io_context& io, proxy::awaitable<T> op, std::optional<T>& out, int& done) {
-    if (io.stopped()) io.restart();  // (it stops whenever it ran out of work)
-    asio::co_spawn(io, kept(std::move(op), out), [&done](std::exception_ptr e) {
-        ++done;
-        if (e) std::rethrow_exception(e);
-    });
-}
-
-// Runs `op` on `io` until it completes (REQUIREs that it does within the deadline).
-template <class T>
-T await_in(asio::io_context& io, proxy::awaitable<T> op, std::chrono::milliseconds deadline = 20s) {
-    std::optional<T> out;
-    int done = 0;
-    spawn(io, std::move(op), out, done);
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (done == 0 && std::chrono::steady_clock::now() < until) io.run_one_for(100ms);
-    REQUIRE_MESSAGE(done == 1, "the call did not complete within the deadline");
-    return std::move(*out);
-}
 
 config::EtcdEndpoint plain(std::uint16_t port) { return {false, "127.0.0.1", port}; }
 
@@ -145,9 +119,7 @@ TEST_CASE("etcd client: compare-and-put - of two racers for an absent key exactl
     int done = 0;
     spawn(io, a.put_if_revision("/ward/c/rotator", "node-a", 0, 0), ra, done);
     spawn(io, b.put_if_revision("/ward/c/rotator", "node-b", 0, 0), rb, done);
-    const auto until = std::chrono::steady_clock::now() + 20s;
-    while (done < 2 && std::chrono::steady_clock::now() < until) io.run_one_for(100ms);
-    REQUIRE(done == 2);
+    REQUIRE(test::run_until(io, done, 2, 20s));
     REQUIRE_MESSAGE(*ra, ra->error());
     REQUIRE_MESSAGE(*rb, rb->error());
     CHECK((*ra)->succeeded != (*rb)->succeeded);

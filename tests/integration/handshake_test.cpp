@@ -720,6 +720,75 @@ TEST_CASE("handshake: tickets survive a reload and expire after two rotations") 
     }
 }
 
+TEST_CASE("handshake: a shared ticket key set seals with its current key and opens tickets of all three") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const std::string yaml = config_yaml("    peer_subjects: [client.test]\n", {"client.test"});
+    // Two nodes of a cluster: the same configuration, two SSL_CTXs.
+    const auto node1 = ward::test::load_config(dir.path(), yaml);
+    const auto node2 = ward::test::load_config(dir.path(), yaml);
+    auto key = [] {
+        tls::TicketKey k;
+        REQUIRE(tls::random_ticket_key(k));
+        return k;
+    };
+    const auto a = key(), b = key(), c = key(), d = key();
+    const auto x = key(), y = key(), z = key();
+
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &client);
+        options.max_version = version;
+        auto client_ctx = ward::test::make_peer_ctx(options);
+        const auto session_from = [&](const tls::Context& context, SSL_SESSION* resume) {
+            auto server = context.new_server();
+            auto cl = ward::test::make_peer_client(client_ctx.get());
+            if (resume) REQUIRE(SSL_set_session(cl.get(), resume) == 1);
+            const auto r = ward::test::handshake(server.get(), cl.get());
+            check_established(r);
+            SSL_set_shutdown(cl.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+            return std::pair{SSL_session_reused(server.get()) == 1, SSL_get1_session(cl.get())};
+        };
+        auto resumes = [&](const tls::Context& context, SSL_SESSION* ticket) {
+            auto [reused, renewed] = session_from(context, ticket);
+            SSL_SESSION_free(renewed);
+            return reused;
+        };
+        tls::share_ticket_keys(a, b, c);
+        CHECK(tls::ticket_keys_shared());
+        auto [first, sealed_b] = session_from(node1.context("peer"), nullptr);
+        CHECK_FALSE(first);
+        // Another node with the set opens it.
+        CHECK(resumes(node2.context("peer"), sealed_b));
+        // An unrelated set does not: the ticket was sealed with the shared key, not a local one.
+        tls::share_ticket_keys(x, y, z);
+        CHECK_FALSE(resumes(node2.context("peer"), sealed_b));
+        // After a rotation (b is the previous key) it still opens.
+        tls::share_ticket_keys(b, c, d);
+        CHECK(resumes(node2.context("peer"), sealed_b));
+        auto [fresh, sealed_c] = session_from(node1.context("peer"), nullptr);
+        CHECK_FALSE(fresh);
+        // A node that has not read the rotation yet holds c as its next key: it opens.
+        tls::share_ticket_keys(a, b, c);
+        CHECK(resumes(node2.context("peer"), sealed_c));
+        // Back to the node's own keys (etcd away too long, or the cluster left): the shared
+        // current key still opens for one period, new tickets are the node's own.
+        tls::share_ticket_keys(b, c, d);
+        tls::own_ticket_keys();
+        CHECK_FALSE(tls::ticket_keys_shared());
+        CHECK(resumes(node1.context("peer"), sealed_c));
+        auto [own, sealed_own] = session_from(node1.context("peer"), nullptr);
+        CHECK_FALSE(own);
+        tls::share_ticket_keys(b, c, d);
+        CHECK_FALSE(resumes(node2.context("peer"), sealed_own));
+        tls::own_ticket_keys();
+        SSL_SESSION_free(sealed_own);
+        SSL_SESSION_free(sealed_c);
+        SSL_SESSION_free(sealed_b);
+    }
+}
+
 TEST_CASE("handshake: several certificates in a context are chosen by SNI and key type") {
     TempDir dir("handshake");
     TestPki pki(dir.path());

@@ -41,6 +41,7 @@ TEST_CASE("cluster: settings load - defaults - round trip through the writer") {
                              "  trust_store: nodes\n"
                              "  publish_certificate: xmpp\n"
                              "  lease_ttl: 30s\n"
+                             "  ticket_rotation: 90m\n"
                              "  import: [us, asia]\n";
     auto r = load_string(yaml, f.path / "ward.yaml");
     REQUIRE_MESSAGE(r.config, lines_of(r.diagnostics));
@@ -57,6 +58,7 @@ TEST_CASE("cluster: settings load - defaults - round trip through the writer") {
     CHECK(c.endpoints[2].to_string() == "http://127.0.0.1:2379");
     CHECK(c.prefix == "/ward/eu");
     CHECK(c.lease_ttl == std::chrono::seconds(30));
+    CHECK(c.ticket_rotation == std::chrono::minutes(90));
     CHECK(c.import_clusters == std::vector<std::string>{"us", "asia"});
     const auto text = to_yaml(*r.config);
     auto again = load_string(text, f.path / "ward.yaml");
@@ -74,6 +76,7 @@ TEST_CASE("cluster: settings load - defaults - round trip through the writer") {
     REQUIRE_MESSAGE(plain.config, lines_of(plain.diagnostics));
     CHECK(plain.config->cluster.prefix == "/ward");
     CHECK(plain.config->cluster.lease_ttl == std::chrono::seconds(10));
+    CHECK(plain.config->cluster.ticket_rotation == std::chrono::hours(12));
     CHECK(plain.config->cluster.publish_certificate.empty());
 }
 
@@ -88,7 +91,8 @@ TEST_CASE("cluster: every refusal names its place") {
                              "  trust_store: nodez\n"                                      // 9
                              "  publish_certificate: other\n"                              // 10
                              "  lease_ttl: 1500ms\n"                                       // 11
-                             "  import: [c1, 'bad name', c1]\n";                           // 12
+                             "  import: [c1, 'bad name', c1]\n"                            // 12
+                             "  ticket_rotation: 169h\n";                                  // 13
     auto r = load_string(yaml, f.path / "x.yaml");
     const auto file = (f.path / "x.yaml").string();
     CHECK(lines_of(r.diagnostics) == lines_of(std::vector<std::string>{
@@ -103,6 +107,7 @@ TEST_CASE("cluster: every refusal names its place") {
                "or '-', separated by '/', e.g. /ward)",
         file + ":11:14: error: cluster.lease_ttl: must be whole seconds from 2s to 1h",
         file + ":12:16: error: cluster.import[1]: 'bad name' is not a cluster name",
+        file + ":13:20: error: cluster.ticket_rotation: must be whole seconds from 2s to 168h",
         file + ":9:16: error: cluster.trust_store: unknown trust store 'nodez'",
         file + ":10:24: error: cluster.publish_certificate: unknown certificate 'other'",
         file + ":12:28: error: cluster.import[2]: 'c1' is listed twice",

@@ -137,6 +137,7 @@ const std::vector<AdminService::Route>& AdminService::routes() {
         {"POST", "/api/v1/trust-stores/{}/certificates", kAdmin, &AdminService::post_certificate, "create"},
         {"DELETE", "/api/v1/trust-stores/{}/certificates/{}", kAdmin, &AdminService::delete_certificate, "delete"},
         {"GET", "/api/v1/listeners", kAdmin | kOperator, &AdminService::get_listeners, "read"},
+        {"GET", "/api/v1/cluster", kAdmin | kOperator | kAuditor, &AdminService::get_cluster, "read"},
         {"POST", "/api/v1/listeners/{}/restart", kAdmin | kOperator, &AdminService::post_restart, "restart"},
         {"POST", "/api/v1/reload", kAdmin | kOperator, &AdminService::post_reload, "reload"},
         {"GET", "/api/v1/audit", kAdmin | kAuditor, &AdminService::get_audit, "read"},

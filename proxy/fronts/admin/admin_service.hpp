@@ -143,6 +143,7 @@ private:
     Reply get_mode(Request&);
     Reply put_mode(Request&);
     Reply get_listeners(Request&);
+    Reply get_cluster(Request&);
     Reply post_restart(Request&);
     Reply post_reload(Request&);
     Reply get_audit(Request&);

@@ -3,6 +3,7 @@
 // import as `ward cert import` does, delete), the Control Center (listeners, restart, reload) and
 // the audit log.
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -20,12 +21,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string time_text(const ASN1_TIME* t) {
-    std::tm tm{};
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+std::string tm_text(const std::tm& tm) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
+}
+
+std::string time_text(const ASN1_TIME* t) {
+    std::tm tm{};
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+    return tm_text(tm);
+}
+
+// Unix seconds as UTC text; null when never.
+json::value unix_time(std::int64_t t) {
+    if (t <= 0) return nullptr;
+    const std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    return json::string(tm_text(tm));
 }
 
 }  // namespace
@@ -36,8 +50,41 @@ Reply AdminService::get_health(Request&) { return Reply::json_body(200, json::ob
 
 Reply AdminService::get_ready(Request&) {
     const bool ready = control_.ready();
-    return Reply::json_body(ready ? 200 : 503, json::object{{"ready", ready},
-                                                            {"generation", snapshot()->generation}});
+    json::object body{{"ready", ready}, {"generation", snapshot()->generation}};
+    // A cluster's state is detail, never a reason to be unready: ward serves with the trust and
+    // ticket keys it has while etcd is away.
+    if (auto c = control_.cluster())
+        body["cluster"] = json::object{{"etcd", c->etcd_reachable ? "reachable" : "away"}, {"ticket_keys", c->ticket_keys}};
+    return Reply::json_body(ready ? 200 : 503, std::move(body));
+}
+
+// --- cluster ------------------------------------------------------------------------------------
+
+Reply AdminService::get_cluster(Request&) {
+    auto c = control_.cluster();
+    if (!c) return Reply::error(404, "this node is in no cluster (no cluster block in its configuration)");
+    const auto when = unix_time;
+    json::array nodes;
+    for (const auto& n : c->nodes) {
+        json::object o{{"cluster", n.cluster},         {"node", n.node},          {"subject", n.subject},
+                       {"fingerprint", n.fingerprint}, {"not_after", when(n.not_after)},
+                       {"last_seen", when(n.last_seen)}, {"trusted", n.trusted}};
+        if (!n.problem.empty()) o["problem"] = n.problem;
+        nodes.emplace_back(std::move(o));
+    }
+    json::object etcd{{"reachable", c->etcd_reachable},
+                      {"endpoint", c->etcd_endpoint},
+                      {"last_contact", when(c->etcd_last_contact)}};
+    if (!c->etcd_error.empty()) etcd["error"] = c->etcd_error;
+    return Reply::json_body(200, json::object{{"cluster", c->name},
+                                              {"node", c->node},
+                                              {"published", c->published},
+                                              {"etcd", std::move(etcd)},
+                                              {"ticket_keys", json::object{{"state", c->ticket_keys},
+                                                                           {"rotated_by", c->ticket_rotated_by},
+                                                                           {"rotated", when(c->ticket_rotated)},
+                                                                           {"rotations_won", c->ticket_rotations}}},
+                                              {"nodes", std::move(nodes)}});
 }
 
 // --- trust stores -------------------------------------------------------------------------------
