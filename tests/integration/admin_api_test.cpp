@@ -16,6 +16,7 @@
 #include "proxy/ops/accounts.hpp"
 #include "proxy/ops/audit.hpp"
 #include "tests/integration/admin_client.hpp"
+#include "tests/support/etcd_server.hpp"
 #include "tests/support/net_test_support.hpp"
 #include "tests/support/running_ward.hpp"
 #include "tests/support/tls_test_support.hpp"
@@ -53,6 +54,9 @@ struct AdminWard {
         std::string admin_context = "{ certificate: server, verify_peer: none }";
         std::string subjects;     // more tls_peer_subjects entries
         bool ed25519_context = false;  // a context "legacy" with an Ed25519 certificate (not FIPS)
+        std::string stores;       // more trust_stores entries
+        std::string tail;         // top-level sections after the rest
+        std::vector<std::string> folders;  // made in the ward's folder before it starts
     };
 
     explicit AdminWard(const std::string& admin_extra = "", const std::string& top = "")
@@ -96,11 +100,12 @@ struct AdminWard {
             legacy_context = "  legacy: { certificate: legacy, verify_peer: none }\n";
         }
         fs::create_directories(dir / "no-fips");
+        for (const auto& f : setup.folders) fs::create_directories(dir / f);
         test::write_text_file(config,
                               top + "node: { name: node-a, banner_file: banner.txt }\n"
                               "certificates:\n  server: { cert: " + s.cert.string() + ", key: " + s.key.string() + " }\n" +
                               legacy_certificate +
-                              "trust_stores:\n  peers: { dir: " + pki.trust_dir().string() + " }\n"
+                              "trust_stores:\n  peers: { dir: " + pki.trust_dir().string() + " }\n" + setup.stores +
                               "tls_peer_subjects:\n"
                               "  - { subject: sip.example.org, description: SIP trunk }\n"
                               "  - { subject: spare.example.org, description: not selected }\n" + setup.subjects +
@@ -116,7 +121,7 @@ struct AdminWard {
                               "metrics: { enabled: false }\n"
                               "admin:\n  enabled: true\n  bind: '127.0.0.1:0'\n  tls_context: admin\n"
                               "  users_file: users.json\n  audit_file: audit.log\n  password_iterations: 1000\n" +
-                                  admin_extra);
+                                  admin_extra + setup.tail);
         ward = std::make_unique<test::RunningWard>(config);
     }
     ~AdminWard() {
@@ -948,4 +953,63 @@ TEST_CASE("admin - a client certificate is checked for revocation like any peer'
     AdminWard w(setup);
     const auto alice_cert = w.pki.issue("alice", test::TestPki::client_spec("alice"));
     CHECK_THROWS(w.client(&alice_cert).call("POST", "/api/v1/session", R"({"name":"alice","password":"alice-password-1"})"));
+}
+
+TEST_CASE("admin - GET /api/v1/cluster shows the nodes and the ticket keys - readyz says where etcd is") {
+    test::TempDir etcd_dir("admin-etcd");
+    test::EtcdServer etcd(etcd_dir.path() / "etcd");
+    AdminWard::Setup setup;
+    setup.stores = "  nodes: { dir: nodes }\n";
+    setup.tail = "cluster:\n  name: c1\n  etcd: { endpoints: ['http://127.0.0.1:" + std::to_string(etcd.port()) +
+                 "'] }\n  trust_store: nodes\n  publish_certificate: server\n  lease_ttl: 2s\n";
+    setup.folders = {"nodes"};
+    AdminWard w(setup);
+    auto c = w.client();
+    // Not without a login; an auditor and an operator may read it.
+    CHECK(c.send("GET", "/api/v1/cluster").status == 401);
+    auto audrey = w.login("audrey", "audrey-password-1");
+    boost::json::object body;
+    // Until the member has read etcd (each call is a round trip; bounded).
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+         std::chrono::steady_clock::now() < until;) {
+        auto r = audrey.call("GET", "/api/v1/cluster");
+        REQUIRE(r.status == 200);
+        body = r.json();
+        if (body.at("ticket_keys").at("state") == "shared" && body.at("nodes").as_array().size() == 1 &&
+            body.at("nodes").as_array()[0].at("trusted").as_bool())
+            break;
+    }
+    INFO(boost::json::serialize(body));
+    CHECK(str(body.at("cluster")) == "c1");
+    CHECK(str(body.at("node")) == "node-a");
+    CHECK(body.at("published").as_bool());
+    CHECK(body.at("etcd").at("reachable").as_bool());
+    CHECK(str(body.at("ticket_keys").at("state")) == "shared");
+    CHECK(str(body.at("ticket_keys").at("rotated_by")) == "node-a");
+    CHECK(body.at("ticket_keys").at("rotations_won").to_number<std::int64_t>() >= 1);
+    REQUIRE(body.at("nodes").as_array().size() == 1);
+    const auto& n = body.at("nodes").as_array()[0].as_object();
+    CHECK(str(n.at("node")) == "node-a");
+    CHECK(str(n.at("subject")) == "server.test");
+    CHECK(str(n.at("fingerprint")).size() == 95);
+    CHECK(n.at("trusted").as_bool());
+    CHECK(n.at("last_seen").is_string());
+    // No key material is in the answer.
+    CHECK(boost::json::serialize(body).find("aes") == std::string::npos);
+    auto ready = c.send("GET", "/readyz");
+    CHECK(ready.status == 200);
+    CHECK(str(ready.json().at("cluster").at("etcd")) == "reachable");
+    // etcd away: still ready (ward serves with what it has), and it says so.
+    etcd.stop();
+    bool away = false;
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+         !away && std::chrono::steady_clock::now() < until;) {
+        auto r = c.send("GET", "/readyz");
+        REQUIRE(r.status == 200);
+        away = str(r.json().at("cluster").at("etcd")) == "away";
+    }
+    CHECK(away);
+    auto later = audrey.call("GET", "/api/v1/cluster");
+    CHECK_FALSE(later.json().at("etcd").at("reachable").as_bool());
+    CHECK(later.json().at("etcd").at("error").as_string().size() > 0);
 }
