@@ -36,9 +36,11 @@ class Prosody {
 public:
     // `s2s_port`: a port reserved earlier (a ward's backend); 0: one of its own. `contacts`:
     // pairs of users each in the other's roster (subscription both), written before it starts.
+    // `more_hosts`: further domains it serves (no users).
     Prosody(const fs::path& dir, const std::string& domain, const std::vector<std::string>& users,
             std::uint16_t dns_port = 1, std::uint16_t s2s_port = 0,
-            const std::vector<std::pair<std::string, std::string>>& contacts = {})
+            const std::vector<std::pair<std::string, std::string>>& contacts = {},
+            const std::vector<std::string>& more_hosts = {})
         : dir_(dir), domain_(domain) {
         fs::create_directories(dir_);
         for (const auto& [a, b] : contacts) {
@@ -57,6 +59,7 @@ public:
             cfg = replace_all(cfg, "@S2S_PORT@", std::to_string(s2s_));
             cfg = replace_all(cfg, "@DNS_PORT@", std::to_string(dns_port));
             cfg = replace_all(cfg, "@HTTP_PORT@", std::to_string(http_));
+            for (const auto& host : more_hosts) cfg += "\nVirtualHost \"" + host + "\"\n";
             ward::test::write_text_file(config(), cfg);
             for (const auto& user : users) {
                 const auto r = ward::test::run_process(
