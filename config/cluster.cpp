@@ -8,7 +8,10 @@
 //     publish_certificate: xmpp
 //     lease_ttl: 10s
 //     ticket_rotation: 12h
+//     ticket_secret_file: ticket.secret
 //     import: [other-cluster]
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <optional>
@@ -80,7 +83,7 @@ std::string EtcdEndpoint::to_string() const {
 void detail::Reader::read_cluster(const YAML::Node& n, const std::string& path, Cluster& out) {
     out.enabled = true;
     if (!map(n, path, {"name", "etcd", "trust_store", "publish_certificate", "lease_ttl", "ticket_rotation",
-                     "import"}))
+                     "ticket_secret_file", "import"}))
         return;
     field(n, "name", path, [&](auto& v, auto& p) {
         set_string(v, p, out.name);
@@ -125,6 +128,18 @@ void detail::Reader::read_cluster(const YAML::Node& n, const std::string& path, 
         if (out.ticket_rotation.count() % 1000 != 0 || out.ticket_rotation < std::chrono::seconds(2) ||
             out.ticket_rotation > std::chrono::hours(24 * 7))
             error(v, p, "must be whole seconds from 2s to 168h");
+    });
+    field(n, "ticket_secret_file", path, [&](auto& v, auto& p) {
+        set_existing_path(v, p, out.ticket_secret_file, false);
+        if (out.ticket_secret_file.empty()) return;
+        struct stat st {};
+        if (::stat(out.ticket_secret_file.resolved.c_str(), &st) != 0) return;  // (said above)
+        if ((st.st_mode & 077) != 0)
+            error(v, p, "'" + out.ticket_secret_file.resolved.string() +
+                            "' is readable by others than its owner: the secret seals the cluster's ticket keys (chmod 600)");
+        else if (st.st_size < 32 || st.st_size > 4096)
+            error(v, p, "'" + out.ticket_secret_file.resolved.string() +
+                            "' must hold 32 to 4096 bytes of secret (e.g. openssl rand -out FILE 32)");
     });
     field(n, "import", path, [&](auto& v, auto& p) {
         const auto list = string_list(v, p);

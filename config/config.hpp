@@ -342,6 +342,7 @@ struct Cluster {
     std::string publish_certificate;  // this node's certificate, published for the others
     Duration lease_ttl = std::chrono::seconds(10);
     Duration ticket_rotation = std::chrono::hours(12);  // the shared session ticket keys' period
+    FilePath ticket_secret_file;  // seals the ticket keys in etcd; none: each node keeps its own keys
     std::vector<std::string> import_clusters;  // other clusters' names on the same etcd, read only
     bool operator==(const Cluster&) const = default;
 };

@@ -293,6 +293,8 @@ std::string to_yaml(const Config& c) {
             out << YAML::Key << "lease_ttl" << YAML::Value << format_duration(k.lease_ttl);
         if (k.ticket_rotation != cluster_defaults.ticket_rotation)
             out << YAML::Key << "ticket_rotation" << YAML::Value << format_duration(k.ticket_rotation);
+        if (!k.ticket_secret_file.empty())
+            out << YAML::Key << "ticket_secret_file" << YAML::Value << k.ticket_secret_file.written;
         write_list(out, "import", k.import_clusters);
         out << YAML::EndMap;
     }

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <mutex>
@@ -103,14 +104,17 @@ public:
         shared_ = true;
     }
 
-    void own() {
+    void own(Clock::duration grace) {
         std::lock_guard lock(mutex_);
         if (!shared_) return;
         shared_ = false;
         OPENSSL_cleanse(&next_, sizeof next_);
+        OPENSSL_cleanse(&previous_, sizeof previous_);
         // Due now: the next seal rotates, and the shared current key becomes the previous one,
-        // which opens tickets for one more period.
-        current_.created = Clock::now() + offset_ - rotation_;
+        // which opens tickets until `grace` from now (a previous key opens until two periods
+        // after it was made).
+        grace = std::clamp(grace, Clock::duration::zero(), rotation_);
+        current_.created = Clock::now() + offset_ - (2 * rotation_ - grace);
     }
 
     bool shared() {
@@ -188,7 +192,7 @@ void share_ticket_keys(const TicketKey& previous, const TicketKey& current, cons
     TicketKeys::instance().share(previous, current, next);
 }
 
-void own_ticket_keys() { TicketKeys::instance().own(); }
+void own_ticket_keys(std::chrono::seconds grace) { TicketKeys::instance().own(grace); }
 
 bool ticket_keys_shared() { return TicketKeys::instance().shared(); }
 

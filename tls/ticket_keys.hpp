@@ -16,6 +16,7 @@
 #include <array>
 #include <chrono>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 namespace ward::tls {
@@ -28,6 +29,10 @@ struct TicketKey {
     std::array<unsigned char, 16> name{};
     std::array<unsigned char, 32> aes{};
     std::array<unsigned char, 32> hmac{};
+    TicketKey() = default;
+    TicketKey(const TicketKey&) = default;
+    TicketKey& operator=(const TicketKey&) = default;
+    ~TicketKey() { OPENSSL_cleanse(this, sizeof *this); }
     bool operator==(const TicketKey&) const = default;
 };
 // A fresh random key; false when the random generator fails.
@@ -37,8 +42,8 @@ bool random_ticket_key(TicketKey& out);
 // own_ticket_keys().
 void share_ticket_keys(const TicketKey& previous, const TicketKey& current, const TicketKey& next);
 // Back to this process's own rotating keys: a fresh key seals from now on; the shared current
-// key still opens tickets for one more rotation period.
-void own_ticket_keys();
+// key still opens tickets for `grace` (at most one local rotation period), the others no more.
+void own_ticket_keys(std::chrono::seconds grace);
 bool ticket_keys_shared();
 
 // For tests: the rotation period, and a clock offset to step over it without waiting.

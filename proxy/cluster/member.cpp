@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/cluster/member.hpp"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <ctime>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include "proxy/cluster/shared_tickets.hpp"
 #include "proxy/cluster/trust_sync.hpp"
 #include "proxy/engine/log.hpp"
+#include "proxy/ops/secrets.hpp"
 
 namespace ward::cluster {
 
@@ -54,10 +57,15 @@ public:
         std::string pem;
         if (const auto* cert = c.find_certificate(c.cluster.publish_certificate)) pem = first_certificate(cert->cert.resolved);
         const auto* tls = c.find_tls_context(c.cluster.tls_context);
+        // (A new secret in the same file counts as a change.)
+        const auto secret = c.cluster.ticket_secret_file.empty()
+                                ? std::string()
+                                : ops::sha256(read_text(c.cluster.ticket_secret_file.resolved));
         const bool same = snapshot_ && snapshot_->config.cluster == c.cluster && snapshot_->config.node == c.node &&
-                          pem == published_ && same_context(tls);
+                          pem == published_ && same_context(tls) && secret == secret_digest_;
         snapshot_ = std::move(snapshot);
         published_ = std::move(pem);
+        secret_digest_ = secret;
         if (!same && !stopping_) start();
     }
 
@@ -79,16 +87,13 @@ public:
         v.etcd_last_contact = last_contact_;
         v.published = running_ && lease_ != 0;
         v.ticket_keys = !tls::ticket_keys_shared() ? "local" : (reachable_ && running_ ? "shared" : "stale");
-        if (const auto& set = tickets_.in_force()) {
-            v.ticket_rotated_by = set->rotated_by;
-            v.ticket_rotated = set->rotated;
-        }
+        v.ticket_rotated_by = tickets_.rotated_by();
+        v.ticket_rotated = tickets_.rotated();
         v.ticket_rotations = tickets_.rotations_won();
         const auto seen = watch_live_ ? unix_now() : seen_at_;
-        for (const auto& [key, pem] : nodes_) {
-            auto d = describe_node(key.cluster, key.node, pem);
+        for (const auto& d : described_) {
             proxy::ClusterNodeView n{d.cluster, d.node, d.subject, d.fingerprint, d.not_after, seen, true, {}};
-            if (auto it = not_trusted_.find(key); it != not_trusted_.end()) {
+            if (auto it = not_trusted_.find({d.cluster, d.node}); it != not_trusted_.end()) {
                 n.trusted = false;
                 n.problem = it->second;
             } else if (!synced_) {
@@ -167,11 +172,31 @@ private:
         else if (!c.cluster.publish_certificate.empty())
             proxy_log().error("cluster: certificate '{}' has no readable certificate to publish", c.cluster.publish_certificate);
         asio::co_spawn(io_, keep_trust(epoch, client_), log_end);
-        tickets_.start(client_, c.cluster.prefix + "/" + c.cluster.name + "/tickets", c.node.name,
-                       std::chrono::duration_cast<std::chrono::seconds>(c.cluster.ticket_rotation));
+        share_tickets();
     }
 
     bool current(std::uint64_t epoch) const { return epoch == epoch_ && !stopping_; }
+
+    // The shared ticket keys, when the operator gave the secret that seals them in etcd.
+    void share_tickets() {
+        const auto& c = snapshot_->config;
+        if (c.cluster.ticket_secret_file.empty()) {
+            tickets_.stop();
+            proxy_log().info("cluster: no cluster.ticket_secret_file: session tickets stay this node's own");
+            return;
+        }
+        auto secret = read_text(c.cluster.ticket_secret_file.resolved);
+        auto seal = TicketSeal::derive(secret, c.cluster.prefix + "/" + c.cluster.name + "/tickets");
+        OPENSSL_cleanse(secret.data(), secret.size());
+        if (!seal) {
+            tickets_.stop();
+            proxy_log().error("cluster: {} ({}): session tickets stay this node's own", seal.error(),
+                              c.cluster.ticket_secret_file.resolved.string());
+            return;
+        }
+        tickets_.start(client_, std::move(*seal), c.node.name,
+                       std::chrono::duration_cast<std::chrono::seconds>(c.cluster.ticket_rotation));
+    }
 
     awaitable<void> pause(std::chrono::milliseconds d) {
         asio::steady_timer t(io_);
@@ -262,6 +287,9 @@ private:
     }
 
     void apply() {
+        // Described once per change, not per metrics scrape or API call.
+        described_.clear();
+        for (const auto& [key, pem] : nodes_) described_.push_back(describe_node(key.cluster, key.node, pem));
         auto report = sync_trust(file_, snapshot_->config.cluster.trust_store, snapshot_->config.cluster.name, nodes_);
         if (!report) {
             synced_ = false;
@@ -356,6 +384,12 @@ private:
                     from = 0;  // the revision is gone: read again
                     break;
                 }
+                if (message->created && message->revision + 1 < from) {
+                    // etcd is behind the revision this node reached (restored, or another
+                    // cluster): what it says now is the truth; read it again.
+                    from = 0;
+                    break;
+                }
                 if (message->canceled) {
                     failed("etcd ended the watch: " + message->cancel_reason);
                     from = 0;
@@ -401,6 +435,7 @@ private:
     fs::path file_;
     std::shared_ptr<const proxy::Snapshot> snapshot_;
     std::string published_;
+    std::string secret_digest_;  // of the ticket secret file read last
     std::shared_ptr<EtcdClient> client_;
     std::weak_ptr<EtcdWatch> watch_;
     std::int64_t lease_ = 0;
@@ -409,6 +444,7 @@ private:
     std::set<std::string> refused_;  // logged once each
     PublishedNodes nodes_;           // the trusted clusters' nodes, as etcd has them
     std::map<NodeKey, std::string> not_trusted_;
+    std::vector<NodeStatus> described_;  // nodes_, described
     bool synced_ = true;             // the last sync wrote the store
     bool running_ = false;           // the loops run (a cluster block is in force)
     bool reachable_ = false;         // etcd answered the last call

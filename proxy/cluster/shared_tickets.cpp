@@ -22,27 +22,34 @@ using proxy::use_tuple;
 namespace {
 
 constexpr std::chrono::seconds kRetry{1};
+constexpr std::chrono::seconds kUnopened{10};  // how soon a set that did not open is read again
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-awaitable<void> pause(asio::io_context& io, std::chrono::seconds d) {
-    asio::steady_timer t(io);
-    t.expires_after(d);
-    co_await t.async_wait(use_tuple);
-}
-
 }  // namespace
 
-void SharedTickets::start(std::shared_ptr<EtcdClient> client, std::string key, std::string node,
+awaitable<void> SharedTickets::pause(std::chrono::seconds d) {
+    asio::steady_timer timer(io_);
+    timer.expires_after(d);
+    waiting_ = &timer;
+    co_await timer.async_wait(use_tuple);
+    if (waiting_ == &timer) waiting_ = nullptr;
+}
+
+void SharedTickets::start(std::shared_ptr<EtcdClient> client, TicketSeal seal, std::string node,
                           std::chrono::seconds rotation) {
     const auto epoch = ++epoch_;
-    if (key != key_) {
-        set_.reset();
-        revision_ = 0;
+    wake();  // (a loop of the last epoch ends now)
+    if (seal_ && seal_->path() != seal.path() && tls::ticket_keys_shared()) {
+        // Another cluster or prefix: its keys are not this one's to keep.
+        tls::own_ticket_keys(std::chrono::seconds(0));
+        proxy_log().info("cluster: session tickets sealed with this node's own keys until {} is read", seal.path());
     }
-    key_ = std::move(key);
+    seal_ = std::move(seal);
     node_ = std::move(node);
     rotation_ = rotation;
+    revision_ = 0;  // (another etcd, or one restored, counts revisions afresh)
+    confirmed_ = std::chrono::steady_clock::now();
     asio::co_spawn(io_, run(epoch, std::move(client)), [](std::exception_ptr e) {
         if (e) proxy_log().error("cluster: the ticket key loop ended by an unexpected exception");
     });
@@ -50,89 +57,117 @@ void SharedTickets::start(std::shared_ptr<EtcdClient> client, std::string key, s
 
 void SharedTickets::stop() {
     ++epoch_;
+    wake();
     if (tls::ticket_keys_shared()) {
-        tls::own_ticket_keys();
+        tls::own_ticket_keys(rotation_);
         proxy_log().info("cluster: session tickets sealed with this node's own keys");
     }
-    set_.reset();
+    seal_.reset();
+    rotated_by_.clear();
+    rotated_ = 0;
     revision_ = 0;
 }
 
-void SharedTickets::install(TicketKeySet set, std::int64_t revision) {
+void SharedTickets::install(const TicketKeySet& set, std::int64_t revision) {
     const bool shared = tls::ticket_keys_shared();
-    if (set_ && revision <= revision_ && shared) return;
+    // (A watch that replays history brings older sets: never back to one of those.)
+    if (revision < revision_ || (revision == revision_ && shared)) return;
     tls::share_ticket_keys(set.previous, set.current, set.next);
     if (!shared)
         proxy_log().info("cluster: session tickets sealed with the cluster's keys (rotated by '{}')", set.rotated_by);
-    set_ = std::move(set);
+    rotated_by_ = set.rotated_by;
+    rotated_ = set.rotated;
     revision_ = revision;
 }
 
+void SharedTickets::give_up_if_stale() {
+    if (!tls::ticket_keys_shared() || std::chrono::steady_clock::now() - confirmed_ < 2 * rotation_) return;
+    tls::own_ticket_keys(rotation_);
+    proxy_log().warn("cluster: no current ticket key set for two rotation periods (etcd away, or taking no rotation): "
+                     "this node seals with its own keys until it reads one");
+}
+
 void SharedTickets::seen(const std::string& value, std::int64_t revision) {
-    auto set = decode_ticket_keys(value);
+    if (!seal_) return;
+    auto set = seal_->open(value);
     if (!set) {
-        proxy_log().warn("cluster: the ticket key set in etcd is unreadable ({}); it will be replaced", set.error());
+        wake();  // the loop reads it now, and says why it is not taken
         return;
     }
-    install(std::move(*set), revision);
+    const auto now = unix_now();
+    if (set->rotated > now + rotation_.count()) {
+        wake();  // the loop replaces it now
+        return;
+    }
+    install(*set, revision);
+    if (now - set->rotated < rotation_.count()) confirmed_ = std::chrono::steady_clock::now();
 }
 
 awaitable<void> SharedTickets::run(std::uint64_t epoch, std::shared_ptr<EtcdClient> client) {
     std::string last_failure;
+    auto failed = [&](const std::string& why) {
+        if (why != last_failure) proxy_log().warn("cluster: the ticket keys: {}; the keys in force stay", why);
+        last_failure = why;
+    };
     while (current(epoch)) {
-        auto read_op = client->range(key_, false);
+        give_up_if_stale();
+        auto read_op = client->range(seal_->path(), false);
         auto read = co_await std::move(read_op);
         if (!current(epoch)) co_return;
         if (!read) {
-            if (read.error() != last_failure)
-                proxy_log().warn("cluster: reading the ticket keys: {}; the keys in force stay", read.error());
-            last_failure = read.error();
+            failed(read.error());
             report_(read.error());
-            // A set no node could rotate for two periods is not kept for ever: each node seals
-            // with its own keys then (tickets resume on the node that issued them).
-            if (set_ && tls::ticket_keys_shared() && unix_now() - set_->rotated >= 2 * rotation_.count()) {
-                tls::own_ticket_keys();
-                proxy_log().warn("cluster: etcd away for two ticket rotation periods: this node seals with its own keys "
-                                 "until etcd answers");
-            }
-            co_await pause(io_, kRetry);
+            co_await pause(kRetry);
             continue;
         }
         report_({});
-        last_failure.clear();
+        if (read->revision < revision_) revision_ = 0;  // etcd restored or replaced
         std::optional<TicketKeySet> there;
         std::int64_t revision = 0;
+        const auto now = unix_now();
         if (!read->kvs.empty()) {
             revision = read->kvs.front().mod_revision;
-            auto set = decode_ticket_keys(read->kvs.front().value);
-            if (set) there = std::move(*set);
-            else proxy_log().warn("cluster: the ticket key set in etcd is unreadable ({}); replacing it", set.error());
+            auto set = seal_->open(read->kvs.front().value);
+            if (!set) {
+                // Not replaced: two nodes with different secrets would replace each other's
+                // sets for ever. This node keeps its own keys until the value opens (or goes).
+                failed(set.error() + "; this node does not share tickets until it opens");
+                co_await pause(kUnopened);
+                continue;
+            }
+            if (set->rotated > now + rotation_.count()) {
+                // From a clock a whole period ahead (or written to stop rotations): replaced.
+                failed("the ticket key set was rotated in the future; replacing it");
+            } else {
+                there = std::move(*set);
+            }
         }
-        const auto now = unix_now();
         if (!there || now - there->rotated >= rotation_.count()) {
             // Due (or none yet): every node that finds it so tries; the transaction lets one in.
-            auto rotate_op = rotate_in_etcd(*client, key_, node_, now, revision, there);
+            auto rotate_op = rotate_in_etcd(*client, *seal_, node_, now, revision, there);
             auto rotated = co_await std::move(rotate_op);
             if (!current(epoch)) co_return;
             if (!rotated) {
-                proxy_log().warn("cluster: rotating the ticket keys: {}", rotated.error());
-                report_(rotated.error());
-                co_await pause(io_, kRetry);
+                failed("rotating: " + rotated.error());
+                co_await pause(kRetry);
                 continue;
             }
             if (rotated->won) {
                 ++won_;
                 proxy_log().info("cluster: rotated the cluster's session ticket keys (revision {})", rotated->revision);
             }
-            install(std::move(rotated->set), rotated->revision);
+            install(rotated->set, rotated->revision);
+            if (unix_now() - rotated->set.rotated < rotation_.count()) confirmed_ = std::chrono::steady_clock::now();
             continue;  // read again: the wait is counted from the set in force
         }
-        const auto due = there->rotated + rotation_.count() - now;
-        install(std::move(*there), revision);
+        if (!last_failure.empty()) proxy_log().info("cluster: the ticket keys are current again");
+        last_failure.clear();
+        install(*there, revision);
+        confirmed_ = std::chrono::steady_clock::now();
         // The member's watch brings other nodes' rotations at once; this wakes to rotate when
         // due, and looks again at least every 30 s in case the watch is away.
-        const std::chrono::seconds wait{std::clamp<std::int64_t>(due, 1, 30)};
-        co_await pause(io_, wait);
+        const std::chrono::seconds wait{std::clamp<std::int64_t>(there->rotated + rotation_.count() - now, 1, 30)};
+        co_await pause(wait);
     }
 }
 

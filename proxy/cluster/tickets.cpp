@@ -2,10 +2,14 @@
 #include "proxy/cluster/tickets.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+
+#include <memory>
 
 #include "config/values.hpp"
 
@@ -16,45 +20,79 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::int64_t kVersion = 1;
+constexpr std::size_t kKeyBytes = 16 + 32 + 32;
+constexpr std::size_t kPlainBytes = 3 * kKeyBytes;
+constexpr std::size_t kIvBytes = 12;
+constexpr std::size_t kTagBytes = 16;
 
-template <std::size_t N>
-std::string text_of(const std::array<unsigned char, N>& bytes) {
-    return base64(std::string_view(reinterpret_cast<const char*>(bytes.data()), N));
+// A buffer that is cleansed when it goes.
+struct Secret {
+    std::array<unsigned char, kPlainBytes> bytes{};
+    ~Secret() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+void put_key(const tls::TicketKey& k, unsigned char* out) {
+    std::copy(k.name.begin(), k.name.end(), out);
+    std::copy(k.aes.begin(), k.aes.end(), out + 16);
+    std::copy(k.hmac.begin(), k.hmac.end(), out + 48);
 }
 
-json::object key_object(const tls::TicketKey& k) {
-    return json::object{{"name", text_of(k.name)}, {"aes", text_of(k.aes)}, {"hmac", text_of(k.hmac)}};
+void get_key(const unsigned char* in, tls::TicketKey& k) {
+    std::copy(in, in + 16, k.name.begin());
+    std::copy(in + 16, in + 48, k.aes.begin());
+    std::copy(in + 48, in + 80, k.hmac.begin());
 }
 
-template <std::size_t N>
-bool bytes_of(const json::object& o, std::string_view field, std::array<unsigned char, N>& out) {
-    const auto* v = o.if_contains(field);
-    if (!v || !v->is_string()) return false;
-    auto decoded = unbase64(std::string_view(v->as_string().data(), v->as_string().size()));
-    if (!decoded || decoded->size() != N) return false;
-    std::copy(decoded->begin(), decoded->end(), out.begin());
-    OPENSSL_cleanse(decoded->data(), decoded->size());
-    return true;
+// What the seal authenticates besides the keys: where the value lives, who made it and when.
+std::string associated(const std::string& path, const std::string& by, std::int64_t when) {
+    return "ward cluster ticket keys v1\n" + path + "\n" + by + "\n" + std::to_string(when);
 }
 
-bool key_of(const json::object& set, std::string_view field, tls::TicketKey& out) {
-    const auto* v = set.if_contains(field);
-    return v && v->is_object() && v->as_object().size() == 3 && bytes_of(v->as_object(), "name", out.name) &&
-           bytes_of(v->as_object(), "aes", out.aes) && bytes_of(v->as_object(), "hmac", out.hmac);
-}
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+using Cipher = std::unique_ptr<EVP_CIPHER, decltype(&EVP_CIPHER_free)>;
 
 }  // namespace
 
-std::string encode_ticket_keys(const TicketKeySet& set) {
-    return json::serialize(json::object{{"version", kVersion},
-                                        {"rotated_by", set.rotated_by},
-                                        {"rotated", set.rotated},
-                                        {"previous", key_object(set.previous)},
-                                        {"current", key_object(set.current)},
-                                        {"next", key_object(set.next)}});
+Result<TicketSeal> TicketSeal::derive(std::string_view secret, std::string path) {
+    if (secret.size() < 32) return Error{"the ticket secret is shorter than 32 bytes"};
+    TicketSeal out;
+    out.path_ = std::move(path);
+    // HMAC-SHA256 keyed with the secret over the value's place: one key per cluster and prefix.
+    const std::string label = "ward cluster ticket keys v1\n" + out.path_;
+    std::size_t length = 0;
+    if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
+                  reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.key_.data(), out.key_.size(),
+                  &length) == nullptr ||
+        length != out.key_.size())
+        return Error{"deriving the ticket seal failed"};
+    return out;
 }
 
-Result<TicketKeySet> decode_ticket_keys(std::string_view value) {
+Result<std::string> TicketSeal::seal(const TicketKeySet& set) const {
+    Secret plain;
+    put_key(set.previous, plain.bytes.data());
+    put_key(set.current, plain.bytes.data() + kKeyBytes);
+    put_key(set.next, plain.bytes.data() + 2 * kKeyBytes);
+    std::string sealed(kIvBytes + kPlainBytes + kTagBytes, '\0');
+    auto* bytes = reinterpret_cast<unsigned char*>(sealed.data());
+    const auto aad = associated(path_, set.rotated_by, set.rotated);
+    Cipher cipher(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), &EVP_CIPHER_free);
+    CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    int n = 0;
+    const bool ok = cipher && ctx && RAND_bytes(bytes, static_cast<int>(kIvBytes)) == 1 &&
+                    EVP_EncryptInit_ex(ctx.get(), cipher.get(), nullptr, key_.data(), bytes) == 1 &&
+                    EVP_EncryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
+                                      static_cast<int>(aad.size())) == 1 &&
+                    EVP_EncryptUpdate(ctx.get(), bytes + kIvBytes, &n, plain.bytes.data(), static_cast<int>(kPlainBytes)) == 1 &&
+                    n == static_cast<int>(kPlainBytes) && EVP_EncryptFinal_ex(ctx.get(), bytes + kIvBytes + n, &n) == 1 &&
+                    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes),
+                                        bytes + kIvBytes + kPlainBytes) == 1;
+    if (!ok) return Error{"sealing the ticket keys failed"};
+    return json::serialize(json::object{
+        {"version", kVersion}, {"rotated_by", set.rotated_by}, {"rotated", set.rotated}, {"sealed", base64(sealed)}});
+}
+
+Result<TicketKeySet> TicketSeal::open(std::string_view value) const {
     if (value.size() > 4096) return Error{"the ticket key set is too large"};
     boost::system::error_code ec;
     auto parsed = json::parse(value, ec);
@@ -63,17 +101,39 @@ Result<TicketKeySet> decode_ticket_keys(std::string_view value) {
     const auto* version = o.if_contains("version");
     if (!version || !version->is_int64() || version->as_int64() != kVersion)
         return Error{"the ticket key set is not of version 1"};
-    TicketKeySet out;
     const auto* by = o.if_contains("rotated_by");
     const auto* when = o.if_contains("rotated");
+    const auto* sealed = o.if_contains("sealed");
     if (!by || !by->is_string() || !config::is_cluster_name(std::string_view(by->as_string().data(), by->as_string().size())))
         return Error{"the ticket key set does not name the node that made it"};
     if (!when || !when->is_int64() || when->as_int64() <= 0) return Error{"the ticket key set has no rotation time"};
+    std::optional<std::string> bytes;
+    if (o.size() == 4 && sealed && sealed->is_string())
+        bytes = unbase64(std::string_view(sealed->as_string().data(), sealed->as_string().size()));
+    if (!bytes || bytes->size() != kIvBytes + kPlainBytes + kTagBytes)
+        return Error{"the ticket key set does not hold three sealed keys"};
+    TicketKeySet out;
     out.rotated_by = std::string(by->as_string().data(), by->as_string().size());
     out.rotated = when->as_int64();
-    if (o.size() != 6 || !key_of(o, "previous", out.previous) || !key_of(o, "current", out.current) ||
-        !key_of(o, "next", out.next))
-        return Error{"the ticket key set does not hold three whole keys"};
+    const auto aad = associated(path_, out.rotated_by, out.rotated);
+    auto* in = reinterpret_cast<unsigned char*>(bytes->data());
+    Secret plain;
+    Cipher cipher(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), &EVP_CIPHER_free);
+    CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+    int n = 0;
+    const bool ok = cipher && ctx && EVP_DecryptInit_ex(ctx.get(), cipher.get(), nullptr, key_.data(), in) == 1 &&
+                    EVP_DecryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
+                                      static_cast<int>(aad.size())) == 1 &&
+                    EVP_DecryptUpdate(ctx.get(), plain.bytes.data(), &n, in + kIvBytes, static_cast<int>(kPlainBytes)) == 1 &&
+                    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes),
+                                        in + kIvBytes + kPlainBytes) == 1 &&
+                    EVP_DecryptFinal_ex(ctx.get(), plain.bytes.data() + n, &n) == 1;
+    if (!ok)
+        return Error{"the ticket key set does not open with this node's cluster.ticket_secret_file (another secret, "
+                     "another cluster's value, or altered)"};
+    get_key(plain.bytes.data(), out.previous);
+    get_key(plain.bytes.data() + kKeyBytes, out.current);
+    get_key(plain.bytes.data() + 2 * kKeyBytes, out.next);
     if (out.previous.name == out.current.name || out.current.name == out.next.name || out.previous.name == out.next.name)
         return Error{"the ticket key set names two keys alike"};
     return out;
@@ -95,14 +155,14 @@ Result<TicketKeySet> rotate_ticket_keys(const std::optional<TicketKeySet>& was, 
     return out;
 }
 
-awaitable<Result<Rotation>> rotate_in_etcd(EtcdClient& client, std::string key, std::string node, std::int64_t now,
+awaitable<Result<Rotation>> rotate_in_etcd(EtcdClient& client, TicketSeal seal, std::string node, std::int64_t now,
                                            std::int64_t expected, std::optional<TicketKeySet> was) {
     auto fresh = rotate_ticket_keys(was, node, now);
     if (!fresh) co_return Error{fresh.error()};
-    auto value = encode_ticket_keys(*fresh);
-    auto put_op = client.put_if_revision(key, value, 0, expected);
+    auto value = seal.seal(*fresh);
+    if (!value) co_return Error{value.error()};
+    auto put_op = client.put_if_revision(seal.path(), std::move(*value), 0, expected);
     auto put = co_await std::move(put_op);
-    OPENSSL_cleanse(value.data(), value.size());
     if (!put) co_return Error{put.error()};
     Rotation out;
     if (put->succeeded) {
@@ -112,7 +172,7 @@ awaitable<Result<Rotation>> rotate_in_etcd(EtcdClient& client, std::string key, 
         co_return out;
     }
     if (put->range.kvs.empty()) co_return Error{"the ticket key set changed and then went away"};
-    auto there = decode_ticket_keys(put->range.kvs.front().value);
+    auto there = seal.open(put->range.kvs.front().value);
     if (!there) co_return Error{there.error()};
     out.set = std::move(*there);
     out.revision = put->range.kvs.front().mod_revision;

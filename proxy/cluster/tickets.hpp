@@ -8,6 +8,14 @@
 // with a key it has not read yet. Whoever finds the set due rotates it with a compare-and-put on
 // the value's revision: when several nodes race, exactly one put succeeds (the etcd
 // transaction is the election), and the others take what won.
+//
+// The keys never reach etcd in the clear: whoever holds them can forge a ticket for any session
+// (a peer's certificate is public; the ticket is its only proof of the private key). They are
+// sealed with AES-256-GCM under a key derived from the operator's secret
+// (cluster.ticket_secret_file, the same on every node) and the value's etcd key; the node that
+// rotated and when are authenticated with them. Someone who can read etcd but lacks the secret
+// learns nothing; a value copied from another cluster or prefix, or altered, does not open.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,10 +35,27 @@ struct TicketKeySet {
     tls::TicketKey next;
 };
 
-// The value as stored: JSON, the keys in base64.
-std::string encode_ticket_keys(const TicketKeySet& set);
-// Refuses anything but a well-formed set (every field, exact key sizes, a node name ward takes).
-Result<TicketKeySet> decode_ticket_keys(std::string_view value);
+// What seals the set: a key derived from the operator's secret and the set's etcd key.
+class TicketSeal {
+public:
+    // `secret`: the file's bytes (32 or more); `path`: <prefix>/<cluster>/tickets.
+    static Result<TicketSeal> derive(std::string_view secret, std::string path);
+    TicketSeal(const TicketSeal&) = default;
+    TicketSeal& operator=(const TicketSeal&) = default;
+    ~TicketSeal() { OPENSSL_cleanse(key_.data(), key_.size()); }
+    const std::string& path() const { return path_; }
+
+    // The value as stored: JSON with the metadata and the sealed keys in base64.
+    Result<std::string> seal(const TicketKeySet& set) const;
+    // Refuses anything but a well-formed set that opens under this seal.
+    Result<TicketKeySet> open(std::string_view value) const;
+
+private:
+    TicketSeal() = default;
+    std::array<unsigned char, 32> key_{};
+    std::string path_;
+};
+
 // The set after `was` (or a fresh one when there is none): the keys shifted, a fresh `next`.
 Result<TicketKeySet> rotate_ticket_keys(const std::optional<TicketKeySet>& was, const std::string& node,
                                         std::int64_t now);
@@ -41,9 +66,9 @@ struct Rotation {
     std::int64_t revision = 0;   // its mod_revision
 };
 
-// Rotates the set at `key` if its revision is still `expected` (0: there is none yet); `was`
-// is what was read at that revision.
-awaitable<Result<Rotation>> rotate_in_etcd(EtcdClient& client, std::string key, std::string node, std::int64_t now,
+// Rotates the set at seal.path() if its revision is still `expected` (0: there is none yet);
+// `was` is what was read at that revision.
+awaitable<Result<Rotation>> rotate_in_etcd(EtcdClient& client, TicketSeal seal, std::string node, std::int64_t now,
                                            std::int64_t expected, std::optional<TicketKeySet> was);
 
 }  // namespace ward::cluster

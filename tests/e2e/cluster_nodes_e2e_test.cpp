@@ -103,6 +103,9 @@ TEST_CASE("cluster e2e: three nodes - trust within the lease - s2s over it - tic
         n.domain = n.name + ".example";
         n.dir = dir.path() / ("ward-" + n.name);
         fs::create_directories(n.dir / "nodes");
+        // The secret that seals the shared ticket keys in etcd: the same on every node.
+        test::write_text_file(n.dir / "ticket.secret", "e2e cluster ticket secret: 32 bytes or more");
+        fs::permissions(n.dir / "ticket.secret", fs::perms::owner_read | fs::perms::owner_write);
         fs::create_directory_symlink(dir.path() / "pki", n.dir / "pki");
         pki.issue(n.name, test::xmpp_wire::server_spec({n.domain}, {n.domain}));
         n.in = test::reserve_port();
@@ -157,7 +160,8 @@ TEST_CASE("cluster e2e: three nodes - trust within the lease - s2s over it - tic
             "  etcd: { endpoints: ['http://127.0.0.1:" + std::to_string(etcd_port) + "'] }\n"
             "  trust_store: nodes\n"
             "  publish_certificate: xmpp\n"
-            "  lease_ttl: 3s\n");
+            "  lease_ttl: 3s\n"
+            "  ticket_secret_file: ticket.secret\n");
     }
     const auto check = test::run_process({WARD_BINARY, "check", "-c", nodes[0].config.string()}, 20s);
     REQUIRE_MESSAGE(check.exit_code == 0, check.out << check.err);

@@ -961,8 +961,11 @@ TEST_CASE("admin - GET /api/v1/cluster shows the nodes and the ticket keys - rea
     AdminWard::Setup setup;
     setup.stores = "  nodes: { dir: nodes }\n";
     setup.tail = "cluster:\n  name: c1\n  etcd: { endpoints: ['http://127.0.0.1:" + std::to_string(etcd.port()) +
-                 "'] }\n  trust_store: nodes\n  publish_certificate: server\n  lease_ttl: 2s\n";
+                 "'] }\n  trust_store: nodes\n  publish_certificate: server\n  lease_ttl: 2s\n"
+                 "  ticket_secret_file: " + (etcd_dir.path() / "ticket.secret").string() + "\n";
     setup.folders = {"nodes"};
+    test::write_text_file(etcd_dir.path() / "ticket.secret", std::string(32, 'k'));
+    fs::permissions(etcd_dir.path() / "ticket.secret", fs::perms::owner_read | fs::perms::owner_write);
     AdminWard w(setup);
     auto c = w.client();
     // Not without a login; an auditor and an operator may read it.

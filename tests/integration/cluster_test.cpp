@@ -58,11 +58,22 @@ std::set<std::string> files_in(const fs::path& dir) {
     return out;
 }
 
+const std::string kTicketSecret = "the cluster's own ticket secret, 32 bytes or more";
+
+cluster::TicketSeal seal_of(const std::string& cluster) {
+    auto s = cluster::TicketSeal::derive(kTicketSecret, "/ward/" + cluster + "/tickets");
+    REQUIRE(s);
+    return *s;
+}
+
 struct Node {
     Node(const fs::path& root, const std::string& name, const test::CertFiles& cert, const test::TcpBackend& backend,
-         std::uint16_t etcd_port, const std::string& extra = "")
+         std::uint16_t etcd_port, const std::string& extra = "", const std::string& cluster = "c1")
         : dir(root / name) {
         fs::create_directories(dir / "nodes");
+        // The same secret on every node (the test's folder is its own).
+        test::write_text_file(dir / "ticket.secret", kTicketSecret);
+        fs::permissions(dir / "ticket.secret", fs::perms::owner_read | fs::perms::owner_write);
         const auto yaml =
             "node: { name: " + name + " }\n"
             "certificates: { xmpp: { cert: " + cert.cert.string() + ", key: " + cert.key.string() + " } }\n"
@@ -72,11 +83,12 @@ struct Node {
             "  - { name: s2s, protocol: tls, bind: 127.0.0.1:0, backends: [" + backend.endpoint() + "], tls_context: s2s }\n"
             "metrics: { enabled: true, bind: '127.0.0.1:0' }\n"
             "cluster:\n"
-            "  name: c1\n"
+            "  name: " + cluster + "\n"
             "  etcd: { endpoints: ['http://127.0.0.1:" + std::to_string(etcd_port) + "'] }\n"
             "  trust_store: cluster-nodes\n"
             "  publish_certificate: xmpp\n"
-            "  lease_ttl: 2s\n" + extra;
+            "  lease_ttl: 2s\n"
+            "  ticket_secret_file: ticket.secret\n" + extra;
         test::write_text_file(dir / "ward.yaml", yaml);
         ward = std::make_unique<test::RunningWard>(dir / "ward.yaml");
     }
@@ -102,6 +114,29 @@ bool let_in(std::uint16_t port, const test::CertFiles& cert) {
     if (!c.ok() || !c.send("ping\n")) return false;
     return c.read(5, 3s) == "ping\n";
 }
+
+// The name of the key that sealed the TLS 1.3 ticket a client presenting `cert` gets from the
+// listener (OpenSSL's ticket starts with it), "" when none came.
+std::string sealing_key(std::uint16_t port, const test::CertFiles& cert) {
+    test::PeerOptions o;
+    o.cert = cert.cert;
+    o.key = cert.key;
+    o.min_version = TLS1_3_VERSION;
+    auto ctx = test::make_peer_ctx(o);
+    TlsClient c(port, ctx.get(), "");
+    // The echo comes after the ticket: once it is read, the ticket is.
+    if (!c.ok() || !c.send("ping\n") || c.read(5, 3s) != "ping\n") return {};
+    SSL_SESSION* session = SSL_get1_session(c.ssl());
+    if (session == nullptr) return {};
+    const unsigned char* ticket = nullptr;
+    std::size_t length = 0;
+    SSL_SESSION_get0_ticket(session, &ticket, &length);
+    std::string name = length >= 16 ? std::string(reinterpret_cast<const char*>(ticket), 16) : std::string();
+    SSL_SESSION_free(session);
+    return name;
+}
+
+std::string name_of(const tls::TicketKey& k) { return std::string(reinterpret_cast<const char*>(k.name.data()), k.name.size()); }
 
 proxy::awaitable<void> keep_status(proxy::awaitable<Result<cluster::ClusterStatus>> op,
                                    std::optional<Result<cluster::ClusterStatus>>& out) {
@@ -242,7 +277,7 @@ TEST_CASE("cluster: the nodes seal tickets with one key set - each rotation shif
         REQUIRE_MESSAGE(message, message.error());
         for (const auto& e : message->events) {
             REQUIRE_FALSE(e.deleted);
-            auto set = cluster::decode_ticket_keys(e.kv.value);
+            auto set = seal_of("c1").open(e.kv.value);
             REQUIRE_MESSAGE(set, set.error());
             sets.push_back(std::move(*set));
         }
@@ -274,4 +309,104 @@ TEST_CASE("cluster: the nodes seal tickets with one key set - each rotation shif
     REQUIRE(eventually([&] { return !tls::ticket_keys_shared(); }, {a.dir}));
     etcd.start();
     REQUIRE(eventually([&] { return has(*a.ward, shared_a) && tls::ticket_keys_shared(); }, {a.dir}, 20s));
+}
+
+TEST_CASE("cluster: a node trusts the nodes of a cluster it imports - read only - they do not trust it back") {
+    test::TempDir dir("cluster-import");
+    test::TestPki pki(dir.path());
+    const auto n1 = node_cert(pki, "n1");
+    const auto m1 = node_cert(pki, "m1");
+    test::EtcdServer etcd(dir.path() / "etcd");
+    test::TcpBackend backend(test::TcpBackend::Mode::echo);
+    Node a(dir.path(), "n1", n1, backend, etcd.port(), "  import: [c2]\n", "c1");
+    Node b(dir.path(), "m1", m1, backend, etcd.port(), "", "c2");
+    REQUIRE(eventually([&] { return files_in(a.dir / "nodes") == std::set<std::string>{"cluster-c1@n1.pem", "cluster-c2@m1.pem"}; },
+                       {a.dir / "nodes"}));
+    REQUIRE(eventually([&] { return let_in(a.ward->port("s2s"), m1); }, {a.dir}));
+    const auto loaded = config::load_file(a.dir / "ward.yaml");
+    REQUIRE(loaded.config);
+    REQUIRE(loaded.config->find_peer_subject("m1.test"));
+    CHECK(loaded.config->find_peer_subject("m1.test")->description == "cluster c2 node m1");
+    // c2 does not import c1: its node trusts only itself.
+    REQUIRE(eventually([&] { return files_in(b.dir / "nodes") == std::set<std::string>{"cluster-c2@m1.pem"}; },
+                       {b.dir / "nodes"}));
+    CHECK_FALSE(let_in(b.ward->port("s2s"), n1));
+    // Read only: nothing of c1's node is written under c2's prefix (each cluster has its own
+    // ticket keys and nodes).
+    proxy::asio::io_context io;
+    cluster::EtcdOptions o;
+    o.endpoints = {{false, "127.0.0.1", etcd.port()}};
+    cluster::EtcdClient client(io.get_executor(), o);
+    std::set<std::string> keys;
+    const auto c2_keys = [&] {
+        const auto c2 = test::await_in(io, client.range("/ward/c2/", true));
+        REQUIRE(c2);
+        keys.clear();
+        for (const auto& kv : c2->kvs) keys.insert(kv.key);
+        return keys.size() >= 2;
+    };
+    REQUIRE(eventually(c2_keys, {b.dir}));
+    CHECK(keys == std::set<std::string>{"/ward/c2/nodes/m1", "/ward/c2/tickets"});
+    const auto tickets = test::await_in(io, client.range("/ward/c2/tickets", false));
+    REQUIRE(tickets);
+    REQUIRE(tickets->kvs.size() == 1);
+    const auto set = seal_of("c2").open(tickets->kvs[0].value);
+    REQUIRE(set);
+    CHECK(set->rotated_by == "m1");
+}
+
+TEST_CASE("cluster: tickets are sealed with the current key of the set in etcd - a set from the future is replaced - another etcd's set after a move") {
+    test::TempDir dir("cluster-seal");
+    test::TestPki pki(dir.path());
+    const auto n1 = node_cert(pki, "n1");
+    test::EtcdServer etcd1(dir.path() / "etcd1");
+    test::EtcdServer etcd2(dir.path() / "etcd2");
+    test::TcpBackend backend(test::TcpBackend::Mode::echo);
+    Node a(dir.path(), "n1", n1, backend, etcd1.port());
+    proxy::asio::io_context io;
+    auto client_of = [&](const test::EtcdServer& e) {
+        cluster::EtcdOptions o;
+        o.endpoints = {{false, "127.0.0.1", e.port()}};
+        return std::make_unique<cluster::EtcdClient>(io.get_executor(), o);
+    };
+    auto c1 = client_of(etcd1);
+    auto c2 = client_of(etcd2);
+    const auto seal = seal_of("c1");
+    std::optional<cluster::TicketKeySet> set;
+    auto read_set = [&](cluster::EtcdClient& c) {
+        const auto r = test::await_in(io, c.range("/ward/c1/tickets", false));
+        REQUIRE(r);
+        set.reset();
+        if (r->kvs.empty()) return false;
+        auto opened = seal.open(r->kvs[0].value);
+        REQUIRE_MESSAGE(opened, opened.error());
+        set = std::move(*opened);
+        return true;
+    };
+    REQUIRE(eventually([&] { return read_set(*c1); }, {a.dir}));
+    // The listener seals with the set's current key.
+    REQUIRE(eventually([&] { return sealing_key(a.ward->port("s2s"), n1) == name_of(set->current); }, {a.dir}));
+
+    // A set dated a day ahead (a clock that ran ahead, or one written to stop every rotation) is
+    // replaced at once, not kept until its date.
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    auto future = cluster::rotate_ticket_keys(std::nullopt, "n9", now + 86'400);
+    REQUIRE(future);
+    auto sealed = seal.seal(*future);
+    REQUIRE(sealed);
+    REQUIRE(test::await_in(io, c1->put("/ward/c1/tickets", *sealed)));
+    REQUIRE(eventually([&] { return read_set(*c1) && set->rotated_by == "n1" && set->rotated <= now + 60; }, {a.dir}));
+    REQUIRE(eventually([&] { return sealing_key(a.ward->port("s2s"), n1) == name_of(set->current); }, {a.dir}));
+    CHECK(name_of(set->current) != name_of(future->current));
+
+    // Moved to another etcd, whose revisions count from 1 again (below what the node saw on the
+    // first): the node makes and uses that etcd's set.
+    for (int i = 0; i < 20; ++i) REQUIRE(test::await_in(io, c1->put("/other/filler", std::to_string(i))));
+    auto text = a.config();
+    const auto from = "127.0.0.1:" + std::to_string(etcd1.port());
+    text.replace(text.find(from), from.size(), "127.0.0.1:" + std::to_string(etcd2.port()));
+    test::write_text_file(a.dir / "ward.yaml", text);
+    REQUIRE(a.ward->reload());
+    REQUIRE(eventually([&] { return read_set(*c2); }, {a.dir}));
+    REQUIRE(eventually([&] { return sealing_key(a.ward->port("s2s"), n1) == name_of(set->current); }, {a.dir}));
 }

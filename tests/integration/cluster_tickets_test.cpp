@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The cluster's ticket key set: its stored form and what ward refuses to take from etcd, and the
+// The cluster's ticket key set: its sealed stored form and what ward refuses to take from etcd, and the
 // rotation's election against Debian's etcd (racers for one rotation: exactly one wins, and the
 // others take what won).
 #include <doctest/doctest.h>
@@ -19,13 +19,26 @@ namespace json = boost::json;
 
 namespace {
 
+const std::string kSecret(32, 's');
+const std::string kPath = "/ward/c1/tickets";
+
+TicketSeal seal_for(const std::string& secret = kSecret, const std::string& path = kPath) {
+    auto s = TicketSeal::derive(secret, path);
+    REQUIRE_MESSAGE(s, s.error());
+    return *s;
+}
+
 TicketKeySet fresh_set(const std::string& node) {
     auto set = rotate_ticket_keys(std::nullopt, node, 1'700'000'000);
     REQUIRE_MESSAGE(set, set.error());
     return *set;
 }
 
-std::string encode(const TicketKeySet& s) { return encode_ticket_keys(s); }
+std::string encode(const TicketKeySet& s, const TicketSeal& seal = seal_for()) {
+    auto v = seal.seal(s);
+    REQUIRE_MESSAGE(v, v.error());
+    return *v;
+}
 
 // The stored set with one field changed by `edit`.
 std::string edited(const TicketKeySet& s, const std::function<void(json::object&)>& edit) {
@@ -34,18 +47,36 @@ std::string edited(const TicketKeySet& s, const std::function<void(json::object&
     return json::serialize(v);
 }
 
+// The three keys as bytes, to compare sets.
+std::string keys_of(const TicketKeySet& s) {
+    std::string out;
+    for (const auto* k : {&s.previous, &s.current, &s.next}) {
+        out.append(reinterpret_cast<const char*>(k->name.data()), k->name.size());
+        out.append(reinterpret_cast<const char*>(k->aes.data()), k->aes.size());
+        out.append(reinterpret_cast<const char*>(k->hmac.data()), k->hmac.size());
+    }
+    return out;
+}
+
 }  // namespace
 
-TEST_CASE("cluster tickets: a set reads back as written - a rotation shifts it by one") {
+TEST_CASE("cluster tickets: a set opens as sealed - no key is in the clear - a rotation shifts it by one") {
     const auto s = fresh_set("n1");
-    auto back = decode_ticket_keys(encode(s));
+    const auto value = encode(s);
+    auto back = seal_for().open(value);
     REQUIRE_MESSAGE(back, back.error());
     CHECK(back->rotated_by == "n1");
     CHECK(back->rotated == 1'700'000'000);
-    CHECK(back->previous == s.previous);
-    CHECK(back->current == s.current);
-    CHECK(back->next == s.next);
+    CHECK(keys_of(*back) == keys_of(s));
     CHECK(s.previous != s.current);
+    // Neither the keys nor their base64 are in the stored value.
+    for (const auto* k : {&s.previous, &s.current, &s.next}) {
+        const std::string aes(reinterpret_cast<const char*>(k->aes.data()), k->aes.size());
+        CHECK(value.find(aes) == std::string::npos);
+        CHECK(value.find(base64(aes).substr(0, 20)) == std::string::npos);
+    }
+    // Sealed twice, two different values (a fresh nonce each time).
+    CHECK(encode(s) != value);
     const auto r = rotate_ticket_keys(s, "n2", 1'700'000'100);
     REQUIRE(r);
     CHECK(r->previous == s.current);
@@ -53,12 +84,13 @@ TEST_CASE("cluster tickets: a set reads back as written - a rotation shifts it b
     CHECK(r->next != s.next);
     CHECK(r->next != s.current);
     CHECK(r->rotated_by == "n2");
+    CHECK_FALSE(TicketSeal::derive(std::string(31, 's'), kPath));
 }
 
-TEST_CASE("cluster tickets: what is not a whole set is refused") {
+TEST_CASE("cluster tickets: what does not open under this cluster's seal is refused") {
     const auto s = fresh_set("n1");
-    auto refused = [](const std::string& value) {
-        auto r = decode_ticket_keys(value);
+    auto refused = [](const std::string& value, const TicketSeal& seal = seal_for()) {
+        auto r = seal.open(value);
         return r ? std::string("taken") : r.error();
     };
     CHECK(refused("") == "the ticket key set is not a JSON object");
@@ -71,18 +103,30 @@ TEST_CASE("cluster tickets: what is not a whole set is refused") {
     CHECK(refused(edited(s, [](json::object& o) { o.erase("rotated_by"); })) ==
           "the ticket key set does not name the node that made it");
     CHECK(refused(edited(s, [](json::object& o) { o["rotated"] = 0; })) == "the ticket key set has no rotation time");
-    const std::string whole = "the ticket key set does not hold three whole keys";
-    CHECK(refused(edited(s, [](json::object& o) { o.erase("next"); })) == whole);
+    const std::string whole = "the ticket key set does not hold three sealed keys";
+    CHECK(refused(edited(s, [](json::object& o) { o.erase("sealed"); })) == whole);
     CHECK(refused(edited(s, [](json::object& o) { o["extra"] = 1; })) == whole);
-    // A key one byte short, one byte long, or not base64.
-    CHECK(refused(edited(s, [](json::object& o) { o["current"].as_object()["aes"] = base64(std::string(31, 'k')); })) == whole);
-    CHECK(refused(edited(s, [](json::object& o) { o["current"].as_object()["hmac"] = base64(std::string(33, 'k')); })) == whole);
-    CHECK(refused(edited(s, [](json::object& o) { o["current"].as_object()["name"] = "not base64!"; })) == whole);
-    CHECK(refused(edited(s, [](json::object& o) { o["previous"].as_object()["other"] = "x"; })) == whole);
-    // Two keys under one name: a ticket would open with the wrong one.
-    CHECK(refused(edited(s, [&](json::object& o) { o["next"] = o["current"]; })) ==
-          "the ticket key set names two keys alike");
+    CHECK(refused(edited(s, [](json::object& o) { o["sealed"] = "not base64!"; })) == whole);
+    CHECK(refused(edited(s, [](json::object& o) { o["sealed"] = base64(std::string(200, 'k')); })) == whole);
+    const std::string sealed_off = "the ticket key set does not open with this node's cluster.ticket_secret_file "
+                                   "(another secret, another cluster's value, or altered)";
+    // The metadata is authenticated: another node or time does not open.
+    CHECK(refused(edited(s, [](json::object& o) { o["rotated_by"] = "n2"; })) == sealed_off);
+    CHECK(refused(edited(s, [](json::object& o) { o["rotated"] = 1'700'000'001; })) == sealed_off);
+    // One bit of the sealed keys changed.
+    CHECK(refused(edited(s, [](json::object& o) {
+              auto bytes = *unbase64(std::string(o["sealed"].as_string()));
+              bytes[40] = static_cast<char>(bytes[40] ^ 1);
+              o["sealed"] = base64(bytes);
+          })) == sealed_off);
+    // Another secret, or the value of another cluster (or prefix) copied here.
+    CHECK(refused(encode(s), seal_for(std::string(32, 't'))) == sealed_off);
+    CHECK(refused(encode(s, seal_for(kSecret, "/ward/c2/tickets"))) == sealed_off);
     CHECK(refused(encode(s)) == "taken");
+    // Two keys under one name: a ticket would open with the wrong one.
+    auto twins = s;
+    twins.next = twins.current;
+    CHECK(refused(encode(twins)) == "the ticket key set names two keys alike");
 }
 
 TEST_CASE("cluster tickets: of nodes racing to rotate exactly one wins - the others take its set - a stale revision loses") {
@@ -92,15 +136,15 @@ TEST_CASE("cluster tickets: of nodes racing to rotate exactly one wins - the oth
     EtcdOptions o;
     o.endpoints = {{false, "127.0.0.1", etcd.port()}};
     EtcdClient c1(io.get_executor(), o), c2(io.get_executor(), o), c3(io.get_executor(), o);
-    const std::string key = "/ward/c1/tickets";
+    const std::string key = kPath;
 
     // The first set: all three start before any finishes.
     auto race = [&](std::int64_t expected, const std::optional<TicketKeySet>& was, std::int64_t now) {
         std::optional<Result<Rotation>> r1, r2, r3;
         int done = 0;
-        test::spawn(io, rotate_in_etcd(c1, key, "n1", now, expected, was), r1, done);
-        test::spawn(io, rotate_in_etcd(c2, key, "n2", now, expected, was), r2, done);
-        test::spawn(io, rotate_in_etcd(c3, key, "n3", now, expected, was), r3, done);
+        test::spawn(io, rotate_in_etcd(c1, seal_for(), "n1", now, expected, was), r1, done);
+        test::spawn(io, rotate_in_etcd(c2, seal_for(), "n2", now, expected, was), r2, done);
+        test::spawn(io, rotate_in_etcd(c3, seal_for(), "n3", now, expected, was), r3, done);
         REQUIRE(test::run_until(io, done, 3, 20s));
         std::vector<Rotation> out;
         for (auto* r : {&r1, &r2, &r3}) {
@@ -115,7 +159,7 @@ TEST_CASE("cluster tickets: of nodes racing to rotate exactly one wins - the oth
     CHECK(winners == 1);
     // Every racer ends with the set in etcd, at its revision.
     for (const auto& r : first) {
-        CHECK(encode(r.set) == encode(first[0].set));
+        CHECK(keys_of(r.set) == keys_of(first[0].set));
         CHECK(r.revision == first[0].revision);
     }
     // The next rotation, from the revision all three saw.
@@ -125,17 +169,17 @@ TEST_CASE("cluster tickets: of nodes racing to rotate exactly one wins - the oth
     CHECK(winners == 1);
     CHECK(second[0].set.previous == first[0].set.current);
     CHECK(second[0].set.current == first[0].set.next);
-    for (const auto& r : second) CHECK(encode(r.set) == encode(second[0].set));
+    for (const auto& r : second) CHECK(keys_of(r.set) == keys_of(second[0].set));
     // A node that read the first set and wakes late does not rotate over the second.
-    const auto late = test::await_in(io, rotate_in_etcd(c1, key, "n1", 1'700'000'200, first[0].revision, first[0].set));
+    const auto late = test::await_in(io, rotate_in_etcd(c1, seal_for(), "n1", 1'700'000'200, first[0].revision, first[0].set));
     REQUIRE_MESSAGE(late, late.error());
     CHECK_FALSE(late->won);
-    CHECK(encode(late->set) == encode(second[0].set));
+    CHECK(keys_of(late->set) == keys_of(second[0].set));
     // What is in etcd reads as a set.
     const auto stored = test::await_in(io, c2.range(key, false));
     REQUIRE(stored);
     REQUIRE(stored->kvs.size() == 1);
-    auto decoded = decode_ticket_keys(stored->kvs[0].value);
+    auto decoded = seal_for().open(stored->kvs[0].value);
     REQUIRE(decoded);
-    CHECK(encode(*decoded) == encode(second[0].set));
+    CHECK(keys_of(*decoded) == keys_of(second[0].set));
 }

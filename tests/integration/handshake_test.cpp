@@ -775,14 +775,16 @@ TEST_CASE("handshake: a shared ticket key set seals with its current key and ope
         // Back to the node's own keys (etcd away too long, or the cluster left): the shared
         // current key still opens for one period, new tickets are the node's own.
         tls::share_ticket_keys(b, c, d);
-        tls::own_ticket_keys();
+        tls::own_ticket_keys(std::chrono::hours(1));
         CHECK_FALSE(tls::ticket_keys_shared());
         CHECK(resumes(node1.context("peer"), sealed_c));
         auto [own, sealed_own] = session_from(node1.context("peer"), nullptr);
         CHECK_FALSE(own);
         tls::share_ticket_keys(b, c, d);
         CHECK_FALSE(resumes(node2.context("peer"), sealed_own));
-        tls::own_ticket_keys();
+        // Given up with no grace (another cluster's keys): the shared key opens nothing more.
+        tls::own_ticket_keys(std::chrono::seconds(0));
+        CHECK_FALSE(resumes(node1.context("peer"), sealed_c));
         SSL_SESSION_free(sealed_own);
         SSL_SESSION_free(sealed_c);
         SSL_SESSION_free(sealed_b);

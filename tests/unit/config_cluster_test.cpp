@@ -42,7 +42,10 @@ TEST_CASE("cluster: settings load - defaults - round trip through the writer") {
                              "  publish_certificate: xmpp\n"
                              "  lease_ttl: 30s\n"
                              "  ticket_rotation: 90m\n"
+                             "  ticket_secret_file: ticket.secret\n"
                              "  import: [us, asia]\n";
+    ward::test::write_text_file(f.path / "ticket.secret", std::string(32, 's'));
+    fs::permissions(f.path / "ticket.secret", fs::perms::owner_read | fs::perms::owner_write);
     auto r = load_string(yaml, f.path / "ward.yaml");
     REQUIRE_MESSAGE(r.config, lines_of(r.diagnostics));
     CHECK(lines_of(r.diagnostics).empty());
@@ -59,6 +62,7 @@ TEST_CASE("cluster: settings load - defaults - round trip through the writer") {
     CHECK(c.prefix == "/ward/eu");
     CHECK(c.lease_ttl == std::chrono::seconds(30));
     CHECK(c.ticket_rotation == std::chrono::minutes(90));
+    CHECK(c.ticket_secret_file.resolved == f.path / "ticket.secret");
     CHECK(c.import_clusters == std::vector<std::string>{"us", "asia"});
     const auto text = to_yaml(*r.config);
     auto again = load_string(text, f.path / "ward.yaml");
@@ -106,8 +110,8 @@ TEST_CASE("cluster: every refusal names its place") {
         file + ":8:13: error: cluster.etcd.prefix: 'ward/' is not a key prefix ('/' then names of letters, digits, '.', '_' "
                "or '-', separated by '/', e.g. /ward)",
         file + ":11:14: error: cluster.lease_ttl: must be whole seconds from 2s to 1h",
-        file + ":12:16: error: cluster.import[1]: 'bad name' is not a cluster name",
         file + ":13:20: error: cluster.ticket_rotation: must be whole seconds from 2s to 168h",
+        file + ":12:16: error: cluster.import[1]: 'bad name' is not a cluster name",
         file + ":9:16: error: cluster.trust_store: unknown trust store 'nodez'",
         file + ":10:24: error: cluster.publish_certificate: unknown certificate 'other'",
         file + ":12:28: error: cluster.import[2]: 'c1' is listed twice",
@@ -152,4 +156,32 @@ TEST_CASE("cluster: the cluster's trust store may not share its folder with anot
     CHECK(lines_of(r.diagnostics) ==
           file + ":3:82: error: cluster.trust_store: trust store 'nodes' shares its folder with trust store 'also': ward "
                  "keeps the cluster's folder equal to the nodes' certificates; give it a folder of its own\n");
+}
+
+TEST_CASE("cluster: the ticket secret is the owner's alone and long enough") {
+    Folder f;
+    const auto file = (f.path / "x.yaml").string();
+    auto check = [&](const std::string& content, fs::perms perms) {
+        ward::test::write_text_file(f.path / "t.secret", content);
+        fs::permissions(f.path / "t.secret", perms);
+        auto r = load_string(kTop + "cluster: { name: c, etcd: { endpoints: ['http://127.0.0.1:2379'] }, trust_store: nodes,\n"
+                                    "  ticket_secret_file: t.secret }\n",
+                             f.path / "x.yaml");
+        return lines_of(r.diagnostics);
+    };
+    const auto owner = fs::perms::owner_read | fs::perms::owner_write;
+    const auto secret = (f.path / "t.secret").string();
+    CHECK(check(std::string(32, 's'), owner).empty());
+    CHECK(check(std::string(32, 's'), owner | fs::perms::group_read) ==
+          file + ":5:23: error: cluster.ticket_secret_file: '" + secret +
+              "' is readable by others than its owner: the secret seals the cluster's ticket keys (chmod 600)\n");
+    CHECK(check(std::string(31, 's'), owner) ==
+          file + ":5:23: error: cluster.ticket_secret_file: '" + secret +
+              "' must hold 32 to 4096 bytes of secret (e.g. openssl rand -out FILE 32)\n");
+    fs::remove(f.path / "t.secret");
+    auto missing = load_string(kTop + "cluster: { name: c, etcd: { endpoints: ['http://127.0.0.1:2379'] }, trust_store: nodes,\n"
+                                      "  ticket_secret_file: t.secret }\n",
+                               f.path / "x.yaml");
+    CHECK(lines_of(missing.diagnostics) ==
+          file + ":5:23: error: cluster.ticket_secret_file: file '" + secret + "' does not exist\n");
 }
