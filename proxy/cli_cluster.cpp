@@ -2,6 +2,8 @@
 #include "proxy/cli_cluster.hpp"
 
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <optional>
 
@@ -18,7 +20,8 @@ constexpr std::string_view kClusterUsage = R"(usage: ward cluster status -c FILE
 
 Asks the configuration's etcd (cluster.etcd, through its TLS context) for the nodes of the
 cluster and of the clusters it imports: each node's certificate subject, SHA-256 fingerprint
-and expiry, what is left of its lease, and why the others do not trust it when they do not.
+and expiry, what is left of its lease, and why the others do not trust it when they do not;
+then which node rotated the cluster's ticket keys last, and when.
 Exit status: 0 with the list, 69 when etcd does not answer, 78 for a configuration without a
 valid cluster block.
 )";
@@ -60,7 +63,13 @@ int cmd_cluster(const std::vector<std::string>& args) {
     if (auto it = snapshot->tls.contexts.find(c.tls_context); it != snapshot->tls.contexts.end()) options.tls = it->second;
     cluster::EtcdClient client(io.get_executor(), options);
     std::optional<Result<cluster::ClusterStatus>> status;
-    asio::co_spawn(io, keep(cluster::read_status(client, c), status), [](std::exception_ptr e) {
+    // The ticket secret, when this user may read it: the set is then opened to check it.
+    std::string secret;
+    if (!c.ticket_secret_file.empty()) {
+        std::ifstream in(c.ticket_secret_file.resolved, std::ios::binary);
+        secret.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    asio::co_spawn(io, keep(cluster::read_status(client, c, std::move(secret)), status), [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);
     });
     io.run();  // every call has its deadline: this ends

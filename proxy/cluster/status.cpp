@@ -7,10 +7,15 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <optional>
 #include <ctime>
 #include <sstream>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include "config/values.hpp"
+#include "proxy/cluster/tickets.hpp"
 #include "tls/openssl_ptr.hpp"
 #include "tls/peer_verifier.hpp"
 #include "tls/x509.hpp"
@@ -36,6 +41,27 @@ void describe_into(const std::string& pem, NodeStatus& out) {
     if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) == 1) out.not_after = timegm(&tm);
 }
 
+// Who rotated the set and when (readable without the secret), and whether it opens here.
+void describe_tickets(std::string_view value, const std::optional<TicketSeal>& seal, TicketStatus& t) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(value.substr(0, 4096), ec);
+    if (ec || !v.is_object()) {
+        t.problem = "not a ticket key set";
+        return;
+    }
+    const auto& o = v.as_object();
+    if (const auto* by = o.if_contains("rotated_by"); by && by->is_string()) {
+        const std::string name(by->as_string().data(), by->as_string().size());
+        if (config::is_cluster_name(name)) t.rotated_by = name;
+    }
+    if (const auto* when = o.if_contains("rotated"); when && when->is_int64()) t.rotated = when->as_int64();
+    if (!seal) {
+        t.problem = "not opened here (no readable cluster.ticket_secret_file)";
+        return;
+    }
+    if (auto opened = seal->open(value); !opened) t.problem = opened.error();
+}
+
 std::string utc(std::int64_t t) {
     const std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
@@ -55,8 +81,14 @@ NodeStatus describe_node(std::string cluster, std::string node, const std::strin
     return n;
 }
 
-awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::Cluster& cluster) {
+awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::Cluster& cluster, std::string secret) {
     ClusterStatus out;
+    const auto tickets_key = cluster.prefix + "/" + cluster.name + "/tickets";
+    std::optional<TicketSeal> seal;
+    if (!secret.empty()) {
+        if (auto s = TicketSeal::derive(secret, tickets_key)) seal = std::move(*s);
+        OPENSSL_cleanse(secret.data(), secret.size());
+    }
     std::vector<std::string> clusters{cluster.name};
     clusters.insert(clusters.end(), cluster.import_clusters.begin(), cluster.import_clusters.end());
     for (const auto& name : clusters) {
@@ -80,6 +112,15 @@ awaitable<Result<ClusterStatus>> read_status(EtcdClient& client, const config::C
             out.nodes.push_back(std::move(n));
         }
     }
+    auto tickets_op = client.range(tickets_key, false);
+    auto tickets = co_await std::move(tickets_op);
+    if (!tickets) co_return Error{tickets.error()};
+    if (!tickets->kvs.empty()) {
+        auto& t = out.tickets;
+        t.present = true;
+        t.revision = tickets->kvs.front().mod_revision;
+        describe_tickets(tickets->kvs.front().value, seal, t);
+    }
     out.endpoint = client.endpoint();
     co_return out;
 }
@@ -101,6 +142,15 @@ std::string format_status(const ClusterStatus& status, std::int64_t now) {
         else if (n.lease_left == 0) s << "  lease ended";
         else s << "  no lease";
         if (!n.problem.empty()) s << "  NOT TRUSTED: " << n.problem;
+        s << "\n";
+    }
+    const auto& t = status.tickets;
+    if (!t.present) {
+        s << "ticket keys: none in etcd yet\n";
+    } else {
+        s << "ticket keys: rotated by " << (t.rotated_by.empty() ? "-" : t.rotated_by) << " at "
+          << (t.rotated > 0 ? utc(t.rotated) : std::string("-")) << " (revision " << t.revision << ")";
+        if (!t.problem.empty()) s << "  " << t.problem;
         s << "\n";
     }
     return s.str();

@@ -219,6 +219,8 @@ TEST_CASE("cluster e2e: three nodes - trust within the lease - s2s over it - tic
     // `ward cluster status` from node 1: three nodes; node 1's metrics agree.
     const auto status = test::run_process({WARD_BINARY, "cluster", "status", "-c", n1.config.string()}, 20s);
     CHECK_MESSAGE(contains(status.out, ": 3 nodes"), status.out << status.err);
+    CHECK_MESSAGE(std::regex_search(status.out, std::regex(R"(\nticket keys: rotated by n[123] at \d{4}-\d\d-\d\dT[\d:]+Z \(revision \d+\)\n)")),
+                  status.out);
     const auto metrics = test::run_process(
         {"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + std::to_string(n1.ward->metrics_port()) + "/metrics"}, 15s);
     CHECK(contains(metrics.out, "ward_cluster_nodes_trusted{cluster=\"c1\",node=\"n1\"} 3\n"));

@@ -989,7 +989,9 @@ TEST_CASE("admin - GET /api/v1/cluster shows the nodes and the ticket keys - rea
     CHECK(body.at("etcd").at("reachable").as_bool());
     CHECK(str(body.at("ticket_keys").at("state")) == "shared");
     CHECK(str(body.at("ticket_keys").at("rotated_by")) == "node-a");
-    CHECK(body.at("ticket_keys").at("rotations_won").to_number<std::int64_t>() >= 1);
+    // (rotations_won counts the puts this node saw go in; one that timed out under load and went
+    // in anyway is not counted, so it is not checked here.)
+    CHECK(body.at("ticket_keys").at("rotations_won").is_number());
     REQUIRE(body.at("nodes").as_array().size() == 1);
     const auto& n = body.at("nodes").as_array()[0].as_object();
     CHECK(str(n.at("node")) == "node-a");
