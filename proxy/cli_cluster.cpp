@@ -2,14 +2,13 @@
 #include "proxy/cli_cluster.hpp"
 
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <iostream>
 #include <optional>
 
 #include "config/diagnostics.hpp"
 #include "proxy/cli.hpp"
 #include "proxy/cluster/status.hpp"
+#include "proxy/cluster/tickets.hpp"
 #include "proxy/engine/snapshot.hpp"
 
 namespace ward::proxy {
@@ -66,8 +65,7 @@ int cmd_cluster(const std::vector<std::string>& args) {
     // The ticket secret, when this user may read it: the set is then opened to check it.
     std::string secret;
     if (!c.ticket_secret_file.empty()) {
-        std::ifstream in(c.ticket_secret_file.resolved, std::ios::binary);
-        secret.assign(std::istreambuf_iterator<char>(in), {});
+        if (auto read = cluster::read_ticket_secret(c.ticket_secret_file.resolved.string())) secret = std::move(*read);
     }
     asio::co_spawn(io, keep(cluster::read_status(client, c, std::move(secret)), status), [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);

@@ -106,8 +106,19 @@ public:
 
     void own(Clock::duration grace) {
         std::lock_guard lock(mutex_);
-        if (!shared_) return;
+        if (!shared_) {
+            // Already own keys: no grace at all drops what is left of the last shared key.
+            if (grace <= Clock::duration::zero() && last_shared_valid_) {
+                for (Key* k : {&current_, &previous_}) {
+                    if (k->valid && k->name == last_shared_) OPENSSL_cleanse(k, sizeof *k);
+                }
+                last_shared_valid_ = false;
+            }
+            return;
+        }
         shared_ = false;
+        last_shared_ = current_.name;
+        last_shared_valid_ = true;
         OPENSSL_cleanse(&next_, sizeof next_);
         OPENSSL_cleanse(&previous_, sizeof previous_);
         // Due now: the next seal rotates, and the shared current key becomes the previous one,
@@ -137,6 +148,8 @@ private:
     Key previous_;
     Key next_;  // shared sets only
     bool shared_ = false;
+    std::array<unsigned char, 16> last_shared_{};  // the name of the shared key kept for a grace
+    bool last_shared_valid_ = false;
     Clock::duration rotation_ = std::chrono::hours(12);
     Clock::duration offset_{};
     std::once_flag fetched_;

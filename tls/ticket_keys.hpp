@@ -43,6 +43,7 @@ bool random_ticket_key(TicketKey& out);
 void share_ticket_keys(const TicketKey& previous, const TicketKey& current, const TicketKey& next);
 // Back to this process's own rotating keys: a fresh key seals from now on; the shared current
 // key still opens tickets for `grace` (at most one local rotation period), the others no more.
+// With own keys already in force, a zero grace ends what is left of the last shared key's.
 void own_ticket_keys(std::chrono::seconds grace);
 bool ticket_keys_shared();
 

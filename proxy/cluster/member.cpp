@@ -57,10 +57,13 @@ public:
         std::string pem;
         if (const auto* cert = c.find_certificate(c.cluster.publish_certificate)) pem = first_certificate(cert->cert.resolved);
         const auto* tls = c.find_tls_context(c.cluster.tls_context);
-        // (A new secret in the same file counts as a change.)
-        const auto secret = c.cluster.ticket_secret_file.empty()
-                                ? std::string()
-                                : ops::sha256(read_text(c.cluster.ticket_secret_file.resolved));
+        // (A new secret in the same file counts as a change; one that cannot be read, too.)
+        std::string secret;
+        if (!c.cluster.ticket_secret_file.empty()) {
+            auto read = read_ticket_secret(c.cluster.ticket_secret_file.resolved.string());
+            secret = read ? ops::sha256(*read) : "unreadable: " + read.error();
+            if (read) OPENSSL_cleanse(read->data(), read->size());
+        }
         const bool same = snapshot_ && snapshot_->config.cluster == c.cluster && snapshot_->config.node == c.node &&
                           pem == published_ && same_context(tls) && secret == secret_digest_;
         snapshot_ = std::move(snapshot);
@@ -185,13 +188,17 @@ private:
             proxy_log().info("cluster: no cluster.ticket_secret_file: session tickets stay this node's own");
             return;
         }
-        auto secret = read_text(c.cluster.ticket_secret_file.resolved);
-        auto seal = TicketSeal::derive(secret, c.cluster.prefix + "/" + c.cluster.name + "/tickets");
-        OPENSSL_cleanse(secret.data(), secret.size());
+        auto secret = read_ticket_secret(c.cluster.ticket_secret_file.resolved.string());
+        if (!secret) {
+            tickets_.stop();
+            proxy_log().error("cluster: {}: session tickets stay this node's own", secret.error());
+            return;
+        }
+        auto seal = TicketSeal::derive(*secret, c.cluster.prefix + "/" + c.cluster.name + "/tickets");
+        OPENSSL_cleanse(secret->data(), secret->size());
         if (!seal) {
             tickets_.stop();
-            proxy_log().error("cluster: {} ({}): session tickets stay this node's own", seal.error(),
-                              c.cluster.ticket_secret_file.resolved.string());
+            proxy_log().error("cluster: {}: session tickets stay this node's own", seal.error());
             return;
         }
         tickets_.start(client_, std::move(*seal), c.node.name,

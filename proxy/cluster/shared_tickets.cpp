@@ -31,25 +31,37 @@ std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); 
 awaitable<void> SharedTickets::pause(std::chrono::seconds d) {
     asio::steady_timer timer(io_);
     timer.expires_after(d);
+    // Cleared however the wait ends (the frame may be destroyed instead of resumed).
+    struct Clear {
+        asio::steady_timer*& waiting;
+        asio::steady_timer* mine;
+        ~Clear() {
+            if (waiting == mine) waiting = nullptr;
+        }
+    } clear{waiting_, &timer};
     waiting_ = &timer;
     co_await timer.async_wait(use_tuple);
-    if (waiting_ == &timer) waiting_ = nullptr;
 }
 
 void SharedTickets::start(std::shared_ptr<EtcdClient> client, TicketSeal seal, std::string node,
                           std::chrono::seconds rotation) {
     const auto epoch = ++epoch_;
     wake();  // (a loop of the last epoch ends now)
-    if (seal_ && seal_->path() != seal.path() && tls::ticket_keys_shared()) {
-        // Another cluster or prefix: its keys are not this one's to keep.
-        tls::own_ticket_keys(std::chrono::seconds(0));
-        proxy_log().info("cluster: session tickets sealed with this node's own keys until {} is read", seal.path());
+    if (last_path_ != seal.path()) {
+        // Another cluster or prefix (or none before): keys of another are not this one's to keep,
+        // not even for a grace period.
+        if (!last_path_.empty()) {
+            tls::own_ticket_keys(std::chrono::seconds(0));  // (also after a stop: its grace ends)
+            proxy_log().info("cluster: session tickets sealed with this node's own keys until {} is read", seal.path());
+        }
+        last_path_ = seal.path();
+        confirmed_ = std::chrono::steady_clock::now();
     }
     seal_ = std::move(seal);
     node_ = std::move(node);
     rotation_ = rotation;
     revision_ = 0;  // (another etcd, or one restored, counts revisions afresh)
-    confirmed_ = std::chrono::steady_clock::now();
+    unopened_revision_ = 0;
     asio::co_spawn(io_, run(epoch, std::move(client)), [](std::exception_ptr e) {
         if (e) proxy_log().error("cluster: the ticket key loop ended by an unexpected exception");
     });
@@ -68,10 +80,11 @@ void SharedTickets::stop() {
     revision_ = 0;
 }
 
-void SharedTickets::install(const TicketKeySet& set, std::int64_t revision) {
+void SharedTickets::install(const TicketKeySet& set, std::int64_t revision, bool read) {
     const bool shared = tls::ticket_keys_shared();
+    if (revision == revision_ && shared) return;
     // (A watch that replays history brings older sets: never back to one of those.)
-    if (revision < revision_ || (revision == revision_ && shared)) return;
+    if (!read && revision < revision_) return;
     tls::share_ticket_keys(set.previous, set.current, set.next);
     if (!shared)
         proxy_log().info("cluster: session tickets sealed with the cluster's keys (rotated by '{}')", set.rotated_by);
@@ -89,18 +102,18 @@ void SharedTickets::give_up_if_stale() {
 
 void SharedTickets::seen(const std::string& value, std::int64_t revision) {
     if (!seal_) return;
+    // Only a current set is taken from the watch: a due one may be an old value written back
+    // (its keys retired), and one that does not open is the loop's to judge when it next reads.
     auto set = seal_->open(value);
-    if (!set) {
-        wake();  // the loop reads it now, and says why it is not taken
-        return;
-    }
+    if (!set) return;
     const auto now = unix_now();
     if (set->rotated > now + rotation_.count()) {
-        wake();  // the loop replaces it now
+        wake();  // the loop rotates from it now
         return;
     }
-    install(*set, revision);
-    if (now - set->rotated < rotation_.count()) confirmed_ = std::chrono::steady_clock::now();
+    if (now - set->rotated >= rotation_.count()) return;
+    install(*set, revision, false);
+    confirmed_ = std::chrono::steady_clock::now();
 }
 
 awaitable<void> SharedTickets::run(std::uint64_t epoch, std::shared_ptr<EtcdClient> client) {
@@ -121,30 +134,47 @@ awaitable<void> SharedTickets::run(std::uint64_t epoch, std::shared_ptr<EtcdClie
             continue;
         }
         report_({});
-        if (read->revision < revision_) revision_ = 0;  // etcd restored or replaced
         std::optional<TicketKeySet> there;
         std::int64_t revision = 0;
         const auto now = unix_now();
+        bool fresh = false;  // rotate to three fresh keys rather than from what is there
+        bool ahead = false;  // a set from the future: rotated from at once
         if (!read->kvs.empty()) {
             revision = read->kvs.front().mod_revision;
             auto set = seal_->open(read->kvs.front().value);
             if (!set) {
-                // Not replaced: two nodes with different secrets would replace each other's
-                // sets for ever. This node keeps its own keys until the value opens (or goes).
-                failed(set.error() + "; this node does not share tickets until it opens");
-                co_await pause(kUnopened);
-                continue;
-            }
-            if (set->rotated > now + rotation_.count()) {
-                // From a clock a whole period ahead (or written to stop rotations): replaced.
-                failed("the ticket key set was rotated in the future; replacing it");
+                // Not replaced at once: two nodes with different secrets would replace each
+                // other's sets for ever. After two periods it is (a secret changed everywhere, or
+                // a value someone wrote there): the keys in force meanwhile are the last taken.
+                if (unopened_revision_ != revision) {
+                    unopened_revision_ = revision;
+                    unopened_since_ = std::chrono::steady_clock::now();
+                }
+                if (std::chrono::steady_clock::now() - unopened_since_ < 2 * rotation_) {
+                    failed(set.error() + "; not taken (replaced if it stays so for two periods)");
+                    co_await pause(kUnopened);
+                    continue;
+                }
+                failed(set.error() + "; replacing it");
+                fresh = true;
+            } else if (set->rotated > now + rotation_.count()) {
+                // From a clock a whole period ahead: rotated from (its keys kept in order).
+                failed("the ticket key set was rotated " + std::to_string(set->rotated - now) +
+                       " s ahead of this node's clock; check the nodes' clocks");
+                there = std::move(*set);
+                ahead = true;
             } else {
                 there = std::move(*set);
+                // A set two periods old (etcd away, or an old value written back) holds retired
+                // keys: three fresh ones replace it.
+                fresh = now - there->rotated >= 2 * rotation_.count();
             }
         }
-        if (!there || now - there->rotated >= rotation_.count()) {
+        if (!there || fresh || ahead || now - there->rotated >= rotation_.count()) {
             // Due (or none yet): every node that finds it so tries; the transaction lets one in.
-            auto rotate_op = rotate_in_etcd(*client, *seal_, node_, now, revision, there);
+            std::optional<TicketKeySet> from;
+            if (!fresh) from = there;
+            auto rotate_op = rotate_in_etcd(*client, *seal_, node_, now, revision, std::move(from));
             auto rotated = co_await std::move(rotate_op);
             if (!current(epoch)) co_return;
             if (!rotated) {
@@ -152,17 +182,26 @@ awaitable<void> SharedTickets::run(std::uint64_t epoch, std::shared_ptr<EtcdClie
                 co_await pause(kRetry);
                 continue;
             }
+            const auto current_now = unix_now();
+            const bool current_set = current_now - rotated->set.rotated < rotation_.count() &&
+                                     rotated->set.rotated <= current_now + rotation_.count();
             if (rotated->won) {
                 ++won_;
                 proxy_log().info("cluster: rotated the cluster's session ticket keys (revision {})", rotated->revision);
             }
-            install(rotated->set, rotated->revision);
-            if (unix_now() - rotated->set.rotated < rotation_.count()) confirmed_ = std::chrono::steady_clock::now();
+            if (current_set) {
+                install(rotated->set, rotated->revision, true);
+                confirmed_ = std::chrono::steady_clock::now();
+            } else {
+                // Lost to a value that is not current either (written back over and over?): not
+                // taken, and not raced again at once.
+                co_await pause(kRetry);
+            }
             continue;  // read again: the wait is counted from the set in force
         }
         if (!last_failure.empty()) proxy_log().info("cluster: the ticket keys are current again");
         last_failure.clear();
-        install(*there, revision);
+        install(*there, revision, true);
         confirmed_ = std::chrono::steady_clock::now();
         // The member's watch brings other nodes' rotations at once; this wakes to rotate when
         // due, and looks again at least every 30 s in case the watch is away.

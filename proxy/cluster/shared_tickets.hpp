@@ -42,7 +42,9 @@ public:
 
 private:
     awaitable<void> run(std::uint64_t epoch, std::shared_ptr<EtcdClient> client);
-    void install(const TicketKeySet& set, std::int64_t revision);
+    // `read`: the loop's own read of etcd, which is the truth (a restored etcd may hold a set at
+    // a lower revision); otherwise (the watch) never back to an older revision.
+    void install(const TicketKeySet& set, std::int64_t revision, bool read);
     // Back to this node's own keys when no set that is not due was confirmed for two periods.
     void give_up_if_stale();
     bool current(std::uint64_t epoch) const { return epoch == epoch_; }
@@ -59,12 +61,15 @@ private:
     }
     std::uint64_t epoch_ = 0;
     std::optional<TicketSeal> seal_;
+    std::string last_path_;  // the set this node shared last (kept across stop())
     std::string node_;
     std::chrono::seconds rotation_{0};
     std::string rotated_by_;
     std::int64_t rotated_ = 0;
     std::int64_t revision_ = 0;
     std::chrono::steady_clock::time_point confirmed_{};  // a set not due was last read (or won)
+    std::int64_t unopened_revision_ = 0;                 // a value that does not open, at that revision,
+    std::chrono::steady_clock::time_point unopened_since_{};  // since then
     std::uint64_t won_ = 0;
 };
 

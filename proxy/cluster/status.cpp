@@ -145,14 +145,11 @@ std::string format_status(const ClusterStatus& status, std::int64_t now) {
         s << "\n";
     }
     const auto& t = status.tickets;
-    if (!t.present) {
-        s << "ticket keys: none in etcd yet\n";
-    } else {
-        s << "ticket keys: rotated by " << (t.rotated_by.empty() ? "-" : t.rotated_by) << " at "
-          << (t.rotated > 0 ? utc(t.rotated) : std::string("-")) << " (revision " << t.revision << ")";
-        if (!t.problem.empty()) s << "  " << t.problem;
-        s << "\n";
-    }
+    const auto claimed = "rotated by " + (t.rotated_by.empty() ? std::string("-") : t.rotated_by) + " at " +
+                         (t.rotated > 0 ? utc(t.rotated) : std::string("-"));
+    if (!t.present) s << "ticket keys: none in etcd yet\n";
+    else if (t.problem.empty()) s << "ticket keys: " << claimed << " (revision " << t.revision << ")\n";
+    else s << "ticket keys: at revision " << t.revision << ", not verified here (" << t.problem << "); it says " << claimed << "\n";
     return s.str();
 }
 

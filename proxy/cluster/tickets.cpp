@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/cluster/tickets.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -9,6 +13,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "config/values.hpp"
@@ -136,6 +142,29 @@ Result<TicketKeySet> TicketSeal::open(std::string_view value) const {
     get_key(plain.bytes.data() + 2 * kKeyBytes, out.next);
     if (out.previous.name == out.current.name || out.current.name == out.next.name || out.previous.name == out.next.name)
         return Error{"the ticket key set names two keys alike"};
+    return out;
+}
+
+Result<std::string> read_ticket_secret(const std::string& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return Error{"the ticket secret " + file + ": " + std::strerror(errno)};
+    struct stat st {};
+    std::string why;
+    if (::fstat(fd, &st) != 0) why = std::strerror(errno);
+    else if (!S_ISREG(st.st_mode)) why = "not a regular file";
+    else if (st.st_uid != ::geteuid()) why = "not owned by the user ward runs as";
+    else if ((st.st_mode & 077) != 0) why = "readable by others than its owner (chmod 600)";
+    else if (st.st_size < 32 || st.st_size > 4096) why = "not 32 to 4096 bytes";
+    std::string out;
+    if (why.empty()) {
+        std::array<char, 4096> buffer{};
+        const auto n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 32) why = "fewer than 32 bytes could be read";
+        else out.assign(buffer.data(), static_cast<std::size_t>(n));
+        OPENSSL_cleanse(buffer.data(), buffer.size());
+    }
+    ::close(fd);
+    if (!why.empty()) return Error{"the ticket secret " + file + ": " + why};
     return out;
 }
 

@@ -56,6 +56,11 @@ private:
     std::string path_;
 };
 
+// The operator's secret (cluster.ticket_secret_file), read once through one descriptor: a regular
+// file (not followed through a symlink), owned by this process's user, readable by no one else,
+// 32 to 4096 bytes. The caller cleanses what it gets.
+Result<std::string> read_ticket_secret(const std::string& file);
+
 // The set after `was` (or a fresh one when there is none): the keys shifted, a fresh `next`.
 Result<TicketKeySet> rotate_ticket_keys(const std::optional<TicketKeySet>& was, const std::string& node,
                                         std::int64_t now);

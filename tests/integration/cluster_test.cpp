@@ -410,3 +410,64 @@ TEST_CASE("cluster: tickets are sealed with the current key of the set in etcd -
     REQUIRE(eventually([&] { return read_set(*c2); }, {a.dir}));
     REQUIRE(eventually([&] { return sealing_key(a.ward->port("s2s"), n1) == name_of(set->current); }, {a.dir}));
 }
+
+TEST_CASE("cluster: an old set written back brings no retired key back - a value that does not open is replaced only after two periods") {
+    test::TempDir dir("cluster-replay");
+    test::TestPki pki(dir.path());
+    const auto n1 = node_cert(pki, "n1");
+    test::EtcdServer etcd(dir.path() / "etcd");
+    test::TcpBackend backend(test::TcpBackend::Mode::echo);
+    proxy::asio::io_context io;
+    cluster::EtcdOptions o;
+    o.endpoints = {{false, "127.0.0.1", etcd.port()}};
+    cluster::EtcdClient client(io.get_executor(), o);
+    const auto seal = seal_of("c1");
+    const std::string key = "/ward/c1/tickets";
+    const auto now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+    auto stored = [&]() -> std::optional<std::pair<std::string, std::int64_t>> {
+        const auto r = test::await_in(io, client.range(key, false));
+        REQUIRE(r);
+        if (r->kvs.empty()) return std::nullopt;
+        return std::pair{r->kvs[0].value, r->kvs[0].mod_revision};
+    };
+
+    // A value sealed with another secret is there first: the node does not replace it at once
+    // (nodes with different secrets would replace each other's sets for ever), but after two
+    // periods it does.
+    auto other = cluster::TicketSeal::derive("another cluster secret, 32 bytes long", key);
+    REQUIRE(other);
+    auto foreign = cluster::rotate_ticket_keys(std::nullopt, "n9", now());
+    REQUIRE(foreign);
+    const auto foreign_value = other->seal(*foreign);
+    REQUIRE(foreign_value);
+    REQUIRE(test::await_in(io, client.put(key, *foreign_value)));
+    const auto started = std::chrono::steady_clock::now();
+    Node a(dir.path(), "n1", n1, backend, etcd.port(), "  ticket_rotation: 2s\n");
+    REQUIRE(eventually([&] { return stored()->first != *foreign_value; }, {a.dir}, 20s));
+    CHECK(std::chrono::steady_clock::now() - started >= 4s);
+    REQUIRE(eventually([&] { return static_cast<bool>(seal.open(stored()->first)); }, {a.dir}));
+
+    // An old set (two periods and more) written back: the node rotates to three fresh keys, and
+    // seals with none of the old ones.
+    auto old = seal.open(stored()->first);
+    REQUIRE(old);
+    const auto old_value = stored()->first;
+    REQUIRE(eventually([&] { return now() - old->rotated >= 5; }, {a.dir}));
+    REQUIRE(test::await_in(io, client.put(key, old_value)));
+    std::optional<cluster::TicketKeySet> after;
+    REQUIRE(eventually(
+        [&] {
+            auto s = stored();
+            if (!s || s->first == old_value) return false;
+            auto opened = seal.open(s->first);
+            if (opened) after = std::move(*opened);
+            return static_cast<bool>(opened);
+        },
+        {a.dir}));
+    for (const auto* retired : {&old->previous, &old->current, &old->next}) {
+        CHECK(after->previous != *retired);
+        CHECK(after->current != *retired);
+        CHECK(after->next != *retired);
+    }
+    REQUIRE(eventually([&] { return sealing_key(a.ward->port("s2s"), n1) == name_of(after->current); }, {a.dir}));
+}

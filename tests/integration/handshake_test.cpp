@@ -785,6 +785,13 @@ TEST_CASE("handshake: a shared ticket key set seals with its current key and ope
         // Given up with no grace (another cluster's keys): the shared key opens nothing more.
         tls::own_ticket_keys(std::chrono::seconds(0));
         CHECK_FALSE(resumes(node1.context("peer"), sealed_c));
+        // Left with a grace (the cluster block removed), then another cluster joined: the grace
+        // ends there.
+        tls::share_ticket_keys(b, c, d);
+        tls::own_ticket_keys(std::chrono::hours(1));
+        CHECK(resumes(node1.context("peer"), sealed_c));
+        tls::own_ticket_keys(std::chrono::seconds(0));
+        CHECK_FALSE(resumes(node1.context("peer"), sealed_c));
         SSL_SESSION_free(sealed_own);
         SSL_SESSION_free(sealed_c);
         SSL_SESSION_free(sealed_b);
