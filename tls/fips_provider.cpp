@@ -314,6 +314,35 @@ std::string load_fips_provider(const std::filesystem::path& module_dir) {
     return {};
 }
 
+FipsProviderInfo fips_provider_info() {
+    FipsProviderInfo out;
+    OSSL_PROVIDER* fips = nullptr;
+    OSSL_PROVIDER_do_all(nullptr, find_fips_provider, &fips);
+    if (fips == nullptr) return out;
+    char* name = nullptr;
+    char* version = nullptr;
+    char* build = nullptr;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_ptr(OSSL_PROV_PARAM_NAME, &name, 0),
+        OSSL_PARAM_construct_utf8_ptr(OSSL_PROV_PARAM_VERSION, &version, 0),
+        OSSL_PARAM_construct_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, &build, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (OSSL_PROVIDER_get_params(fips, params) == 1) {
+        if (name) out.name = name;
+        if (version) out.version = version;
+        if (build) out.build_info = build;
+    }
+    clear_openssl_errors();
+    return out;
+}
+
+std::string fips_validation(std::string_view version) {
+    if (version == "3.0.8" || version == "3.0.9") return "FIPS 140-2 certificate #4282";
+    if (version == "3.1.2") return "FIPS 140-3 certificate #4985";
+    return {};
+}
+
 bool fips_provider_active() {
     // Property first: OSSL_PROVIDER_available() on a context with no provider activated yet
     // would activate the fallback (default) provider as a side effect.

@@ -3,6 +3,7 @@
 // Switching the process's default OpenSSL library context to the FIPS provider (OpenSSL 3.0).
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "config/config.hpp"
 
@@ -30,5 +31,18 @@ std::string load_fips_provider(const std::filesystem::path& module_dir);
 
 // True when the FIPS provider is loaded and fips=yes is the default property.
 bool fips_provider_active();
+
+// What the loaded FIPS provider says of itself (empty when none is loaded).
+struct FipsProviderInfo {
+    std::string name;        // "OpenSSL FIPS Provider"
+    std::string version;     // "3.0.9"
+    std::string build_info;  // "3.0.9", or Debian's "3.0.17-1~deb12u2"
+};
+FipsProviderInfo fips_provider_info();
+
+// The FIPS 140 validation a provider version was tested under ("" for a version that is none):
+// 3.0.8 and 3.0.9 under FIPS 140-2 certificate #4282, 3.1.2 under FIPS 140-3 certificate #4985.
+// A provider of a validated version loads into any OpenSSL 3 libcrypto of the same major series.
+std::string fips_validation(std::string_view version);
 
 }  // namespace ward::tls

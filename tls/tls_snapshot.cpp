@@ -18,12 +18,27 @@ bool activate_security_mode(const config::Config& config, config::Diagnostics& d
                                 "provider, not a FIPS 140 module");
         return true;
     }
-    if (fips_provider_active()) return true;
-    if (auto error = load_fips_provider(sec.fips_module_dir.resolved); !error.empty()) {
-        const auto path = config.mark("security.fips_module_dir").line > 0 ? "security.fips_module_dir" : "security.mode";
-        diagnostics.error(config.mark(path), path,
-                          std::string(config::to_string(sec.mode)) + " mode needs the OpenSSL FIPS provider: " + error);
-        return false;
+    const auto path = config.mark("security.fips_module_dir").line > 0 ? "security.fips_module_dir" : "security.mode";
+    if (!fips_provider_active()) {
+        if (auto error = load_fips_provider(sec.fips_module_dir.resolved); !error.empty()) {
+            diagnostics.error(config.mark(path), path,
+                              std::string(config::to_string(sec.mode)) + " mode needs the OpenSSL FIPS provider: " + error);
+            return false;
+        }
+    }
+    // Which provider it is, and whether its version is a validated one.
+    const auto info = fips_provider_info();
+    auto described = (info.name.empty() ? std::string("the FIPS provider") : info.name) + " " + info.version;
+    if (!info.build_info.empty() && info.build_info != info.version) described += " (build " + info.build_info + ")";
+    if (const auto validation = fips_validation(info.version); !validation.empty()) {
+        diagnostics.note(config.mark(path), path,
+                         described + ": a validated version (" + validation +
+                             "), provided it was built as its security policy says");
+    } else {
+        diagnostics.warning(config.mark(path), path,
+                            described + ": not a validated version (3.0.8 and 3.0.9 under FIPS 140-2 certificate "
+                                        "#4282, 3.1.2 under FIPS 140-3 certificate #4985); good for testing, not for "
+                                        "a FIPS 140 claim");
     }
     return true;
 }

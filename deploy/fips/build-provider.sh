@@ -14,7 +14,18 @@
 # It never touches the system's apt configuration (apt runs against a private source list,
 # list dir and cache dir) and never writes into the source tree.
 #
+# A validated provider: OpenSSL's FIPS 140 validations cover the provider built from one release
+# tarball (3.0.8 and 3.0.9 under FIPS 140-2 certificate #4282, 3.1.2 under FIPS 140-3 certificate
+# #4985) with `./Configure enable-fips`, as their security policies say. Give that tarball and the
+# SHA-256 you checked it against (OpenSSL publishes both); any other tarball is refused, and the
+# build uses exactly `Configure enable-fips`:
+#   WARD_FIPS_SOURCE=/path/openssl-3.0.9.tar.gz WARD_FIPS_SOURCE_SHA256=<64 hex> build-provider.sh
+# The provider then replaces whatever is installed. A provider of a validated version loads into
+# Debian 12's libcrypto (the same 3.x series).
+#
 # Environment:
+#   WARD_FIPS_SOURCE         an OpenSSL release tarball to build from instead of Debian's source
+#   WARD_FIPS_SOURCE_SHA256  its SHA-256 (required with WARD_FIPS_SOURCE)
 #   WARD_FIPS_DIR        install dir (default /usr/local/lib/ward/fips)
 #   WARD_FIPS_CACHE_DIR  private apt state, source tarball, build log (default
 #                        /var/cache/ward-fips-build as root, ~/.cache/ward-fips-build otherwise)
@@ -33,6 +44,22 @@ die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
 command -v openssl >/dev/null || die "the openssl command is missing (apt-get install openssl)"
 [[ $fips_dir == /* ]] || fips_dir=$PWD/$fips_dir
 
+# An operator's release tarball: checked before anything else happens.
+operator_source=${WARD_FIPS_SOURCE:-}
+if [[ -n $operator_source || -n ${WARD_FIPS_SOURCE_SHA256:-} ]]; then
+    [[ -n $operator_source ]] || die "WARD_FIPS_SOURCE_SHA256 is set but WARD_FIPS_SOURCE (the tarball) is not"
+    want=${WARD_FIPS_SOURCE_SHA256:-}
+    [[ -n $want ]] || die "WARD_FIPS_SOURCE needs WARD_FIPS_SOURCE_SHA256: the SHA-256 you checked the tarball against"
+    want=${want,,}
+    [[ $want =~ ^[0-9a-f]{64}$ ]] || die "WARD_FIPS_SOURCE_SHA256 is not 64 hex digits"
+    [[ $operator_source == /* ]] || operator_source=$PWD/$operator_source
+    [[ -f $operator_source ]] || die "$operator_source is not a file"
+    got=$(sha256sum "$operator_source" | cut -d' ' -f1)
+    [[ $got == "$want" ]] ||
+        die "refusing $operator_source: its SHA-256 is $got, not the $want given in WARD_FIPS_SOURCE_SHA256"
+    say "$(basename "$operator_source"): SHA-256 matches WARD_FIPS_SOURCE_SHA256"
+fi
+
 # `fipsinstall -verify` recomputes the module's HMAC and checks it (and the install status)
 # against fipsmodule.cnf, so a truncated, replaced or half-installed provider does not pass.
 installed_and_verified() {
@@ -41,7 +68,7 @@ installed_and_verified() {
         >/dev/null 2>&1
 }
 
-if installed_and_verified; then
+if [[ -z $operator_source ]] && installed_and_verified; then
     say "FIPS provider already present and verified in $fips_dir"
     exit 0
 fi
@@ -77,7 +104,7 @@ exec 9>"$cache_dir/lock"
 if ! flock -n 9; then
     say "another build holds $cache_dir/lock; waiting for it"
     flock 9
-    if installed_and_verified; then
+    if [[ -z $operator_source ]] && installed_and_verified; then
         say "FIPS provider now present and verified in $fips_dir"
         exit 0
     fi
@@ -109,6 +136,8 @@ show_log_tail() {
     tail -n "${2:-25}" "$1" | sed 's/^/    /' >&2
 }
 
+# Debian's openssl source package, through a private apt state (the default source).
+fetch_debian_source() {
 # --- private deb-src list derived from the machine's Debian apt sources ------------------------
 
 eval "$(apt-config shell sys_lists Dir::State::lists/d src_list Dir::Etc::sourcelist/f \
@@ -302,6 +331,13 @@ fi
 for f in "$cache_dir/src"/openssl_*; do
     [[ $f == "$orig" ]] || rm -f "$f"
 done
+}
+
+if [[ -n $operator_source ]]; then
+    orig=$operator_source
+else
+    fetch_debian_source
+fi
 
 # --- build ------------------------------------------------------------------------------------
 
@@ -312,6 +348,9 @@ mkdir -p "$build_dir/obj"
 tar -xf "$orig" -C "$build_dir"
 src_dir=$(find "$build_dir" -mindepth 1 -maxdepth 1 -type d -name 'openssl-*' | head -n 1)
 [[ -n $src_dir && -x $src_dir/Configure ]] || die "$(basename "$orig") holds no openssl-*/Configure"
+if [[ -n $operator_source ]]; then
+    say "building from $(basename "$src_dir") (the operator's tarball)"
+fi
 
 # Debian's CONFARGS (debian/rules) plus enable-fips; only the target differs per architecture,
 # and an unknown architecture lets Configure guess.
@@ -321,11 +360,16 @@ case $(dpkg --print-architecture 2>/dev/null || uname -m) in
     *) target=() ;;
 esac
 
-say "configuring $(basename "$src_dir") with enable-fips (log: $build_log)"
-if ! (cd "$build_dir/obj" && "$src_dir/Configure" shared enable-fips --prefix=/usr \
-        --openssldir=/usr/lib/ssl --libdir="lib/$(cc -dumpmachine)" no-idea no-mdc2 no-rc5 \
-        no-zlib no-ssl3 no-ssl3-method enable-rfc3779 enable-cms no-capieng no-rdrand \
-        "${target[@]}") >"$build_log" 2>&1; then
+if [[ -n $operator_source ]]; then
+    # Exactly what the validated modules' security policies say: Configure enable-fips.
+    configure_args=(enable-fips)
+else
+    configure_args=(shared enable-fips --prefix=/usr --openssldir=/usr/lib/ssl --libdir="lib/$(cc -dumpmachine)"
+        no-idea no-mdc2 no-rc5 no-zlib no-ssl3 no-ssl3-method enable-rfc3779 enable-cms no-capieng no-rdrand
+        "${target[@]}")
+fi
+say "configuring $(basename "$src_dir") with ${configure_args[*]} (log: $build_log)"
+if ! (cd "$build_dir/obj" && "$src_dir/Configure" "${configure_args[@]}") >"$build_log" 2>&1; then
     show_log_tail "$build_log"
     die "Configure failed (full log: $build_log)"
 fi
@@ -390,4 +434,8 @@ version=$(awk '/^  fips$/ { f = 1 } f && /version:/ { print $2; exit }' <<<"$pro
 
 rm -rf "$build_dir"
 say "FIPS provider ${version:-?} installed and verified in $fips_dir ($((SECONDS - start)) s)"
-say "note: a self-built provider is not FIPS 140 validated; use a validated fips.so for a FIPS claim"
+case $version in
+    3.0.8 | 3.0.9) say "version $version: validated under FIPS 140-2 certificate #4282 when built as its security policy says" ;;
+    3.1.2) say "version $version: validated under FIPS 140-3 certificate #4985 when built as its security policy says" ;;
+    *) say "note: version ${version:-?} is not a FIPS 140 validated one; use a validated version for a FIPS claim" ;;
+esac

@@ -3,6 +3,8 @@
 // certificate import, and fips mode against the real FIPS provider.
 #include <doctest/doctest.h>
 
+#include <regex>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -134,6 +136,11 @@ TEST_CASE("fips mode: ward check loads the real FIPS provider - without one it r
     INFO(ok.err);
     CHECK(ok.exit_code == 0);
     CHECK(ok.out.find("(fips mode, ") != std::string::npos);
+    // It names the provider it loaded, and says that this one (built from Debian's source) is
+    // not a validated version.
+    CHECK(std::regex_search(ok.err, std::regex(R"(warning: security\.fips_module_dir: OpenSSL FIPS Provider 3\.\d+\.\d+[^:]*: )"
+                                               R"(not a validated version \(3\.0\.8 and 3\.0\.9 under FIPS 140-2 certificate #4282, )"
+                                               R"(3\.1\.2 under FIPS 140-3 certificate #4985\); good for testing, not for a FIPS 140 claim)")));
 
     const auto empty = w.path / "no-provider";
     fs::create_directories(empty);

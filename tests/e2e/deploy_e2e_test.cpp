@@ -2,7 +2,8 @@
 // The container image definition and the Kubernetes manifests, checked offline (no container
 // engine or cluster here): the manifests against the API's schemas, field names and their
 // references to each other (tests/e2e/k8s/validate.mjs), the ConfigMap's ward.yaml by
-// `ward check`, and the Containerfile against what the built binary links.
+// `ward check`, and the Containerfile against what the built binary links; and the FIPS provider
+// build script's refusal of an operator's tarball without the SHA-256 it was checked against.
 #include <doctest/doctest.h>
 
 #include <regex>
@@ -78,4 +79,42 @@ TEST_CASE("deploy e2e: the Containerfile is multi-stage and non-root - and insta
         if (in_base.count(p)) continue;
         CHECK_MESSAGE(contains(runtime, " " + p + " "), p << " is linked but not installed in the image");
     }
+}
+
+TEST_CASE("deploy e2e: build-provider.sh builds from an operator's tarball only with the SHA-256 it was checked against") {
+    ward::test::TempDir dir("e2e-fips-source");
+    const auto script = (fs::path(WARD_SOURCE_DIR) / "deploy" / "fips" / "build-provider.sh").string();
+    const auto tarball = dir.path() / "openssl-3.0.9.tar.gz";
+    ward::test::write_text_file(tarball, "not really a tarball");
+    const auto sha = ward::test::run_process({"sha256sum", tarball.string()}, 10s).out.substr(0, 64);
+    REQUIRE(sha.size() == 64);
+    const auto install = "WARD_FIPS_DIR=" + (dir.path() / "fips").string();
+    const auto cache = "WARD_FIPS_CACHE_DIR=" + (dir.path() / "cache").string();
+    auto run = [&](std::vector<std::string> env) {
+        std::vector<std::string> argv{"env", install, cache};
+        argv.insert(argv.end(), env.begin(), env.end());
+        argv.insert(argv.end(), {"bash", script});
+        return ward::test::run_process(argv, 60s);
+    };
+    // Without the SHA-256, with another one, or a malformed one: refused before anything runs.
+    auto none = run({"WARD_FIPS_SOURCE=" + tarball.string()});
+    CHECK(none.exit_code != 0);
+    CHECK_MESSAGE(none.err.find("WARD_FIPS_SOURCE needs WARD_FIPS_SOURCE_SHA256") != std::string::npos, none.err);
+    const std::string other(64, 'a');
+    auto wrong = run({"WARD_FIPS_SOURCE=" + tarball.string(), "WARD_FIPS_SOURCE_SHA256=" + other});
+    CHECK(wrong.exit_code != 0);
+    CHECK_MESSAGE(wrong.err.find("refusing " + tarball.string() + ": its SHA-256 is " + sha + ", not the " + other) !=
+                      std::string::npos,
+                  wrong.err);
+    auto malformed = run({"WARD_FIPS_SOURCE=" + tarball.string(), "WARD_FIPS_SOURCE_SHA256=abc"});
+    CHECK(malformed.exit_code != 0);
+    CHECK(malformed.err.find("is not 64 hex digits") != std::string::npos);
+    auto alone = run({"WARD_FIPS_SOURCE_SHA256=" + sha});
+    CHECK(alone.exit_code != 0);
+    CHECK(alone.err.find("WARD_FIPS_SOURCE (the tarball) is not") != std::string::npos);
+    // The right SHA-256 passes the check; what it holds is then judged (not an OpenSSL tree).
+    auto right = run({"WARD_FIPS_SOURCE=" + tarball.string(), "WARD_FIPS_SOURCE_SHA256=" + sha});
+    CHECK(right.exit_code != 0);
+    CHECK_MESSAGE(right.out.find("SHA-256 matches WARD_FIPS_SOURCE_SHA256") != std::string::npos, right.out << right.err);
+    CHECK_FALSE(fs::exists(dir.path() / "fips" / "fips.so"));
 }

@@ -156,4 +156,20 @@ TEST_CASE("load_fips_provider loads the installed provider and leaves only FIPS 
     // Loading again (e.g. on a config reload) only re-runs the self tests.
     CHECK(load_fips_provider(dir).empty());
     CHECK(fips_provider_active());
+
+    // It says what it is; the one built from Debian's source is not a validated version.
+    const auto info = ward::tls::fips_provider_info();
+    CHECK(info.name == "OpenSSL FIPS Provider");
+    CHECK(info.version.rfind("3.", 0) == 0);
+    CHECK_FALSE(info.build_info.empty());
+    CHECK(ward::tls::fips_validation(info.version).empty());
+    CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("fips_validation knows the validated provider versions and no others") {
+    using ward::tls::fips_validation;
+    CHECK(fips_validation("3.0.8") == "FIPS 140-2 certificate #4282");
+    CHECK(fips_validation("3.0.9") == "FIPS 140-2 certificate #4282");
+    CHECK(fips_validation("3.1.2") == "FIPS 140-3 certificate #4985");
+    for (const char* other : {"3.0.22", "3.0.0", "3.0.80", "3.1.20", "3.0", "", "3.0.9 "}) CHECK(fips_validation(other).empty());
 }
