@@ -28,6 +28,7 @@
 #include "proxy/ops/cert_import.hpp"
 #include "proxy/ops/reload.hpp"
 #include "tls/cipher_catalog.hpp"
+#include "tls/library.hpp"
 #include "proxy/ops/pki.hpp"
 #include "tls/tls_snapshot.hpp"
 
@@ -50,7 +51,7 @@ commands:
   audit   verify the admin audit log's hash chain
   cluster show the cluster's nodes as etcd holds them
 
-`ward <command> --help` describes each command. `ward --version` prints the version.
+`ward <command> --help` describes each command. `ward --version` prints the version and the TLS library.
 )";
 
 constexpr std::string_view kCheckUsage = R"(usage: ward check -c FILE
@@ -440,7 +441,7 @@ int run_cli(int argc, char** argv) {
     const std::string_view command = argv[1];
     Args args(argc, argv, 2);
     if (command == "--help" || command == "-h" || command == "help") return std::cout << kUsage, kExitOk;
-    if (command == "--version") return std::cout << "ward " << kVersion << '\n', kExitOk;
+    if (command == "--version") return std::cout << "ward " << kVersion << "\nTLS: " << tls::tls_library() << '\n', kExitOk;
     if (command == "check") return cmd_check(args);
     if (command == "run") return cmd_run(args);
     if (command == "reload") return cmd_reload(args);

@@ -93,6 +93,19 @@ TEST_CASE("usage errors exit 64 - --help exits 0") {
     }
 }
 
+TEST_CASE("ward --version names the TLS library it runs on - the one the openssl command loads") {
+    const auto r = run_process({ward_binary(), "--version"});
+    CHECK(r.exit_code == 0);
+    // `openssl version`: "OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19 27 Jan 2026)", the
+    // library part only when it differs from the command's own.
+    const auto openssl = run_process({"openssl", "version"});
+    std::smatch m;
+    std::string library = openssl.out.substr(0, openssl.out.find('\n'));
+    if (std::regex_search(openssl.out, m, std::regex(R"(\(Library: ([^)]+)\))"))) library = m[1].str();
+    CHECK(r.out.rfind("ward 0.1.0\nTLS: " + library, 0) == 0);
+    CHECK(r.out.find(", Apache-2.0\n") != std::string::npos);
+}
+
 TEST_CASE("ward pki issue and ward cert import: the CLI prints what changed - and a second import nothing") {
     Workdir w;
     const auto config = example_setup(w);

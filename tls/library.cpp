@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tls/library.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
+namespace ward::tls {
+
+std::string tls_library() {
+    std::string out = OpenSSL_version(OPENSSL_VERSION);
+    if (out != OPENSSL_VERSION_TEXT) out += " (built against " + std::string(OPENSSL_VERSION_TEXT) + ")";
+    return out + ", Apache-2.0";
+}
+
+}  // namespace ward::tls

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The TLS library this build of ward runs on, as `ward --version` shows it: its name, the
+// version loaded at run time (and the one built against, when they differ) and its licence.
+#include <string>
+
+namespace ward::tls {
+
+std::string tls_library();
+
+}  // namespace ward::tls
