@@ -230,17 +230,27 @@ curves = prime256v1
     raise ValueError(name)
 
 
+# HelloRetryRequests the load generator saw, over the run: every listener accepts only P-256 and
+# the generator offers only P-256 (--groups), so there must be none (each would cost the proxy a
+# second flight and make the handshake figures a HelloRetryRequest rate).
+HELLO_RETRIES = {"seen": 0, "runs": 0}
+
+
 def loadgen(args, cpus="1", expect_ok=True):
     cmd = ["taskset", "-c", cpus, str(ROOT / "build-bench" / "bench" / "ward-loadgen")] + args
     r = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=raise_nofile, timeout=600)
     lines = [l for l in r.stdout.splitlines() if l.strip()]
     if expect_ok and r.returncode != 0 or not lines:
         raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-500:]} {r.stdout[-300:]}")
-    return json.loads(lines[-1])
+    report = json.loads(lines[-1])
+    if "hello_retry_requests" in report:
+        HELLO_RETRIES["seen"] += report["hello_retry_requests"]
+        HELLO_RETRIES["runs"] += 1
+    return report
 
 
 def measure(proxy, port, scenario, opts, baseline_p99):
-    common = ["--connect", f"127.0.0.1:{port}"]
+    common = ["--connect", f"127.0.0.1:{port}", "--groups", "P-256"]
     d = str(opts.duration)
     cpu0 = proxy.cpu_seconds()
     if scenario == "full_tls13":
@@ -481,7 +491,8 @@ def main():
     header = (f"ward side by side, {stamp}: {opts.reps} repetitions, {opts.duration:g} s per rate, "
               f"{opts.workers} worker(s), proxy on CPU {proxy_cpus}, generator and backend on CPU {gen_cpus}; "
               f"ECDSA P-256, {SUITE13} / {CIPHER12}, P-256; {opts.idle} idle connections; "
-              f"direct p99 {baseline_p99:.1f} us. Medians (min-max).")
+              f"direct p99 {baseline_p99:.1f} us; HelloRetryRequests seen on the wire: {HELLO_RETRIES['seen']} "
+              f"in {HELLO_RETRIES['runs']} generator runs. Medians (min-max).")
     if not opts.no_crosscheck and all(cross[p] for p in proxies):
         lines += ["", "Cross-checks with independent clients (same proxies, in front of an nginx HTTP backend):", "",
                   "| cross-check | unit | " + " | ".join(proxies) + " | ward / best peer |",
@@ -507,22 +518,25 @@ def main():
                "crosschecks": cross,
                "verdicts": verdicts, "raw": raw}
     (out / "latest.json").write_text(json.dumps(payload, indent=1))
-    chart(results, proxies, scenarios, out / "latest.png")
-    shutil.copyfile(out / "latest.png", out / f"compare-{day}.png")
+    if chart(results, proxies, scenarios, out / "latest.png"):
+        shutil.copyfile(out / "latest.png", out / f"compare-{day}.png")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
 def chart(results, proxies, scenarios, path):
-    """Each metric relative to HAProxy's median (1.0), higher bars better (memory and latency inverted)."""
-    if shutil.which("gnuplot") is None or "haproxy" not in proxies:
-        return
+    """Each metric relative to one peer's median (1.0; HAProxy when it ran, else the first other
+    peer), higher bars better (memory and latency inverted). False when no chart was drawn."""
+    peers = [p for p in proxies if not p.startswith("ward")]
+    if shutil.which("gnuplot") is None or not peers:
+        return False
+    reference = "haproxy" if "haproxy" in peers else peers[0]
     rows = []
     for s in scenarios:
         title, _, higher, _ = METRICS[s]
-        if not results["haproxy"][s]:
+        if not results[reference][s]:
             continue  # a scenario only ward serves
-        ref = statistics.median(results["haproxy"][s])
+        ref = statistics.median(results[reference][s])
         vals = []
         for p in proxies:
             v = statistics.median(results[p][s]) if results[p][s] else 0
@@ -538,7 +552,7 @@ set output '{path}'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set ylabel 'relative to HAProxy (higher is better)'
+set ylabel 'relative to {reference} (higher is better)'
 set xtics rotate by -20
 set grid ytics
 set key top left
@@ -546,6 +560,7 @@ plot {plot.replace("; ", ", ")}
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=False)
     data.unlink(missing_ok=True)
+    return path.exists()
 
 
 if __name__ == "__main__":

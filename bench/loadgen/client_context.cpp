@@ -3,6 +3,9 @@
 
 #include <arpa/inet.h>
 
+#include <atomic>
+#include <cstring>
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -83,7 +86,25 @@ void apply_groups(SSL_CTX* ctx, const std::string& groups, std::vector<std::stri
     if (errors.size() == errors_before) SSL_CTX_set1_groups_list(ctx, groups.c_str());
 }
 
+std::atomic<std::uint64_t> hello_retries{0};
+
+// RFC 8446 section 4.1.3: a HelloRetryRequest is a ServerHello with this random.
+constexpr unsigned char kHelloRetryRandom[32] = {
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+
+// Every handshake message received: type 2 (ServerHello), then 3 bytes of length and 2 of
+// legacy version before the random.
+void watch_messages(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*, void*) {
+    if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len < 38) return;
+    const auto* m = static_cast<const unsigned char*>(buf);
+    if (m[0] == SSL3_MT_SERVER_HELLO && std::memcmp(m + 6, kHelloRetryRandom, sizeof kHelloRetryRandom) == 0)
+        hello_retries.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+std::uint64_t ClientContext::hello_retry_requests() { return hello_retries.load(std::memory_order_relaxed); }
 
 std::unique_ptr<ClientContext> ClientContext::create(const Options& o, std::vector<std::string>& errors) {
     std::unique_ptr<ClientContext> self(new ClientContext());
@@ -95,6 +116,7 @@ std::unique_ptr<ClientContext> ClientContext::create(const Options& o, std::vect
     SSL_CTX* ctx = self->ctx_.get();
     const std::size_t errors_before = errors.size();
 
+    SSL_CTX_set_msg_callback(ctx, watch_messages);
     std::optional<TlsVersion> version = o.tls;
     if (!o.cipher.empty()) apply_ciphers(ctx, o, version, errors);
     if (!o.groups.empty()) apply_groups(ctx, o.groups, errors);

@@ -39,6 +39,10 @@ public:
     // Connections that found no usable session (and so did a full handshake).
     std::uint64_t pool_empty() const { return pool_empty_; }
 
+    // HelloRetryRequests the servers sent, all threads (seen on the wire: a ServerHello whose
+    // random is RFC 8446's HelloRetryRequest value). Each costs the server a second flight.
+    static std::uint64_t hello_retry_requests();
+
 private:
     ClientContext() = default;
     static int on_new_session(SSL* ssl, SSL_SESSION* session);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/loadgen/client_context.hpp"
 #include "bench/loadgen/json_writer.hpp"
 #include "bench/loadgen/run.hpp"
 #include "bench/loadgen/worker.hpp"
@@ -100,6 +101,7 @@ int report(const Run& run) {
             if (!st.negotiated.group.empty()) j.text("group", st.negotiated.group); else j.null("group");
         }
         j.close();
+        j.number("hello_retry_requests", ClientContext::hello_retry_requests());
     }
 
     switch (o.mode) {
