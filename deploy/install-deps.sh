@@ -29,6 +29,8 @@ packages=(
   chromium
   # building the FIPS provider from Debian's OpenSSL source
   perl make dpkg-dev
+  # building wolfSSL from Debian's source (deploy/wolfssl/build-wolfssl.sh, the wolfSSL flavour)
+  autoconf automake libtool
 )
 
 # Node.js and npm build the admin console (esbuild) and run its browser tests. Debian's

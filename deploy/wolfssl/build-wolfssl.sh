@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds wolfSSL for ward's wolfSSL flavour (-DWARD_TLS=wolfssl) from Debian's own source
+# package, with all of Debian's patches, into a prefix of ward's own.
+#
+# Why build at all: Debian 12's libwolfssl (5.5.4) is configured with --enable-distro, which is
+# --enable-all without the assembly and SP math that make wolfSSL fast, and with SESSION_CERTS,
+# which puts two fixed 9-certificate chains into every session (37-56 KB each). Built here with
+# the options that measured best for a proxy (../shared/notes/tls-libraries.md): about 2.2x
+# OpenSSL 3.0's server handshakes per CPU-second, 8.9 KB per idle TLS 1.3 connection.
+#
+# Which source: Debian 13's wolfssl (5.7.x), the newest Debian publishes, through a deb-src
+# entry for the suite given below, on the machine's own Debian mirror, passed to apt with -o
+# options: the system's apt configuration is never touched. apt checks the source files against
+# the signed Sources index; dpkg-source applies Debian's patches. Nothing else is fetched.
+#
+# wolfSSL is GPL-2.0-or-later: a ward linked with it is distributed under the GPL.
+#
+# Cheap when the work is done: a prefix whose stamp names this source version and these
+# options exits at once.
+#
+# Environment:
+#   WARD_WOLFSSL_DIR        install prefix (default /usr/local/lib/ward/wolfssl)
+#   WARD_WOLFSSL_SUITE      the Debian suite to take the source from (default trixie)
+#   WARD_WOLFSSL_CACHE_DIR  private apt state and build tree (default /var/cache/ward-wolfssl-build
+#                           as root, ~/.cache/ward-wolfssl-build otherwise)
+#   WARD_WOLFSSL_JOBS       make parallelism (default 2)
+set -euo pipefail
+umask 022
+
+prog=build-wolfssl
+prefix=${WARD_WOLFSSL_DIR:-/usr/local/lib/ward/wolfssl}
+suite=${WARD_WOLFSSL_SUITE:-trixie}
+jobs=${WARD_WOLFSSL_JOBS:-2}
+[[ $prefix == /* ]] || prefix=$PWD/$prefix
+
+say() { printf '%s: %s\n' "$prog" "$*"; }
+die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
+
+# The options that measured best (tls-libraries.md); not --enable-all, --enable-haproxy or
+# SESSION_CERTS. opensslextra is the OpenSSL compatibility layer ward's tls/ uses.
+options=(--enable-sp --enable-sp-asm --enable-intelasm --enable-aesni --enable-tls13 --enable-session-ticket
+    --enable-curve25519 --enable-ecc --enable-opensslextra --enable-alpn --enable-sni --enable-crl
+    --disable-examples --disable-crypttests --disable-benchmark)
+if [[ $(uname -m) != x86_64 ]]; then
+    # (Intel assembly and AES-NI are x86-64 only.)
+    kept=()
+    for o in "${options[@]}"; do [[ $o == --enable-intelasm || $o == --enable-aesni ]] || kept+=("$o"); done
+    options=("${kept[@]}")
+fi
+
+if [[ -z ${WARD_WOLFSSL_CACHE_DIR:-} ]]; then
+    if ((EUID == 0)); then cache_dir=/var/cache/ward-wolfssl-build; else cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/ward-wolfssl-build; fi
+else
+    cache_dir=$WARD_WOLFSSL_CACHE_DIR
+fi
+[[ $cache_dir == /* ]] || cache_dir=$PWD/$cache_dir
+
+missing=()
+for tool in apt-get apt-cache dpkg-source autoreconf libtoolize make cc sha256sum; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (apt-get install dpkg-dev autoconf automake libtool build-essential)"
+
+mkdir -p "$cache_dir"
+exec 9>"$cache_dir/lock"
+flock 9
+
+# --- the source: a private deb-src list for $suite on the machine's Debian mirror ---------------
+
+apt_dir=$cache_dir/apt
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/cache" "$cache_dir/src"
+mirror=
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
+    if [[ -n $uri ]]; then mirror=$uri; break; fi
+done
+if [[ -z $mirror && -f /etc/apt/sources.list ]]; then
+    mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' \
+        /etc/apt/sources.list)
+fi
+[[ -n $mirror ]] || die "found no Debian mirror (a .../debian URI) in the apt sources"
+[[ -f $keyring ]] || die "$keyring is missing (apt-get install debian-archive-keyring)"
+printf 'deb-src [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$suite" >"$apt_dir/sources.list"
+apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o "Dir::Cache::Archives=$apt_dir/archives")
+if ((EUID == 0)) && id _apt >/dev/null 2>&1; then
+    chown _apt "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$cache_dir/src"
+fi
+
+say "reading $suite's Sources from $mirror"
+apt-get "${apt_opts[@]}" -q update >"$cache_dir/apt.log" 2>&1 || { tail -5 "$cache_dir/apt.log" >&2; die "apt-get update failed"; }
+version=$(apt-cache "${apt_opts[@]}" showsrc --only-source wolfssl 2>/dev/null | sed -n 's/^Version: //p' | sort -rV | head -n 1)
+[[ -n $version ]] || die "no wolfssl source package in $suite"
+stamp="wolfssl $version: ${options[*]}"
+
+if [[ -f $prefix/lib/libwolfssl.so && -f $prefix/ward-build-stamp && $(cat "$prefix/ward-build-stamp") == "$stamp" ]]; then
+    say "wolfSSL $version already built into $prefix"
+    exit 0
+fi
+
+say "downloading wolfssl $version (checked against the signed Sources index)"
+(cd "$cache_dir/src" && apt-get "${apt_opts[@]}" -q source --download-only "wolfssl=$version") >>"$cache_dir/apt.log" 2>&1 ||
+    { tail -5 "$cache_dir/apt.log" >&2; die "apt-get source failed"; }
+dsc=$(compgen -G "$cache_dir/src/wolfssl_${version#*:}.dsc" | head -n 1)
+[[ -n $dsc ]] || die "no .dsc for wolfssl $version in $cache_dir/src"
+
+# --- build ----------------------------------------------------------------------------------
+
+build=$cache_dir/build
+log=$cache_dir/build.log
+rm -rf "$build"
+mkdir -p "$build"
+say "unpacking with Debian's patches"
+dpkg-source -x "$dsc" "$build/wolfssl" >"$log" 2>&1 || { tail -5 "$log" >&2; die "dpkg-source -x failed"; }
+cd "$build/wolfssl"
+say "configuring: ${options[*]} (log: $log)"
+{ autoreconf -fi && ./configure --prefix="$prefix" "${options[@]}"; } >>"$log" 2>&1 ||
+    { tail -20 "$log" >&2; die "configure failed (full log: $log)"; }
+# The memory per session the flavour counts on: no fixed certificate chains in sessions.
+! grep -q 'SESSION_CERTS' wolfssl/options.h || die "the configuration enables SESSION_CERTS (37-56 KB per session)"
+say "building with make -j$jobs"
+make -j"$jobs" >>"$log" 2>&1 || { tail -20 "$log" >&2; die "make failed (full log: $log)"; }
+
+# Staged next to the prefix and renamed into place.
+mkdir -p "$(dirname "$prefix")"
+stage=$(mktemp -d "$(dirname "$prefix")/.wolfssl-stage.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+make install DESTDIR="$stage" >>"$log" 2>&1 || { tail -20 "$log" >&2; die "make install failed"; }
+printf '%s\n' "$stamp" >"$stage$prefix/ward-build-stamp"
+rm -rf "$prefix.old"
+[[ -e $prefix ]] && mv "$prefix" "$prefix.old"
+mv "$stage$prefix" "$prefix"
+rm -rf "$prefix.old" "$build"
+[[ -f $prefix/lib/libwolfssl.so ]] || die "no libwolfssl.so in $prefix after the install"
+say "wolfSSL $version built into $prefix (GPL-2.0-or-later)"
