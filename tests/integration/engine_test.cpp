@@ -62,19 +62,6 @@ std::string tls_listener(const std::string& backend, const std::string& extra = 
            "'], tls_context: in" + extra + " }\n";
 }
 
-// A port nothing listens on: bound, then closed.
-std::uint16_t closed_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 std::uint64_t metric(const std::string& text, const std::string& series) {
     const auto pos = text.find(series + " ");
     if (pos == std::string::npos) return ~0ULL;
@@ -178,7 +165,8 @@ TEST_CASE("engine: a peer whose subject is not selected is refused in the handsh
 TEST_CASE("engine: backends are tried in order and an unreachable set closes the client") {
     EngineSetup s;
     TcpBackend backend(TcpBackend::Mode::echo);
-    const auto dead = "127.0.0.1:" + std::to_string(closed_port());
+    test::RefusingPort refusing;
+    const auto dead = refusing.endpoint();
     RunningWard ward(s.write(s.config(
         "  - { name: edge, protocol: tls, bind: '127.0.0.1:0', backends: ['" + dead + "', '" + backend.endpoint() +
         "'], tls_context: in }\n"

@@ -289,12 +289,8 @@ TEST_CASE("xmpp c2s: after STARTTLS the header must repeat the domain and match 
 }
 
 TEST_CASE("xmpp c2s: an unreachable backend gets remote-connection-failed") {
-    std::uint16_t closed_port = 0;
-    {
-        TcpBackend gone(TcpBackend::Mode::capture);
-        closed_port = gone.port();
-    }
-    C2sSetup s(true, "{ handshake_timeout: 5s }", "127.0.0.1:" + std::to_string(closed_port));
+    test::RefusingPort gone;
+    C2sSetup s(true, "{ handshake_timeout: 5s }", gone.endpoint());
     auto client = s.starttls();
     REQUIRE(client->send(kClientHeader));
     std::string got;

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 #include <openssl/err.h>
 
@@ -377,6 +378,22 @@ void TlsClient::shutdown() {
     ERR_clear_error();
     SSL_shutdown(ssl_.get());
     ERR_clear_error();
+}
+
+RefusingPort::RefusingPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw std::runtime_error(std::string("RefusingPort: ") + std::strerror(errno));
+    port_ = ntohs(a.sin_port);
+}
+
+RefusingPort::~RefusingPort() {
+    if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace ward::test

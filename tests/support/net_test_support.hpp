@@ -28,6 +28,23 @@ namespace ward::test {
 using namespace std::chrono_literals;
 
 // A plaintext TCP server on 127.0.0.1, port chosen by the system.
+// A loopback port that refuses connections for as long as this lives: bound, so no other test
+// running beside takes it (a port bound and closed again can be anyone's a moment later), and
+// never listening, so a connect gets a reset.
+class RefusingPort {
+public:
+    RefusingPort();
+    ~RefusingPort();
+    RefusingPort(const RefusingPort&) = delete;
+    RefusingPort& operator=(const RefusingPort&) = delete;
+    std::uint16_t port() const { return port_; }
+    std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
 class TcpBackend {
 public:
     enum class Mode {
