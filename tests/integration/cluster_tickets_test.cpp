@@ -12,6 +12,7 @@
 #include "../support/etcd_server.hpp"
 #include "../support/tls_test_support.hpp"
 
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace ward;
 using namespace ward::cluster;
@@ -182,4 +183,32 @@ TEST_CASE("cluster tickets: of nodes racing to rotate exactly one wins - the oth
     auto decoded = seal_for().open(stored->kvs[0].value);
     REQUIRE(decoded);
     CHECK(keys_of(*decoded) == keys_of(second[0].set));
+}
+
+TEST_CASE("cluster tickets: the secret is read only from a regular file of this user that no one else can read") {
+    test::TempDir dir("cluster-secret");
+    const auto file = dir.path() / "ticket.secret";
+    const auto owner = fs::perms::owner_read | fs::perms::owner_write;
+    auto read = [&](const fs::path& p) {
+        auto r = read_ticket_secret(p.string());
+        return r ? std::string("read ") + std::to_string(r->size()) : r.error();
+    };
+    test::write_text_file(file, std::string(40, 's'));
+    fs::permissions(file, owner);
+    CHECK(read(file) == "read 40");
+    fs::permissions(file, owner | fs::perms::others_read);
+    CHECK(read(file) == "the ticket secret " + file.string() + ": readable by others than its owner (chmod 600)");
+    fs::permissions(file, owner);
+    // Swapped for a symlink after `ward check` looked: not followed.
+    const auto link = dir.path() / "link.secret";
+    fs::create_symlink(file, link);
+    CHECK(read(link).rfind("the ticket secret " + link.string() + ": ", 0) == 0);
+    CHECK(read(link) != "read 40");
+    // Too short, too long, a folder, missing.
+    test::write_text_file(file, std::string(31, 's'));
+    CHECK(read(file) == "the ticket secret " + file.string() + ": not 32 to 4096 bytes");
+    test::write_text_file(file, std::string(4097, 's'));
+    CHECK(read(file) == "the ticket secret " + file.string() + ": not 32 to 4096 bytes");
+    CHECK(read(dir.path()) == "the ticket secret " + dir.path().string() + ": not a regular file");
+    CHECK(read(dir.path() / "none").rfind("the ticket secret " + (dir.path() / "none").string() + ": ", 0) == 0);
 }
