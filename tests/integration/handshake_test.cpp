@@ -66,6 +66,19 @@ void check_refused_in_handshake(const HandshakeResult& r, int client_max_version
     if (client_max_version == TLS1_2_VERSION) CHECK_FALSE(r.client_handshake_returned);
 }
 
+// One established connection from `client_ctx` to a server SSL of `context`, offering `resume`
+// when given: whether the server resumed, and the session the client kept (the caller frees it).
+std::pair<bool, SSL_SESSION*> session_through(SSL_CTX* client_ctx, const tls::Context& context, SSL_SESSION* resume) {
+    auto server = context.new_server();
+    auto c = ward::test::make_peer_client(client_ctx);
+    if (resume) REQUIRE(SSL_set_session(c.get(), resume) == 1);
+    const auto r = ward::test::handshake(server.get(), c.get());
+    check_established(r);
+    // Closed as a client that said goodbye (OpenSSL drops the session of an SSL freed without it).
+    SSL_set_shutdown(c.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    return std::pair{SSL_session_reused(server.get()) == 1, SSL_get1_session(c.get())};
+}
+
 }  // namespace
 
 // --- peer subjects -----------------------------------------------------------------------------
@@ -688,15 +701,7 @@ TEST_CASE("handshake: tickets survive a reload and expire after two rotations") 
         options.max_version = version;
         auto client_ctx = ward::test::make_peer_ctx(options);
         const auto session_from = [&](const tls::Context& context, SSL_SESSION* resume) {
-            auto server = context.new_server();
-            auto c = ward::test::make_peer_client(client_ctx.get());
-            if (resume) REQUIRE(SSL_set_session(c.get(), resume) == 1);
-            const auto r = ward::test::handshake(server.get(), c.get());
-            check_established(r);
-            // Closed as a client that said goodbye (OpenSSL drops the session of an SSL freed
-            // without it).
-            SSL_set_shutdown(c.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-            return std::pair{SSL_session_reused(server.get()) == 1, SSL_get1_session(c.get())};
+            return session_through(client_ctx.get(), context, resume);
         };
         auto [first_reused, ticket] = session_from(before.context("peer"), nullptr);
         CHECK_FALSE(first_reused);
@@ -742,13 +747,7 @@ TEST_CASE("handshake: a shared ticket key set seals with its current key and ope
         options.max_version = version;
         auto client_ctx = ward::test::make_peer_ctx(options);
         const auto session_from = [&](const tls::Context& context, SSL_SESSION* resume) {
-            auto server = context.new_server();
-            auto cl = ward::test::make_peer_client(client_ctx.get());
-            if (resume) REQUIRE(SSL_set_session(cl.get(), resume) == 1);
-            const auto r = ward::test::handshake(server.get(), cl.get());
-            check_established(r);
-            SSL_set_shutdown(cl.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-            return std::pair{SSL_session_reused(server.get()) == 1, SSL_get1_session(cl.get())};
+            return session_through(client_ctx.get(), context, resume);
         };
         auto resumes = [&](const tls::Context& context, SSL_SESSION* ticket) {
             auto [reused, renewed] = session_from(context, ticket);
