@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sip/flow_token.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
-#include <openssl/rand.h>
+#include "tls/crypto.hpp"
 
 #include <cstring>
 #include <stdexcept>
@@ -74,9 +70,8 @@ bool decode(std::string_view text, std::array<unsigned char, kRawSize>& out) {
 FlowTokens::FlowTokens(std::chrono::seconds rotation) : rotation_(rotation) {}
 
 FlowTokens::~FlowTokens() {
-    EVP_MAC_free(mac_);
-    OPENSSL_cleanse(&current_, sizeof current_);
-    OPENSSL_cleanse(&previous_, sizeof previous_);
+    crypto::cleanse(&current_, sizeof current_);
+    crypto::cleanse(&previous_, sizeof previous_);
 }
 
 FlowTokens& FlowTokens::process() {
@@ -87,15 +82,14 @@ FlowTokens& FlowTokens::process() {
 void FlowTokens::rotate_if_due(clock::time_point now) {
     if (current_.valid && now - current_.created < rotation_) return;
     Key fresh;
-    if (RAND_bytes(fresh.id.data(), static_cast<int>(fresh.id.size())) != 1 ||
-        RAND_bytes(fresh.secret.data(), static_cast<int>(fresh.secret.size())) != 1)
+    if (!crypto::random_bytes(fresh.id) || !crypto::random_bytes(fresh.secret))
         throw std::runtime_error("no random bytes for a flow token key");
     fresh.created = now;
     fresh.valid = true;
-    OPENSSL_cleanse(&previous_, sizeof previous_);
+    crypto::cleanse(&previous_, sizeof previous_);
     previous_ = current_;
     current_ = fresh;
-    OPENSSL_cleanse(&fresh, sizeof fresh);
+    crypto::cleanse(&fresh, sizeof fresh);
 }
 
 std::string FlowTokens::seal(const Key& key, Kind kind, std::uint64_t flow, std::string_view scope) {
@@ -104,27 +98,17 @@ std::string FlowTokens::seal(const Key& key, Kind kind, std::uint64_t flow, std:
     raw[kIdSize] = static_cast<unsigned char>(kind);
     for (std::size_t i = 0; i < kFlowSize; ++i)
         raw[kIdSize + kKindSize + i] = static_cast<unsigned char>(flow >> (8 * (kFlowSize - 1 - i)));
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    std::size_t mac_size = 0;
-    char digest[] = "SHA256";
-    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
-    EVP_MAC_CTX* ctx = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
-    const bool ok = ctx && EVP_MAC_init(ctx, key.secret.data(), key.secret.size(), params) &&
-                    EVP_MAC_update(ctx, raw.data(), kSealed) &&
-                    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(scope.data()), scope.size()) &&
-                    EVP_MAC_final(ctx, mac, &mac_size, sizeof mac) && mac_size >= kMacSize;
-    EVP_MAC_CTX_free(ctx);
-    if (!ok) throw std::runtime_error("HMAC-SHA256 failed for a flow token");
-    std::memcpy(raw.data() + kSealed, mac, kMacSize);
-    OPENSSL_cleanse(mac, sizeof mac);
+    auto mac = crypto::hmac_sha256(key.secret, {crypto::Bytes(raw.data(), kSealed), crypto::bytes(scope)});
+    if (!mac) throw std::runtime_error("HMAC-SHA256 failed for a flow token");
+    static_assert(kMacSize <= std::tuple_size_v<crypto::Sha256>);
+    std::memcpy(raw.data() + kSealed, mac->data(), kMacSize);
+    crypto::cleanse(mac->data(), mac->size());
     return encode(raw.data(), raw.size());
 }
 
 // The lock covers the keys only: a copy is taken, the MAC computed outside it, the copy cleansed.
 FlowTokens::Key FlowTokens::key_for_use(const std::array<unsigned char, 3>* id, clock::time_point& now) {
     std::lock_guard lock(mutex_);
-    // (Fetched once, after the security mode is active: in FIPS mode from the FIPS provider.)
-    if (!mac_) mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     now = clock::now() + offset_;
     rotate_if_due(now);
     if (!id) return current_;
@@ -137,7 +121,7 @@ std::string FlowTokens::make(Kind kind, std::uint64_t flow, std::string_view sco
     clock::time_point now;
     Key key = key_for_use(nullptr, now);
     auto token = seal(key, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
-    OPENSSL_cleanse(&key, sizeof key);
+    crypto::cleanse(&key, sizeof key);
     return token;
 }
 
@@ -155,9 +139,9 @@ std::optional<FlowTokens::Verified> FlowTokens::verify(std::string_view token, s
     std::optional<Verified> out;
     if (key.valid && now - key.created < 2 * rotation_) {
         const auto expected = seal(key, kind, flow, kind == Kind::dialog ? scope : std::string_view{});
-        if (CRYPTO_memcmp(expected.data(), token.data(), kLength) == 0) out = Verified{kind, flow};
+        if (crypto::equal(crypto::bytes(expected), crypto::bytes(token.substr(0, kLength)))) out = Verified{kind, flow};
     }
-    OPENSSL_cleanse(&key, sizeof key);
+    crypto::cleanse(&key, sizeof key);
     return out;
 }
 

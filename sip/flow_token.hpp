@@ -26,8 +26,6 @@
 #include <string>
 #include <string_view>
 
-#include <openssl/evp.h>
-
 namespace ward::sip {
 
 class FlowTokens {
@@ -76,7 +74,6 @@ private:
     clock::duration offset_{};
     Key current_;
     Key previous_;
-    EVP_MAC* mac_ = nullptr;  // HMAC, fetched on first use (under mutex_), then only read
 };
 
 }  // namespace ward::sip

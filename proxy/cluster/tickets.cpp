@@ -5,10 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -18,6 +14,7 @@
 #include <memory>
 
 #include "config/values.hpp"
+#include "tls/crypto.hpp"
 
 namespace ward::cluster {
 
@@ -28,13 +25,13 @@ namespace {
 constexpr std::int64_t kVersion = 1;
 constexpr std::size_t kKeyBytes = 16 + 32 + 32;
 constexpr std::size_t kPlainBytes = 3 * kKeyBytes;
-constexpr std::size_t kIvBytes = 12;
-constexpr std::size_t kTagBytes = 16;
+constexpr std::size_t kIvBytes = crypto::kGcmIv;
+constexpr std::size_t kTagBytes = crypto::kGcmTag;
 
 // A buffer that is cleansed when it goes.
 struct Secret {
     std::array<unsigned char, kPlainBytes> bytes{};
-    ~Secret() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+    ~Secret() { crypto::cleanse(bytes.data(), bytes.size()); }
 };
 
 void put_key(const tls::TicketKey& k, unsigned char* out) {
@@ -54,9 +51,6 @@ std::string associated(const std::string& path, const std::string& by, std::int6
     return "ward cluster ticket keys v1\n" + path + "\n" + by + "\n" + std::to_string(when);
 }
 
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-using Cipher = std::unique_ptr<EVP_CIPHER, decltype(&EVP_CIPHER_free)>;
-
 }  // namespace
 
 Result<TicketSeal> TicketSeal::derive(std::string_view secret, std::string path) {
@@ -65,12 +59,10 @@ Result<TicketSeal> TicketSeal::derive(std::string_view secret, std::string path)
     out.path_ = std::move(path);
     // HMAC-SHA256 keyed with the secret over the value's place: one key per cluster and prefix.
     const std::string label = "ward cluster ticket keys v1\n" + out.path_;
-    std::size_t length = 0;
-    if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
-                  reinterpret_cast<const unsigned char*>(label.data()), label.size(), out.key_.data(), out.key_.size(),
-                  &length) == nullptr ||
-        length != out.key_.size())
-        return Error{"deriving the ticket seal failed"};
+    auto key = crypto::hmac_sha256(crypto::bytes(secret), {crypto::bytes(label)});
+    if (!key) return Error{"deriving the ticket seal failed"};
+    out.key_ = *key;
+    crypto::cleanse(key->data(), key->size());
     return out;
 }
 
@@ -79,21 +71,10 @@ Result<std::string> TicketSeal::seal(const TicketKeySet& set) const {
     put_key(set.previous, plain.bytes.data());
     put_key(set.current, plain.bytes.data() + kKeyBytes);
     put_key(set.next, plain.bytes.data() + 2 * kKeyBytes);
-    std::string sealed(kIvBytes + kPlainBytes + kTagBytes, '\0');
-    auto* bytes = reinterpret_cast<unsigned char*>(sealed.data());
     const auto aad = associated(path_, set.rotated_by, set.rotated);
-    Cipher cipher(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), &EVP_CIPHER_free);
-    CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-    int n = 0;
-    const bool ok = cipher && ctx && RAND_bytes(bytes, static_cast<int>(kIvBytes)) == 1 &&
-                    EVP_EncryptInit_ex(ctx.get(), cipher.get(), nullptr, key_.data(), bytes) == 1 &&
-                    EVP_EncryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
-                                      static_cast<int>(aad.size())) == 1 &&
-                    EVP_EncryptUpdate(ctx.get(), bytes + kIvBytes, &n, plain.bytes.data(), static_cast<int>(kPlainBytes)) == 1 &&
-                    n == static_cast<int>(kPlainBytes) && EVP_EncryptFinal_ex(ctx.get(), bytes + kIvBytes + n, &n) == 1 &&
-                    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes),
-                                        bytes + kIvBytes + kPlainBytes) == 1;
-    if (!ok) return Error{"sealing the ticket keys failed"};
+    std::string sealed;
+    if (!crypto::aes_256_gcm_seal(key_, crypto::bytes(aad), plain.bytes, sealed))
+        return Error{"sealing the ticket keys failed"};
     return json::serialize(json::object{
         {"version", kVersion}, {"rotated_by", set.rotated_by}, {"rotated", set.rotated}, {"sealed", base64(sealed)}});
 }
@@ -122,19 +103,8 @@ Result<TicketKeySet> TicketSeal::open(std::string_view value) const {
     out.rotated_by = std::string(by->as_string().data(), by->as_string().size());
     out.rotated = when->as_int64();
     const auto aad = associated(path_, out.rotated_by, out.rotated);
-    auto* in = reinterpret_cast<unsigned char*>(bytes->data());
     Secret plain;
-    Cipher cipher(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr), &EVP_CIPHER_free);
-    CipherCtx ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-    int n = 0;
-    const bool ok = cipher && ctx && EVP_DecryptInit_ex(ctx.get(), cipher.get(), nullptr, key_.data(), in) == 1 &&
-                    EVP_DecryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
-                                      static_cast<int>(aad.size())) == 1 &&
-                    EVP_DecryptUpdate(ctx.get(), plain.bytes.data(), &n, in + kIvBytes, static_cast<int>(kPlainBytes)) == 1 &&
-                    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes),
-                                        in + kIvBytes + kPlainBytes) == 1 &&
-                    EVP_DecryptFinal_ex(ctx.get(), plain.bytes.data() + n, &n) == 1;
-    if (!ok)
+    if (!crypto::aes_256_gcm_open(key_, crypto::bytes(aad), crypto::bytes(*bytes), plain.bytes))
         return Error{"the ticket key set does not open with this node's cluster.ticket_secret_file (another secret, "
                      "another cluster's value, or altered)"};
     get_key(plain.bytes.data(), out.previous);
@@ -161,7 +131,7 @@ Result<std::string> read_ticket_secret(const std::string& file) {
         const auto n = ::read(fd, buffer.data(), buffer.size());
         if (n < 32) why = "fewer than 32 bytes could be read";
         else out.assign(buffer.data(), static_cast<std::size_t>(n));
-        OPENSSL_cleanse(buffer.data(), buffer.size());
+        crypto::cleanse(buffer.data(), buffer.size());
     }
     ::close(fd);
     if (!why.empty()) return Error{"the ticket secret " + file + ": " + why};

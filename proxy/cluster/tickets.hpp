@@ -23,6 +23,7 @@
 
 #include "config/result.hpp"
 #include "proxy/cluster/etcd_client.hpp"
+#include "tls/crypto.hpp"
 #include "tls/ticket_keys.hpp"
 
 namespace ward::cluster {
@@ -42,7 +43,7 @@ public:
     static Result<TicketSeal> derive(std::string_view secret, std::string path);
     TicketSeal(const TicketSeal&) = default;
     TicketSeal& operator=(const TicketSeal&) = default;
-    ~TicketSeal() { OPENSSL_cleanse(key_.data(), key_.size()); }
+    ~TicketSeal() { crypto::cleanse(key_.data(), key_.size()); }
     const std::string& path() const { return path_; }
 
     // The value as stored: JSON with the metadata and the sealed keys in base64.

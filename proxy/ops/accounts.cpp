@@ -9,13 +9,10 @@
 #include <fstream>
 
 #include <boost/json.hpp>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 #include "config/writer.hpp"
 #include "proxy/ops/secrets.hpp"
+#include "tls/crypto.hpp"
 
 namespace ward::ops {
 
@@ -29,26 +26,7 @@ constexpr std::size_t kSaltBytes = 16;  // 128 bits: the FIPS provider's floor
 constexpr std::size_t kKeyBytes = 32;
 
 std::optional<std::string> pbkdf2(std::string_view password, std::string_view salt, std::uint32_t iterations) {
-    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "PBKDF2", nullptr);
-    if (!kdf) return std::nullopt;
-    EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
-    EVP_KDF_free(kdf);
-    if (!ctx) return std::nullopt;
-    char digest[] = "SHA256";
-    unsigned int iter = iterations;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, const_cast<char*>(password.data()), password.size()),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()), salt.size()),
-        OSSL_PARAM_construct_uint(OSSL_KDF_PARAM_ITER, &iter),
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    std::string key(kKeyBytes, '\0');
-    const int ok = EVP_KDF_derive(ctx, reinterpret_cast<unsigned char*>(key.data()), key.size(), params);
-    EVP_KDF_CTX_free(ctx);
-    ERR_clear_error();
-    if (ok != 1) return std::nullopt;
-    return key;
+    return crypto::pbkdf2_sha256(password, salt, iterations, kKeyBytes);
 }
 
 int character_classes(std::string_view s) {

@@ -2,12 +2,13 @@
 #include "xmpp/web/websocket.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <array>
 #include <cctype>
 #include <memory>
 #include <stdexcept>
+
+#include "tls/crypto.hpp"
 
 namespace ward::xmpp::web {
 
@@ -189,7 +190,7 @@ std::string ws_frame(Opcode opcode, std::string_view payload, bool mask) {
         return out;
     }
     std::array<unsigned char, 4> key{};
-    if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) throw std::runtime_error("no random bytes for a WebSocket mask");
+    if (!crypto::random_bytes(key)) throw std::runtime_error("no random bytes for a WebSocket mask");
     out.append(reinterpret_cast<const char*>(key.data()), key.size());
     const auto start = out.size();
     out.append(payload);
@@ -213,14 +214,11 @@ std::string ws_close(std::uint16_t code, std::string_view reason, bool mask) {
 
 std::string ws_accept(std::string_view key) {
     const std::string input = std::string(key) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int size = 0;
     // SHA-1 here is the handshake's fixed transform, not a signature: the FIPS provider has it.
-    std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr), &EVP_MD_free);
-    if (!sha1 || EVP_Digest(input.data(), input.size(), digest.data(), &size, sha1.get(), nullptr) != 1)
-        throw std::runtime_error("SHA-1 is not available");
+    const auto digest = crypto::sha1(crypto::bytes(input));
+    if (!digest) throw std::runtime_error("SHA-1 is not available");
     std::array<unsigned char, 64> out{};
-    const int n = EVP_EncodeBlock(out.data(), digest.data(), static_cast<int>(size));
+    const int n = EVP_EncodeBlock(out.data(), digest->data(), static_cast<int>(digest->size()));
     return std::string(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(n));
 }
 
