@@ -337,12 +337,6 @@ FipsProviderInfo fips_provider_info() {
     return out;
 }
 
-std::string fips_validation(std::string_view version) {
-    if (version == "3.0.8" || version == "3.0.9") return "FIPS 140-2 certificate #4282";
-    if (version == "3.1.2") return "FIPS 140-3 certificate #4985";
-    return {};
-}
-
 bool fips_provider_active() {
     // Property first: OSSL_PROVIDER_available() on a context with no provider activated yet
     // would activate the fallback (default) provider as a side effect.
