@@ -150,7 +150,9 @@ bool ContextBuilder::apply_versions_and_ciphers(SSL_CTX* ctx, const config::TlsC
     if (!tls12.empty()) {
         if (SSL_CTX_set_cipher_list(ctx, join(tls12, ':').c_str()) != 1) clear_openssl_errors();
         std::vector<std::string> kept;
-        if (STACK_OF(SSL_CIPHER)* list = SSL_CTX_get_ciphers(ctx)) {
+        // (Read through a connection state: the context's own list has no accessor in wolfSSL.)
+        UniqueSsl probe(SSL_new(ctx));
+        if (STACK_OF(SSL_CIPHER)* list = probe ? SSL_get_ciphers(probe.get()) : nullptr) {
             for (int i = 0; i < sk_SSL_CIPHER_num(list); ++i) kept.emplace_back(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(list, i)));
         }
         for (std::size_t i = 0; i < names.size(); ++i) {
@@ -210,7 +212,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
 
     auto context = std::shared_ptr<Context>(new Context());
     context->name_ = c.name;
-    context->ctx_.reset(SSL_CTX_new_ex(nullptr, nullptr, TLS_method()));
+    context->ctx_.reset(SSL_CTX_new(TLS_method()));
     SSL_CTX* ctx = context->ctx_.get();
     if (!ctx) {
         diag_.error(config_.mark(base), base, openssl_error("cannot create an OpenSSL context"));

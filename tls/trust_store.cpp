@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <system_error>
+#include <utility>
 
 #include <openssl/pem.h>
 
@@ -34,14 +35,13 @@ Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
         int found = 0;
         for (int i = 0; infos && i < sk_X509_INFO_num(infos); ++i) {
             X509_INFO* info = sk_X509_INFO_value(infos, i);
+            // Taken out of the info (which then frees neither), not shared with it.
             if (info->x509) {
-                X509_up_ref(info->x509);
-                out.certificates.push_back({file, UniqueX509(info->x509)});
+                out.certificates.push_back({file, UniqueX509(std::exchange(info->x509, nullptr))});
                 ++found;
             }
             if (info->crl) {
-                X509_CRL_up_ref(info->crl);
-                out.crls.emplace_back(info->crl);
+                out.crls.emplace_back(std::exchange(info->crl, nullptr));
                 out.crl_files.push_back(file);
                 ++found;
             }
