@@ -47,7 +47,7 @@ std::string join(const std::vector<std::string>& items, char sep) {
 // same. A digest of the context's name, the security mode, the CRL policy, the verify mode, the
 // selected subjects (as matched: ASCII case folded) and every certificate and CRL in the trust
 // store, so an unchanged reload keeps resumption and any change of policy ends it.
-bool session_context(const std::string& name, const PeerRules& rules, const TrustStoreContents* trusted,
+bool session_context(const config::TlsContext& c, const PeerRules& rules, const TrustStoreContents* trusted,
                      std::array<unsigned char, 32>& out) {
     std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX_free>> md(EVP_MD_CTX_new());
     if (!md || EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) != 1) return false;
@@ -68,8 +68,15 @@ bool session_context(const std::string& name, const PeerRules& rules, const Trus
         field(bytes, static_cast<std::size_t>(n));
         OPENSSL_free(bytes);
     };
-    text("ward session context 1");
-    text(name);
+    text("ward session context 2");
+    text(c.name);
+    // What a resumed session keeps from its first handshake: its version and cipher must still
+    // be allowed (OpenSSL's ticket check looks at the cipher too; wolfSSL's TLS 1.2 resumption
+    // only at the client's offer).
+    text(config::to_string(c.min_version));
+    text(config::to_string(c.max_version));
+    text("ciphers");
+    for (const auto& cipher : c.ciphers) text(cipher);
     text(config::to_string(rules.policy.mode()));
     text(config::to_string(rules.crl_missing));
     text(config::to_string(rules.verify));
@@ -84,7 +91,7 @@ bool session_context(const std::string& name, const PeerRules& rules, const Trus
     if (trusted) {
         for (const auto& e : trusted->certificates) der(e.cert.get(), i2d_X509);
         text("crls");
-        for (const auto& crl : trusted->crls) der(crl.get(), i2d_X509_CRL);
+        field(trusted->crl_digest.data(), trusted->crl_digest.size());
     }
     unsigned int length = 0;
     ok = ok && EVP_DigestFinal_ex(md.get(), out.data(), &length) == 1 && length == out.size();
@@ -338,7 +345,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
         case config::VerifyPeer::none: break;
     }
     SSL_CTX_set_verify(ctx, verify, nullptr);
-    if (!session_context(c.name, *rules, trusted, rules->session_context)) {
+    if (!session_context(c, *rules, trusted, rules->session_context)) {
         diag_.error(config_.mark(base), base, openssl_error("cannot compute the session id context"));
         return nullptr;
     }

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tls/ticket_keys.hpp"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <mutex>
+
+#include "tls/crypto.hpp"
+#include "tls/ticket_keys_detail.hpp"
 
 namespace ward::tls {
 
@@ -37,16 +36,14 @@ public:
         const auto now = Clock::now() + offset_;
         if (!shared_ && (!current_.valid || now - current_.created >= rotation_)) {
             Key fresh;
-            if (RAND_bytes(fresh.name.data(), static_cast<int>(fresh.name.size())) != 1 ||
-                RAND_bytes(fresh.aes.data(), static_cast<int>(fresh.aes.size())) != 1 ||
-                RAND_bytes(fresh.hmac.data(), static_cast<int>(fresh.hmac.size())) != 1)
+            if (!crypto::random_bytes(fresh.name) || !crypto::random_bytes(fresh.aes) || !crypto::random_bytes(fresh.hmac))
                 return false;
             fresh.created = now;
             fresh.valid = true;
-            OPENSSL_cleanse(&previous_, sizeof previous_);
+            crypto::cleanse(&previous_, sizeof previous_);
             previous_ = current_;
             current_ = fresh;
-            OPENSSL_cleanse(&fresh, sizeof fresh);
+            crypto::cleanse(&fresh, sizeof fresh);
         }
         out = current_;
         return true;
@@ -80,18 +77,11 @@ public:
         return 0;
     }
 
-    const EVP_CIPHER* cipher() {
-        std::call_once(fetched_, [this] {
-            cipher_ = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
-        });
-        return cipher_;
-    }
-
     void share(const TicketKey& previous, const TicketKey& current, const TicketKey& next) {
         std::lock_guard lock(mutex_);
         const auto now = Clock::now() + offset_;
         auto set = [&](Key& k, const TicketKey& from) {
-            OPENSSL_cleanse(&k, sizeof k);
+            crypto::cleanse(&k, sizeof k);
             k.name = from.name;
             k.aes = from.aes;
             k.hmac = from.hmac;
@@ -110,7 +100,7 @@ public:
             // Already own keys: no grace at all drops what is left of the last shared key.
             if (grace <= Clock::duration::zero() && last_shared_valid_) {
                 for (Key* k : {&current_, &previous_}) {
-                    if (k->valid && k->name == last_shared_) OPENSSL_cleanse(k, sizeof *k);
+                    if (k->valid && k->name == last_shared_) crypto::cleanse(k, sizeof *k);
                 }
                 last_shared_valid_ = false;
             }
@@ -119,8 +109,8 @@ public:
         shared_ = false;
         last_shared_ = current_.name;
         last_shared_valid_ = true;
-        OPENSSL_cleanse(&next_, sizeof next_);
-        OPENSSL_cleanse(&previous_, sizeof previous_);
+        crypto::cleanse(&next_, sizeof next_);
+        crypto::cleanse(&previous_, sizeof previous_);
         // Due now: the next seal rotates, and the shared current key becomes the previous one,
         // which opens tickets until `grace` from now (a previous key opens until two periods
         // after it was made).
@@ -152,53 +142,35 @@ private:
     bool last_shared_valid_ = false;
     Clock::duration rotation_ = std::chrono::hours(12);
     Clock::duration offset_{};
-    std::once_flag fetched_;
-    EVP_CIPHER* cipher_ = nullptr;
 };
 
-bool set_mac_key(EVP_MAC_CTX* hctx, Key& key) {
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac.data(), key.hmac.size()),
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    return EVP_MAC_CTX_set_params(hctx, params) == 1;
-}
-
-int ticket_key_callback(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* ctx, EVP_MAC_CTX* hctx,
-                        int enc) {
-    TicketKeys& keys = TicketKeys::instance();
-    const EVP_CIPHER* cipher = keys.cipher();
-    if (cipher == nullptr) return -1;
-    Key key;
-    int result = 1;
-    if (enc == 1) {
-        if (!keys.current(key)) return -1;
-        std::memcpy(key_name, key.name.data(), key.name.size());
-        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(cipher)) != 1 ||
-            EVP_EncryptInit_ex(ctx, cipher, nullptr, key.aes.data(), iv) != 1)
-            result = -1;
-    } else {
-        result = keys.find(key_name, key);
-        if (result != 0 && EVP_DecryptInit_ex(ctx, cipher, nullptr, key.aes.data(), iv) != 1) result = -1;
-        // TLS 1.3 clients use a ticket once (RFC 8446 appendix C.4): a resumption must bring
-        // a fresh one, which OpenSSL sends only when the ticket is "to be renewed".
-        if (result == 1 && SSL_version(ssl) >= TLS1_3_VERSION) result = 2;
-    }
-    if (result > 0 && !set_mac_key(hctx, key)) result = -1;
-    OPENSSL_cleanse(&key, sizeof key);
-    return result;
+void copy(const Key& from, TicketKey& to) {
+    to.name = from.name;
+    to.aes = from.aes;
+    to.hmac = from.hmac;
 }
 
 }  // namespace
 
-void install_ticket_keys(SSL_CTX* ctx) { SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &ticket_key_callback); }
+bool detail::sealing_ticket_key(TicketKey& out) {
+    Key key;
+    const bool ok = TicketKeys::instance().current(key);
+    if (ok) copy(key, out);
+    crypto::cleanse(&key, sizeof key);
+    return ok;
+}
+
+int detail::opening_ticket_key(const unsigned char* name, TicketKey& out) {
+    Key key;
+    const int found = TicketKeys::instance().find(name, key);
+    if (found != 0) copy(key, out);
+    crypto::cleanse(&key, sizeof key);
+    return found;
+}
+
 
 bool random_ticket_key(TicketKey& out) {
-    return RAND_bytes(out.name.data(), static_cast<int>(out.name.size())) == 1 &&
-           RAND_bytes(out.aes.data(), static_cast<int>(out.aes.size())) == 1 &&
-           RAND_bytes(out.hmac.data(), static_cast<int>(out.hmac.size())) == 1;
+    return crypto::random_bytes(out.name) && crypto::random_bytes(out.aes) && crypto::random_bytes(out.hmac);
 }
 
 void share_ticket_keys(const TicketKey& previous, const TicketKey& current, const TicketKey& next) {

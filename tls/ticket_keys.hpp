@@ -8,16 +8,19 @@
 //   - the key rotates every `rotation` (default 12 h); tickets sealed with the previous key
 //     are still accepted for one more period, and answered with a fresh ticket;
 //   - a TLS 1.3 resumption always gets a fresh ticket (clients use each one once);
-//   - the cipher (AES-256-CBC) and MAC (HMAC) are fetched once, after the security mode is
-//     active, so in FIPS mode they come from the FIPS provider.
+//   - on OpenSSL, the cipher (AES-256-CBC) and MAC (HMAC) are fetched once, after the security
+//     mode is active, so in FIPS mode they come from the FIPS provider; on wolfSSL, tickets are
+//     sealed with AES-256-GCM under keys bound to the context's session id context
+//     (ticket_keys_*.cpp).
 // Keys never leave memory and are cleansed when replaced, except that a cluster of wards
 // (proxy/cluster/tickets.hpp) shares one key set through etcd: while shared, the process seals
 // with the set's current key, opens tickets of all three, and does not rotate by itself.
 #include <array>
 #include <chrono>
 
-#include <openssl/crypto.h>
 #include <openssl/ssl.h>
+
+#include "tls/crypto.hpp"
 
 namespace ward::tls {
 
@@ -32,7 +35,7 @@ struct TicketKey {
     TicketKey() = default;
     TicketKey(const TicketKey&) = default;
     TicketKey& operator=(const TicketKey&) = default;
-    ~TicketKey() { OPENSSL_cleanse(this, sizeof *this); }
+    ~TicketKey() { crypto::cleanse(this, sizeof *this); }
     bool operator==(const TicketKey&) const = default;
 };
 // A fresh random key; false when the random generator fails.

@@ -2,16 +2,36 @@
 #include "tls/trust_store.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <system_error>
 #include <utility>
 
 #include <openssl/pem.h>
 
+#include "tls/crypto.hpp"
 #include "tls/openssl_error.hpp"
 
 namespace ward::tls {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The whole file, or why not ("" when read).
+std::string read_file(const fs::path& file, std::string& out) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return "cannot open '" + file.string() + "'";
+    std::error_code ec;
+    const auto size = fs::file_size(file, ec);
+    if (ec || size > kMaxTrustFile)
+        return "'" + file.string() + "' is larger than " + std::to_string(kMaxTrustFile >> 20) + " MiB";
+    out.resize(static_cast<std::size_t>(size));
+    if (!in.read(out.data(), static_cast<std::streamsize>(out.size())) || in.peek() != std::char_traits<char>::eof())
+        return "cannot read '" + file.string() + "' (it changed while being read)";
+    return {};
+}
+
+}  // namespace
 
 Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
     TrustStoreContents out;
@@ -26,13 +46,20 @@ Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
     std::sort(files.begin(), files.end());
 
     for (const auto& file : files) {
-        UniqueBio bio(BIO_new_file(file.c_str(), "r"));
+        // Read once, then parsed from memory: the bytes parsed are the bytes digested.
+        std::string bytes;
+        if (auto problem = read_file(file, bytes); !problem.empty()) {
+            out.problems.push_back(std::move(problem));
+            continue;
+        }
+        UniqueBio bio(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
         if (!bio) {
-            out.problems.push_back(openssl_error("cannot open '" + file.string() + "'"));
+            out.problems.push_back(openssl_error("cannot read '" + file.string() + "'"));
             continue;
         }
         STACK_OF(X509_INFO)* infos = PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr);
         int found = 0;
+        bool crl_here = false;
         for (int i = 0; infos && i < sk_X509_INFO_num(infos); ++i) {
             X509_INFO* info = sk_X509_INFO_value(infos, i);
             // Taken out of the info (which then frees neither), not shared with it.
@@ -43,11 +70,17 @@ Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
             if (info->crl) {
                 out.crls.emplace_back(std::exchange(info->crl, nullptr));
                 out.crl_files.push_back(file);
+                crl_here = true;
                 ++found;
             }
         }
         sk_X509_INFO_pop_free(infos, X509_INFO_free);
         clear_openssl_errors();
+        if (crl_here) {
+            auto chained = crypto::hmac_sha256(out.crl_digest, {crypto::bytes(bytes)});
+            if (!chained) return Error{"cannot digest the CRLs of '" + file.string() + "'"};
+            out.crl_digest = *chained;
+        }
         if (found == 0) out.problems.push_back("'" + file.string() + "' holds no PEM certificate or CRL");
     }
     return out;

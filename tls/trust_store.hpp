@@ -2,6 +2,7 @@
 #pragma once
 // A trust store: a folder of PEM files holding CA certificates, self-signed peer certificates
 // (accepted as anchors: partial chains are allowed) and CRLs.
+#include <array>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -19,10 +20,15 @@ struct TrustStoreContents {
     std::vector<Entry> certificates;
     std::vector<UniqueX509Crl> crls;
     std::vector<std::filesystem::path> crl_files;  // the file each CRL came from
+    // SHA-256 over the bytes of every file that held a CRL, in order (what a change of CRLs
+    // changes, without re-encoding them).
+    std::array<unsigned char, 32> crl_digest{};
     std::vector<std::string> problems;  // one message per file that holds neither
 };
 
-// Reads every regular file in `dir` (sorted by name; hidden files skipped).
+// Reads every regular file in `dir` (sorted by name; hidden files skipped; each at most
+// kMaxTrustFile bytes).
+inline constexpr std::size_t kMaxTrustFile = 64 * 1024 * 1024;
 Result<TrustStoreContents> read_trust_store(const std::filesystem::path& dir);
 
 // An X509_STORE holding the certificates and CRLs.

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+// The peer verifier on wolfSSL. wolfSSL verifies the chain itself (its X509_verify_cert checks
+// a certificate against the trust store alone, without the peer's intermediates, so it cannot
+// stand in for the handshake's verification as on OpenSSL); ward's rules run in the verify
+// callback, which this build calls for every certificate of the peer's chain whether it passed
+// or not (WOLFSSL_ALWAYS_VERIFY_CB, WOLFSSL_VERIFY_CB_ALL_CERTS): the security mode on each,
+// the tolerated missing CRL, the selected subjects on the leaf.
+//
+// Resumption: wolfSSL offers no hook where a resumed session's peer certificate could be
+// verified again against the rules as they are now, so a context that verifies peers issues no
+// tickets and keeps no sessions: every connection of it is a full handshake. Contexts that do
+// not verify peers resume; their tickets are sealed under keys bound to the session id context
+// (tls/ticket_keys_wolfssl.cpp), so a ticket made under another policy does not open.
+#include "tls/peer_verifier.hpp"
+
+#include "tls/openssl_error.hpp"
+#include "tls/peer_verifier_detail.hpp"
+#include "tls/x509.hpp"
+
+namespace ward::tls {
+
+namespace detail {
+
+namespace {
+
+void free_string(void* p) { delete static_cast<std::string*>(p); }
+
+int index_of(Slot slot) {
+    // (wolfSSL keeps no free callbacks with an index: each value carries its own.)
+    static const int reason = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    static const int subject = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    static const int resumed = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    switch (slot) {
+        case Slot::reason: return reason;
+        case Slot::subject: return subject;
+        case Slot::resumed_subject: return resumed;
+    }
+    return reason;
+}
+
+}  // namespace
+
+void set_string(SSL* ssl, Slot slot, std::string value) {
+    const int index = index_of(slot);
+    delete static_cast<std::string*>(SSL_get_ex_data(ssl, index));
+    auto* s = new std::string(std::move(value));
+    if (wolfSSL_set_ex_data_with_cleanup(ssl, index, s, free_string) != WOLFSSL_SUCCESS) {
+        delete s;
+        SSL_set_ex_data(ssl, index, nullptr);
+    }
+}
+
+std::string get_string(const SSL* ssl, Slot slot) {
+    const auto* s = static_cast<const std::string*>(SSL_get_ex_data(const_cast<SSL*>(ssl), index_of(slot)));
+    return s ? *s : std::string();
+}
+
+bool missing_required_certificate(const SSL* ssl) {
+    // wolfSSL reports the empty Certificate message as its own error.
+    auto* s = const_cast<SSL*>(ssl);
+    return SSL_is_server(s) && !SSL_is_init_finished(s) && wolfSSL_get_error(s, 0) == NO_PEER_CERT;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::string named(X509* cert) {
+    char name[256] = "?";
+    if (cert) X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof name);
+    return name;
+}
+
+int refuse(SSL* ssl, X509_STORE_CTX* store, int error, std::string reason) {
+    X509_STORE_CTX_set_error(store, error);
+    detail::set_string(ssl, detail::Slot::reason, std::move(reason));
+    return 0;
+}
+
+int verify_callback(int ok, X509_STORE_CTX* store) {
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    if (ssl == nullptr) return 0;  // never vouch for a chain outside a connection
+    // Verification off (a client connection told not to verify): the library's verdict stands
+    // for nothing, and ward neither refuses nor records a subject.
+    if (!(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) return 1;
+    const PeerRules* rules = peer_rules(ssl);
+    if (rules == nullptr) return 0;
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    const int depth = X509_STORE_CTX_get_error_depth(store);
+    if (!ok) {
+        const int error = X509_STORE_CTX_get_error(store);
+        if (!(rules->crl_missing == config::CrlMissing::accept && error == X509_V_ERR_UNABLE_TO_GET_CRL)) {
+            const int code = error == X509_V_OK ? X509_V_ERR_UNSPECIFIED : error;
+            return refuse(ssl, store, code,
+                          std::string("certificate verification failed: ") + X509_verify_cert_error_string(code) +
+                              " (depth " + std::to_string(depth) + ", " + named(cert) + ")");
+        }
+        X509_STORE_CTX_set_error(store, X509_V_OK);
+    }
+    if (cert == nullptr) return refuse(ssl, store, X509_V_ERR_UNSPECIFIED, "the peer's certificate cannot be read");
+    // The mode's rules on every certificate the peer sent; a self-signed one above the leaf is
+    // the anchor (whose self-signature is not relied upon).
+    const bool peer_is_client = SSL_is_server(ssl);
+    const bool anchor = depth > 0 && X509_check_issued(cert, cert) == X509_V_OK;
+    const CertRole role = depth == 0 ? (peer_is_client ? CertRole::client : CertRole::server) : CertRole::ca;
+    if (auto why = rules->policy.check_certificate(cert, role, anchor))
+        return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION,
+                      std::string(config::to_string(rules->policy.mode())) + " mode refuses " +
+                          (depth == 0 ? "the peer certificate " : "the issuer certificate ") + named(cert) + ": " + *why);
+    if (depth == 0) {
+        auto match = match_subject(cert, rules->subjects);
+        if (!match.ok) return refuse(ssl, store, X509_V_ERR_APPLICATION_VERIFICATION, std::move(match.reason));
+        detail::set_string(ssl, detail::Slot::subject, std::move(match.common_name));
+    }
+    clear_openssl_errors();
+    return 1;
+}
+
+}  // namespace
+
+void install_peer_verifier(SSL_CTX* ctx, const PeerRules* rules) {
+    detail::install_rules(ctx, rules);
+    SSL_CTX_set_session_id_context(ctx, rules->session_context.data(),
+                                   static_cast<unsigned int>(rules->session_context.size()));
+    SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), verify_callback);
+    if (rules->verify != config::VerifyPeer::none) {
+        // No resumption where peers are verified (see the top of this file).
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
+}
+
+}  // namespace ward::tls
