@@ -3,7 +3,6 @@
 
 #include <strings.h>
 
-#include <openssl/provider.h>
 #include <openssl/ssl.h>
 
 #include "tls/openssl_error.hpp"
@@ -62,44 +61,26 @@ std::string cipher_name(int nid) {
 }  // namespace
 
 CipherCatalog::CipherCatalog() {
-    // An SSL_CTX that enables everything this libssl knows, at security level 0, in a library
-    // context of its own with the default provider, so the catalog lists what OpenSSL offers,
-    // not what a policy or the FIPS provider (when it is the process default) leaves.
-    OSSL_LIB_CTX* libctx = OSSL_LIB_CTX_new();
-    OSSL_PROVIDER* provider = libctx ? OSSL_PROVIDER_load(libctx, "default") : nullptr;
-    UniqueSslCtx ctx(provider ? SSL_CTX_new_ex(libctx, nullptr, TLS_method()) : nullptr);
-    if (ctx) {
-        SSL_CTX_set_security_level(ctx.get(), 0);
-        SSL_CTX_set_cipher_list(ctx.get(), "ALL:COMPLEMENTOFALL");
-        SSL_CTX_set_ciphersuites(ctx.get(),
-                                 "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:"
-                                 "TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256");
-        STACK_OF(SSL_CIPHER)* list = SSL_CTX_get_ciphers(ctx.get());
-        for (int i = 0; list && i < sk_SSL_CIPHER_num(list); ++i) {
-            const SSL_CIPHER* c = sk_SSL_CIPHER_value(list, i);
-            CipherInfo info;
-            info.openssl_name = SSL_CIPHER_get_name(c);
-            const char* std_name = SSL_CIPHER_standard_name(c);
-            info.iana_name = std_name ? std_name : info.openssl_name;
-            info.id = SSL_CIPHER_get_protocol_id(c);
-            info.tls13 = std::string_view(SSL_CIPHER_get_version(c)) == "TLSv1.3";
-            info.kx = kx_name(SSL_CIPHER_get_kx_nid(c));
-            info.auth = auth_name(SSL_CIPHER_get_auth_nid(c));
-            info.cipher = cipher_name(SSL_CIPHER_get_cipher_nid(c));
-            if (SSL_CIPHER_is_aead(c)) {
-                info.mac = "AEAD";
-            } else {
-                const int md = SSL_CIPHER_get_digest_nid(c);
-                info.mac = md == NID_sha1 ? "SHA1" : md == NID_sha256 ? "SHA256" : md == NID_sha384 ? "SHA384"
-                                                                                                    : nid_text(md);
-            }
-            info.bits = SSL_CIPHER_get_bits(c, nullptr);
-            ciphers_.push_back(std::move(info));
+    detail::for_each_library_cipher([this](const SSL_CIPHER* c) {
+        CipherInfo info;
+        info.openssl_name = SSL_CIPHER_get_name(c);
+        const char* std_name = SSL_CIPHER_standard_name(c);
+        info.iana_name = std_name ? std_name : info.openssl_name;
+        info.id = SSL_CIPHER_get_protocol_id(c);
+        info.tls13 = std::string_view(SSL_CIPHER_get_version(c)) == "TLSv1.3";
+        info.kx = kx_name(SSL_CIPHER_get_kx_nid(c));
+        info.auth = auth_name(SSL_CIPHER_get_auth_nid(c));
+        info.cipher = cipher_name(SSL_CIPHER_get_cipher_nid(c));
+        if (SSL_CIPHER_is_aead(c)) {
+            info.mac = "AEAD";
+        } else {
+            const int md = SSL_CIPHER_get_digest_nid(c);
+            info.mac = md == NID_sha1 ? "SHA1" : md == NID_sha256 ? "SHA256" : md == NID_sha384 ? "SHA384"
+                                                                                                : nid_text(md);
         }
-    }
-    ctx.reset();
-    if (provider) OSSL_PROVIDER_unload(provider);
-    OSSL_LIB_CTX_free(libctx);
+        info.bits = SSL_CIPHER_get_bits(c, nullptr);
+        ciphers_.push_back(std::move(info));
+    });
     clear_openssl_errors();
 }
 

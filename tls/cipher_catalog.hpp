@@ -6,6 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+
+#include <openssl/ssl.h>
+
 #include "config/config.hpp"
 
 namespace ward::tls {
@@ -42,5 +46,11 @@ private:
     CipherCatalog();
     std::vector<CipherInfo> ciphers_;
 };
+
+namespace detail {
+// Calls `each` with every TLS 1.2 cipher and TLS 1.3 suite the linked library offers, whatever a
+// policy or the FIPS provider would leave (cipher_catalog_openssl.cpp, cipher_catalog_wolfssl.cpp).
+void for_each_library_cipher(const std::function<void(const SSL_CIPHER*)>& each);
+}  // namespace detail
 
 }  // namespace ward::tls

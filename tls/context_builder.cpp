@@ -12,6 +12,7 @@
 #include "tls/alpn.hpp"
 #include "tls/cipher_catalog.hpp"
 #include "tls/ocsp.hpp"
+#include "tls/library.hpp"
 #include "tls/openssl_error.hpp"
 #include "tls/tls_counters.hpp"
 #include "tls/x509.hpp"
@@ -119,7 +120,7 @@ bool ContextBuilder::apply_versions_and_ciphers(SSL_CTX* ctx, const config::TlsC
         if (!info) {
             if (defaults) continue;  // a default the linked OpenSSL lacks: leave it out
             diag_.error(config_.mark(path), path,
-                        "'" + names[i] + "' is not a TLS cipher known to OpenSSL " + OPENSSL_VERSION_STR);
+                        "'" + names[i] + "' is not a TLS cipher known to " + tls_library_name());
             ok = false;
             continue;
         }
@@ -326,7 +327,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
             if (common_criteria || !store.contents->crls.empty() || c.revocation.crl == config::CrlCheck::require)
                 flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
             X509_STORE_set_flags(x509_store.get(), flags);
-            X509_STORE_set_depth(x509_store.get(), 8);
+            X509_STORE_set_depth(x509_store.get(), kMaxChainDepth);
             SSL_CTX_set_cert_store(ctx, x509_store.release());
             // Tell clients which issuers are trusted, so they pick the right certificate.
             STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();

@@ -40,6 +40,7 @@ bool aes_256_gcm_seal(std::span<const unsigned char, 32> key, Bytes aad, Bytes p
 bool aes_256_gcm_open(std::span<const unsigned char, 32> key, Bytes aad, Bytes sealed, std::span<unsigned char> plain);
 
 std::optional<std::array<unsigned char, 20>> sha1(Bytes data);
+std::optional<Sha256> sha256(Bytes data);
 
 // Fills `out` from the library's DRBG; false when it cannot.
 bool random_bytes(std::span<unsigned char> out);

@@ -122,6 +122,16 @@ std::optional<std::array<unsigned char, 20>> sha1(Bytes data) {
     return out;
 }
 
+std::optional<Sha256> sha256(Bytes data) {
+    Md md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+    Sha256 out{};
+    unsigned int n = 0;
+    const bool ok = md && EVP_Digest(data.data(), data.size(), out.data(), &n, md.get(), nullptr) == 1 && n == out.size();
+    ERR_clear_error();
+    if (!ok) return std::nullopt;
+    return out;
+}
+
 bool random_bytes(std::span<unsigned char> out) {
     return RAND_bytes(out.data(), length(out.size())) == 1;
 }

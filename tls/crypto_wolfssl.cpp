@@ -10,6 +10,7 @@
 #include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/pwdbased.h>
 #include <wolfssl/wolfcrypt/sha.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 
 #include <climits>
 
@@ -86,6 +87,13 @@ bool aes_256_gcm_open(std::span<const unsigned char, 32> key, Bytes aad, Bytes s
 std::optional<std::array<unsigned char, 20>> sha1(Bytes data) {
     std::array<unsigned char, 20> out{};
     if (!fits(data.size()) || wc_ShaHash(data.data(), static_cast<word32>(data.size()), out.data()) != 0)
+        return std::nullopt;
+    return out;
+}
+
+std::optional<Sha256> sha256(Bytes data) {
+    Sha256 out{};
+    if (!fits(data.size()) || wc_Sha256Hash(data.data(), static_cast<word32>(data.size()), out.data()) != 0)
         return std::nullopt;
     return out;
 }

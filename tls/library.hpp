@@ -7,5 +7,7 @@
 namespace ward::tls {
 
 std::string tls_library();
+// The library and the version built against, for messages: "OpenSSL 3.0.19", "wolfSSL 5.7.2".
+std::string tls_library_name();
 
 }  // namespace ward::tls

@@ -12,4 +12,6 @@ std::string tls_library() {
     return out + ", Apache-2.0";
 }
 
+std::string tls_library_name() { return "OpenSSL " OPENSSL_VERSION_STR; }
+
 }  // namespace ward::tls

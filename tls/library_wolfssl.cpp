@@ -12,4 +12,6 @@ std::string tls_library() {
     return out + ", GPL-2.0-or-later (this ward binary is distributed under the GPL)";
 }
 
+std::string tls_library_name() { return "wolfSSL " LIBWOLFSSL_VERSION_STRING; }
+
 }  // namespace ward::tls

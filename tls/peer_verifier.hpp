@@ -36,6 +36,9 @@ namespace ward::tls {
 
 class OcspCache;  // tls/ocsp.hpp
 
+// The longest chain a peer may present: this many certificates above its own.
+inline constexpr int kMaxChainDepth = 8;
+
 struct PeerRules {
     std::vector<std::string> subjects;  // selected peer subjects; empty: any verified peer
     SecurityPolicy policy{config::SecurityMode::standard};

@@ -87,6 +87,10 @@ int verify_callback(int ok, X509_STORE_CTX* store) {
     if (rules == nullptr) return 0;
     X509* cert = X509_STORE_CTX_get_current_cert(store);
     const int depth = X509_STORE_CTX_get_error_depth(store);
+    if (depth > kMaxChainDepth)
+        return refuse(ssl, store, X509_V_ERR_CERT_CHAIN_TOO_LONG,
+                      "certificate verification failed: the chain is longer than " + std::to_string(kMaxChainDepth + 1) +
+                          " certificates");
     if (!ok) {
         const int error = X509_STORE_CTX_get_error(store);
         if (!(rules->crl_missing == config::CrlMissing::accept && error == X509_V_ERR_UNABLE_TO_GET_CRL)) {

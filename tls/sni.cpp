@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "tls/flavour.hpp"
 #include "tls/tls_counters.hpp"
 #include "tls/x509.hpp"
 
@@ -16,27 +17,6 @@ std::string lower(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
     return out;
-}
-
-// The host_name of a server_name extension body (RFC 6066 section 3), or "".
-std::string server_name_of(const unsigned char* p, std::size_t len) {
-    if (len < 2) return {};
-    const std::size_t list = (static_cast<std::size_t>(p[0]) << 8) | p[1];
-    if (list + 2 != len) return {};
-    std::size_t at = 2;
-    while (at + 3 <= len) {
-        const unsigned type = p[at];
-        const std::size_t n = (static_cast<std::size_t>(p[at + 1]) << 8) | p[at + 2];
-        at += 3;
-        if (at + n > len) return {};
-        if (type == TLSEXT_NAMETYPE_host_name) {
-            std::string name(reinterpret_cast<const char*>(p + at), n);
-            if (name.find('\0') != std::string::npos) return {};
-            return name;
-        }
-        at += n;
-    }
-    return {};
 }
 
 bool holds(const std::vector<std::string>& names, std::string_view name) {
@@ -91,6 +71,14 @@ std::string SniTable::add(X509* leaf, EVP_PKEY* key, STACK_OF(X509)* chain) {
     auto names = certificate_dns_names(leaf);
     for (const auto& g : groups_) {
         for (const auto& other : g.entries) {
+            if (!flavour::kCertificatePerKeyType) {
+                for (const auto& n : names)
+                    if (holds(g.names, n))
+                        return "'" + n + "' is already named by " + subject_oneline(other.leaf.get()) +
+                               ": this ward is built with " + std::string(flavour::kName) +
+                               ", which serves one certificate per name (not one per key type)";
+                continue;
+            }
             if (EVP_PKEY_get_base_id(other.key.get()) != EVP_PKEY_get_base_id(key)) continue;
             for (const auto& n : names)
                 if (holds(g.names, n))
@@ -138,40 +126,14 @@ std::size_t SniTable::select(std::string_view server_name) const {
     return found == kNone ? 0 : found;
 }
 
-bool SniTable::use_group(SSL* ssl, std::size_t group) const {
-    if (group == 0 || group >= groups_.size()) return true;
-    SSL_certs_clear(ssl);
-    for (const auto& e : groups_[group].entries)
-        if (SSL_use_cert_and_key(ssl, e.leaf.get(), e.key.get(), e.chain.get(), 1) != 1) return false;
-    return true;
-}
-
-bool SniTable::install(SSL_CTX* ctx) const {
-    if (groups_.empty()) return false;
-    for (const auto& e : groups_.front().entries)
-        if (SSL_CTX_use_cert_and_key(ctx, e.leaf.get(), e.key.get(), e.chain.get(), 1) != 1) return false;
-    if (groups_.size() > 1 || counters_)
-        SSL_CTX_set_client_hello_cb(ctx, &SniTable::on_client_hello, const_cast<SniTable*>(this));
-    return true;
-}
-
-int SniTable::on_client_hello(SSL* ssl, int* alert, void* arg) {
-    const auto* table = static_cast<const SniTable*>(arg);
-    const unsigned char* p = nullptr;
-    std::size_t len = 0;
-    std::string name;
-    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) == 1) name = server_name_of(p, len);
-    const auto found = table->find(name);
-    if (found == kNone && table->counters_)
-        table->counters_->count(name.empty() ? SniFallback::no_name : SniFallback::unknown_name);
-    if (found == kNone || found == 0) return SSL_CLIENT_HELLO_SUCCESS;  // the context's own certificates
+bool SniTable::choose(SSL* ssl, std::string_view server_name) const {
+    const auto found = find(server_name);
+    if (found == kNone && counters_)
+        counters_->count(server_name.empty() ? SniFallback::no_name : SniFallback::unknown_name);
+    if (found == kNone || found == 0) return true;  // the context's own certificates
     // Only this group's certificates, so that no other name's certificate of another key type
     // can answer.
-    if (!table->use_group(ssl, found)) {
-        *alert = SSL_AD_INTERNAL_ERROR;
-        return SSL_CLIENT_HELLO_ERROR;
-    }
-    return SSL_CLIENT_HELLO_SUCCESS;
+    return use_group(ssl, found);
 }
 
 }  // namespace ward::tls

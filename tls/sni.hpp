@@ -39,6 +39,10 @@ public:
     // A client-side connection presents a group's certificates instead of the first group's
     // (an s2s stream from a domain of that group). False when OpenSSL refuses.
     bool use_group(SSL* ssl, std::size_t group) const;
+    // For the flavour's ClientHello callback: switches a server connection to the group its
+    // server name selects ("" when it sent none), counting the fallbacks. False when the
+    // library refuses the certificates.
+    bool choose(SSL* ssl, std::string_view server_name) const;
     std::size_t groups() const { return groups_.size(); }
     // The names of a group (lower case), for messages.
     const std::vector<std::string>& names(std::size_t group) const { return groups_.at(group).names; }
@@ -55,7 +59,6 @@ private:
     };
     static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
     std::size_t find(std::string_view server_name) const;
-    static int on_client_hello(SSL* ssl, int* alert, void* arg);
     std::vector<Group> groups_;
     ContextCounters* counters_ = nullptr;
 };

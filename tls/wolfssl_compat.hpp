@@ -16,6 +16,11 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cstring>
+#include <string_view>
 
 // --- same call, other spelling ----------------------------------------------------------------
 
@@ -59,3 +64,118 @@ inline unsigned int ward_x509_extension_flags(X509* x) {
 inline unsigned int SSL_CIPHER_get_protocol_id(const SSL_CIPHER* c) {
     return static_cast<unsigned int>(SSL_CIPHER_get_id(c) & 0xffff);
 }
+
+// Const-correct forms of calls OpenSSL takes const and wolfSSL does not (they only read).
+inline int wolfSSL_session_reused(const WOLFSSL* ssl) { return wolfSSL_session_reused(const_cast<WOLFSSL*>(ssl)); }
+inline int wolfSSL_is_server(const WOLFSSL* ssl) { return wolfSSL_is_server(const_cast<WOLFSSL*>(ssl)); }
+
+// --- keys and certificates ------------------------------------------------------------------
+
+inline int EVP_PKEY_get_bits(const EVP_PKEY* key) { return EVP_PKEY_bits(const_cast<EVP_PKEY*>(key)); }
+inline int EVP_PKEY_get_base_id(const EVP_PKEY* key) { return EVP_PKEY_base_id(key); }
+
+// By OpenSSL's key type names; a type this build cannot hold is never it.
+inline int EVP_PKEY_is_a(const EVP_PKEY* key, const char* name) {
+    const int id = EVP_PKEY_base_id(key);
+    const std::string_view n(name);
+    if (n == "RSA") return id == EVP_PKEY_RSA;
+    if (n == "EC") return id == EVP_PKEY_EC;
+    return 0;
+}
+
+inline const char* EVP_PKEY_get0_type_name(const EVP_PKEY* key) {
+    switch (EVP_PKEY_base_id(key)) {
+        case EVP_PKEY_RSA: return "RSA";
+        case EVP_PKEY_EC: return "EC";
+        case EVP_PKEY_DH: return "DH";
+        default: return nullptr;
+    }
+}
+
+// Only the parameter ward asks for: an EC key's group, by OpenSSL's short name.
+inline int EVP_PKEY_get_utf8_string_param(const EVP_PKEY* key, const char* param, char* out, size_t size,
+                                          size_t* length) {
+    if (std::string_view(param) != "group" || EVP_PKEY_base_id(key) != EVP_PKEY_EC) return 0;
+    const EC_KEY* ec = EVP_PKEY_get0_EC_KEY(const_cast<EVP_PKEY*>(key));
+    const EC_GROUP* group = ec ? EC_KEY_get0_group(ec) : nullptr;
+    const char* name = group ? OBJ_nid2sn(EC_GROUP_get_curve_name(group)) : nullptr;
+    if (name == nullptr || std::strlen(name) + 1 > size) return 0;
+    std::strcpy(out, name);
+    if (length) *length = std::strlen(name);
+    return 1;
+}
+
+#ifndef NID_md5_sha1
+#define NID_md5_sha1 114
+#endif
+#ifndef X509_VERSION_3
+#define X509_VERSION_3 2
+#endif
+
+// The digest of a certificate's signature, from its algorithm (OpenSSL's OBJ_find_sigid_algs).
+inline int X509_get_signature_info(X509* x, int* md_nid, int* pk_nid, int* secbits, uint32_t* flags) {
+    int md = NID_undef;
+    switch (X509_get_signature_nid(x)) {
+        case NID_md5WithRSAEncryption: md = NID_md5; break;
+        case NID_sha1WithRSAEncryption: case NID_ecdsa_with_SHA1: md = NID_sha1; break;
+        case NID_sha224WithRSAEncryption: case NID_ecdsa_with_SHA224: md = NID_sha224; break;
+        case NID_sha256WithRSAEncryption: case NID_ecdsa_with_SHA256: md = NID_sha256; break;
+        case NID_sha384WithRSAEncryption: case NID_ecdsa_with_SHA384: md = NID_sha384; break;
+        case NID_sha512WithRSAEncryption: case NID_ecdsa_with_SHA512: md = NID_sha512; break;
+        default: return 0;
+    }
+    if (md_nid) *md_nid = md;
+    if (pk_nid) *pk_nid = NID_undef;
+    if (secbits) *secbits = 0;
+    if (flags) *flags = 0;
+    return 1;
+}
+
+// --- trust stores ---------------------------------------------------------------------------
+
+// wolfSSL's stores have no depth: it bounds chains at MAX_CHAIN_DEPTH certificates when it
+// builds them in the handshake, and ward's verify callback refuses anything deeper than
+// OpenSSL's limit (tls/peer_verifier_wolfssl.cpp).
+inline int X509_STORE_set_depth(X509_STORE*, int) { return 1; }
+
+// Set only in common-criteria mode, which this flavour refuses before any context is built
+// (tls/fips_provider_wolfssl.cpp).
+#ifndef X509_V_FLAG_X509_STRICT
+#define X509_V_FLAG_X509_STRICT 0
+#endif
+inline int wolfSSL_ASN1_STRING_length(const WOLFSSL_ASN1_STRING* s) {
+    return wolfSSL_ASN1_STRING_length(const_cast<WOLFSSL_ASN1_STRING*>(s));
+}
+
+// --- connections ----------------------------------------------------------------------------
+
+inline int SSL_set_hostflags(SSL* ssl, unsigned int flags) {
+    X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(ssl), flags);
+    return 1;
+}
+
+// The peer's certificate, owned by the connection (OpenSSL's get0). wolfSSL hands out a copy
+// each time; the first one is kept on the connection and freed with it.
+inline void ward_free_peer_certificate(void* x) { X509_free(static_cast<X509*>(x)); }
+inline X509* SSL_get0_peer_certificate(const SSL* s) {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    auto* ssl = const_cast<SSL*>(s);
+    if (auto* kept = static_cast<X509*>(SSL_get_ex_data(ssl, index))) return kept;
+    X509* copy = SSL_get_peer_certificate(ssl);
+    if (copy == nullptr) return nullptr;
+    if (wolfSSL_set_ex_data_with_cleanup(ssl, index, copy, ward_free_peer_certificate) != WOLFSSL_SUCCESS) {
+        X509_free(copy);
+        return nullptr;
+    }
+    return copy;
+}
+
+// OpenSSL's reason for a peer that closed without close_notify; wolfSSL reports that as
+// SSL_ERROR_SYSCALL or SSL_ERROR_ZERO_RETURN instead, so an error queue never holds it.
+#ifndef SSL_R_UNEXPECTED_EOF_WHILE_READING
+#define SSL_R_UNEXPECTED_EOF_WHILE_READING 294
+#endif
+
+// --- names ----------------------------------------------------------------------------------
+
+typedef WOLFSSL_ASN1_OTHERNAME OTHERNAME;

@@ -9,13 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-#include <openssl/provider.h>
-#include <openssl/rand.h>
+#include "tls/crypto.hpp"
 
 namespace ward::exchange::ntlm {
 
@@ -102,124 +96,6 @@ Bytes encode_utf16le(const std::u32string& s) {
 
 }  // namespace
 
-// --- LegacyCrypto ------------------------------------------------------------------------------
-
-struct LegacyCrypto::Impl {
-    OSSL_LIB_CTX* ctx = nullptr;
-    OSSL_PROVIDER* default_provider = nullptr;
-    OSSL_PROVIDER* legacy_provider = nullptr;
-    EVP_MD* md4 = nullptr;
-    EVP_MD* md5 = nullptr;
-    EVP_MAC* hmac = nullptr;
-    EVP_CIPHER* rc4 = nullptr;
-    ~Impl() {
-        EVP_CIPHER_free(rc4);
-        EVP_MAC_free(hmac);
-        EVP_MD_free(md5);
-        EVP_MD_free(md4);
-        if (legacy_provider) OSSL_PROVIDER_unload(legacy_provider);
-        if (default_provider) OSSL_PROVIDER_unload(default_provider);
-        OSSL_LIB_CTX_free(ctx);
-    }
-};
-
-namespace {
-
-std::once_flag legacy_once;
-const LegacyCrypto* legacy_instance = nullptr;
-std::string legacy_reason;
-
-std::string drain_errors() {
-    std::string out;
-    while (const unsigned long e = ERR_get_error()) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        if (out.empty()) out = buf;
-    }
-    return out;
-}
-
-}  // namespace
-
-LegacyCrypto::LegacyCrypto(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-LegacyCrypto::~LegacyCrypto() = default;
-
-const LegacyCrypto* LegacyCrypto::get() {
-    std::call_once(legacy_once, [] {
-        auto impl = std::make_unique<Impl>();
-        impl->ctx = OSSL_LIB_CTX_new();
-        if (impl->ctx) {
-            impl->default_provider = OSSL_PROVIDER_load(impl->ctx, "default");
-            impl->legacy_provider = OSSL_PROVIDER_load(impl->ctx, "legacy");
-        }
-        if (!impl->ctx || !impl->default_provider || !impl->legacy_provider) {
-            legacy_reason = "OpenSSL's legacy provider (MD4, RC4) cannot be loaded: " + drain_errors();
-            return;
-        }
-        impl->md4 = EVP_MD_fetch(impl->ctx, "MD4", nullptr);
-        impl->md5 = EVP_MD_fetch(impl->ctx, "MD5", nullptr);
-        impl->hmac = EVP_MAC_fetch(impl->ctx, "HMAC", nullptr);
-        impl->rc4 = EVP_CIPHER_fetch(impl->ctx, "RC4", nullptr);
-        if (!impl->md4 || !impl->md5 || !impl->hmac || !impl->rc4) {
-            legacy_reason = "MD4, MD5, HMAC or RC4 is missing from OpenSSL's default and legacy providers: " + drain_errors();
-            return;
-        }
-        legacy_instance = new LegacyCrypto(std::move(impl));  // for the process's lifetime
-    });
-    ERR_clear_error();
-    return legacy_instance;
-}
-
-std::string LegacyCrypto::unavailable_reason() {
-    get();
-    return legacy_reason;
-}
-
-Bytes LegacyCrypto::md4(std::span<const std::uint8_t> data) const {
-    Bytes out(16);
-    unsigned int n = 0;
-    if (EVP_Digest(data.data(), data.size(), out.data(), &n, impl_->md4, nullptr) != 1) return {};
-    return out;
-}
-
-Bytes LegacyCrypto::md5(std::span<const std::uint8_t> data) const {
-    Bytes out(16);
-    unsigned int n = 0;
-    if (EVP_Digest(data.data(), data.size(), out.data(), &n, impl_->md5, nullptr) != 1) return {};
-    return out;
-}
-
-Bytes LegacyCrypto::hmac_md5(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) const {
-    Bytes out(16);
-    EVP_MAC_CTX* m = EVP_MAC_CTX_new(impl_->hmac);
-    if (!m) return {};
-    char digest[] = "MD5";
-    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
-    std::size_t n = 0;
-    const bool ok = EVP_MAC_init(m, key.data(), key.size(), params) == 1 && EVP_MAC_update(m, data.data(), data.size()) == 1 &&
-                    EVP_MAC_final(m, out.data(), &n, out.size()) == 1 && n == 16;
-    EVP_MAC_CTX_free(m);
-    if (!ok) return {};
-    return out;
-}
-
-Bytes LegacyCrypto::rc4(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) const {
-    Bytes out(data.size() + 16);
-    EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
-    if (!c) return {};
-    int n = 0, tail = 0;
-    const OSSL_PARAM params[] = {OSSL_PARAM_END};
-    bool ok = EVP_EncryptInit_ex2(c, impl_->rc4, nullptr, nullptr, params) == 1 &&
-              EVP_CIPHER_CTX_set_key_length(c, static_cast<int>(key.size())) == 1 &&
-              EVP_EncryptInit_ex2(c, nullptr, key.data(), nullptr, nullptr) == 1 &&
-              EVP_EncryptUpdate(c, out.data(), &n, data.data(), static_cast<int>(data.size())) == 1 &&
-              EVP_EncryptFinal_ex(c, out.data() + n, &tail) == 1;
-    EVP_CIPHER_CTX_free(c);
-    if (!ok) return {};
-    out.resize(static_cast<std::size_t>(n + tail));
-    return out;
-}
-
 // --- messages ----------------------------------------------------------------------------------
 
 std::optional<Bytes> utf16le(std::string_view utf8) {
@@ -236,11 +112,11 @@ std::optional<Bytes> ntowf_v2(const LegacyCrypto& crypto, std::string_view user,
     if (!pw || !u || !d) return std::nullopt;
     for (auto& c : *u) c = upper(c);
     auto nt_hash = crypto.md4(*pw);
-    OPENSSL_cleanse(pw->data(), pw->size());
+    ward::crypto::cleanse(pw->data(), pw->size());
     if (nt_hash.size() != 16) return std::nullopt;
     auto identity = encode_utf16le(*u + *d);
     auto out = crypto.hmac_md5(nt_hash, identity);
-    OPENSSL_cleanse(nt_hash.data(), nt_hash.size());
+    ward::crypto::cleanse(nt_hash.data(), nt_hash.size());
     if (out.size() != 16) return std::nullopt;
     return out;
 }
@@ -323,8 +199,7 @@ std::variant<Challenge, std::string> parse_challenge(std::span<const std::uint8_
 
 Randomness Randomness::fresh() {
     Randomness r;
-    if (RAND_bytes(r.client_challenge.data(), 8) != 1 || RAND_bytes(r.session_key.data(), 16) != 1) {
-        ERR_clear_error();
+    if (!ward::crypto::random_bytes({r.client_challenge.data(), 8}) || !ward::crypto::random_bytes({r.session_key.data(), 16})) {
         throw std::runtime_error("the random generator failed");
     }
     // FILETIME: 100 ns since 1601-01-01.
@@ -418,7 +293,7 @@ std::variant<Authenticate, std::string> authenticate_message(const LegacyCrypto&
     }
     Authenticate out;
     out.session_base_key = crypto.hmac_md5(*key, nt_proof);
-    OPENSSL_cleanse(key->data(), key->size());
+    ward::crypto::cleanse(key->data(), key->size());
     if (nt_proof.size() != 16 || out.session_base_key.size() != 16) return std::string("HMAC-MD5 failed");
     Bytes encrypted_key;
     if (flags & kKeyExchange) {  // KXKEY is the SessionBaseKey in NTLMv2

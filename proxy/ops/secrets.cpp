@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "tls/crypto.hpp"
+
 namespace ward::ops {
 
 std::string random_bytes(std::size_t n) {
@@ -17,11 +19,9 @@ std::string random_bytes(std::size_t n) {
 }
 
 std::string sha256(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("SHA-256 failed");
-    return std::string(reinterpret_cast<const char*>(md), len);
+    const auto md = crypto::sha256(crypto::bytes(data));
+    if (!md) throw std::runtime_error("SHA-256 failed");
+    return std::string(reinterpret_cast<const char*>(md->data()), md->size());
 }
 
 std::string hex(std::string_view bytes) {

@@ -41,10 +41,13 @@ TEST_CASE("crypto: PBKDF2-HMAC-SHA256 gives the published vector for password an
           "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783");
 }
 
-TEST_CASE("crypto: SHA-1 gives FIPS 180's abc vector") {
+TEST_CASE("crypto: SHA-1 and SHA-256 give FIPS 180's abc vectors") {
     const auto d = ward::crypto::sha1(ward::crypto::bytes("abc"));
     REQUIRE(d);
     CHECK(hex(*d) == "a9993e364706816aba3e25717850c26c9cd0d89d");
+    const auto d256 = ward::crypto::sha256(ward::crypto::bytes("abc"));
+    REQUIRE(d256);
+    CHECK(hex(*d256) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST_CASE("crypto: AES-256-GCM opens what it sealed and nothing altered") {
