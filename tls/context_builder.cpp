@@ -12,6 +12,7 @@
 #include "tls/alpn.hpp"
 #include "tls/cipher_catalog.hpp"
 #include "tls/ocsp.hpp"
+#include "tls/flavour.hpp"
 #include "tls/library.hpp"
 #include "tls/openssl_error.hpp"
 #include "tls/tls_counters.hpp"
@@ -311,6 +312,10 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
     rules->context = c.name;
     rules->revocation = c.revocation;
     if (c.revocation.ocsp != config::OcspCheck::off) rules->ocsp_cache = std::make_shared<OcspCache>();
+    if (!flavour::kOcsp && (c.revocation.ocsp != config::OcspCheck::off || c.ocsp.staple))
+        diag_.error(config_.mark(base), base,
+                    "OCSP (ocsp.staple, revocation.ocsp) is not available in this ward, built with " +
+                        std::string(flavour::kName) + "; use the OpenSSL build (WARD_TLS=openssl)");
 
     const TrustStoreContents* trusted = nullptr;
     if (!c.trust_store.empty()) {

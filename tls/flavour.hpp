@@ -17,11 +17,15 @@ inline constexpr bool kCertificatePerKeyType = false;
 // No hook re-verifies a resumed session's peer certificate: contexts that verify peers issue no
 // tickets, and their connections are full handshakes.
 inline constexpr bool kResumesVerifiedPeers = false;
+// OCSP (stapling and revocation checks) is not built on wolfSSL yet: contexts asking for it are
+// refused.
+inline constexpr bool kOcsp = false;
 #else
 inline constexpr std::string_view kName = "openssl";
 inline constexpr bool kFipsModule = true;
 inline constexpr bool kCertificatePerKeyType = true;
 inline constexpr bool kResumesVerifiedPeers = true;
+inline constexpr bool kOcsp = true;
 #endif
 
 }  // namespace ward::tls::flavour

@@ -179,3 +179,74 @@ inline X509* SSL_get0_peer_certificate(const SSL* s) {
 // --- names ----------------------------------------------------------------------------------
 
 typedef WOLFSSL_ASN1_OTHERNAME OTHERNAME;
+
+// --- key and certificate making (ward pki) ----------------------------------------------------
+
+inline EVP_PKEY* ward_pkey_of_ec(int nid) {
+    EC_KEY* ec = nid == NID_undef ? nullptr : EC_KEY_new_by_curve_name(nid);
+    EVP_PKEY* key = ec ? EVP_PKEY_new() : nullptr;
+    if (!key || EC_KEY_generate_key(ec) != 1 || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
+        EVP_PKEY_free(key);
+        EC_KEY_free(ec);
+        return nullptr;
+    }
+    return key;
+}
+// OpenSSL 3's one-call key generation, for the key types this build has: an EC key on a curve
+// named as OpenSSL names it ("P-256" or a short name), an RSA key of `bits` with e = 65537.
+inline EVP_PKEY* EVP_PKEY_Q_keygen(void*, const char*, const char* type, const char* curve) {
+    if (std::string_view(type) != "EC") return nullptr;
+    int nid = EC_curve_nist2nid(curve);
+    if (nid == NID_undef) nid = OBJ_sn2nid(curve);
+    return ward_pkey_of_ec(nid);
+}
+inline EVP_PKEY* EVP_PKEY_Q_keygen(void*, const char*, const char* type, size_t bits) {
+    if (std::string_view(type) != "RSA" || bits > INT_MAX) return nullptr;
+    RSA* rsa = RSA_new();
+    BIGNUM* e = BN_new();
+    EVP_PKEY* key = rsa && e ? EVP_PKEY_new() : nullptr;
+    const bool ok = key && BN_set_word(e, RSA_F4) == 1 &&
+                    RSA_generate_key_ex(rsa, static_cast<int>(bits), e, nullptr) == 1 && EVP_PKEY_assign_RSA(key, rsa) == 1;
+    BN_free(e);
+    if (!ok) {
+        EVP_PKEY_free(key);
+        RSA_free(rsa);
+        return nullptr;
+    }
+    return key;
+}
+// (No EdDSA in this build.)
+inline EVP_PKEY* EVP_PKEY_Q_keygen(void*, const char*, const char*) { return nullptr; }
+
+inline EVP_MD* EVP_MD_fetch(void*, const char* name, const char*) {
+    return const_cast<EVP_MD*>(EVP_get_digestbyname(name));
+}
+
+// wolfSSL has no secure-heap BIO; a memory BIO it is.
+inline BIO_METHOD* BIO_s_secmem() { return BIO_s_mem(); }
+
+inline GENERAL_NAMES* sk_GENERAL_NAME_new_null() { return sk_GENERAL_NAME_new(nullptr); }
+
+#ifndef X509V3_ADD_DEFAULT
+#define X509V3_ADD_DEFAULT 0L
+#endif
+// Only what ward asks for: add (never replace) an extension built from its internal form.
+inline int X509_add1_ext_i2d(X509* x, int nid, void* value, int crit, unsigned long flags) {
+    if (flags != X509V3_ADD_DEFAULT) return 0;
+    X509_EXTENSION* ext = X509V3_EXT_i2d(nid, crit, value);
+    const int ok = ext && X509_add_ext(x, ext, -1) == 1;
+    X509_EXTENSION_free(ext);
+    return ok ? 1 : 0;
+}
+
+inline X509_EXTENSION* X509V3_EXT_conf_nid(void* conf, X509V3_CTX* ctx, int nid, const char* value) {
+    return wolfSSL_X509V3_EXT_conf_nid(static_cast<WOLF_LHASH_OF(CONF_VALUE)*>(conf), ctx, nid, const_cast<char*>(value));
+}
+
+// A connection keeps no chain in this build (no SESSION_CERTS, which costs 37-56 KB a
+// session): the peer's chain and the verified chain are never known after the handshake.
+inline STACK_OF(X509)* ward_no_chain(const SSL*) { return nullptr; }
+#undef SSL_get0_verified_chain
+#define SSL_get0_verified_chain ward_no_chain
+#undef SSL_get_peer_cert_chain
+#define SSL_get_peer_cert_chain ward_no_chain
