@@ -5,84 +5,12 @@
 
 #include <openssl/ssl.h>
 
-#include "tls/openssl_error.hpp"
-#include "tls/openssl_ptr.hpp"
 
 namespace ward::tls {
 
-namespace {
-
 using config::SecurityMode;
 
-std::string nid_text(int nid) {
-    if (nid == NID_undef) return "none";
-    const char* sn = OBJ_nid2sn(nid);
-    return sn ? sn : "?";
-}
-
-std::string kx_name(int nid) {
-    switch (nid) {
-        case NID_kx_ecdhe: return "ECDHE";
-        case NID_kx_dhe: return "DHE";
-        case NID_kx_rsa: return "RSA";
-        case NID_kx_any: return "any";
-        case NID_kx_psk: case NID_kx_ecdhe_psk: case NID_kx_dhe_psk: case NID_kx_rsa_psk: return "PSK";
-        case NID_kx_srp: return "SRP";
-        default: return nid_text(nid);
-    }
-}
-
-std::string auth_name(int nid) {
-    switch (nid) {
-        case NID_auth_ecdsa: return "ECDSA";
-        case NID_auth_rsa: return "RSA";
-        case NID_auth_any: return "any";
-        case NID_auth_psk: return "PSK";
-        case NID_auth_null: return "none";
-        case NID_auth_srp: return "SRP";
-        case NID_auth_dss: return "DSS";
-        default: return nid_text(nid);
-    }
-}
-
-std::string cipher_name(int nid) {
-    switch (nid) {
-        case NID_aes_128_gcm: return "AES-128-GCM";
-        case NID_aes_256_gcm: return "AES-256-GCM";
-        case NID_aes_128_ccm: return "AES-128-CCM";
-        case NID_aes_256_ccm: return "AES-256-CCM";
-        case NID_aes_128_cbc: return "AES-128-CBC";
-        case NID_aes_256_cbc: return "AES-256-CBC";
-        case NID_chacha20_poly1305: return "ChaCha20-Poly1305";
-        default: return nid_text(nid);
-    }
-}
-
-}  // namespace
-
-CipherCatalog::CipherCatalog() {
-    detail::for_each_library_cipher([this](const SSL_CIPHER* c) {
-        CipherInfo info;
-        info.openssl_name = SSL_CIPHER_get_name(c);
-        const char* std_name = SSL_CIPHER_standard_name(c);
-        info.iana_name = std_name ? std_name : info.openssl_name;
-        info.id = SSL_CIPHER_get_protocol_id(c);
-        info.tls13 = std::string_view(SSL_CIPHER_get_version(c)) == "TLSv1.3";
-        info.kx = kx_name(SSL_CIPHER_get_kx_nid(c));
-        info.auth = auth_name(SSL_CIPHER_get_auth_nid(c));
-        info.cipher = cipher_name(SSL_CIPHER_get_cipher_nid(c));
-        if (SSL_CIPHER_is_aead(c)) {
-            info.mac = "AEAD";
-        } else {
-            const int md = SSL_CIPHER_get_digest_nid(c);
-            info.mac = md == NID_sha1 ? "SHA1" : md == NID_sha256 ? "SHA256" : md == NID_sha384 ? "SHA384"
-                                                                                                : nid_text(md);
-        }
-        info.bits = SSL_CIPHER_get_bits(c, nullptr);
-        ciphers_.push_back(std::move(info));
-    });
-    clear_openssl_errors();
-}
+CipherCatalog::CipherCatalog() : ciphers_(detail::library_ciphers()) {}
 
 const CipherCatalog& CipherCatalog::instance() {
     static const CipherCatalog catalog;
@@ -112,6 +40,7 @@ bool CipherCatalog::allowed(const CipherInfo& c, SecurityMode mode, std::string*
         return refuse("pre-shared-key and SRP ciphers need credentials ward does not configure");
     if (c.bits < 128) return refuse("it has fewer than 128 bits of strength");
     if (c.auth == "DSS") return refuse("DSA authentication is obsolete");
+    if (c.cipher == "RC4") return refuse("RC4 is broken and prohibited in TLS (RFC 7465)");
     if (mode == SecurityMode::standard) return true;
 
     // FIPS 140 (fips, enhanced): approved algorithms only, and forward secrecy.

@@ -6,10 +6,6 @@
 #include <string_view>
 #include <vector>
 
-#include <functional>
-
-#include <openssl/ssl.h>
-
 #include "config/config.hpp"
 
 namespace ward::tls {
@@ -48,9 +44,9 @@ private:
 };
 
 namespace detail {
-// Calls `each` with every TLS 1.2 cipher and TLS 1.3 suite the linked library offers, whatever a
-// policy or the FIPS provider would leave (cipher_catalog_openssl.cpp, cipher_catalog_wolfssl.cpp).
-void for_each_library_cipher(const std::function<void(const SSL_CIPHER*)>& each);
+// Every TLS 1.2 cipher and TLS 1.3 suite the linked library offers, whatever a policy or the FIPS
+// provider would leave, described (cipher_catalog_openssl.cpp, cipher_catalog_wolfssl.cpp).
+std::vector<CipherInfo> library_ciphers();
 }  // namespace detail
 
 }  // namespace ward::tls

@@ -158,19 +158,21 @@ bool ContextBuilder::apply_versions_and_ciphers(SSL_CTX* ctx, const config::TlsC
     // kept with what was asked, and name each one it refused.
     if (!tls12.empty()) {
         if (SSL_CTX_set_cipher_list(ctx, join(tls12, ':').c_str()) != 1) clear_openssl_errors();
-        std::vector<std::string> kept;
-        // (Read through a connection state: the context's own list has no accessor in wolfSSL.)
+        // (Read through a connection state: the context's own list has no accessor in wolfSSL,
+        // whose names there are the IANA ones: compared as catalog entries.)
+        std::vector<const CipherInfo*> kept;
         UniqueSsl probe(SSL_new(ctx));
         if (STACK_OF(SSL_CIPHER)* list = probe ? SSL_get_ciphers(probe.get()) : nullptr) {
-            for (int i = 0; i < sk_SSL_CIPHER_num(list); ++i) kept.emplace_back(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(list, i)));
+            for (int i = 0; i < sk_SSL_CIPHER_num(list); ++i)
+                kept.push_back(catalog.find(SSL_CIPHER_get_name(sk_SSL_CIPHER_value(list, i))));
         }
         for (std::size_t i = 0; i < names.size(); ++i) {
             const auto* info = catalog.find(names[i]);
             if (!info || info->tls13) continue;
-            if (std::find(kept.begin(), kept.end(), info->openssl_name) == kept.end()) {
+            if (std::find(kept.begin(), kept.end(), info) == kept.end()) {
                 const auto path = defaults ? base : base + ".ciphers[" + std::to_string(i) + "]";
                 diag_.error(config_.mark(path), path,
-                            "OpenSSL cannot use '" + names[i] + "' here (not offered by the loaded providers)");
+                            tls_library_name() + " cannot use '" + names[i] + "' here (not offered by the loaded providers)");
                 ok = false;
             }
         }

@@ -87,6 +87,16 @@ int verify_callback(int ok, X509_STORE_CTX* store) {
     if (rules == nullptr) return 0;
     X509* cert = X509_STORE_CTX_get_current_cert(store);
     const int depth = X509_STORE_CTX_get_error_depth(store);
+    // An empty Certificate message: wolfSSL calls back once with a certificate holding nothing.
+    // Where a certificate is required wolfSSL has refused the handshake already; where it is
+    // optional, there is simply no peer subject.
+    int der_size = 0;
+    if (ok && depth == 0 && (cert == nullptr || wolfSSL_X509_get_der(cert, &der_size) == nullptr || der_size <= 0)) {
+        if (SSL_get_verify_mode(ssl) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT)
+            return refuse(ssl, store, X509_V_ERR_UNSPECIFIED,
+                          "the peer presented no certificate, and this TLS context requires one (verify_peer: required)");
+        return 1;
+    }
     if (depth > kMaxChainDepth)
         return refuse(ssl, store, X509_V_ERR_CERT_CHAIN_TOO_LONG,
                       "certificate verification failed: the chain is longer than " + std::to_string(kMaxChainDepth + 1) +

@@ -75,9 +75,10 @@ int ticket_callback(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ], un
                                 WOLFSSL_TICKET_NAME_SZ) == 0;
     if (!ok) return WOLFSSL_TICKET_RET_REJECT;  // another policy's, or altered: a full handshake
     *out_length = length;
-    // An older key's ticket, and every TLS 1.3 resumption (clients use a ticket once), get a
-    // fresh ticket.
-    return found == 2 || SSL_version(ssl) >= TLS1_3_VERSION ? WOLFSSL_TICKET_RET_CREATE : WOLFSSL_TICKET_RET_OK;
+    // TLS 1.2: an older key's ticket resumes and is answered with a fresh one (CREATE). TLS 1.3:
+    // CREATE would decline the resumption; wolfSSL sends a fresh ticket after every TLS 1.3
+    // handshake anyway (clients use a ticket once).
+    return found == 2 && SSL_version(ssl) < TLS1_3_VERSION ? WOLFSSL_TICKET_RET_CREATE : WOLFSSL_TICKET_RET_OK;
 }
 
 }  // namespace

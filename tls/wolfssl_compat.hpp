@@ -61,9 +61,6 @@ inline unsigned int ward_x509_extension_flags(X509* x) {
 #undef X509_get_extension_flags
 #define X509_get_extension_flags ward_x509_extension_flags
 
-inline unsigned int SSL_CIPHER_get_protocol_id(const SSL_CIPHER* c) {
-    return static_cast<unsigned int>(SSL_CIPHER_get_id(c) & 0xffff);
-}
 
 // Const-correct forms of calls OpenSSL takes const and wolfSSL does not (they only read).
 inline int wolfSSL_session_reused(const WOLFSSL* ssl) { return wolfSSL_session_reused(const_cast<WOLFSSL*>(ssl)); }
