@@ -58,8 +58,8 @@ METRICS = {
     "idle_rss": ("RSS per idle TLS connection", "KiB", False, 0.75),
     "added_p99": ("added p99 latency, 64-byte echo", "us", False, 1.0),
     # Protocol sessions: connect, [STARTTLS,] full TLS 1.3 handshake, the protocol's exchange.
-    "xmpp_direct": ("XMPP Direct TLS sessions (header + features)", "per proxy CPU-s", True, None),
-    "sip_options": ("SIP over TLS, one OPTIONS per connection", "per proxy CPU-s", True, None),
+    "xmpp_direct": ("XMPP Direct TLS sessions (header + features)", "per proxy CPU-s", True, 1.5),
+    "sip_options": ("SIP over TLS, one OPTIONS per connection", "per proxy CPU-s", True, 1.5),
     "xmpp_starttls": ("XMPP STARTTLS sessions (ward only)", "per proxy CPU-s", True, None),
 }
 DEFAULT_SCENARIOS = ["full_tls13", "resumed_tls13", "resumed_tls12", "bulk", "idle_rss", "added_p99",

@@ -50,9 +50,9 @@ options=(--enable-sp --enable-sp-asm --enable-intelasm --enable-aesni --enable-t
     --disable-examples --disable-crypttests --disable-benchmark)
 # Per-object application data (SSL_get_ex_data and the like), which ward's per-connection state
 # and the peer verifier hang on, freed with its owner (no configure option gives it without
-# SESSION_CERTS); and the
-# verify callback for every certificate of the peer's chain, passing or not, where ward applies
-# its security mode and the selected peer subjects (tls/peer_verifier_wolfssl.cpp).
+# SESSION_CERTS); and the verify callback for every certificate of the peer's chain, passing or
+# not, where ward applies its security mode and the selected peer subjects
+# (tls/peer_verifier_wolfssl.cpp).
 cppflags="-DHAVE_EX_DATA -DHAVE_EX_DATA_CLEANUP_HOOKS -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_VERIFY_CB_ALL_CERTS"
 if [[ $(uname -m) != x86_64 ]]; then
     # (Intel assembly and AES-NI are x86-64 only.)
