@@ -63,6 +63,23 @@ TEST_CASE("catalog: each mode allows what its rules say and explains what it ref
     CHECK(catalog.available(SecurityMode::fips).size() < catalog.available(SecurityMode::standard).size());
 }
 
+TEST_CASE("catalog: RC4 is refused in every mode whatever strength a library gives it") {
+    // (wolfSSL built with RC4 for NTLM compiles RC4 suites in; OpenSSL 3 offers none.)
+    ward::tls::CipherInfo rc4;
+    rc4.openssl_name = "ECDHE-RSA-RC4-SHA";
+    rc4.iana_name = "TLS_ECDHE_RSA_WITH_RC4_128_SHA";
+    rc4.kx = "ECDHE";
+    rc4.auth = "RSA";
+    rc4.cipher = "RC4";
+    rc4.mac = "SHA1";
+    rc4.bits = 128;
+    for (auto mode : {SecurityMode::standard, SecurityMode::fips, SecurityMode::enhanced, SecurityMode::common_criteria}) {
+        std::string why;
+        CHECK_FALSE(CipherCatalog::allowed(rc4, mode, &why));
+        CHECK(why == "RC4 is broken and prohibited in TLS (RFC 7465)");
+    }
+}
+
 TEST_CASE("policy: groups per mode") {
     using ward::tls::SecurityPolicy;
     CHECK_FALSE(SecurityPolicy(SecurityMode::standard).check_group("X25519"));
