@@ -54,3 +54,5 @@ if ((${#missing[@]})); then
 fi
 
 "$here/fips/build-provider.sh"
+# wolfSSL for the wolfSSL flavour (WARD_TLS=wolfssl), from Debian's source; once per machine.
+"$here/wolfssl/build-wolfssl.sh"

@@ -3,10 +3,11 @@
 # Builds ward with warnings as errors and runs every test tier (unit, integration, fips, e2e);
 # then an AddressSanitizer + UndefinedBehaviorSanitizer build runs the unit, integration and fips
 # tiers, a ThreadSanitizer build the integration tier, and every libFuzzer harness runs a short
-# fixed number of executions (tests/fuzz/run.sh).
+# fixed number of executions (tests/fuzz/run.sh); and ward is built in the wolfSSL flavour.
 # Installs what it needs first. `.ci/run` calls this. Arguments go to the first ctest run.
-# WARD_SKIP_SANITIZERS=1 (ASan and TSan) and WARD_SKIP_FUZZ=1 leave those stages out; WARD_FUZZ_RUNS sets the
-# executions per harness (default 20000).
+# WARD_SKIP_SANITIZERS=1 (ASan and TSan), WARD_SKIP_WOLFSSL=1 (the wolfSSL flavour's build) and
+# WARD_SKIP_FUZZ=1 leave those stages out; WARD_FUZZ_RUNS sets the executions per harness
+# (default 20000).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${WARD_BUILD_DIR:-$top/build}
@@ -38,6 +39,18 @@ if [ "${WARD_SKIP_SANITIZERS:-}" != 1 ]; then
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" -DWARD_BENCH=OFF >/dev/null
   cmake --build "$tsan" -j "$(nproc)" --target ward_integration_tests
   ctest --test-dir "$tsan" -j "$(nproc)" --output-on-failure --timeout 900 -L integration
+fi
+
+if [ "${WARD_SKIP_WOLFSSL:-}" != 1 ]; then
+  # The wolfSSL flavour is being built (issue 20): ward must build and link on it and name its
+  # library; its test suite does not run yet.
+  stage "wolfSSL flavour: build ward"
+  wolf=${WARD_WOLFSSL_BUILD_DIR:-$top/build-wolfssl}
+  cmake -S "$top" -B "$wolf" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARD_TLS=wolfssl \
+    -DWARD_TLS_WOLFSSL_UNFINISHED=ON -DWARD_WERROR=ON -DWARD_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
+  cmake --build "$wolf" -j "$(nproc)" --target ward
+  "$wolf/proxy/ward" --version | grep -q '^TLS: wolfSSL 5\.7\.2, GPL-2\.0-or-later' ||
+    { echo "the wolfSSL build of ward does not name wolfSSL and the GPL" >&2; exit 1; }
 fi
 
 if [ "${WARD_SKIP_FUZZ:-}" != 1 ]; then
