@@ -6,12 +6,14 @@
 
 namespace ward::tls {
 
-namespace {
-
-int expected_index() {
+int alpn_slot() {
     static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
     return index;
 }
+
+namespace {
+
+int expected_index() { return alpn_slot(); }
 
 int select(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
            void*) {

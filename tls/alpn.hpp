@@ -22,4 +22,7 @@ bool offer_alpn(SSL* ssl, std::string_view protocol);
 // The protocol the handshake selected ("" when none).
 std::string_view selected_alpn(const SSL* ssl);
 
+// The per-connection slot of the expected protocol (for tls::reserve_connection_slots()).
+int alpn_slot();
+
 }  // namespace ward::tls

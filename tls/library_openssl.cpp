@@ -4,6 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
+#include "tls/alpn.hpp"
+#include "tls/peer_verifier_detail.hpp"
+
 namespace ward::tls {
 
 std::string tls_library() {
@@ -13,5 +16,10 @@ std::string tls_library() {
 }
 
 std::string tls_library_name() { return "OpenSSL " OPENSSL_VERSION_STR; }
+
+void reserve_connection_slots() {
+    detail::reserve_slots();
+    (void)alpn_slot();
+}
 
 }  // namespace ward::tls

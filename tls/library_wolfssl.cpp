@@ -3,6 +3,11 @@
 
 #include <wolfssl/version.h>
 
+#include <stdexcept>
+
+#include "tls/alpn.hpp"
+#include "tls/peer_verifier_detail.hpp"
+
 namespace ward::tls {
 
 std::string tls_library() {
@@ -13,5 +18,13 @@ std::string tls_library() {
 }
 
 std::string tls_library_name() { return "wolfSSL " LIBWOLFSSL_VERSION_STRING; }
+
+void reserve_connection_slots() {
+    detail::reserve_slots();
+    for (const int index : {alpn_slot(), ward_peer_certificate_index()})
+        if (index < 0 || index >= MAX_EX_DATA)
+            throw std::runtime_error("wolfSSL has too few per-connection slots (MAX_EX_DATA " +
+                                     std::to_string(MAX_EX_DATA) + "): rebuild it with deploy/wolfssl/build-wolfssl.sh");
+}
 
 }  // namespace ward::tls

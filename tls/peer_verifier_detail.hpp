@@ -15,6 +15,8 @@ namespace ward::tls::detail {
 enum class Slot { reason, subject, resumed_subject };
 void set_string(SSL* ssl, Slot slot, std::string value);
 std::string get_string(const SSL* ssl, Slot slot);
+// Takes the slots' indices now (see tls::reserve_connection_slots()).
+void reserve_slots();
 
 struct PeerCheck {
     int error = X509_V_OK;  // X509_V_OK: the peer passes

@@ -45,6 +45,10 @@ std::string get_string(const SSL* ssl, Slot slot) {
     return s ? *s : std::string();
 }
 
+void reserve_slots() {
+    for (auto slot : {Slot::reason, Slot::subject, Slot::resumed_subject}) (void)index_of(slot);
+}
+
 bool missing_required_certificate(const SSL* ssl) {
     // libssl fails the handshake while reading the client's (empty) Certificate message.
     return SSL_is_server(ssl) && !SSL_is_init_finished(ssl) && SSL_get_state(ssl) == TLS_ST_SR_CERT &&

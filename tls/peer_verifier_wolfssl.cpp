@@ -41,13 +41,9 @@ int index_of(Slot slot) {
 }  // namespace
 
 void set_string(SSL* ssl, Slot slot, std::string value) {
-    const int index = index_of(slot);
-    delete static_cast<std::string*>(SSL_get_ex_data(ssl, index));
+    // (wolfSSL runs the cleanup of the value it replaces.)
     auto* s = new std::string(std::move(value));
-    if (wolfSSL_set_ex_data_with_cleanup(ssl, index, s, free_string) != WOLFSSL_SUCCESS) {
-        delete s;
-        SSL_set_ex_data(ssl, index, nullptr);
-    }
+    if (wolfSSL_set_ex_data_with_cleanup(ssl, index_of(slot), s, free_string) != WOLFSSL_SUCCESS) delete s;
 }
 
 std::string get_string(const SSL* ssl, Slot slot) {
@@ -59,6 +55,10 @@ bool missing_required_certificate(const SSL* ssl) {
     // wolfSSL reports the empty Certificate message as its own error.
     auto* s = const_cast<SSL*>(ssl);
     return SSL_is_server(s) && !SSL_is_init_finished(s) && wolfSSL_get_error(s, 0) == NO_PEER_CERT;
+}
+
+void reserve_slots() {
+    for (auto slot : {Slot::reason, Slot::subject, Slot::resumed_subject}) (void)index_of(slot);
 }
 
 }  // namespace detail

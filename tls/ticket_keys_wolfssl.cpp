@@ -51,6 +51,10 @@ int ticket_callback(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ], un
     if (enc) {
         if (!detail::sealing_ticket_key(key)) return WOLFSSL_TICKET_RET_FATAL;
     } else {
+        // A connection that verifies its peer (a context that does, or one made to demand a
+        // certificate for this connection, as s2s does) never resumes: its peer's certificate
+        // could not be verified again (tls/peer_verifier_wolfssl.cpp).
+        if (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) return WOLFSSL_TICKET_RET_REJECT;
         found = detail::opening_ticket_key(name, key);
         if (found == 0) return WOLFSSL_TICKET_RET_REJECT;  // unknown or expired: a full handshake
     }

@@ -2,6 +2,7 @@
 #include "tls/tls_snapshot.hpp"
 
 #include "tls/fips_provider.hpp"
+#include "tls/library.hpp"
 #include "tls/sni.hpp"
 #include "tls/x509.hpp"
 #include "tls/security_policy.hpp"
@@ -9,6 +10,7 @@
 namespace ward::tls {
 
 bool activate_security_mode(const config::Config& config, config::Diagnostics& diagnostics) {
+    reserve_connection_slots();
     const auto& sec = config.security;
     if (!config::at_least_fips(sec.mode)) return true;
     if (sec.fips_provider == config::FipsProvider::policy_only) {

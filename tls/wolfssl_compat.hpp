@@ -146,6 +146,15 @@ inline int wolfSSL_ASN1_STRING_length(const WOLFSSL_ASN1_STRING* s) {
 
 // --- connections ----------------------------------------------------------------------------
 
+// A connection's verify mode changed with no callback keeps the context's: on OpenSSL ward's
+// checks sit in the context's certificate-verify callback, which SSL_set_verify never touches;
+// on wolfSSL they sit in the verify callback, which wolfSSL_set_verify would replace with none.
+inline void ward_set_verify(SSL* ssl, int mode, VerifyCallback callback) {
+    wolfSSL_set_verify(ssl, mode, callback ? callback : wolfSSL_get_verify_callback(ssl));
+}
+#undef SSL_set_verify
+#define SSL_set_verify ward_set_verify
+
 inline int SSL_set_hostflags(SSL* ssl, unsigned int flags) {
     X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(ssl), flags);
     return 1;
@@ -154,8 +163,14 @@ inline int SSL_set_hostflags(SSL* ssl, unsigned int flags) {
 // The peer's certificate, owned by the connection (OpenSSL's get0). wolfSSL hands out a copy
 // each time; the first one is kept on the connection and freed with it.
 inline void ward_free_peer_certificate(void* x) { X509_free(static_cast<X509*>(x)); }
-inline X509* SSL_get0_peer_certificate(const SSL* s) {
+// (Taken at startup with the others, by tls::reserve_connection_slots(): wolfSSL hands out
+// indices without a lock.)
+inline int ward_peer_certificate_index() {
     static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+inline X509* SSL_get0_peer_certificate(const SSL* s) {
+    const int index = ward_peer_certificate_index();
     auto* ssl = const_cast<SSL*>(s);
     if (auto* kept = static_cast<X509*>(SSL_get_ex_data(ssl, index))) return kept;
     X509* copy = SSL_get_peer_certificate(ssl);
