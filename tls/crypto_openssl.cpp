@@ -13,15 +13,14 @@
 
 #include <memory>
 
+#include "tls/openssl_ptr.hpp"
+
 namespace ward::crypto {
 
 namespace {
 
 template <auto Free>
-struct Deleter {
-    template <class T>
-    void operator()(T* p) const { Free(p); }
-};
+using Deleter = tls::OpensslDeleter<Free>;
 
 using Mac = std::unique_ptr<EVP_MAC, Deleter<EVP_MAC_free>>;
 using MacCtx = std::unique_ptr<EVP_MAC_CTX, Deleter<EVP_MAC_CTX_free>>;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tls/ocsp.hpp"
 
+#include <openssl/x509v3.h>
+
 #include <charconv>
 
 namespace ward::tls {
@@ -16,6 +18,14 @@ bool valid_host(std::string_view h) {
 }
 
 }  // namespace
+
+std::string ocsp_responder(X509* cert) {
+    std::string out;
+    STACK_OF(OPENSSL_STRING)* urls = X509_get1_ocsp(cert);
+    if (urls && sk_OPENSSL_STRING_num(urls) > 0) out = sk_OPENSSL_STRING_value(urls, 0);
+    X509_email_free(urls);
+    return out;
+}
 
 std::string HttpUrl::text() const { return "http://" + host + ":" + std::to_string(port) + path; }
 

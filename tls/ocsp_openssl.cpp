@@ -26,14 +26,6 @@ std::int64_t unix_time(const ASN1_GENERALIZEDTIME* t) {
 
 }  // namespace
 
-std::string ocsp_responder(X509* cert) {
-    std::string out;
-    STACK_OF(OPENSSL_STRING)* urls = X509_get1_ocsp(cert);
-    if (urls && sk_OPENSSL_STRING_num(urls) > 0) out = sk_OPENSSL_STRING_value(urls, 0);
-    X509_email_free(urls);
-    return out;
-}
-
 bool must_staple(X509* cert) {
     const int at = X509_get_ext_by_NID(cert, NID_tlsfeature, -1);
     if (at < 0) return false;

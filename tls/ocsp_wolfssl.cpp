@@ -11,14 +11,6 @@
 
 namespace ward::tls {
 
-std::string ocsp_responder(X509* cert) {
-    std::string out;
-    STACK_OF(OPENSSL_STRING)* urls = X509_get1_ocsp(cert);
-    if (urls && sk_OPENSSL_STRING_num(urls) > 0) out = sk_OPENSSL_STRING_value(urls, 0);
-    X509_email_free(urls);
-    return out;
-}
-
 bool must_staple(X509* cert) {
     // wolfSSL does not decode the TLS feature extension: its presence is taken as the strictest
     // demand (as the OpenSSL flavour takes an unreadable one).
