@@ -6,7 +6,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <wolfssl/wolfcrypt/aes.h>
 #include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/pwdbased.h>
 #include <wolfssl/wolfcrypt/sha.h>
@@ -14,21 +13,13 @@
 
 #include <climits>
 
+#include "tls/wolfcrypt_aes.hpp"
+
 namespace ward::crypto {
 
 namespace {
 
 bool fits(std::size_t n) { return n <= static_cast<std::size_t>(INT_MAX); }
-
-// An AES context that is freed (and wiped by wolfCrypt) on every path.
-struct Aes {
-    ::Aes aes{};
-    bool ready = false;
-    Aes() { ready = wc_AesInit(&aes, nullptr, INVALID_DEVID) == 0; }
-    ~Aes() {
-        if (ready) wc_AesFree(&aes);
-    }
-};
 
 }  // namespace
 
@@ -63,7 +54,7 @@ bool aes_256_gcm_seal(std::span<const unsigned char, 32> key, Bytes aad, Bytes p
     if (!fits(plain.size()) || !fits(aad.size())) return false;
     out.assign(kGcmIv + plain.size() + kGcmTag, '\0');
     auto* bytes = reinterpret_cast<unsigned char*>(out.data());
-    Aes aes;
+    WolfAes aes;
     const bool ok = aes.ready && random_bytes({bytes, kGcmIv}) &&
                     wc_AesGcmSetKey(&aes.aes, key.data(), static_cast<word32>(key.size())) == 0 &&
                     wc_AesGcmEncrypt(&aes.aes, bytes + kGcmIv, plain.data(), static_cast<word32>(plain.size()), bytes,
@@ -77,7 +68,7 @@ bool aes_256_gcm_open(std::span<const unsigned char, 32> key, Bytes aad, Bytes s
     if (sealed.size() < kGcmIv + kGcmTag || plain.size() != sealed.size() - kGcmIv - kGcmTag || !fits(sealed.size()) ||
         !fits(aad.size()))
         return false;
-    Aes aes;
+    WolfAes aes;
     return aes.ready && wc_AesGcmSetKey(&aes.aes, key.data(), static_cast<word32>(key.size())) == 0 &&
            wc_AesGcmDecrypt(&aes.aes, plain.data(), sealed.data() + kGcmIv, static_cast<word32>(plain.size()),
                             sealed.data(), kGcmIv, sealed.data() + kGcmIv + plain.size(), kGcmTag, aad.data(),

@@ -7,13 +7,12 @@
 // does a full handshake.
 #include "tls/ticket_keys.hpp"
 
-#include <wolfssl/wolfcrypt/aes.h>
-
 #include <cstring>
 
 #include "tls/crypto.hpp"
 #include "tls/peer_verifier.hpp"
 #include "tls/ticket_keys_detail.hpp"
+#include "tls/wolfcrypt_aes.hpp"
 
 namespace ward::tls {
 
@@ -33,15 +32,6 @@ bool context_key(const TicketKey& key, const SSL* ssl, crypto::Sha256& out) {
     return true;
 }
 
-struct Aes {
-    ::Aes aes{};
-    bool ready = false;
-    Aes() { ready = wc_AesInit(&aes, nullptr, INVALID_DEVID) == 0; }
-    ~Aes() {
-        if (ready) wc_AesFree(&aes);
-    }
-};
-
 int ticket_callback(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ], unsigned char iv[WOLFSSL_TICKET_IV_SZ],
                     unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char* ticket, int length, int* out_length,
                     void*) {
@@ -59,7 +49,7 @@ int ticket_callback(WOLFSSL* ssl, unsigned char name[WOLFSSL_TICKET_NAME_SZ], un
         if (found == 0) return WOLFSSL_TICKET_RET_REJECT;  // unknown or expired: a full handshake
     }
     crypto::Sha256 sealing{};
-    Aes aes;
+    crypto::WolfAes aes;
     bool ok = context_key(key, ssl, sealing) && aes.ready &&
               wc_AesGcmSetKey(&aes.aes, sealing.data(), static_cast<word32>(sealing.size())) == 0;
     crypto::cleanse(sealing.data(), sealing.size());
