@@ -13,6 +13,7 @@
 #include <wolfssl/openssl/ssl.h>
 #include <wolfssl/openssl/x509.h>
 #include <wolfssl/openssl/x509v3.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 
 #include <limits.h>
 #include <stddef.h>
@@ -237,23 +238,37 @@ inline EVP_MD* EVP_MD_fetch(void*, const char* name, const char*) {
 // wolfSSL has no secure-heap BIO; a memory BIO it is.
 inline BIO_METHOD* BIO_s_secmem() { return BIO_s_mem(); }
 
-inline GENERAL_NAMES* sk_GENERAL_NAME_new_null() { return sk_GENERAL_NAME_new(nullptr); }
-
-#ifndef X509V3_ADD_DEFAULT
-#define X509V3_ADD_DEFAULT 0L
-#endif
-// Only what ward asks for: add (never replace) an extension built from its internal form.
-inline int X509_add1_ext_i2d(X509* x, int nid, void* value, int crit, unsigned long flags) {
-    if (flags != X509V3_ADD_DEFAULT) return 0;
-    X509_EXTENSION* ext = X509V3_EXT_i2d(nid, crit, value);
-    const int ok = ext && X509_add_ext(x, ext, -1) == 1;
-    X509_EXTENSION_free(ext);
-    return ok ? 1 : 0;
+// SubjectPublicKeyInfo. wolfSSL's i2d_PUBKEY writes an EC key without its algorithm identifier
+// and an RSA key as PKCS #1; wolfCrypt's encoders write the whole structure. Writes through
+// `out` (never allocating) and returns the size, or -1.
+inline int ward_i2d_pubkey(EVP_PKEY* key, unsigned char** out) {
+    unsigned char der[4096];  // RSA-16384 takes 2.1 KB; the encoders refuse what does not fit
+    int size = -1;
+    if (!key) return -1;
+    if (EVP_PKEY_base_id(key) == EVP_PKEY_EC && key->ecc && key->ecc->internal) {
+        size = wc_EccPublicKeyToDer(static_cast<ecc_key*>(key->ecc->internal), der, sizeof der, 1);
+    } else if (EVP_PKEY_base_id(key) == EVP_PKEY_RSA && key->rsa && key->rsa->internal) {
+        size = wc_RsaKeyToPublicDer(static_cast<RsaKey*>(key->rsa->internal), der, sizeof der);
+    }
+    if (size <= 0) return -1;
+    if (out) {
+        if (!*out) return -1;
+        std::memcpy(*out, der, static_cast<std::size_t>(size));
+        *out += size;
+    }
+    return size;
 }
+#undef i2d_PUBKEY
+#define i2d_PUBKEY ward_i2d_pubkey
 
-inline X509_EXTENSION* X509V3_EXT_conf_nid(void* conf, X509V3_CTX* ctx, int nid, const char* value) {
-    return wolfSSL_X509V3_EXT_conf_nid(static_cast<WOLF_LHASH_OF(CONF_VALUE)*>(conf), ctx, nid, const_cast<char*>(value));
+// OpenSSL's one-call signing, for the key types this build has (EdDSA is not among them, so
+// there is always a digest): with no signature buffer, the largest signature's size.
+inline int ward_digest_sign(EVP_MD_CTX* ctx, unsigned char* signature, size_t* size, const unsigned char* data,
+                            size_t length) {
+    if (signature && EVP_DigestSignUpdate(ctx, data, length) != 1) return 0;
+    return EVP_DigestSignFinal(ctx, signature, size);
 }
+#define EVP_DigestSign ward_digest_sign
 
 // A connection keeps no chain in this build (no SESSION_CERTS, which costs 37-56 KB a
 // session): the peer's chain and the verified chain are never known after the handshake.

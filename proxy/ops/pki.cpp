@@ -5,19 +5,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <climits>
+#include <cstdint>
 #include <cstdlib>
+#include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <system_error>
 
-#include <openssl/bn.h>
-#include <openssl/crypto.h>
+#include <arpa/inet.h>
+
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "config/values.hpp"
+#include "proxy/ops/der.hpp"
+#include "proxy/ops/secrets.hpp"
+#include "tls/crypto.hpp"
 #include "tls/openssl_error.hpp"
 
 namespace ward::ops {
@@ -27,8 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kXmppAddrOid = "1.3.6.1.5.5.7.8.5";   // id-on-xmppAddr, RFC 6120
-constexpr const char* kDnsSrvOid = "1.3.6.1.5.5.7.8.7";     // id-on-dnsSRV, RFC 4985
 constexpr const char* kDevCaName = "ward development CA";
 constexpr mode_t kCertMode = 0644;
 constexpr mode_t kKeyMode = 0600;
@@ -37,173 +42,262 @@ std::string display(const fs::path& path) { return path.string(); }
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
-long to_seconds(std::chrono::system_clock::duration d) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+// ---- certificate building -------------------------------------------------------------
+// Written as DER here (der.hpp) and only signed and parsed by the library, so both TLS
+// flavours issue the same certificates.
+
+namespace oid {
+constexpr std::string_view common_name = "2.5.4.3";
+constexpr std::string_view organization = "2.5.4.10";
+constexpr std::string_view subject_key_id = "2.5.29.14";
+constexpr std::string_view key_usage = "2.5.29.15";
+constexpr std::string_view subject_alt_name = "2.5.29.17";
+constexpr std::string_view basic_constraints = "2.5.29.19";
+constexpr std::string_view authority_key_id = "2.5.29.35";
+constexpr std::string_view ext_key_usage = "2.5.29.37";
+constexpr std::string_view authority_info_access = "1.3.6.1.5.5.7.1.1";
+constexpr std::string_view tls_feature = "1.3.6.1.5.5.7.1.24";  // RFC 7633
+constexpr std::string_view server_auth = "1.3.6.1.5.5.7.3.1";
+constexpr std::string_view client_auth = "1.3.6.1.5.5.7.3.2";
+constexpr std::string_view xmpp_addr = "1.3.6.1.5.5.7.8.5";  // id-on-xmppAddr, RFC 6120
+constexpr std::string_view dns_srv = "1.3.6.1.5.5.7.8.7";    // id-on-dnsSRV, RFC 4985
+constexpr std::string_view ocsp = "1.3.6.1.5.5.7.48.1";
+}  // namespace oid
+
+// keyUsage bits, RFC 5280 4.2.1.3.
+constexpr std::uint32_t kDigitalSignature = 1u << 0;
+constexpr std::uint32_t kKeyEncipherment = 1u << 2;
+constexpr std::uint32_t kKeyCertSign = 1u << 5;
+constexpr std::uint32_t kCrlSign = 1u << 6;
+
+Result<der::Bytes> to_der(X509* cert) {
+    const int size = i2d_X509(cert, nullptr);
+    if (size <= 0) return Error{openssl_error("cannot encode certificate")};
+    der::Bytes out(static_cast<std::size_t>(size), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(out.data());
+    if (i2d_X509(cert, &p) != size) return Error{openssl_error("cannot encode certificate")};
+    return out;
 }
 
-// ---- certificate building -------------------------------------------------------------
+Result<der::Bytes> public_key_info(EVP_PKEY* key) {
+    const int size = i2d_PUBKEY(key, nullptr);
+    if (size <= 0) return Error{openssl_error("cannot encode public key")};
+    der::Bytes out(static_cast<std::size_t>(size), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(out.data());
+    if (i2d_PUBKEY(key, &p) != size) return Error{openssl_error("cannot encode public key")};
+    return out;
+}
 
-Status set_serial(X509* cert, long serial) {
-    ASN1_INTEGER* out = X509_get_serialNumber(cert);
-    if (serial != 0) {
-        if (ASN1_INTEGER_set(out, serial) != 1) return Error{openssl_error("cannot set serial number")};
-        return {};
+// RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits.
+Result<std::string> key_identifier(std::string_view spki) {
+    der::Reader outer(spki);
+    auto info = outer.next_if(der::tag::sequence);
+    if (!info) return Error{"cannot read public key"};
+    der::Reader fields(info->content);
+    auto bits = fields.next_if(der::tag::sequence) ? fields.next_if(der::tag::bit_string) : std::nullopt;
+    if (!bits || bits->content.empty()) return Error{"cannot read public key"};
+    auto digest = crypto::sha1(crypto::bytes(bits->content.substr(1)));
+    if (!digest) return Error{openssl_error("cannot hash public key")};
+    return std::string(reinterpret_cast<const char*>(digest->data()), digest->size());
+}
+
+// What a certificate says of the one it issues: its subject (the new issuer), and for the
+// authority key identifier its own key identifier or, without one, its issuer and serial.
+struct IssuerFacts {
+    der::Bytes subject;
+    der::Bytes issuer;
+    std::string serial;  // INTEGER content octets
+    std::optional<std::string> key_id;
+};
+
+Result<IssuerFacts> read_issuer(X509* cert) {
+    auto encoded = to_der(cert);
+    if (!encoded) return Error{encoded.error()};
+    const Error unreadable{"cannot read the issuer certificate"};
+    der::Reader top(*encoded);
+    auto certificate = top.next_if(der::tag::sequence);
+    if (!certificate) return unreadable;
+    der::Reader parts(certificate->content);
+    auto tbs = parts.next_if(der::tag::sequence);
+    if (!tbs) return unreadable;
+    der::Reader t(tbs->content);
+    t.next_if(der::tag::context_constructed(0));  // version
+    auto serial = t.next_if(der::tag::integer);
+    auto algorithm = t.next_if(der::tag::sequence);
+    auto issuer = t.next_if(der::tag::sequence);
+    auto validity = t.next_if(der::tag::sequence);
+    auto subject = t.next_if(der::tag::sequence);
+    auto spki = t.next_if(der::tag::sequence);
+    if (!serial || !algorithm || !issuer || !validity || !subject || !spki) return unreadable;
+    IssuerFacts facts{der::Bytes(subject->whole), der::Bytes(issuer->whole), std::string(serial->content), {}};
+    t.next_if(der::tag::context(1));  // issuerUniqueID
+    t.next_if(der::tag::context(2));  // subjectUniqueID
+    if (auto extensions = t.next_if(der::tag::context_constructed(3))) {
+        der::Reader wrapper(extensions->content);
+        auto list = wrapper.next_if(der::tag::sequence);
+        if (!list) return unreadable;
+        const der::Bytes wanted = der::known_oid(oid::subject_key_id);
+        der::Reader each(list->content);
+        while (auto extension = each.next_if(der::tag::sequence)) {
+            der::Reader e(extension->content);
+            auto id = e.next_if(der::tag::oid);
+            e.next_if(der::tag::boolean);
+            auto value = e.next_if(der::tag::octet_string);
+            if (!id || !value) return unreadable;
+            if (id->whole != wanted) continue;
+            der::Reader inner(value->content);
+            if (auto key_id = inner.next_if(der::tag::octet_string)) facts.key_id = std::string(key_id->content);
+        }
+        if (!each.ok()) return unreadable;
     }
+    return facts;
+}
+
+der::Bytes name(const CertSpec& spec) {
+    auto attribute = [](std::string_view type, std::string_view value) {
+        // UTF8String: no X.520 length limits, which tests deliberately exceed; one RDN each.
+        return der::tlv(der::tag::set, der::sequence(der::known_oid(type) + der::tlv(der::tag::utf8_string, value)));
+    };
+    // DER order is least specific first, so the one-line form reads "CN=x, O=ward".
+    der::Bytes rdns;
+    if (!spec.organization.empty()) rdns += attribute(oid::organization, spec.organization);
+    for (const auto& cn : spec.common_names) rdns += attribute(oid::common_name, cn);
+    return der::sequence(rdns);
+}
+
+Result<der::Bytes> serial_number(long serial) {
+    if (serial != 0) return der::integer(serial);
     unsigned char bytes[16];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) return Error{openssl_error("cannot generate serial number")};
+    if (!crypto::random_bytes(bytes)) return Error{openssl_error("cannot generate serial number")};
     // Top bit clear keeps the DER INTEGER positive without a pad octet; the next bit set keeps
     // leading zeros from shortening it, so every random serial is exactly 16 octets.
     bytes[0] = static_cast<unsigned char>((bytes[0] & 0x7f) | 0x40);
-    UniqueBignum bn(BN_bin2bn(bytes, sizeof bytes, nullptr));
-    if (!bn || !BN_to_ASN1_INTEGER(bn.get(), out)) return Error{openssl_error("cannot set serial number")};
-    return {};
+    return der::unsigned_integer(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
-Status add_name_entry(X509_NAME* name, int nid, std::string_view value) {
-    if (value.size() > INT_MAX) return Error{"subject attribute too long"};
-    // A plain V_ASN1_UTF8STRING (not MBSTRING_UTF8) bypasses OpenSSL's X.520 length limits
-    // (CN <= 64), which tests deliberately exceed; -1/0 appends each value as its own RDN.
-    if (X509_NAME_add_entry_by_NID(name, nid, V_ASN1_UTF8STRING,
-                                   reinterpret_cast<const unsigned char*>(value.data()),
-                                   static_cast<int>(value.size()), -1, 0) != 1) {
-        return Error{openssl_error(std::string("cannot add ") + OBJ_nid2sn(nid) + " to subject")};
-    }
-    return {};
+der::Bytes extension(std::string_view id, bool critical, std::string_view value) {
+    return der::sequence(der::known_oid(id) + (critical ? der::boolean(true) : der::Bytes()) +
+                         der::tlv(der::tag::octet_string, value));
 }
 
-Status build_subject(X509* cert, const CertSpec& spec) {
-    X509_NAME* name = X509_get_subject_name(cert);
-    // DER order is least specific first, so the one-line form reads "CN=x, O=ward".
-    if (!spec.organization.empty()) {
-        if (auto s = add_name_entry(name, NID_organizationName, spec.organization); !s) return s;
-    }
-    for (const auto& cn : spec.common_names) {
-        if (auto s = add_name_entry(name, NID_commonName, cn); !s) return s;
-    }
-    return {};
+der::Bytes other_name(std::string_view type, unsigned char string_tag, std::string_view value) {
+    return der::tlv(der::tag::context_constructed(0),
+                    der::known_oid(type) + der::tlv(der::tag::context_constructed(0), der::tlv(string_tag, value)));
 }
 
-Result<UniqueAsn1String> make_string(int type, std::string_view value) {
-    if (value.size() > INT_MAX) return Error{"subjectAltName entry too long"};
-    UniqueAsn1String s(ASN1_STRING_type_new(type));
-    if (!s || ASN1_STRING_set(s.get(), value.data(), static_cast<int>(value.size())) != 1) {
-        return Error{openssl_error("cannot build subjectAltName entry")};
-    }
-    return s;
-}
-
-Status push_name(GENERAL_NAMES* names, UniqueGeneralName name) {
-    if (sk_GENERAL_NAME_push(names, name.get()) <= 0) return Error{openssl_error("cannot build subjectAltName")};
-    name.release();
-    return {};
-}
-
-Status push_string_name(GENERAL_NAMES* names, int gen_type, std::string_view value) {
-    auto s = make_string(V_ASN1_IA5STRING, value);
-    if (!s) return Error{s.error()};
-    UniqueGeneralName gen(GENERAL_NAME_new());
-    if (!gen) return Error{openssl_error("cannot build subjectAltName")};
-    GENERAL_NAME_set0_value(gen.get(), gen_type, s->release());
-    return push_name(names, std::move(gen));
-}
-
-Status push_ip_name(GENERAL_NAMES* names, const std::string& text) {
-    UniqueAsn1String ip(a2i_IPADDRESS(text.c_str()));
-    if (!ip) return Error{openssl_error("invalid IP address \"" + text + "\"")};
-    UniqueGeneralName gen(GENERAL_NAME_new());
-    if (!gen) return Error{openssl_error("cannot build subjectAltName")};
-    GENERAL_NAME_set0_value(gen.get(), GEN_IPADD, ip.release());
-    return push_name(names, std::move(gen));
-}
-
-Status push_other_name(GENERAL_NAMES* names, const char* oid_text, int value_type, std::string_view value) {
-    UniqueAsn1Object oid(OBJ_txt2obj(oid_text, 1));
-    auto s = make_string(value_type, value);
-    UniqueAsn1Type any(ASN1_TYPE_new());
-    UniqueGeneralName gen(GENERAL_NAME_new());
-    if (!oid || !s || !any || !gen) {
-        return Error{s ? openssl_error("cannot build subjectAltName otherName") : s.error()};
-    }
-    ASN1_TYPE_set(any.get(), value_type, s->release());
-    if (GENERAL_NAME_set0_othername(gen.get(), oid.get(), any.get()) != 1) {
-        return Error{openssl_error("cannot build subjectAltName otherName")};
-    }
-    oid.release();
-    any.release();
-    return push_name(names, std::move(gen));
-}
-
-Status add_subject_alt_name(X509* cert, const CertSpec& spec) {
-    UniqueGeneralNames names(sk_GENERAL_NAME_new_null());
-    if (!names) return Error{openssl_error("cannot build subjectAltName")};
-    for (const auto& dns : spec.dns_names) {
-        if (auto s = push_string_name(names.get(), GEN_DNS, dns); !s) return s;
-    }
+// GeneralNames content (without the SEQUENCE), empty when the spec names nothing.
+Result<der::Bytes> alt_names(const CertSpec& spec) {
+    der::Bytes names;
+    for (const auto& dns : spec.dns_names) names += der::tlv(der::tag::context(2), dns);
     for (const auto& ip : spec.ip_addresses) {
-        if (auto s = push_ip_name(names.get(), ip); !s) return s;
+        unsigned char address[16];
+        if (::inet_pton(AF_INET, ip.c_str(), address) == 1) {
+            names += der::tlv(der::tag::context(7), std::string_view(reinterpret_cast<const char*>(address), 4));
+        } else if (::inet_pton(AF_INET6, ip.c_str(), address) == 1) {
+            names += der::tlv(der::tag::context(7), std::string_view(reinterpret_cast<const char*>(address), 16));
+        } else {
+            return Error{"cannot build subjectAltName: invalid IP address \"" + ip + "\""};
+        }
     }
-    for (const auto& jid : spec.xmpp_addrs) {
-        if (auto s = push_other_name(names.get(), kXmppAddrOid, V_ASN1_UTF8STRING, jid); !s) return s;
-    }
-    for (const auto& srv : spec.srv_names) {
-        if (auto s = push_other_name(names.get(), kDnsSrvOid, V_ASN1_IA5STRING, srv); !s) return s;
-    }
-    if (sk_GENERAL_NAME_num(names.get()) == 0) return {};
-    // RFC 5280 4.2.1.6: with an empty subject the SAN carries the identity and must be critical.
-    const bool critical = X509_NAME_entry_count(X509_get_subject_name(cert)) == 0;
-    if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), critical ? 1 : 0, X509V3_ADD_DEFAULT) != 1) {
-        return Error{openssl_error("cannot add subjectAltName")};
-    }
-    return {};
+    for (const auto& jid : spec.xmpp_addrs) names += other_name(oid::xmpp_addr, der::tag::utf8_string, jid);
+    for (const auto& srv : spec.srv_names) names += other_name(oid::dns_srv, der::tag::ia5_string, srv);
+    return names;
 }
 
-Status add_conf_extension(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
-    UniqueX509Extension ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
-    if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
-        return Error{openssl_error(std::string("cannot add ") + OBJ_nid2sn(nid) + " extension \"" + value + "\"")};
-    }
-    return {};
-}
-
-Status add_extensions(X509* cert, const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer_cert) {
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, issuer_cert ? issuer_cert : cert, cert, nullptr, nullptr, 0);
-    X509V3_set_ctx_nodb(&ctx);
-
+Result<der::Bytes> extensions(const CertSpec& spec, EVP_PKEY* subject_key, std::string_view key_id,
+                              const IssuerFacts* issuer, bool empty_subject) {
+    der::Bytes out;
     if (spec.basic_constraints) {
-        const char* value = spec.is_ca ? "critical,CA:TRUE" : "CA:FALSE";
-        if (auto s = add_conf_extension(cert, &ctx, NID_basic_constraints, value); !s) return s;
+        out += spec.is_ca ? extension(oid::basic_constraints, true, der::sequence(der::boolean(true)))
+                          : extension(oid::basic_constraints, false, der::sequence(""));
     }
-    std::string key_usage;
+    std::uint32_t usage = kDigitalSignature;
     if (spec.is_ca) {
-        key_usage = "critical,keyCertSign,cRLSign";
-    } else {
-        key_usage = "critical,digitalSignature";
+        usage = kKeyCertSign | kCrlSign;
+    } else if (EVP_PKEY_is_a(subject_key, "RSA")) {
         // TLS 1.2 RSA key exchange encrypts the premaster secret to the certificate key.
-        if (EVP_PKEY_is_a(subject_key, "RSA")) key_usage += ",keyEncipherment";
+        usage |= kKeyEncipherment;
     }
-    if (auto s = add_conf_extension(cert, &ctx, NID_key_usage, key_usage); !s) return s;
+    out += extension(oid::key_usage, true, der::named_bits(usage));
     if (spec.server_auth || spec.client_auth) {
-        std::string eku;
-        if (spec.server_auth) eku = "serverAuth";
-        if (spec.client_auth) eku += eku.empty() ? "clientAuth" : ",clientAuth";
-        if (auto s = add_conf_extension(cert, &ctx, NID_ext_key_usage, eku); !s) return s;
+        der::Bytes purposes;
+        if (spec.server_auth) purposes += der::known_oid(oid::server_auth);
+        if (spec.client_auth) purposes += der::known_oid(oid::client_auth);
+        out += extension(oid::ext_key_usage, false, der::sequence(purposes));
     }
-    if (auto s = add_subject_alt_name(cert, spec); !s) return s;
-    if (!spec.ocsp_url.empty())
-        if (auto s = add_conf_extension(cert, &ctx, NID_info_access, "OCSP;URI:" + spec.ocsp_url); !s) return s;
-    if (spec.must_staple)
-        if (auto s = add_conf_extension(cert, &ctx, NID_tlsfeature, "status_request"); !s) return s;
-    if (auto s = add_conf_extension(cert, &ctx, NID_subject_key_identifier, "hash"); !s) return s;
-    if (issuer_cert) {
-        // "issuer" is only a fallback: name+serial are used when the issuer has no SKI (a v1 CA).
-        if (auto s = add_conf_extension(cert, &ctx, NID_authority_key_identifier, "keyid,issuer"); !s) return s;
+    auto names = alt_names(spec);
+    if (!names) return Error{names.error()};
+    // RFC 5280 4.2.1.6: with an empty subject the SAN carries the identity and must be critical.
+    if (!names->empty()) out += extension(oid::subject_alt_name, empty_subject, der::sequence(*names));
+    if (!spec.ocsp_url.empty()) {
+        const der::Bytes access = der::sequence(der::known_oid(oid::ocsp) + der::tlv(der::tag::context(6), spec.ocsp_url));
+        out += extension(oid::authority_info_access, false, der::sequence(access));
     }
-    return {};
+    if (spec.must_staple) out += extension(oid::tls_feature, false, der::sequence(der::integer(5)));  // status_request
+    out += extension(oid::subject_key_id, false, der::tlv(der::tag::octet_string, key_id));
+    if (issuer) {
+        // The issuer's key identifier; an issuer without one (a v1 CA) is named by its issuer
+        // and serial instead.
+        const der::Bytes akid =
+            issuer->key_id ? der::tlv(der::tag::context(0), *issuer->key_id)
+                           : der::tlv(der::tag::context_constructed(1), der::tlv(der::tag::context_constructed(4), issuer->issuer)) +
+                                 der::tlv(der::tag::context(2), issuer->serial);
+        out += extension(oid::authority_key_id, false, der::sequence(akid));
+    }
+    return out;
 }
 
-// EdDSA signs the message itself; X509_sign must then be given no digest.
+// EdDSA signs the message itself; it takes no digest.
 bool signs_without_digest(EVP_PKEY* key) { return EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448"); }
+
+// The AlgorithmIdentifier of `signer` signing with `md` (nullptr for EdDSA).
+Result<der::Bytes> signature_algorithm(EVP_PKEY* signer, const EVP_MD* md, const std::string& digest_name) {
+    if (EVP_PKEY_is_a(signer, "ED25519")) return der::sequence(der::known_oid("1.3.101.112"));
+    if (EVP_PKEY_is_a(signer, "ED448")) return der::sequence(der::known_oid("1.3.101.113"));
+    const int digest = EVP_MD_type(md);
+    std::string_view id;
+    if (EVP_PKEY_is_a(signer, "EC")) {
+        switch (digest) {
+        case NID_sha1: id = "1.2.840.10045.4.1"; break;
+        case NID_sha224: id = "1.2.840.10045.4.3.1"; break;
+        case NID_sha256: id = "1.2.840.10045.4.3.2"; break;
+        case NID_sha384: id = "1.2.840.10045.4.3.3"; break;
+        case NID_sha512: id = "1.2.840.10045.4.3.4"; break;
+        default: break;
+        }
+        // RFC 5758 3.2: the parameters are absent.
+        if (!id.empty()) return der::sequence(der::known_oid(id));
+    } else if (EVP_PKEY_is_a(signer, "RSA")) {
+        switch (digest) {
+        case NID_md5: id = "1.2.840.113549.1.1.4"; break;
+        case NID_sha1: id = "1.2.840.113549.1.1.5"; break;
+        case NID_sha224: id = "1.2.840.113549.1.1.14"; break;
+        case NID_sha256: id = "1.2.840.113549.1.1.11"; break;
+        case NID_sha384: id = "1.2.840.113549.1.1.12"; break;
+        case NID_sha512: id = "1.2.840.113549.1.1.13"; break;
+        default: break;
+        }
+        // RFC 4055 5: the parameters are NULL.
+        if (!id.empty()) return der::sequence(der::known_oid(id) + der::tlv(der::tag::null, ""));
+    }
+    return Error{"cannot sign a certificate with digest \"" + digest_name + "\" and this key"};
+}
+
+Result<std::string> sign(EVP_PKEY* signer, const EVP_MD* md, std::string_view message) {
+    std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
+    const auto* data = reinterpret_cast<const unsigned char*>(message.data());
+    std::size_t size = 0;
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, signer) != 1 ||
+        EVP_DigestSign(ctx.get(), nullptr, &size, data, message.size()) != 1) {
+        return Error{openssl_error("cannot sign certificate")};
+    }
+    std::string signature(size, '\0');
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, data, message.size()) != 1) {
+        return Error{openssl_error("cannot sign certificate")};
+    }
+    signature.resize(size);
+    return signature;
+}
 
 // ---- files ----------------------------------------------------------------------------
 
@@ -291,35 +385,98 @@ Result<Credential> issue_certificate(const CertSpec& spec, const Credential* iss
 
     auto key = generate_key(spec.key);
     if (!key) return Error{key.error()};
-
-    UniqueX509 cert(X509_new());
-    if (!cert) return Error{openssl_error("cannot issue certificate")};
-    X509* x = cert.get();
-    X509* issuer_cert = issuer ? issuer->cert.get() : nullptr;
-    if (X509_set_version(x, spec.version - 1) != 1) return Error{openssl_error("cannot set certificate version")};
-    if (auto s = set_serial(x, spec.serial); !s) return Error{s.error()};
-    if (!X509_gmtime_adj(X509_getm_notBefore(x), to_seconds(spec.not_before)) ||
-        !X509_gmtime_adj(X509_getm_notAfter(x), to_seconds(spec.not_after))) {
-        return Error{openssl_error("cannot set certificate validity")};
-    }
-    if (auto s = build_subject(x, spec); !s) return Error{s.error()};
-    X509_NAME* issuer_name = X509_get_subject_name(issuer_cert ? issuer_cert : x);
-    if (X509_set_issuer_name(x, issuer_name) != 1 || X509_set_pubkey(x, key->get()) != 1) {
-        return Error{openssl_error("cannot issue certificate")};
-    }
-    // X.509 v1/v2 have no extensions field; tests use v1 for "not a CA" / legacy-root cases.
-    if (spec.version == 3) {
-        if (auto s = add_extensions(x, spec, key->get(), issuer_cert); !s) return Error{s.error()};
-    }
-
     EVP_PKEY* signer = issuer ? issuer->key.get() : key->get();
     UniqueMd md;
     if (!signs_without_digest(signer)) {
         md.reset(EVP_MD_fetch(nullptr, spec.digest.c_str(), nullptr));
         if (!md) return Error{openssl_error("cannot issue certificate: unknown digest \"" + spec.digest + "\"")};
     }
-    if (X509_sign(x, signer, md.get()) <= 0) return Error{openssl_error("cannot sign certificate")};
+    auto algorithm = signature_algorithm(signer, md.get(), spec.digest);
+    if (!algorithm) return Error{algorithm.error()};
+
+    std::optional<IssuerFacts> facts;
+    if (issuer) {
+        auto read = read_issuer(issuer->cert.get());
+        if (!read) return Error{read.error()};
+        facts = std::move(*read);
+    }
+    auto spki = public_key_info(key->get());
+    if (!spki) return Error{spki.error()};
+    auto serial = serial_number(spec.serial);
+    if (!serial) return Error{serial.error()};
+    const der::Bytes subject = name(spec);
+
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    der::Bytes tbs;
+    if (spec.version > 1) tbs += der::tlv(der::tag::context_constructed(0), der::integer(spec.version - 1));
+    tbs += *serial + *algorithm + (facts ? facts->subject : subject);
+    try {
+        tbs += der::sequence(der::time(now + spec.not_before) + der::time(now + spec.not_after));
+    } catch (const std::range_error&) {
+        return Error{"cannot set certificate validity: out of range"};
+    }
+    tbs += subject + *spki;
+    // X.509 v1/v2 have no extensions field; tests use v1 for "not a CA" / legacy-root cases.
+    if (spec.version == 3) {
+        auto key_id = key_identifier(*spki);
+        if (!key_id) return Error{key_id.error()};
+        auto list = extensions(spec, key->get(), *key_id, facts ? &*facts : nullptr, spec.common_names.empty() && spec.organization.empty());
+        if (!list) return Error{list.error()};
+        tbs += der::tlv(der::tag::context_constructed(3), der::sequence(*list));
+    }
+    tbs = der::sequence(tbs);
+
+    auto signature = sign(signer, md.get(), tbs);
+    if (!signature) return Error{signature.error()};
+    const der::Bytes certificate = der::sequence(tbs + *algorithm + der::bit_string(*signature));
+    const auto* p = reinterpret_cast<const unsigned char*>(certificate.data());
+    UniqueX509 cert(d2i_X509(nullptr, &p, static_cast<long>(certificate.size())));
+    if (!cert) return Error{openssl_error("cannot read the certificate just issued")};
     return Credential{std::move(cert), std::move(*key)};
+}
+
+Result<std::string> issue_crl(const CrlSpec& spec, const Credential& issuer) {
+    if (!issuer.cert || !issuer.key) return Error{"cannot issue CRL: incomplete issuer"};
+    EVP_PKEY* signer = issuer.key.get();
+    UniqueMd md;
+    if (!signs_without_digest(signer)) {
+        md.reset(EVP_MD_fetch(nullptr, spec.digest.c_str(), nullptr));
+        if (!md) return Error{openssl_error("cannot issue CRL: unknown digest \"" + spec.digest + "\"")};
+    }
+    auto algorithm = signature_algorithm(signer, md.get(), spec.digest);
+    if (!algorithm) return Error{algorithm.error()};
+    auto facts = read_issuer(issuer.cert.get());
+    if (!facts) return Error{facts.error()};
+    if (!facts->key_id) return Error{"cannot issue CRL: the issuer certificate has no subject key identifier"};
+
+    const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    der::Bytes this_update;
+    der::Bytes next_update;
+    try {
+        this_update = der::time(now + spec.this_update);
+        next_update = der::time(now + spec.next_update);
+    } catch (const std::range_error&) {
+        return Error{"cannot issue CRL: time out of range"};
+    }
+    std::vector<long> serials = spec.revoked_serials;
+    std::sort(serials.begin(), serials.end());
+    der::Bytes revoked;
+    for (long serial : serials) revoked += der::sequence(der::integer(serial) + this_update);
+
+    der::Bytes tbs = der::integer(1) + *algorithm + facts->subject + this_update + next_update;
+    if (!revoked.empty()) tbs += der::sequence(revoked);
+    const der::Bytes crl_extensions =
+        extension(oid::authority_key_id, false, der::sequence(der::tlv(der::tag::context(0), *facts->key_id))) +
+        extension("2.5.29.20", false, der::integer(spec.number));  // cRLNumber
+    tbs = der::sequence(tbs + der::tlv(der::tag::context_constructed(0), der::sequence(crl_extensions)));
+
+    auto signature = sign(signer, md.get(), tbs);
+    if (!signature) return Error{signature.error()};
+    const der::Bytes crl = der::sequence(tbs + *algorithm + der::bit_string(*signature));
+    std::string pem = "-----BEGIN X509 CRL-----\n";
+    const std::string text = base64(crl);
+    for (std::size_t i = 0; i < text.size(); i += 64) pem += text.substr(i, 64) + "\n";
+    return pem + "-----END X509 CRL-----\n";
 }
 
 // ---- PEM I/O --------------------------------------------------------------------------

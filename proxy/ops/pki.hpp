@@ -58,6 +58,19 @@ Result<UniquePkey> generate_key(const KeySpec& spec);
 // digitalSignature (+ keyEncipherment for RSA). The issuer is not checked for being a CA.
 Result<Credential> issue_certificate(const CertSpec& spec, const Credential* issuer);
 
+// A certificate revocation list, as RFC 5280 section 5 has a conforming CA write it.
+struct CrlSpec {
+    std::vector<long> revoked_serials;   // each revoked at this_update
+    std::chrono::system_clock::duration this_update = -std::chrono::hours(1);      // relative to now
+    std::chrono::system_clock::duration next_update = std::chrono::hours(24 * 30); // negative => out of date
+    long number = 1;                     // cRLNumber
+    std::string digest = "SHA256";       // ignored for Ed25519 signers
+};
+
+// A v2 CRL signed by `issuer`, with authorityKeyIdentifier (the issuer's key identifier) and
+// cRLNumber, its entries in serial order; PEM ("X509 CRL").
+Result<std::string> issue_crl(const CrlSpec& spec, const Credential& issuer);
+
 // PEM output. Files are written to a temporary name and renamed into place, so readers never
 // see half a file; keys are created 0600, certificates 0644.
 Status write_certificate_pem(const std::filesystem::path& path, X509* cert, const std::vector<X509*>& chain = {});

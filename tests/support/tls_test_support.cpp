@@ -140,45 +140,16 @@ void TestPki::trust(const CertFiles& files) {
 }
 
 fs::path TestPki::write_ca_crl(const std::vector<long>& revoked_serials, long next_update_days) {
-    using UniqueAsn1Time = std::unique_ptr<ASN1_TIME, tls::OpensslDeleter<ASN1_TIME_free>>;
-    using UniqueAsn1Integer = std::unique_ptr<ASN1_INTEGER, tls::OpensslDeleter<ASN1_INTEGER_free>>;
-
-    tls::UniqueX509Crl crl(X509_CRL_new());
-    REQUIRE(crl);
-    const std::time_t now = std::time(nullptr);
-    UniqueAsn1Time last_update(ASN1_TIME_adj(nullptr, now, next_update_days < 0 ? next_update_days - 1 : 0, -3600));
-    UniqueAsn1Time next_update(ASN1_TIME_adj(nullptr, now, static_cast<int>(next_update_days), 0));
-    REQUIRE(last_update);
-    REQUIRE(next_update);
-    bool ok = X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1 &&
-              X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca_.cert.get())) == 1 &&
-              X509_CRL_set1_lastUpdate(crl.get(), last_update.get()) == 1 &&
-              X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) == 1;
-    for (long serial : revoked_serials) {
-        X509_REVOKED* revoked = X509_REVOKED_new();
-        UniqueAsn1Integer number(ASN1_INTEGER_new());
-        ok = ok && revoked && number && ASN1_INTEGER_set(number.get(), serial) == 1 &&
-             X509_REVOKED_set_serialNumber(revoked, number.get()) == 1 &&
-             X509_REVOKED_set_revocationDate(revoked, last_update.get()) == 1 &&
-             X509_CRL_add0_revoked(crl.get(), revoked) == 1;
-        if (!ok) X509_REVOKED_free(revoked);
-    }
-    // authorityKeyIdentifier and cRLNumber, as RFC 5280 section 5.2 asks of a conforming CA.
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, ca_.cert.get(), nullptr, nullptr, crl.get(), 0);
-    tls::UniqueX509Extension akid(X509V3_EXT_conf_nid(nullptr, &v3, NID_authority_key_identifier, "keyid:always"));
-    UniqueAsn1Integer crl_number(ASN1_INTEGER_new());
-    ok = ok && akid && X509_CRL_add_ext(crl.get(), akid.get(), -1) == 1 && crl_number &&
-         ASN1_INTEGER_set(crl_number.get(), 1) == 1 &&
-         X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, crl_number.get(), 0, 0) == 1 &&
-         X509_CRL_sort(crl.get()) == 1 && X509_CRL_sign(crl.get(), ca_.key.get(), EVP_sha256()) > 0;
-    REQUIRE_MESSAGE(ok, "cannot make a CRL: " << drain_openssl_errors());
-
+    ops::CrlSpec spec;
+    spec.revoked_serials = revoked_serials;
+    const auto day = std::chrono::hours(24);
+    spec.next_update = next_update_days * day;
+    // Out of date: issued a day before its nextUpdate; otherwise an hour ago.
+    spec.this_update = (next_update_days < 0 ? (next_update_days - 1) * day : std::chrono::hours(0)) - std::chrono::hours(1);
+    auto pem = ops::issue_crl(spec, ca_);
+    REQUIRE_MESSAGE(pem.ok(), "cannot make a CRL: " << (pem.ok() ? "" : pem.error()));
     const fs::path path = trust_dir() / "ca-crl.pem";
-    tls::UniqueBio bio(BIO_new_file(path.c_str(), "w"));
-    REQUIRE_MESSAGE(bio, "cannot write " << path.string() << ": " << drain_openssl_errors());
-    REQUIRE(PEM_write_bio_X509_CRL(bio.get(), crl.get()) == 1);
-    bio.reset();
+    write_text_file(path, *pem);
     return path;
 }
 

@@ -328,3 +328,80 @@ TEST_CASE("pki: fingerprint format") {
     }
     CHECK(sha256_fingerprint(issue(leaf_spec()).cert.get()) != fp);
 }
+
+TEST_CASE("pki: a CRL as RFC 5280 has a CA write it - signed, in serial order, and enforced") {
+    Credential ca = issue(ca_spec());
+    CertSpec revoked_spec = leaf_spec("revoked.example.org");
+    revoked_spec.serial = 4242;
+    Credential revoked = issue(revoked_spec, &ca);
+    CertSpec kept_spec = leaf_spec("kept.example.org");
+    kept_spec.serial = 17;
+    Credential kept = issue(kept_spec, &ca);
+
+    CrlSpec spec;
+    spec.revoked_serials = {4242, 7, 300};
+    spec.number = 9;
+    auto pem = issue_crl(spec, ca);
+    REQUIRE(pem.ok());
+    CHECK(pem->rfind("-----BEGIN X509 CRL-----\n", 0) == 0);
+    UniqueBio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+    UniqueX509Crl crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+    REQUIRE(crl);
+    CHECK(X509_CRL_get_version(crl.get()) == X509_CRL_VERSION_2);
+    CHECK(X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(ca.cert.get())) == 0);
+    CHECK(X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.cert.get())) == 1);
+    CHECK(X509_cmp_current_time(X509_CRL_get0_lastUpdate(crl.get())) < 0);
+    CHECK(X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl.get())) > 0);
+    STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl.get());
+    REQUIRE(sk_X509_REVOKED_num(entries) == 3);
+    long previous = 0;
+    for (int i = 0; i < 3; ++i) {
+        const long serial = ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(entries, i)));
+        CHECK(serial > previous);
+        previous = serial;
+    }
+    auto* number = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr));
+    REQUIRE(number);
+    CHECK(ASN1_INTEGER_get(number) == 9);
+    ASN1_INTEGER_free(number);
+    auto* akid = static_cast<AUTHORITY_KEYID*>(X509_CRL_get_ext_d2i(crl.get(), NID_authority_key_identifier, nullptr, nullptr));
+    REQUIRE(akid);
+    CHECK(ASN1_OCTET_STRING_cmp(akid->keyid, X509_get0_subject_key_id(ca.cert.get())) == 0);
+    AUTHORITY_KEYID_free(akid);
+
+    // In a store checking CRLs: the revoked leaf is refused, the other one passes.
+    auto verify_with_crl = [&](X509* leaf, X509_CRL* list) {
+        UniqueX509Store store(X509_STORE_new());
+        REQUIRE(X509_STORE_add_cert(store.get(), ca.cert.get()) == 1);
+        REQUIRE(X509_STORE_add_crl(store.get(), list) == 1);
+        X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK | X509_V_FLAG_X509_STRICT);
+        std::unique_ptr<X509_STORE_CTX, OpensslDeleter<X509_STORE_CTX_free>> ctx(X509_STORE_CTX_new());
+        REQUIRE(X509_STORE_CTX_init(ctx.get(), store.get(), leaf, nullptr) == 1);
+        const int ok = X509_verify_cert(ctx.get());
+        const int err = X509_STORE_CTX_get_error(ctx.get());
+        ERR_clear_error();
+        return ok == 1 ? X509_V_OK : err;
+    };
+    CHECK(verify_with_crl(revoked.cert.get(), crl.get()) == X509_V_ERR_CERT_REVOKED);
+    CHECK(verify_with_crl(kept.cert.get(), crl.get()) == X509_V_OK);
+
+    // Out of date, and without entries (no revokedCertificates field at all).
+    CrlSpec stale;
+    stale.this_update = -std::chrono::hours(48);
+    stale.next_update = -std::chrono::hours(24);
+    auto stale_pem = issue_crl(stale, ca);
+    REQUIRE(stale_pem.ok());
+    UniqueBio stale_bio(BIO_new_mem_buf(stale_pem->data(), static_cast<int>(stale_pem->size())));
+    UniqueX509Crl stale_crl(PEM_read_bio_X509_CRL(stale_bio.get(), nullptr, nullptr, nullptr));
+    REQUIRE(stale_crl);
+    CHECK(X509_CRL_get_REVOKED(stale_crl.get()) == nullptr);
+    CHECK(verify_with_crl(kept.cert.get(), stale_crl.get()) == X509_V_ERR_CRL_HAS_EXPIRED);
+
+    // A v1 CA has no key identifier to name: refused rather than written without one.
+    CertSpec v1 = ca_spec("v1 CA");
+    v1.version = 1;
+    auto refused = issue_crl({}, issue(v1));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().find("subject key identifier") != std::string::npos);
+    CHECK(error_queue_empty());
+}
