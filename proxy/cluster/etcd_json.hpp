@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/result.hpp"
+#include "proxy/ops/secrets.hpp"
 
 namespace ward::cluster {
 
@@ -49,8 +50,8 @@ struct EtcdTxnResult {
 };
 
 // Standard base64 (with padding), as etcd's gateway writes bytes; unbase64 refuses what is not.
-std::string base64(std::string_view bytes);
-std::optional<std::string> unbase64(std::string_view text);
+using ops::base64;
+inline std::optional<std::string> unbase64(std::string_view text) { return ops::from_base64(text); }
 
 // The first key after every key that starts with `prefix` (etcd's range_end for a prefix).
 std::string prefix_end(std::string_view prefix);
