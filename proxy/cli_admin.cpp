@@ -23,6 +23,7 @@
 #include "proxy/ops/accounts.hpp"
 #include "proxy/ops/audit.hpp"
 #include "proxy/ops/secrets.hpp"
+#include "tls/x509.hpp"
 
 namespace ward::proxy {
 
@@ -265,6 +266,13 @@ public:
             SSL_free(ssl);
             ::close(fd);
             return error = std::string("TLS handshake failed: ") + buf, r;
+        }
+        // An address is named by an iPAddress entry and nothing else (wolfSSL matches it as text
+        // against every name).
+        if (literal && !tls::names_ip_address(SSL_get0_peer_certificate(ssl), host_)) {
+            SSL_free(ssl);
+            ::close(fd);
+            return error = "the admin API's certificate has no iPAddress " + host_, r;
         }
         std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host_header_ + "\r\nConnection: close\r\n";
         if (!token_.empty()) req += "Authorization: Bearer " + token_ + "\r\n";

@@ -20,12 +20,15 @@ inline constexpr bool kResumesVerifiedPeers = false;
 // OCSP (stapling and revocation checks) is not built on wolfSSL yet: contexts asking for it are
 // refused.
 inline constexpr bool kOcsp = false;
+// The compatibility layer has no EdDSA keys: `ward pki` makes EC and RSA keys only.
+inline constexpr bool kEdDsa = false;
 #else
 inline constexpr std::string_view kName = "openssl";
 inline constexpr bool kFipsModule = true;
 inline constexpr bool kCertificatePerKeyType = true;
 inline constexpr bool kResumesVerifiedPeers = true;
 inline constexpr bool kOcsp = true;
+inline constexpr bool kEdDsa = true;
 #endif
 
 }  // namespace ward::tls::flavour

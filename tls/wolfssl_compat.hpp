@@ -15,11 +15,13 @@
 #include <wolfssl/openssl/x509v3.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -260,6 +262,35 @@ inline int ward_i2d_pubkey(EVP_PKEY* key, unsigned char** out) {
 }
 #undef i2d_PUBKEY
 #define i2d_PUBKEY ward_i2d_pubkey
+
+// wolfSSL matches an IP address as text, against its own spelling of the certificate's
+// iPAddress entries: a dotted quad, and IPv6 as eight groups of four upper-case hex digits. An
+// address written any other way ("::1") never matches, so it is spelled that way first.
+inline bool ward_spell_ip(const char* text, char (&spelled)[48]) {
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, text, ip) == 1) {
+        std::snprintf(spelled, sizeof spelled, "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+        return true;
+    }
+    if (inet_pton(AF_INET6, text, ip) != 1) return false;
+    for (int i = 0; i < 8; ++i) {
+        std::snprintf(spelled + i * 5, sizeof spelled - static_cast<std::size_t>(i) * 5, "%02X%02X%s", ip[2 * i],
+                      ip[2 * i + 1], i < 7 ? ":" : "");
+    }
+    return true;
+}
+inline int ward_set1_ip_asc(X509_VERIFY_PARAM* param, const char* text) {
+    char spelled[48];
+    return ward_spell_ip(text, spelled) ? wolfSSL_X509_VERIFY_PARAM_set1_ip_asc(param, spelled) : 0;
+}
+#undef X509_VERIFY_PARAM_set1_ip_asc
+#define X509_VERIFY_PARAM_set1_ip_asc ward_set1_ip_asc
+inline int ward_check_ip_asc(X509* cert, const char* text, unsigned int flags) {
+    char spelled[48];
+    return ward_spell_ip(text, spelled) ? wolfSSL_X509_check_ip_asc(cert, spelled, flags) : 0;
+}
+#undef X509_check_ip_asc
+#define X509_check_ip_asc ward_check_ip_asc
 
 // OpenSSL's one-call signing, for the key types this build has (EdDSA is not among them, so
 // there is always a digest): with no signature buffer, the largest signature's size.

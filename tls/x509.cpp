@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tls/x509.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "tls/der.hpp"
 #include "tls/openssl_error.hpp"
 
 namespace ward::tls {
@@ -135,23 +137,160 @@ Result<UniquePkey> read_private_key_pem(const fs::path& path) {
 
 // ---- inspection -----------------------------------------------------------------------
 
-std::vector<std::string> subject_common_names(X509* cert, std::size_t* unreadable) {
-    std::vector<std::string> out;
-    if (unreadable) *unreadable = 0;
-    if (!cert) return out;
-    X509_NAME* name = X509_get_subject_name(cert);
-    for (int i = -1; (i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0;) {
-        unsigned char* utf8 = nullptr;
-        int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
-        if (len < 0) {
-            clear_openssl_errors();
-            if (unreadable) ++*unreadable;
-            continue;
-        }
-        out.emplace_back(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-        OPENSSL_free(utf8);
+std::string certificate_der(X509* cert) {
+    const int size = cert ? i2d_X509(cert, nullptr) : 0;
+    if (size <= 0) {
+        clear_openssl_errors();
+        return {};
+    }
+    std::string out(static_cast<std::size_t>(size), '\0');
+    auto* p = reinterpret_cast<unsigned char*>(out.data());
+    if (i2d_X509(cert, &p) != size) {
+        clear_openssl_errors();
+        return {};
     }
     return out;
+}
+
+SubjectAltNames subject_alt_names(X509* cert) {
+    SubjectAltNames out;
+    const std::string encoded = certificate_der(cert);
+    const auto parts = der::read_certificate(encoded);
+    if (!parts) {
+        out.unreadable = !encoded.empty();
+        return out;
+    }
+    static const der::Bytes kSan = der::known_oid("2.5.29.17");
+    for (const auto& extension : parts->extensions) {
+        if (extension.id != kSan) continue;
+        if (out.present) {
+            out.unreadable = true;  // RFC 5280 4.2: an extension appears once
+            return out;
+        }
+        out.present = true;
+        der::Reader outer(extension.value);
+        auto names = outer.next_if(der::tag::sequence);
+        if (!names || !outer.at_end()) {
+            out.unreadable = true;
+            continue;
+        }
+        der::Reader each(names->content);
+        while (auto name = each.next()) {
+            switch (name->tag) {
+            case der::tag::context(2): out.dns_names.emplace_back(name->content); break;
+            case der::tag::context(6): out.uris.emplace_back(name->content); break;
+            case der::tag::context(7):
+                if (name->content.size() == 4 || name->content.size() == 16) {
+                    out.ip_addresses.emplace_back(name->content);
+                } else {
+                    out.unreadable = true;
+                }
+                break;
+            case der::tag::context_constructed(0): {  // otherName: type-id, [0] EXPLICIT value
+                der::Reader other(name->content);
+                auto type_id = other.next_if(der::tag::oid);
+                auto wrapper = other.next_if(der::tag::context_constructed(0));
+                std::optional<der::Reader::Element> value;
+                if (wrapper) {
+                    der::Reader inner(wrapper->content);
+                    value = inner.next();
+                    if (!inner.at_end()) value.reset();
+                }
+                if (!type_id || !value || !other.at_end()) {
+                    out.unreadable = true;
+                    break;
+                }
+                out.other_names.push_back({std::string(type_id->whole), value->tag, std::string(value->content)});
+                break;
+            }
+            // rfc822Name, x400Address, directoryName, ediPartyName, registeredID: ward matches
+            // none of them.
+            case der::tag::context(1):
+            case der::tag::context_constructed(3):
+            case der::tag::context_constructed(4):
+            case der::tag::context_constructed(5):
+            case der::tag::context(8):
+                break;
+            default:
+                // Any other form (a dNSName in BER's constructed form, an unknown choice) is a name
+                // ward cannot read: the names are unreadable rather than partly read, so the
+                // subject CN is never consulted in their place.
+                out.unreadable = true;
+                break;
+            }
+        }
+        if (!each.ok()) out.unreadable = true;
+    }
+    return out;
+}
+
+std::vector<std::string> subject_common_names(X509* cert, std::size_t* unreadable) {
+    std::vector<std::string> out;
+    std::size_t bad = 0;
+    if (cert) {
+        const std::string encoded = certificate_der(cert);
+        const auto parts = der::read_certificate(encoded);
+        static const der::Bytes kCommonName = der::known_oid("2.5.4.3");
+        der::Reader outer(parts ? parts->subject : std::string_view());
+        auto name = outer.next_if(der::tag::sequence);
+        if (!name) {
+            bad = 1;  // no subject ward can read: not "no CN"
+        } else {
+            // Every RDN a SET of attribute SEQUENCEs of exactly a type and a value: anything
+            // else counts as unreadable, so no CN hides behind it.
+            der::Reader rdns(name->content);
+            while (!rdns.at_end()) {
+                auto rdn = rdns.next_if(der::tag::set);
+                if (!rdn) {
+                    ++bad;
+                    break;
+                }
+                der::Reader attributes(rdn->content);
+                while (!attributes.at_end()) {
+                    auto attribute = attributes.next_if(der::tag::sequence);
+                    if (!attribute) {
+                        ++bad;
+                        break;
+                    }
+                    der::Reader fields(attribute->content);
+                    auto type = fields.next_if(der::tag::oid);
+                    auto value = fields.next();
+                    if (!type || !value || !fields.at_end()) {
+                        ++bad;
+                        continue;
+                    }
+                    if (type->whole != kCommonName) continue;
+                    auto text = der::string_as_utf8(value->tag, value->content);
+                    if (!text) {
+                        ++bad;
+                        continue;
+                    }
+                    out.push_back(std::move(*text));
+                }
+            }
+        }
+    }
+    if (unreadable) *unreadable = bad;
+    return out;
+}
+
+bool names_ip_address(X509* cert, std::string_view address) {
+    const std::string text(address);
+    unsigned char octets[16];
+    std::size_t size = 0;
+    if (::inet_pton(AF_INET, text.c_str(), octets) == 1) {
+        size = 4;
+    } else if (::inet_pton(AF_INET6, text.c_str(), octets) == 1) {
+        size = 16;
+    } else {
+        return false;
+    }
+    const auto names = subject_alt_names(cert);
+    if (names.unreadable) return false;
+    const std::string_view wanted(reinterpret_cast<const char*>(octets), size);
+    for (const auto& ip : names.ip_addresses)
+        if (ip == wanted) return true;
+    return false;
 }
 
 std::string subject_oneline(X509* cert) { return cert ? name_oneline(X509_get_subject_name(cert)) : std::string(); }

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xmpp/identity.hpp"
 
-#include <openssl/objects.h>
-#include <openssl/x509v3.h>
-
 #include <algorithm>
-#include <memory>
+#include <string>
 
+#include "tls/der.hpp"
 #include "tls/x509.hpp"
 
 namespace ward::xmpp {
@@ -25,18 +23,11 @@ std::string_view strip_root(std::string_view name) {
     return name;
 }
 
-// ASN.1 string contents, or "" when they hold a NUL byte (a forged name).
-std::string string_of(const ASN1_STRING* s) {
-    if (s == nullptr) return {};
-    const auto* data = reinterpret_cast<const char*>(ASN1_STRING_get0_data(s));
-    const std::string value(data, static_cast<std::size_t>(ASN1_STRING_length(s)));
+// A presented name, or "" when it holds a NUL byte (a forged name): it counts, and never matches.
+std::string without_nul(std::string value) {
     if (value.find('\0') != std::string::npos) return {};
     return value;
 }
-
-struct NamesDeleter {
-    void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
 
 }  // namespace
 
@@ -56,50 +47,31 @@ bool dns_id_matches(std::string_view pattern, std::string_view domain) {
 PresentedIdentifiers presented_identifiers(X509* cert) {
     PresentedIdentifiers out;
     if (cert == nullptr) return out;
-    int found = -1;  // -1: no such extension; -2: more than one; >= 0: there (decoded or not)
-    std::unique_ptr<GENERAL_NAMES, NamesDeleter> names(
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, &found, nullptr)));
-    if (!names && found != -1) out.unreadable = true;
-    static const int xmpp_addr_nid = [] {
-        const int nid = OBJ_txt2nid("1.3.6.1.5.5.7.8.5");
-        return nid != NID_undef ? nid : OBJ_create("1.3.6.1.5.5.7.8.5", "id-on-xmppAddr", "XmppAddr");
-    }();
-    static const int srv_nid = [] {
-        const int nid = OBJ_txt2nid("1.3.6.1.5.5.7.8.7");
-        return nid != NID_undef ? nid : OBJ_create("1.3.6.1.5.5.7.8.7", "id-on-dnsSRV", "SRVName");
-    }();
-    const int count = names ? sk_GENERAL_NAME_num(names.get()) : 0;
-    for (int i = 0; i < count; ++i) {
-        const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
-        switch (name->type) {
-        case GEN_DNS:
-            out.dns_ids.push_back(string_of(name->d.dNSName));
-            break;
-        case GEN_URI:
-            out.uri_ids.push_back(string_of(name->d.uniformResourceIdentifier));
-            break;
-        case GEN_OTHERNAME: {
-            const OTHERNAME* other = name->d.otherName;
-            const int nid = OBJ_obj2nid(other->type_id);
-            if (nid == xmpp_addr_nid) {
-                if (other->value->type == V_ASN1_UTF8STRING)
-                    out.xmpp_addrs.push_back(string_of(other->value->value.utf8string));
-                else
-                    out.unreadable = true;
-            } else if (nid == srv_nid) {
-                if (other->value->type == V_ASN1_IA5STRING)
-                    out.srv_ids.push_back(string_of(other->value->value.ia5string));
-                else
-                    out.unreadable = true;
-            }
-            break;
-        }
-        default: break;
+    static const der::Bytes kXmppAddr = der::known_oid("1.3.6.1.5.5.7.8.5");  // id-on-xmppAddr
+    static const der::Bytes kDnsSrv = der::known_oid("1.3.6.1.5.5.7.8.7");    // id-on-dnsSRV
+    auto names = tls::subject_alt_names(cert);
+    out.unreadable = names.unreadable;
+    for (auto& dns : names.dns_names) out.dns_ids.push_back(without_nul(std::move(dns)));
+    for (auto& uri : names.uris) out.uri_ids.push_back(without_nul(std::move(uri)));
+    for (auto& other : names.other_names) {
+        if (other.type_id == kXmppAddr) {
+            if (other.value_tag == der::tag::utf8_string)
+                out.xmpp_addrs.push_back(without_nul(std::move(other.value)));
+            else
+                out.unreadable = true;
+        } else if (other.type_id == kDnsSrv) {
+            if (other.value_tag == der::tag::ia5_string)
+                out.srv_ids.push_back(without_nul(std::move(other.value)));
+            else
+                out.unreadable = true;
         }
     }
-    // CNs that hold a NUL byte are kept as empty, so they count but never match.
-    for (auto& cn : tls::subject_common_names(cert))
+    // CNs that hold a NUL byte are kept as empty, so they count but never match; a CN that
+    // cannot be read makes the certificate's names unreadable (it could be a second CN).
+    std::size_t unreadable_cns = 0;
+    for (auto& cn : tls::subject_common_names(cert, &unreadable_cns))
         out.common_names.push_back(cn.find('\0') == std::string::npos ? std::move(cn) : std::string());
+    if (unreadable_cns > 0) out.unreadable = true;
     return out;
 }
 
@@ -130,7 +102,7 @@ std::string check_server_identity(X509* cert, std::string_view domain) {
     if (cert == nullptr) return "no certificate";
     if (!host_name(domain)) return "'" + std::string(domain) + "' is not a domain name";
     const PresentedIdentifiers ids = presented_identifiers(cert);
-    if (ids.unreadable) return "certificate's subjectAltName cannot be read";
+    if (ids.unreadable) return "certificate's names cannot be read (subjectAltName or subject CN)";
     for (const auto& d : ids.dns_ids)
         if (dns_id_matches(d, domain)) return {};
     constexpr std::string_view kService = "_xmpp-server.";
@@ -145,8 +117,10 @@ std::string check_server_identity(X509* cert, std::string_view domain) {
         !ids.dns_ids.empty() || !ids.srv_ids.empty() || !ids.xmpp_addrs.empty() || !ids.uri_ids.empty();
     if (has_san_ids) return "certificate does not name '" + std::string(domain) + "' (DNS-ID, SRV-ID or XmppAddr)";
     if (ids.common_names.size() != 1) return "certificate has no identifier naming '" + std::string(domain) + "'";
-    if (!ids.common_names.front().empty() && iequals(strip_root(ids.common_names.front()), strip_root(domain)))
-        return {};
+    // A CN ending in a dot is not taken for a DNS name by name constraints (OpenSSL's cn2dnsid):
+    // a constrained CA could issue one for any domain, so it names nothing here either.
+    const std::string& cn = ids.common_names.front();
+    if (!cn.empty() && cn.back() != '.' && iequals(cn, strip_root(domain))) return {};
     return "certificate CN does not name '" + std::string(domain) + "'";
 }
 

@@ -24,8 +24,9 @@ struct PresentedIdentifiers {
     std::vector<std::string> xmpp_addrs;
     std::vector<std::string> uri_ids;
     std::vector<std::string> common_names;  // used only when none of the above is present
-    // The subjectAltName extension is there but could not be read (duplicated, malformed), or
-    // holds an XmppAddr / SRV-ID of the wrong ASN.1 type: nothing matches, not even the CN.
+    // The subjectAltName extension is there but could not be read (duplicated, malformed, a name
+    // in a form ward does not read), or holds an XmppAddr / SRV-ID of the wrong ASN.1 type, or a
+    // subject CN cannot be read: nothing matches, not even the CN.
     bool unreadable = false;
 };
 

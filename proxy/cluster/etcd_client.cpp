@@ -17,6 +17,7 @@
 #include "config/values.hpp"
 #include "proxy/engine/connection.hpp"
 #include "proxy/engine/name_lookup.hpp"
+#include "tls/x509.hpp"
 #include "xmpp/web/beast_feed.hpp"
 
 namespace ward::cluster {
@@ -161,6 +162,10 @@ awaitable<Status> open(EtcdClient::Exchange& x, const asio::any_io_executor& ex,
         const auto hec = co_await std::move(handshake);
         if (*x.fired) co_return Error{"no TLS handshake in time"};
         if (hec) co_return Error{"TLS: " + (x.conn->tls_error().empty() ? hec.message() : x.conn->tls_error())};
+        // An address is named by an iPAddress entry and nothing else (wolfSSL matches it as text
+        // against every name).
+        if (literal && !tls::names_ip_address(SSL_get0_peer_certificate(x.conn->ssl()), e.host))
+            co_return Error{"etcd's certificate has no iPAddress " + e.host};
     }
     auto write = x.conn->write_all(request.data(), request.size());
     const auto wec = co_await std::move(write);

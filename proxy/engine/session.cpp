@@ -16,6 +16,7 @@
 #include "proxy/engine/worker.hpp"
 #include "tls/alpn.hpp"
 #include "tls/peer_verifier.hpp"
+#include "tls/x509.hpp"
 
 namespace ward::proxy {
 
@@ -365,6 +366,12 @@ awaitable<bool> Session::originate_tls(bool check_name, const tls::Context* cont
     enter(Phase::handshake);
     negotiation_deadline();
     if (!co_await tls_handshake(*backend_)) co_return false;
+    // An address is named by an iPAddress entry and nothing else, checked here too: wolfSSL
+    // matches an address as text against every name the certificate has.
+    if (check_name && literal && !tls::names_ip_address(SSL_get0_peer_certificate(backend_->ssl()), host)) {
+        summary_.fail(make_error_code(Errc::tls_failure), "the server's certificate has no iPAddress " + host);
+        co_return false;
+    }
     summary_.subject = tls::verified_peer_subject(backend_->ssl());
     co_return true;
 }

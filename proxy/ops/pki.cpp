@@ -22,9 +22,10 @@
 #include <openssl/x509.h>
 
 #include "config/values.hpp"
-#include "proxy/ops/der.hpp"
+#include "tls/der.hpp"
 #include "proxy/ops/secrets.hpp"
 #include "tls/crypto.hpp"
+#include "tls/flavour.hpp"
 #include "tls/openssl_error.hpp"
 
 namespace ward::ops {
@@ -70,15 +71,6 @@ constexpr std::uint32_t kKeyEncipherment = 1u << 2;
 constexpr std::uint32_t kKeyCertSign = 1u << 5;
 constexpr std::uint32_t kCrlSign = 1u << 6;
 
-Result<der::Bytes> to_der(X509* cert) {
-    const int size = i2d_X509(cert, nullptr);
-    if (size <= 0) return Error{openssl_error("cannot encode certificate")};
-    der::Bytes out(static_cast<std::size_t>(size), '\0');
-    auto* p = reinterpret_cast<unsigned char*>(out.data());
-    if (i2d_X509(cert, &p) != size) return Error{openssl_error("cannot encode certificate")};
-    return out;
-}
-
 Result<der::Bytes> public_key_info(EVP_PKEY* key) {
     const int size = i2d_PUBKEY(key, nullptr);
     if (size <= 0) return Error{openssl_error("cannot encode public key")};
@@ -111,44 +103,15 @@ struct IssuerFacts {
 };
 
 Result<IssuerFacts> read_issuer(X509* cert) {
-    auto encoded = to_der(cert);
-    if (!encoded) return Error{encoded.error()};
-    const Error unreadable{"cannot read the issuer certificate"};
-    der::Reader top(*encoded);
-    auto certificate = top.next_if(der::tag::sequence);
-    if (!certificate) return unreadable;
-    der::Reader parts(certificate->content);
-    auto tbs = parts.next_if(der::tag::sequence);
-    if (!tbs) return unreadable;
-    der::Reader t(tbs->content);
-    t.next_if(der::tag::context_constructed(0));  // version
-    auto serial = t.next_if(der::tag::integer);
-    auto algorithm = t.next_if(der::tag::sequence);
-    auto issuer = t.next_if(der::tag::sequence);
-    auto validity = t.next_if(der::tag::sequence);
-    auto subject = t.next_if(der::tag::sequence);
-    auto spki = t.next_if(der::tag::sequence);
-    if (!serial || !algorithm || !issuer || !validity || !subject || !spki) return unreadable;
-    IssuerFacts facts{der::Bytes(subject->whole), der::Bytes(issuer->whole), std::string(serial->content), {}};
-    t.next_if(der::tag::context(1));  // issuerUniqueID
-    t.next_if(der::tag::context(2));  // subjectUniqueID
-    if (auto extensions = t.next_if(der::tag::context_constructed(3))) {
-        der::Reader wrapper(extensions->content);
-        auto list = wrapper.next_if(der::tag::sequence);
-        if (!list) return unreadable;
-        const der::Bytes wanted = der::known_oid(oid::subject_key_id);
-        der::Reader each(list->content);
-        while (auto extension = each.next_if(der::tag::sequence)) {
-            der::Reader e(extension->content);
-            auto id = e.next_if(der::tag::oid);
-            e.next_if(der::tag::boolean);
-            auto value = e.next_if(der::tag::octet_string);
-            if (!id || !value) return unreadable;
-            if (id->whole != wanted) continue;
-            der::Reader inner(value->content);
-            if (auto key_id = inner.next_if(der::tag::octet_string)) facts.key_id = std::string(key_id->content);
-        }
-        if (!each.ok()) return unreadable;
+    const std::string encoded = certificate_der(cert);
+    const auto parts = der::read_certificate(encoded);
+    if (!parts) return Error{"cannot read the issuer certificate"};
+    IssuerFacts facts{der::Bytes(parts->subject), der::Bytes(parts->issuer), std::string(parts->serial), {}};
+    const der::Bytes wanted = der::known_oid(oid::subject_key_id);
+    for (const auto& extension : parts->extensions) {
+        if (extension.id != wanted) continue;
+        der::Reader value(extension.value);
+        if (auto key_id = value.next_if(der::tag::octet_string)) facts.key_id = std::string(key_id->content);
     }
     return facts;
 }
@@ -370,6 +333,10 @@ Result<UniquePkey> generate_key(const KeySpec& spec) {
         break;
     case KeySpec::Kind::ed25519:
         what = "Ed25519 key";
+        if constexpr (!tls::flavour::kEdDsa) {
+            return Error{"cannot generate " + what + ": ward is built with wolfSSL, whose OpenSSL compatibility layer "
+                         "has no EdDSA keys (use an EC or RSA key)"};
+        }
         key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
         break;
     }

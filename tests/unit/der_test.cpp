@@ -6,11 +6,11 @@
 #include <chrono>
 #include <string>
 
-#include "proxy/ops/der.hpp"
+#include "tls/der.hpp"
 
 namespace {
 
-using namespace ward::ops;
+using namespace ward;
 
 std::string hex(std::string_view s) {
     static constexpr char digits[] = "0123456789abcdef";
@@ -119,4 +119,65 @@ TEST_CASE("der: the reader walks nested elements and stops at malformed input") 
         CHECK_FALSE(broken.ok());
         CHECK_FALSE(broken.next());
     }
+}
+
+TEST_CASE("der: strings as UTF-8 - each X.500 type, and octets not valid for their type refused") {
+    using der::string_as_utf8;
+    CHECK(string_as_utf8(der::tag::utf8_string, "b\xc3\xbc" "cher") == "b\xc3\xbc" "cher");
+    CHECK(string_as_utf8(der::tag::utf8_string, std::string("a\0b", 3)) == std::string("a\0b", 3));  // kept: callers refuse NULs
+    for (const char* bad : {"\xc3", "\xc3(", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\x80"}) {
+        CAPTURE(hex(bad));
+        CHECK_FALSE(string_as_utf8(der::tag::utf8_string, bad));
+    }
+    CHECK(string_as_utf8(der::tag::utf8_string, "\xf0\x9f\x90\xba") == "\xf0\x9f\x90\xba");  // U+1F43A
+    // One-octet types as Latin-1.
+    CHECK(string_as_utf8(0x13, "server.test") == "server.test");
+    CHECK(string_as_utf8(0x14, "b\xfc" "cher") == "b\xc3\xbc" "cher");
+    CHECK(string_as_utf8(der::tag::ia5_string, "a") == "a");
+    // BMPString: UCS-2 big-endian, no surrogates, whole code units.
+    CHECK(string_as_utf8(0x1e, std::string("\0a\0l\0i\0c\0e", 10)) == "alice");
+    CHECK(string_as_utf8(0x1e, std::string("\0b\0\xfc", 4)) == "b\xc3\xbc");
+    CHECK_FALSE(string_as_utf8(0x1e, std::string("\0a\0", 3)));
+    CHECK_FALSE(string_as_utf8(0x1e, std::string("\xd8\x3d\xdc\x3a", 4)));
+    // UniversalString: UCS-4 big-endian.
+    CHECK(string_as_utf8(0x1c, std::string("\0\0\0a\0\x01\xf4\x3a", 8)) == "a\xf0\x9f\x90\xba");
+    CHECK_FALSE(string_as_utf8(0x1c, std::string("\0\x11\0\0", 4)));
+    CHECK_FALSE(string_as_utf8(0x1c, std::string("\0\0\0", 3)));
+    // Not a string type.
+    CHECK_FALSE(string_as_utf8(der::tag::integer, "\x01"));
+    CHECK_FALSE(string_as_utf8(der::tag::octet_string, "a"));
+}
+
+TEST_CASE("der: a certificate's parts - and what is not one") {
+    const der::Bytes name = der::sequence(der::tlv(der::tag::set, der::sequence(der::known_oid("2.5.4.3") +
+                                                                                der::tlv(der::tag::utf8_string, "x"))));
+    const der::Bytes spki = der::sequence(der::sequence(der::known_oid("1.2.840.10045.2.1")) + der::bit_string("\x04"));
+    const der::Bytes algorithm = der::sequence(der::known_oid("1.2.840.10045.4.3.2"));
+    const der::Bytes extension = der::sequence(der::known_oid("2.5.29.19") + der::boolean(true) +
+                                               der::tlv(der::tag::octet_string, der::sequence(der::boolean(true))));
+    const der::Bytes validity = der::sequence(der::time(utc(0)) + der::time(utc(1)));
+    const der::Bytes tbs = der::sequence(der::tlv(der::tag::context_constructed(0), der::integer(2)) + der::integer(4242) +
+                                         algorithm + name + validity + name + spki +
+                                         der::tlv(der::tag::context_constructed(3), der::sequence(extension)));
+    const der::Bytes certificate = der::sequence(tbs + algorithm + der::bit_string("sig"));
+    auto parts = der::read_certificate(certificate);
+    REQUIRE(parts);
+    CHECK(parts->serial == "\x10\x92");
+    CHECK(parts->subject == name);
+    CHECK(parts->issuer == name);
+    CHECK(parts->public_key_info == spki);
+    REQUIRE(parts->extensions.size() == 1);
+    CHECK(parts->extensions[0].id == der::known_oid("2.5.29.19"));
+    CHECK(parts->extensions[0].critical);
+    CHECK(parts->extensions[0].value == der::sequence(der::boolean(true)));
+
+    CHECK_FALSE(der::read_certificate(""));
+    CHECK_FALSE(der::read_certificate(certificate.substr(0, certificate.size() - 1)));
+    CHECK_FALSE(der::read_certificate(certificate + "x"));  // trailing octets
+    // A field missing, and an extension without its value.
+    CHECK_FALSE(der::read_certificate(der::sequence(der::sequence(der::integer(1) + algorithm + name) + algorithm)));
+    const der::Bytes broken_extension = der::sequence(der::known_oid("2.5.29.19") + der::boolean(true));
+    const der::Bytes tbs2 = der::sequence(der::integer(1) + algorithm + name + validity + name + spki +
+                                          der::tlv(der::tag::context_constructed(3), der::sequence(broken_extension)));
+    CHECK_FALSE(der::read_certificate(der::sequence(tbs2 + algorithm + der::bit_string("sig"))));
 }

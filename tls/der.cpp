@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "proxy/ops/der.hpp"
+#include "tls/der.hpp"
 
 #include <ctime>
 #include <stdexcept>
 #include <vector>
 
-namespace ward::ops::der {
+namespace ward::der {
 
 Bytes tlv(unsigned char tag, std::string_view content) {
     Bytes out;
@@ -163,4 +163,140 @@ std::optional<Reader::Element> Reader::next_if(unsigned char wanted) {
     return next();
 }
 
-}  // namespace ward::ops::der
+std::optional<CertificateParts> read_certificate(std::string_view der) {
+    Reader top(der);
+    auto certificate = top.next_if(tag::sequence);
+    if (!certificate || !top.at_end()) return std::nullopt;
+    Reader parts(certificate->content);
+    auto tbs = parts.next_if(tag::sequence);
+    if (!tbs) return std::nullopt;
+    Reader t(tbs->content);
+    t.next_if(tag::context_constructed(0));  // version
+    auto serial = t.next_if(tag::integer);
+    auto algorithm = t.next_if(tag::sequence);
+    auto issuer = t.next_if(tag::sequence);
+    auto validity = t.next_if(tag::sequence);
+    auto subject = t.next_if(tag::sequence);
+    auto spki = t.next_if(tag::sequence);
+    if (!serial || !algorithm || !issuer || !validity || !subject || !spki) return std::nullopt;
+    CertificateParts out{serial->content, issuer->whole, subject->whole, spki->whole, {}};
+    t.next_if(tag::context(1));  // issuerUniqueID
+    t.next_if(tag::context(2));  // subjectUniqueID
+    if (auto extensions = t.next_if(tag::context_constructed(3))) {
+        Reader wrapper(extensions->content);
+        auto list = wrapper.next_if(tag::sequence);
+        if (!list || !wrapper.at_end()) return std::nullopt;
+        Reader each(list->content);
+        while (auto extension = each.next_if(tag::sequence)) {
+            Reader e(extension->content);
+            auto id = e.next_if(tag::oid);
+            auto critical = e.next_if(tag::boolean);
+            auto value = e.next_if(tag::octet_string);
+            if (!id || !value || !e.at_end()) return std::nullopt;
+            out.extensions.push_back({id->whole, critical && critical->content == std::string_view("\xff", 1), value->content});
+        }
+        if (!each.ok() || !each.at_end()) return std::nullopt;
+    }
+    if (!t.ok() || !t.at_end()) return std::nullopt;
+    return out;
+}
+
+namespace {
+
+void put_utf8(std::string& out, std::uint32_t c) {
+    if (c < 0x80) {
+        out += static_cast<char>(c);
+    } else if (c < 0x800) {
+        out += static_cast<char>(0xc0 | (c >> 6));
+        out += static_cast<char>(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+        out += static_cast<char>(0xe0 | (c >> 12));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (c & 0x3f));
+    } else {
+        out += static_cast<char>(0xf0 | (c >> 18));
+        out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (c & 0x3f));
+    }
+}
+
+bool scalar_value(std::uint32_t c) { return c <= 0x10ffff && (c < 0xd800 || c > 0xdfff); }
+
+bool valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        std::size_t n = 0;
+        std::uint32_t c = 0;
+        if (b < 0x80) {
+            ++i;
+            continue;
+        } else if ((b & 0xe0) == 0xc0) {
+            n = 1;
+            c = b & 0x1fu;
+        } else if ((b & 0xf0) == 0xe0) {
+            n = 2;
+            c = b & 0x0fu;
+        } else if ((b & 0xf8) == 0xf0) {
+            n = 3;
+            c = b & 0x07u;
+        } else {
+            return false;
+        }
+        if (i + n >= s.size()) return false;  // continuation octets past the end
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto t = static_cast<unsigned char>(s[i + k]);
+            if ((t & 0xc0) != 0x80) return false;
+            c = c << 6 | (t & 0x3fu);
+        }
+        constexpr std::uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
+        if (c < kSmallest[n] || !scalar_value(c)) return false;  // over-long, surrogate, past U+10FFFF
+        i += n + 1;
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<std::string> string_as_utf8(unsigned char string_tag, std::string_view content) {
+    switch (string_tag) {
+    case tag::utf8_string:
+        if (!valid_utf8(content)) return std::nullopt;
+        return std::string(content);
+    case 0x12:  // NumericString
+    case 0x13:  // PrintableString
+    case 0x14:  // TeletexString (T61), read as Latin-1
+    case tag::ia5_string:
+    case 0x1a: {  // VisibleString
+        std::string out;
+        for (char c : content) put_utf8(out, static_cast<unsigned char>(c));
+        return out;
+    }
+    case 0x1e: {  // BMPString: UCS-2, big-endian
+        if (content.size() % 2 != 0) return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < content.size(); i += 2) {
+            const std::uint32_t c = static_cast<std::uint32_t>(static_cast<unsigned char>(content[i])) << 8 |
+                                    static_cast<unsigned char>(content[i + 1]);
+            if (!scalar_value(c)) return std::nullopt;
+            put_utf8(out, c);
+        }
+        return out;
+    }
+    case 0x1c: {  // UniversalString: UCS-4, big-endian
+        if (content.size() % 4 != 0) return std::nullopt;
+        std::string out;
+        for (std::size_t i = 0; i < content.size(); i += 4) {
+            std::uint32_t c = 0;
+            for (std::size_t k = 0; k < 4; ++k) c = c << 8 | static_cast<unsigned char>(content[i + k]);
+            if (!scalar_value(c)) return std::nullopt;
+            put_utf8(out, c);
+        }
+        return out;
+    }
+    default:
+        return std::nullopt;
+    }
+}
+
+}  // namespace ward::der

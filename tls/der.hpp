@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The little DER ward writes and reads itself. Certificates are built here byte by byte and only
-// signed and parsed by the TLS library, so both TLS flavours issue the same certificates (the
-// certificate builder of wolfSSL's compatibility layer takes no otherName, no second common name
-// and no Authority Information Access). Only single-octet tags and definite lengths: what X.509
-// uses.
+// The little DER ward writes and reads itself, so both TLS flavours issue and read certificates
+// alike: ward's PKI builds certificates byte by byte and has the library only sign and parse them
+// (the certificate builder of wolfSSL's compatibility layer takes no otherName, no second common
+// name and no Authority Information Access), and the names ward matches peers by are read here
+// (wolfSSL's X509_get_ext_d2i drops otherNames it does not know, and it hands out a BMPString
+// common name as raw UTF-16). Only single-octet tags and definite lengths: what X.509 uses.
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
-namespace ward::ops::der {
+namespace ward::der {
 
 // DER octets, in a std::string (any byte value).
 using Bytes = std::string;
@@ -81,4 +83,26 @@ private:
     bool ok_ = true;
 };
 
-}  // namespace ward::ops::der
+// What ward reads of a certificate, as views into its DER.
+struct Extension {
+    std::string_view id;     // the OBJECT IDENTIFIER element, whole (compare with known_oid)
+    bool critical = false;
+    std::string_view value;  // the OCTET STRING's content: the extension's own DER
+};
+struct CertificateParts {
+    std::string_view serial;   // INTEGER content octets
+    std::string_view issuer;   // Name, whole
+    std::string_view subject;  // Name, whole
+    std::string_view public_key_info;  // SubjectPublicKeyInfo, whole
+    std::vector<Extension> extensions;
+};
+// Certificate (RFC 5280 4.1); nullopt when it is not well-formed DER of one.
+std::optional<CertificateParts> read_certificate(std::string_view der);
+
+// A string element as UTF-8 (RFC 5280's DirectoryString types, IA5String, PrintableString and
+// friends): UTF8String checked, BMPString and UniversalString converted, the one-octet types
+// read as Latin-1 (as OpenSSL reads them); nullopt for any other tag or octets that are not
+// valid for the type.
+std::optional<std::string> string_as_utf8(unsigned char tag, std::string_view content);
+
+}  // namespace ward::der
