@@ -42,11 +42,12 @@ die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
 # ward's features need, none of them on the handshake's path: opensslall (the X509_STORE_CTX,
 # stack and extension calls of ward's verifier), ocsp and ocspstapling (revocation checks and
 # stapling), certgen, certreq, certext and keygen (`ward cert` and the admin PKI make keys and
-# certificates), md4 and arc4 (NTLMv2 for the Exchange egress).
+# certificates), md4 and arc4 (NTLMv2 for the Exchange egress), aesccm (the TLS 1.3 CCM suites
+# OpenSSL has, so a configuration names the same suites in both flavours).
 options=(--enable-sp --enable-sp-asm --enable-intelasm --enable-aesni --enable-tls13 --enable-session-ticket
     --enable-curve25519 --enable-ecc --enable-opensslextra --enable-alpn --enable-sni --enable-crl
     --enable-opensslall --enable-ocsp --enable-ocspstapling --enable-certgen --enable-certreq --enable-certext
-    --enable-keygen --enable-md4 --enable-arc4
+    --enable-keygen --enable-md4 --enable-arc4 --enable-aesccm
     --disable-examples --disable-crypttests --disable-benchmark)
 # Per-object application data (SSL_get_ex_data and the like), which ward's per-connection state
 # and the peer verifier hang on, freed with its owner (no configure option gives it without

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The cipher catalog: what the linked OpenSSL offers, both names, and each mode's rules.
+// The cipher catalog: what the linked library offers, both names, and each mode's rules.
 #include <doctest/doctest.h>
 
 #include "tls/cipher_catalog.hpp"
@@ -28,7 +28,7 @@ TEST_CASE("catalog: ciphers are found by OpenSSL and by IANA name - case-insensi
     CHECK(suite->id == 0x1302);
     CHECK_FALSE(catalog.find("FOO"));
     CHECK_FALSE(catalog.find("ECDHE-ECDSA-AES128-GCM-SHA25"));
-    // Every TLS 1.3 suite OpenSSL 3.0 implements is listed.
+    // Every TLS 1.3 suite OpenSSL 3.0 implements is listed (wolfSSL is built with them all too).
     for (auto name : {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
                       "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"})
         CHECK_MESSAGE(catalog.find(name), name);
@@ -50,11 +50,33 @@ TEST_CASE("catalog: each mode allows what its rules say and explains what it ref
     CHECK(why == "common-criteria mode allows AES-256-GCM suites only (CNSA), not AES-128-GCM");
     CHECK(allowed("TLS_AES_256_GCM_SHA384", SecurityMode::common_criteria));
     CHECK(allowed("ECDHE-RSA-AES256-GCM-SHA384", SecurityMode::common_criteria));
-    CHECK_FALSE(allowed("AES256-GCM-SHA384", SecurityMode::fips, &why));
+    // Suites not every library builds in (wolfSSL leaves out static RSA, anonymous and PSK
+    // suites), described as OpenSSL describes them.
+    auto described = [](const char* name, const char* kx, const char* auth, const char* cipher, int bits) {
+        ward::tls::CipherInfo c;
+        c.openssl_name = name;
+        c.kx = kx;
+        c.auth = auth;
+        c.cipher = cipher;
+        c.mac = "AEAD";
+        c.bits = bits;
+        return c;
+    };
+    const auto rsa_transport = described("AES256-GCM-SHA384", "RSA", "RSA", "AES-256-GCM", 256);
+    CHECK(CipherCatalog::allowed(rsa_transport, SecurityMode::standard));
+    CHECK_FALSE(CipherCatalog::allowed(rsa_transport, SecurityMode::fips, &why));
     CHECK(why == "RSA key transport has no forward secrecy and is not allowed in fips mode");
-    CHECK_FALSE(allowed("ADH-AES256-GCM-SHA384", SecurityMode::standard, &why));
+    CHECK_FALSE(CipherCatalog::allowed(described("ADH-AES256-GCM-SHA384", "DH", "none", "AES-256-GCM", 256),
+                                       SecurityMode::standard, &why));
     CHECK(why == "it has no authentication (anonymous key exchange)");
-    CHECK_FALSE(allowed("PSK-AES128-GCM-SHA256", SecurityMode::standard));
+    CHECK_FALSE(CipherCatalog::allowed(described("PSK-AES128-GCM-SHA256", "PSK", "PSK", "AES-128-GCM", 128),
+                                       SecurityMode::standard, &why));
+    CHECK(why == "pre-shared-key and SRP ciphers need credentials ward does not configure");
+    // Whatever the library has of them is in no mode's list.
+    for (const auto* c : catalog.available(SecurityMode::standard)) {
+        CHECK_MESSAGE(c->auth != "none", c->openssl_name);
+        CHECK_MESSAGE(c->kx != "PSK", c->openssl_name);
+    }
 
     // Defaults are all allowed in their own mode, and the modes nest.
     for (auto mode : {SecurityMode::standard, SecurityMode::fips, SecurityMode::enhanced, SecurityMode::common_criteria})

@@ -4,6 +4,9 @@
 #include "proxy/ops/pki.hpp"
 
 #include "tests/support/tls_test_support.hpp"
+#include "tls/der.hpp"
+#include "tls/flavour.hpp"
+#include "tls/x509.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +59,10 @@ inline CertSpec leaf_spec(std::string cn = "leaf.example.org") {
     return spec;
 }
 
+// Whether the library's chain verification checks a purpose (wolfSSL's does not: ward's
+// verifier checks the extended key usage itself in that flavour).
+inline constexpr bool kLibraryChecksPurpose = ward::tls::flavour::kName == "openssl";
+
 // X509_V_OK or the verification error for leaf, with the given anchors and intermediates.
 inline int verify(X509* leaf, const std::vector<X509*>& anchors, const std::vector<X509*>& untrusted = {},
            unsigned long flags = 0, int purpose = 0) {
@@ -91,48 +98,30 @@ struct San {
     std::vector<std::string> ip;   // raw octets
     std::vector<std::string> xmpp;
     std::vector<std::string> srv;
-    std::vector<std::string> other_oids;
+    std::vector<std::string> other_oids;  // the OBJECT IDENTIFIER elements
 };
 
-inline std::string asn1_bytes(const ASN1_STRING* s) {
-    return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                       static_cast<size_t>(ASN1_STRING_length(s)));
-}
-
+// Read with ward's own reader (tls/x509.hpp), the same in both flavours; the libraries'
+// X509_check_host and X509_check_ip_asc are the independent checks.
 inline San parse_san(X509* cert) {
     San san;
-    int critical = -1;
-    auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, &critical, nullptr));
-    if (!names) return san;
-    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
-        const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names, i);
-        switch (gen->type) {
-        case GEN_DNS:
-            san.dns.push_back(asn1_bytes(gen->d.dNSName));
-            break;
-        case GEN_IPADD:
-            san.ip.push_back(asn1_bytes(gen->d.iPAddress));
-            break;
-        case GEN_OTHERNAME: {
-            char oid[80];
-            OBJ_obj2txt(oid, sizeof oid, gen->d.otherName->type_id, 1);
-            const ASN1_TYPE* value = gen->d.otherName->value;
-            if (std::string(oid) == "1.3.6.1.5.5.7.8.5") {
-                REQUIRE(value->type == V_ASN1_UTF8STRING);
-                san.xmpp.push_back(asn1_bytes(value->value.utf8string));
-            } else if (std::string(oid) == "1.3.6.1.5.5.7.8.7") {
-                REQUIRE(value->type == V_ASN1_IA5STRING);
-                san.srv.push_back(asn1_bytes(value->value.ia5string));
-            } else {
-                san.other_oids.push_back(oid);
-            }
-            break;
-        }
-        default:
-            break;
+    auto names = ward::tls::subject_alt_names(cert);
+    REQUIRE_FALSE(names.unreadable);
+    san.dns = names.dns_names;
+    san.ip = names.ip_addresses;
+    const auto xmpp_addr = ward::der::known_oid("1.3.6.1.5.5.7.8.5");
+    const auto dns_srv = ward::der::known_oid("1.3.6.1.5.5.7.8.7");
+    for (const auto& other : names.other_names) {
+        if (other.type_id == xmpp_addr) {
+            REQUIRE(other.value_tag == ward::der::tag::utf8_string);
+            san.xmpp.push_back(other.value);
+        } else if (other.type_id == dns_srv) {
+            REQUIRE(other.value_tag == ward::der::tag::ia5_string);
+            san.srv.push_back(other.value);
+        } else {
+            san.other_oids.push_back(other.type_id);
         }
     }
-    GENERAL_NAMES_free(names);
     return san;
 }
 
