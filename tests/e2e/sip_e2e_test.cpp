@@ -28,7 +28,6 @@ using ward::e2e::lines_starting_with;
 using ward::test::BackgroundProcess;
 using ward::test::CertFiles;
 using ward::test::ProcessResult;
-using ward::test::Signer;
 using ward::test::TempDir;
 using ward::test::TestPki;
 using ward::test::WardProcess;
@@ -359,7 +358,7 @@ TEST_CASE("sip e2e: a trusted certificate with an unselected CN is refused in th
 
 TEST_CASE("sip e2e: a certificate from an unknown CA is refused in the handshake - nothing reaches the backend") {
     Setup s;
-    const auto stranger = s.pki.issue("stranger", TestPki::client_spec(kAllowed), Signer::untrusted_ca);
+    const auto stranger = s.pki.issue("stranger", TestPki::client_spec(kAllowed), ward::test::Signer::untrusted_ca);
     expect_refused(s, &stranger,
                    "certificate verification failed: unable to get local issuer certificate (depth 0, "
                    "/O=ward/CN=peer-allowed.test)",

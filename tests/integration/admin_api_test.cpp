@@ -641,9 +641,9 @@ TEST_CASE("admin review - admin connections are bounded per source") {
     // The 17th from the same address is closed at once, before any byte.
     boost::asio::ip::tcp::socket extra(io);
     extra.connect(at);
-    char byte = 0;
+    char octet = 0;
     boost::system::error_code ec;
-    extra.read_some(boost::asio::buffer(&byte, 1), ec);
+    extra.read_some(boost::asio::buffer(&octet, 1), ec);
     CHECK(ec == boost::asio::error::eof);
     // Once they go, the API answers again (polled with a deadline: the server sees the closes
     // when it next reads them).

@@ -126,14 +126,8 @@ std::string sealing_key(std::uint16_t port, const test::CertFiles& cert) {
     TlsClient c(port, ctx.get(), "");
     // The echo comes after the ticket: once it is read, the ticket is.
     if (!c.ok() || !c.send("ping\n") || c.read(5, 3s) != "ping\n") return {};
-    SSL_SESSION* session = SSL_get1_session(c.ssl());
-    if (session == nullptr) return {};
-    const unsigned char* ticket = nullptr;
-    std::size_t length = 0;
-    SSL_SESSION_get0_ticket(session, &ticket, &length);
-    std::string name = length >= 16 ? std::string(reinterpret_cast<const char*>(ticket), 16) : std::string();
-    SSL_SESSION_free(session);
-    return name;
+    const std::string ticket = test::session_ticket(c.ssl());
+    return ticket.size() >= 16 ? ticket.substr(0, 16) : std::string();
 }
 
 std::string name_of(const tls::TicketKey& k) { return std::string(reinterpret_cast<const char*>(k.name.data()), k.name.size()); }

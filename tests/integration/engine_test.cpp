@@ -338,19 +338,16 @@ TEST_CASE("engine: outbound SNI carries the configured DNS name and never an add
         std::mutex mutex;
         std::vector<std::string> names;
     } seen;
-    SSL_CTX_set_client_hello_cb(
+    // The certificate callback runs once per ClientHello, after its extensions, in both
+    // libraries; the server name is what the ClientHello named.
+    SSL_CTX_set_cert_cb(
         server_ctx.get(),
-        [](SSL* ssl, int*, void* arg) {
-            // server_name extension: list length (2), type (1), name length (2), name.
-            const unsigned char* ext = nullptr;
-            std::size_t len = 0;
-            std::string name = "(none)";
-            if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 && len > 5)
-                name.assign(reinterpret_cast<const char*>(ext + 5), len - 5);
+        [](SSL* ssl, void* arg) {
+            const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
             auto* out = static_cast<Seen*>(arg);
             std::lock_guard lock(out->mutex);
-            out->names.push_back(name);
-            return SSL_CLIENT_HELLO_SUCCESS;
+            out->names.push_back(sni ? sni : "(none)");
+            return 1;
         },
         &seen);
     TlsEchoServer remote(server_ctx.get());

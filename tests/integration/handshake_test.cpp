@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "tests/support/tls_test_support.hpp"
+#include "tls/flavour.hpp"
 #include "tls/tls_counters.hpp"
 #include "tls/x509.hpp"
 #include "tls/peer_verifier.hpp"
@@ -23,7 +24,6 @@ namespace ops = ward::ops;
 using ward::test::CertFiles;
 using ward::test::HandshakeResult;
 using ward::test::PeerOptions;
-using ward::test::Signer;
 using ward::test::TempDir;
 using ward::test::TestPki;
 
@@ -316,7 +316,7 @@ TEST_CASE("handshake: no client certificate is accepted with verify_peer: option
 TEST_CASE("handshake: a client certificate from an untrusted CA is refused with verify_peer: optional") {
     TempDir dir("handshake");
     TestPki pki(dir.path());
-    const auto stranger = pki.issue("stranger", TestPki::client_spec("client.test"), Signer::untrusted_ca);
+    const auto stranger = pki.issue("stranger", TestPki::client_spec("client.test"), ward::test::Signer::untrusted_ca);
     const auto loaded = ward::test::load_config(dir.path(), config_yaml("    verify_peer: optional\n"));
 
     const auto r = handshake_with(loaded.context("peer"), peer(pki, &stranger));
@@ -332,7 +332,7 @@ TEST_CASE("handshake: a client certificate from an untrusted CA is refused with 
 TEST_CASE("handshake: a client certificate from an unknown CA is refused") {
     TempDir dir("handshake");
     TestPki pki(dir.path());
-    const auto stranger = pki.issue("stranger", TestPki::client_spec("client.test"), Signer::untrusted_ca);
+    const auto stranger = pki.issue("stranger", TestPki::client_spec("client.test"), ward::test::Signer::untrusted_ca);
     const auto loaded = ward::test::load_config(
         dir.path(), config_yaml("    peer_subjects: [client.test]\n    verify_peer: required\n", {"client.test"}));
 
@@ -370,14 +370,14 @@ TEST_CASE("handshake: an expired client certificate is refused") {
 TEST_CASE("handshake: a self-signed peer certificate in the trust store is accepted") {
     TempDir dir("handshake");
     TestPki pki(dir.path());
-    const auto self = pki.issue("self", TestPki::client_spec("self.test"), Signer::self);
+    const auto self = pki.issue("self", TestPki::client_spec("self.test"), ward::test::Signer::self);
     pki.trust(self);
     // A true partial chain too: a leaf whose issuer is not trusted, but which is itself in the
     // trust store, is its own anchor (X509_V_FLAG_PARTIAL_CHAIN).
-    const auto pinned = pki.issue("pinned", TestPki::client_spec("pinned.test"), Signer::untrusted_ca);
+    const auto pinned = pki.issue("pinned", TestPki::client_spec("pinned.test"), ward::test::Signer::untrusted_ca);
     pki.trust(pinned);
     // Not in the trust store: still refused.
-    const auto unpinned = pki.issue("unpinned", TestPki::client_spec("pinned.test"), Signer::untrusted_ca);
+    const auto unpinned = pki.issue("unpinned", TestPki::client_spec("pinned.test"), ward::test::Signer::untrusted_ca);
     const auto loaded = ward::test::load_config(
         dir.path(), config_yaml("    peer_subjects: [self.test, pinned.test]\n", {"self.test", "pinned.test"}));
 
@@ -544,17 +544,22 @@ TEST_CASE("handshake: renegotiation and compression are off") {
     const auto r = ward::test::handshake(server_ssl.get(), client_ssl.get());
     check_established(r);
     CHECK(r.version == "TLSv1.2");
-    CHECK(SSL_get_current_compression(server_ssl.get()) == nullptr);
+    CHECK_FALSE(SSL_get_current_compression(server_ssl.get()));
 
-    REQUIRE(SSL_renegotiate(client_ssl.get()) == 1);
+    if (SSL_renegotiate(client_ssl.get()) != 1) {
+        // The peer's library cannot even ask: wolfSSL is built without renegotiation, ward's
+        // side and the test's alike.
+        CHECK(tls::flavour::kName == "wolfssl");
+        return;
+    }
     int client_result = 0;
     int client_error = SSL_ERROR_NONE;
     for (int i = 0; i < 20; ++i) {
         client_result = SSL_do_handshake(client_ssl.get());
         client_error = SSL_get_error(client_ssl.get(), client_result);
         if (client_result == 1 || (client_error != SSL_ERROR_WANT_READ && client_error != SSL_ERROR_WANT_WRITE)) break;
-        char byte = 0;
-        const int read = SSL_read(server_ssl.get(), &byte, 1);  // the server sees the new ClientHello
+        char octet = 0;
+        const int read = SSL_read(server_ssl.get(), &octet, 1);  // the server sees the new ClientHello
         CHECK(read <= 0);
         CHECK(SSL_get_error(server_ssl.get(), read) == SSL_ERROR_WANT_READ);
     }

@@ -121,8 +121,8 @@ TEST_CASE("limits: a connection refused at a full listener is reset - and the on
         REQUIRE(fd >= 0);
         timeval limit{5, 0};
         ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-        char byte = 0;
-        const auto n = ::recv(fd, &byte, 1, 0);
+        char octet = 0;
+        const auto n = ::recv(fd, &octet, 1, 0);
         const int err = errno;
         CHECK(n < 0);
         CHECK(err == ECONNRESET);
@@ -138,8 +138,8 @@ TEST_CASE("limits: a connection refused at a full listener is reset - and the on
     REQUIRE(newcomer >= 0);
     timeval limit{10, 0};
     ::setsockopt(newcomer, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    char byte = 0;
-    CHECK(::recv(newcomer, &byte, 1, 0) < 0);
+    char octet = 0;
+    CHECK(::recv(newcomer, &octet, 1, 0) < 0);
     CHECK(std::chrono::steady_clock::now() - asked < std::chrono::milliseconds(1500));
     ::close(newcomer);
     for (const int fd : queue) ::close(fd);

@@ -51,6 +51,21 @@ void write_text_file(const fs::path& path, std::string_view text) {
     REQUIRE_MESSAGE(out.good(), "cannot write " << path.string());
 }
 
+std::string session_ticket(SSL* ssl) {
+#if defined(WARD_TLS_WOLFSSL)
+    return ward_session_ticket(ssl);
+#else
+    SSL_SESSION* session = SSL_get1_session(ssl);
+    if (session == nullptr) return {};
+    const unsigned char* ticket = nullptr;
+    std::size_t length = 0;
+    SSL_SESSION_get0_ticket(session, &ticket, &length);
+    std::string out(reinterpret_cast<const char*>(ticket), ticket ? length : 0);
+    SSL_SESSION_free(session);
+    return out;
+#endif
+}
+
 std::string drain_openssl_errors() {
     std::string out;
     const char* data = nullptr;

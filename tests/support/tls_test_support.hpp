@@ -45,6 +45,9 @@ void write_text_file(const fs::path& path, std::string_view text);
 // Every queued OpenSSL error of this thread as text ("" when none); leaves the queue empty.
 std::string drain_openssl_errors();
 
+// The session ticket a client connection received ("" when none), as the server sealed it.
+std::string session_ticket(SSL* ssl);
+
 // The certificate and key files of one issued credential.
 struct CertFiles {
     std::string name;  // file stem: <name>.pem, <name>.key

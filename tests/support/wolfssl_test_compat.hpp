@@ -49,3 +49,22 @@ inline void X509_STORE_CTX_set_flags(X509_STORE_CTX* ctx, unsigned long flags) {
 // wolfSSL checks no purpose when it verifies a chain (ward's verifier checks the extended key
 // usage itself): asking for one fails, so no test believes it was checked.
 inline int X509_STORE_CTX_set_purpose(X509_STORE_CTX*, int) { return 0; }
+
+// The session ticket a client connection received: wolfSSL keeps it on the connection, not in
+// the session object the tests hold.
+inline std::string ward_session_ticket(SSL* ssl) {
+    unsigned char buffer[4096];
+    word32 size = sizeof buffer;
+    if (wolfSSL_get_SessionTicket(ssl, buffer, &size) != WOLFSSL_SUCCESS) return {};
+    return std::string(reinterpret_cast<const char*>(buffer), size);
+}
+
+// Built without renegotiation (ward refuses it anyway): a peer cannot start one.
+#undef SSL_renegotiate
+inline int SSL_renegotiate(SSL*) { return 0; }
+
+// The time the peer's certificate is checked at (wolfSSL's store context does the same).
+inline void X509_VERIFY_PARAM_set_time(X509_VERIFY_PARAM* param, time_t when) {
+    param->check_time = when;
+    param->flags |= WOLFSSL_USE_CHECK_TIME;
+}
