@@ -54,8 +54,11 @@ options=(--enable-sp --enable-sp-asm --enable-intelasm --enable-aesni --enable-t
 # SESSION_CERTS); and the verify callback for every certificate of the peer's chain, passing or
 # not, where ward applies its security mode and the selected peer subjects
 # (tls/peer_verifier_wolfssl.cpp).
-# Eight slots per object: ward uses five per connection (MAX_EX_DATA is 5 by default).
-cppflags="-DHAVE_EX_DATA -DHAVE_EX_DATA_CLEANUP_HOOKS -DMAX_EX_DATA=8 -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_VERIFY_CB_ALL_CERTS"
+# Eight slots per object: ward uses five per connection (MAX_EX_DATA is 5 by default). And the
+# server name a client sent kept on the connection even where no SNI callback chose a certificate
+# (one certificate in the context): ward reads it for XMPP's STARTTLS domain rule and the PROXY
+# header's authority.
+cppflags="-DHAVE_EX_DATA -DHAVE_EX_DATA_CLEANUP_HOOKS -DMAX_EX_DATA=8 -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_VERIFY_CB_ALL_CERTS -DWOLFSSL_ALWAYS_KEEP_SNI"
 if [[ $(uname -m) != x86_64 ]]; then
     # (Intel assembly and AES-NI are x86-64 only.)
     kept=()
