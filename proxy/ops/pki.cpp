@@ -246,6 +246,25 @@ Result<der::Bytes> signature_algorithm(EVP_PKEY* signer, const EVP_MD* md, const
     return Error{"cannot sign a certificate with digest \"" + digest_name + "\" and this key"};
 }
 
+// The digest `signer` signs with (none for EdDSA) and the AlgorithmIdentifier that names the
+// pair, for a certificate or a CRL (`what`, for the messages).
+struct Signing {
+    UniqueMd md;
+    der::Bytes algorithm;
+};
+
+Result<Signing> signing_with(EVP_PKEY* signer, const std::string& digest, const std::string& what) {
+    Signing out;
+    if (!signs_without_digest(signer)) {
+        out.md.reset(EVP_MD_fetch(nullptr, digest.c_str(), nullptr));
+        if (!out.md) return Error{openssl_error("cannot issue " + what + ": unknown digest \"" + digest + "\"")};
+    }
+    auto algorithm = signature_algorithm(signer, out.md.get(), digest);
+    if (!algorithm) return Error{algorithm.error()};
+    out.algorithm = std::move(*algorithm);
+    return out;
+}
+
 Result<std::string> sign(EVP_PKEY* signer, const EVP_MD* md, std::string_view message) {
     std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX_free>> ctx(EVP_MD_CTX_new());
     const auto* data = reinterpret_cast<const unsigned char*>(message.data());
@@ -353,13 +372,9 @@ Result<Credential> issue_certificate(const CertSpec& spec, const Credential* iss
     auto key = generate_key(spec.key);
     if (!key) return Error{key.error()};
     EVP_PKEY* signer = issuer ? issuer->key.get() : key->get();
-    UniqueMd md;
-    if (!signs_without_digest(signer)) {
-        md.reset(EVP_MD_fetch(nullptr, spec.digest.c_str(), nullptr));
-        if (!md) return Error{openssl_error("cannot issue certificate: unknown digest \"" + spec.digest + "\"")};
-    }
-    auto algorithm = signature_algorithm(signer, md.get(), spec.digest);
-    if (!algorithm) return Error{algorithm.error()};
+    auto signing = signing_with(signer, spec.digest, "certificate");
+    if (!signing) return Error{signing.error()};
+    const der::Bytes& algorithm = signing->algorithm;
 
     std::optional<IssuerFacts> facts;
     if (issuer) {
@@ -376,7 +391,7 @@ Result<Credential> issue_certificate(const CertSpec& spec, const Credential* iss
     const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
     der::Bytes tbs;
     if (spec.version > 1) tbs += der::tlv(der::tag::context_constructed(0), der::integer(spec.version - 1));
-    tbs += *serial + *algorithm + (facts ? facts->subject : subject);
+    tbs += *serial + algorithm + (facts ? facts->subject : subject);
     try {
         tbs += der::sequence(der::time(now + spec.not_before) + der::time(now + spec.not_after));
     } catch (const std::range_error&) {
@@ -393,9 +408,9 @@ Result<Credential> issue_certificate(const CertSpec& spec, const Credential* iss
     }
     tbs = der::sequence(tbs);
 
-    auto signature = sign(signer, md.get(), tbs);
+    auto signature = sign(signer, signing->md.get(), tbs);
     if (!signature) return Error{signature.error()};
-    const der::Bytes certificate = der::sequence(tbs + *algorithm + der::bit_string(*signature));
+    const der::Bytes certificate = der::sequence(tbs + algorithm + der::bit_string(*signature));
     const auto* p = reinterpret_cast<const unsigned char*>(certificate.data());
     UniqueX509 cert(d2i_X509(nullptr, &p, static_cast<long>(certificate.size())));
     if (!cert) return Error{openssl_error("cannot read the certificate just issued")};
@@ -405,13 +420,9 @@ Result<Credential> issue_certificate(const CertSpec& spec, const Credential* iss
 Result<std::string> issue_crl(const CrlSpec& spec, const Credential& issuer) {
     if (!issuer.cert || !issuer.key) return Error{"cannot issue CRL: incomplete issuer"};
     EVP_PKEY* signer = issuer.key.get();
-    UniqueMd md;
-    if (!signs_without_digest(signer)) {
-        md.reset(EVP_MD_fetch(nullptr, spec.digest.c_str(), nullptr));
-        if (!md) return Error{openssl_error("cannot issue CRL: unknown digest \"" + spec.digest + "\"")};
-    }
-    auto algorithm = signature_algorithm(signer, md.get(), spec.digest);
-    if (!algorithm) return Error{algorithm.error()};
+    auto signing = signing_with(signer, spec.digest, "CRL");
+    if (!signing) return Error{signing.error()};
+    const der::Bytes& algorithm = signing->algorithm;
     auto facts = read_issuer(issuer.cert.get());
     if (!facts) return Error{facts.error()};
     if (!facts->key_id) return Error{"cannot issue CRL: the issuer certificate has no subject key identifier"};
@@ -430,16 +441,16 @@ Result<std::string> issue_crl(const CrlSpec& spec, const Credential& issuer) {
     der::Bytes revoked;
     for (long serial : serials) revoked += der::sequence(der::integer(serial) + this_update);
 
-    der::Bytes tbs = der::integer(1) + *algorithm + facts->subject + this_update + next_update;
+    der::Bytes tbs = der::integer(1) + algorithm + facts->subject + this_update + next_update;
     if (!revoked.empty()) tbs += der::sequence(revoked);
     const der::Bytes crl_extensions =
         extension(oid::authority_key_id, false, der::sequence(der::tlv(der::tag::context(0), *facts->key_id))) +
         extension("2.5.29.20", false, der::integer(spec.number));  // cRLNumber
     tbs = der::sequence(tbs + der::tlv(der::tag::context_constructed(0), der::sequence(crl_extensions)));
 
-    auto signature = sign(signer, md.get(), tbs);
+    auto signature = sign(signer, signing->md.get(), tbs);
     if (!signature) return Error{signature.error()};
-    const der::Bytes crl = der::sequence(tbs + *algorithm + der::bit_string(*signature));
+    const der::Bytes crl = der::sequence(tbs + algorithm + der::bit_string(*signature));
     std::string pem = "-----BEGIN X509 CRL-----\n";
     const std::string text = base64(crl);
     for (std::size_t i = 0; i < text.size(); i += 64) pem += text.substr(i, 64) + "\n";
