@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -247,15 +249,18 @@ TEST_CASE("engine e2e: max_connections holds when both workers accept at the sam
         // the connections) admit at once; the connections stay open without a ClientHello, so
         // each one ward admits stays a session until the round ends.
         std::vector<int> fds(kBurst, -1);
+        std::vector<int> errors(kBurst, 0);
         std::barrier start(kBurst);
         std::vector<std::thread> threads;
         for (int i = 0; i < kBurst; ++i)
             threads.emplace_back([&, i] {
                 start.arrive_and_wait();
                 fds[static_cast<std::size_t>(i)] = ward::test::connect_tcp(port);
+                errors[static_cast<std::size_t>(i)] = errno;
             });
         for (auto& t : threads) t.join();
-        for (int fd : fds) REQUIRE(fd >= 0);
+        for (std::size_t i = 0; i < fds.size(); ++i)
+            REQUIRE_MESSAGE(fds[i] >= 0, "round " << round << ": connect: " << std::strerror(errors[i]));
         total += kBurst;
         std::string text;
         REQUIRE(eventually(

@@ -199,25 +199,34 @@ bool TcpBackend::wait_until(const std::function<bool()>& predicate, std::chrono:
 }
 
 int connect_tcp(std::uint16_t port, const char* source) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (source) {
-        sockaddr_in from{};
-        from.sin_family = AF_INET;
-        if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
-            ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
-            ::close(fd);
-            return -1;
-        }
-    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons(port);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    // EADDRNOTAVAIL / EAGAIN say this machine had no local port to spare at that moment (a suite
+    // that leaves thousands of loopback connections in TIME-WAIT), not that the server refused:
+    // a few more attempts, each on a new socket. The server's own answers (ECONNREFUSED, ...)
+    // are returned at once; errno is kept for the caller.
+    for (int attempt = 0;; ++attempt) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) return -1;
+        if (source) {
+            sockaddr_in from{};
+            from.sin_family = AF_INET;
+            if (::inet_pton(AF_INET, source, &from.sin_addr) != 1 ||
+                ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+                const int error = errno;
+                ::close(fd);
+                errno = error;
+                return -1;
+            }
+        }
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+        const int error = errno;
         ::close(fd);
-        return -1;
+        errno = error;
+        if (attempt == 4 || (error != EADDRNOTAVAIL && error != EAGAIN && error != EINTR)) return -1;
     }
-    return fd;
 }
 
 bool wait_closed(int fd, std::chrono::milliseconds deadline, std::string* got) {
