@@ -17,6 +17,9 @@
 #include "tls/peer_verifier_detail.hpp"
 #include "tls/x509.hpp"
 
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+
 namespace ward::tls {
 
 namespace detail {
@@ -77,6 +80,55 @@ int refuse(SSL* ssl, X509_STORE_CTX* store, int error, std::string reason) {
     return 0;
 }
 
+// What wolfSSL reports in the store context (its own error numbers: this build keeps wolfSSL's
+// defaults) as the X509_V_ERR code OpenSSL would give; 0 when it has none.
+int x509_error_of(int error) {
+    switch (error) {
+        case ASN_BEFORE_DATE_E: return X509_V_ERR_CERT_NOT_YET_VALID;
+        case ASN_AFTER_DATE_E: return X509_V_ERR_CERT_HAS_EXPIRED;
+        case ASN_NO_SIGNER_E: return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+        case ASN_SELF_SIGNED_E: return X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+        case ASN_PATHLEN_INV_E:
+        case ASN_PATHLEN_SIZE_E: return X509_V_ERR_PATH_LENGTH_EXCEEDED;
+        case ASN_SIG_OID_E:
+        case ASN_SIG_CONFIRM_E:
+        case ASN_SIG_HASH_E:
+        case ASN_SIG_KEY_E: return X509_V_ERR_CERT_SIGNATURE_FAILURE;
+        case ASN_CRIT_EXT_E: return X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION;
+        case CRL_CERT_REVOKED: return X509_V_ERR_CERT_REVOKED;
+        case CRL_MISSING: return X509_V_ERR_UNABLE_TO_GET_CRL;
+        case CRL_CERT_DATE_ERR: return X509_V_ERR_CRL_HAS_EXPIRED;
+        default: return error > 0 ? error : 0;
+    }
+}
+
+std::string error_text(int raw, int code) {
+    if (code != 0) return X509_verify_cert_error_string(code);
+    const char* text = wolfSSL_ERR_reason_error_string(static_cast<unsigned long>(raw));
+    return text ? text : "certificate verify failed";
+}
+
+// A peer certificate placed in the trust store itself is its own anchor, as OpenSSL's partial
+// chains make it (wolfSSL finds no issuer for it): byte for byte the same certificate, and
+// within its validity period (which wolfSSL's no-issuer verdict does not say).
+bool pinned(X509* cert, const PeerRules& rules, std::string& why) {
+    if (cert == nullptr || rules.trusted_der.empty()) return false;
+    const auto der = certificate_der(cert);
+    if (der.empty()) return false;
+    bool found = false;
+    for (const auto& t : rules.trusted_der) found = found || t == der;
+    if (!found) return false;
+    if (X509_cmp_current_time(X509_get_notBefore(cert)) >= 0) {
+        why = X509_verify_cert_error_string(X509_V_ERR_CERT_NOT_YET_VALID);
+        return false;
+    }
+    if (X509_cmp_current_time(X509_get_notAfter(cert)) <= 0) {
+        why = X509_verify_cert_error_string(X509_V_ERR_CERT_HAS_EXPIRED);
+        return false;
+    }
+    return true;
+}
+
 int verify_callback(int ok, X509_STORE_CTX* store) {
     auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     if (ssl == nullptr) return 0;  // never vouch for a chain outside a connection
@@ -102,14 +154,24 @@ int verify_callback(int ok, X509_STORE_CTX* store) {
                       "certificate verification failed: the chain is longer than " + std::to_string(kMaxChainDepth + 1) +
                           " certificates");
     if (!ok) {
-        const int error = X509_STORE_CTX_get_error(store);
-        if (!(rules->crl_missing == config::CrlMissing::accept && error == X509_V_ERR_UNABLE_TO_GET_CRL)) {
+        const int raw = X509_STORE_CTX_get_error(store);
+        const int error = x509_error_of(raw);
+        std::string pin_refusal;
+        const bool anchored = depth == 0 &&
+                              (error == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                               error == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) &&
+                              pinned(cert, *rules, pin_refusal);
+        const bool tolerated = rules->crl_missing == config::CrlMissing::accept && error == X509_V_ERR_UNABLE_TO_GET_CRL;
+        if (!anchored && !tolerated) {
             const int code = error == X509_V_OK ? X509_V_ERR_UNSPECIFIED : error;
+            const std::string text = pin_refusal.empty() ? error_text(raw, error) : pin_refusal;
             return refuse(ssl, store, code,
-                          std::string("certificate verification failed: ") + X509_verify_cert_error_string(code) +
-                              " (depth " + std::to_string(depth) + ", " + named(cert) + ")");
+                          "certificate verification failed: " + text + " (depth " + std::to_string(depth) + ", " +
+                              named(cert) + ")");
         }
         X509_STORE_CTX_set_error(store, X509_V_OK);
+        // wolfSSL recorded its verdict on the connection before asking: ward's overrides it.
+        SSL_set_verify_result(ssl, X509_V_OK);
     }
     if (cert == nullptr) return refuse(ssl, store, X509_V_ERR_UNSPECIFIED, "the peer's certificate cannot be read");
     // The mode's rules on every certificate the peer sent; a self-signed one above the leaf is

@@ -2,6 +2,7 @@
 #include "tls/tls_snapshot.hpp"
 
 #include "tls/fips_provider.hpp"
+#include "tls/flavour.hpp"
 #include "tls/library.hpp"
 #include "tls/sni.hpp"
 #include "tls/x509.hpp"
@@ -13,6 +14,13 @@ bool activate_security_mode(const config::Config& config, config::Diagnostics& d
     reserve_connection_slots();
     const auto& sec = config.security;
     if (!config::at_least_fips(sec.mode)) return true;
+    if (!flavour::kFipsModule) {
+        // Not even policy-only: these modes are claims about the module the cryptography runs in.
+        diagnostics.error(config.mark("security.mode"), "security.mode",
+                          std::string(config::to_string(sec.mode)) + " mode needs a FIPS module: " +
+                              load_fips_provider(sec.fips_module_dir.resolved));
+        return false;
+    }
     if (sec.fips_provider == config::FipsProvider::policy_only) {
         diagnostics.warning(config.mark("security.fips_provider"), "security.fips_provider",
                             "policy-only: " + std::string(config::to_string(sec.mode)) +

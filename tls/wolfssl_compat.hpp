@@ -308,3 +308,94 @@ inline STACK_OF(X509)* ward_no_chain(const SSL*) { return nullptr; }
 #define SSL_get0_verified_chain ward_no_chain
 #undef SSL_get_peer_cert_chain
 #define SSL_get_peer_cert_chain ward_no_chain
+
+// A verification error's text as OpenSSL words it (ward's refusal reasons and logs read the
+// same in both flavours): wolfSSL looks X509_V_ERR codes up among its own error numbers and
+// answers "certificate verify failed" for all of them.
+inline const char* ward_verify_error_string(long code) {
+    static constexpr const char* kText[] = {
+        "ok",
+        "unspecified certificate verification error",
+        "unable to get issuer certificate",
+        "unable to get certificate CRL",
+        "unable to decrypt certificate's signature",
+        "unable to decrypt CRL's signature",
+        "unable to decode issuer public key",
+        "certificate signature failure",
+        "CRL signature failure",
+        "certificate is not yet valid",
+        "certificate has expired",
+        "CRL is not yet valid",
+        "CRL has expired",
+        "format error in certificate's notBefore field",
+        "format error in certificate's notAfter field",
+        "format error in CRL's lastUpdate field",
+        "format error in CRL's nextUpdate field",
+        "out of memory",
+        "self-signed certificate",
+        "self-signed certificate in certificate chain",
+        "unable to get local issuer certificate",
+        "unable to verify the first certificate",
+        "certificate chain too long",
+        "certificate revoked",
+        "issuer certificate doesn't have a public key",
+        "path length constraint exceeded",
+        "unsuitable certificate purpose",
+        "certificate not trusted",
+        "certificate rejected",
+        "subject issuer mismatch",
+        "authority and subject key identifier mismatch",
+        "authority and issuer serial number mismatch",
+        "key usage does not include certificate signing",
+        "unable to get CRL issuer certificate",
+        "unhandled critical extension",
+        "key usage does not include CRL signing",
+        "unhandled critical CRL extension",
+        "invalid non-CA certificate (has CA markings)",
+        "proxy path length constraint exceeded",
+        "key usage does not include digital signature",
+        "proxy certificates not allowed, please set the appropriate flag",
+        "invalid or inconsistent certificate extension",
+        "invalid or inconsistent certificate policy extension",
+        "no explicit policy",
+        "different CRL scope",
+        "unsupported extension feature",
+        "RFC 3779 resource not subset of parent's resources",
+        "permitted subtree violation",
+        "excluded subtree violation",
+        "name constraints minimum and maximum not supported",
+        "application verification failure",
+        "unsupported name constraint type",
+        "unsupported or invalid name constraint syntax",
+        "unsupported or invalid name syntax",
+        "CRL path validation error",
+        "path loop",
+        "Suite B: certificate version invalid",
+        "Suite B: invalid public key algorithm",
+        "Suite B: invalid ECC curve",
+        "Suite B: invalid signature algorithm",
+        "Suite B: curve not allowed for this LOS",
+        "Suite B: cannot sign P-384 with P-256",
+        "hostname mismatch",
+        "email address mismatch",
+        "IP address mismatch",
+    };
+    if (code >= 0 && code < static_cast<long>(sizeof kText / sizeof kText[0])) return kText[code];
+    return "unknown certificate verification error";
+}
+#undef X509_verify_cert_error_string
+#define X509_verify_cert_error_string ward_verify_error_string
+
+// The negotiated suite by OpenSSL's name (logs, the PROXY header's cipher): a TLS 1.3 suite by
+// its IANA name, an older one as "ECDHE-ECDSA-AES128-GCM-SHA256"; wolfSSL's SSL_get_cipher_name
+// gives every suite its IANA name.
+inline const char* ward_cipher_name(const SSL* ssl) {
+    auto* s = const_cast<SSL*>(ssl);
+    const char* iana = wolfSSL_get_cipher(s);
+    if (iana == nullptr) return nullptr;
+    if (std::strncmp(iana, "TLS_AES_", 8) == 0 || std::strncmp(iana, "TLS_CHACHA20_", 13) == 0) return iana;
+    const char* openssl_style = wolfSSL_get_cipher_name(s);
+    return openssl_style ? openssl_style : iana;
+}
+#undef SSL_get_cipher_name
+#define SSL_get_cipher_name ward_cipher_name
