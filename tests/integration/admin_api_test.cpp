@@ -422,7 +422,8 @@ TEST_CASE("admin - certificate upload imports like ward cert import - listed - d
     CHECK(a.call("DELETE", "/api/v1/trust-stores/peers/certificates/" + fingerprint).status == 404);
 }
 
-TEST_CASE("admin - a security mode change is checked against the new mode and takes effect at restart") {
+TEST_CASE("admin - a security mode change is checked against the new mode and takes effect at restart" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     AdminWard w;
     auto a = w.alice();
     auto mode = a.call("GET", "/api/v1/security/mode").json();
@@ -868,7 +869,8 @@ TEST_CASE("admin review 2 - a session's refusals are audited at most 20 a minute
           "403 role 'auditor' may not POST /api/v1/reload (10 earlier refusals of this session not recorded)");
 }
 
-TEST_CASE("admin - a mode change lists each certificate the new mode forbids and suggests ward pki issue") {
+TEST_CASE("admin - a mode change lists each certificate the new mode forbids and suggests ward pki issue" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     AdminWard::Setup setup;
     setup.ed25519_context = true;
     AdminWard w(setup);
@@ -914,7 +916,8 @@ TEST_CASE("admin - the console is served with a strict content security policy -
     CHECK(c.send("GET", "/index.html").status == 404);
 }
 
-TEST_CASE("admin - a mode change can be checked without writing - the audit chain's state is served") {
+TEST_CASE("admin - a mode change can be checked without writing - the audit chain's state is served" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     AdminWard w;
     auto a = w.alice();
     const auto before = read_file(w.config);
@@ -937,7 +940,8 @@ TEST_CASE("admin - a mode change can be checked without writing - the audit chai
     CHECK(again.at("records") == verify.at("records"));
 }
 
-TEST_CASE("admin - a client certificate is checked for revocation like any peer's") {
+TEST_CASE("admin - a client certificate is checked for revocation like any peer's" *
+          doctest::skip(!ward::tls::flavour::kOcsp)) {
     // A responder that is gone: with `require`, no answer refuses the administrator's
     // certificate before a byte of a request is read.
     std::uint16_t gone = 0;

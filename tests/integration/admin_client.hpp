@@ -1,33 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// A real HTTPS client for the admin API tests: Boost.Beast over Asio's OpenSSL stream (not
-// ward's code), verifying ward's certificate against the test CA. Every call is bounded by a
-// deadline on its own io_context.
+// A real HTTPS client for the admin API tests: Boost.Beast's HTTP/1.1 serializer and parser (not
+// ward's code) over the tests' own blocking TLS client, verifying ward's certificate against the
+// test CA and the name server.test. The same in both TLS flavours; every call is bounded by a
+// deadline. Like a real client library, a connection that fails or ends without an answer
+// throws (std::runtime_error).
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
+
+#include "tests/support/net_test_support.hpp"
+#include "tls/openssl_ptr.hpp"
 
 namespace ward::test {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-namespace basio = boost::asio;
 namespace json = boost::json;
 
 struct HttpReply {
@@ -68,15 +67,60 @@ public:
         for (const auto& [k, v] : headers) req.set(k, v);
         req.body() = body;
         if (!body.empty() || method == "POST" || method == "PUT") req.prepare_payload();
+        std::ostringstream wire;
+        wire << req;
+
+        const auto until = std::chrono::steady_clock::now() + kDeadline;
+        auto client = connect();
+        // ward may answer (413) and stop reading before the whole body is sent: read its answer anyway.
+        client->send(wire.str());
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(16 * 1024 * 1024);
+        parser.eager(true);
+        std::string pending;
+        beast::error_code ec;
+        while (!parser.is_done()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+            if (left.count() <= 0) throw std::runtime_error("the admin API did not answer within 15 s");
+            const auto got = client->read(1, left);
+            if (got.empty()) {
+                // (Closed before a byte of an answer: no answer at all, not an empty one.)
+                if (parser.got_some()) parser.put_eof(ec);
+                break;
+            }
+            pending += got;
+            while (!pending.empty() && !parser.is_done()) {
+                const auto used = parser.put(boost::asio::buffer(pending), ec);
+                if (ec == bhttp::error::need_more) {
+                    ec = {};
+                    break;
+                }
+                if (ec) throw std::runtime_error("the admin API's answer does not parse: " + ec.message());
+                pending.erase(0, used);
+                if (used == 0) break;
+            }
+        }
+        // (A refused client certificate under TLS 1.3: the handshake completed on this side, the
+        // refusal arrives as an alert instead of an answer.)
+        if (!parser.is_done()) throw std::runtime_error("the admin API's answer ended early: " + client->error());
+        auto res = parser.release();
         HttpReply out;
-        run([&](Stream& s) { return exchange(s, req, out); });
+        out.status = static_cast<int>(res.result_int());
+        for (const auto& f : res) {
+            std::string name(f.name_string());
+            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            out.headers[name] = std::string(f.value());
+        }
+        out.body = res.body();
         return out;
     }
 
     // Bytes as they are, then whatever ward answers until it closes ("" when nothing came).
     std::string raw(const std::string& bytes) {
+        auto client = connect();
+        client->send(bytes);
         std::string answer;
-        run([&](Stream& s) { return raw_exchange(s, bytes, answer); });
+        client->wait_closed(kDeadline, &answer);
         return answer;
     }
 
@@ -93,62 +137,25 @@ public:
     }
 
 private:
-    using Stream = basio::ssl::stream<basio::ip::tcp::socket>;
+    static constexpr std::chrono::milliseconds kDeadline{15000};
 
-    static basio::awaitable<void> exchange(Stream& s, bhttp::request<bhttp::string_body>& req, HttpReply& out) {
-        co_await s.async_handshake(basio::ssl::stream_base::client, basio::use_awaitable);
-        // ward may answer (413) and stop reading before the whole body is sent: read its answer anyway.
-        co_await bhttp::async_write(s, req, basio::as_tuple(basio::use_awaitable));
-        beast::flat_buffer buffer;
-        bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(16 * 1024 * 1024);
-        co_await bhttp::async_read(s, buffer, parser, basio::use_awaitable);
-        auto res = parser.release();
-        out.status = static_cast<int>(res.result_int());
-        for (const auto& f : res) {
-            std::string name(f.name_string());
-            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            out.headers[name] = std::string(f.value());
+    // A verified TLS connection to the admin API (server.test, the test CA), with the client
+    // certificate when one was given.
+    std::unique_ptr<TlsClient> connect() {
+        if (!ctx_) {
+            ctx_.reset(SSL_CTX_new(TLS_client_method()));
+            REQUIRE(ctx_);
+            REQUIRE(SSL_CTX_load_verify_locations(ctx_.get(), ca_.c_str(), nullptr) == 1);
+            SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+            REQUIRE(X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx_.get()), "server.test", 0) == 1);
+            if (!cert_.empty()) {
+                REQUIRE(SSL_CTX_use_certificate_chain_file(ctx_.get(), cert_.c_str()) == 1);
+                REQUIRE(SSL_CTX_use_PrivateKey_file(ctx_.get(), key_.c_str(), SSL_FILETYPE_PEM) == 1);
+            }
         }
-        out.body = res.body();
-    }
-
-    static basio::awaitable<void> raw_exchange(Stream& s, const std::string& bytes, std::string& answer) {
-        co_await s.async_handshake(basio::ssl::stream_base::client, basio::use_awaitable);
-        co_await basio::async_write(s, basio::buffer(bytes), basio::use_awaitable);
-        std::string chunk(4096, '\0');
-        for (;;) {
-            auto [ec, n] = co_await s.async_read_some(basio::buffer(chunk), basio::as_tuple(basio::use_awaitable));
-            if (ec) break;
-            answer.append(chunk.data(), n);
-        }
-    }
-
-    // Connects, then runs the exchange `make` returns; everything within 15 s.
-    template <class Make>
-    void run(Make&& make) {
-        basio::io_context io;
-        basio::ssl::context ctx(basio::ssl::context::tls_client);
-        ctx.load_verify_file(ca_.string());
-        ctx.set_verify_mode(basio::ssl::verify_peer);
-        if (!cert_.empty()) {
-            ctx.use_certificate_chain_file(cert_.string());
-            ctx.use_private_key_file(key_.string(), basio::ssl::context::pem);
-        }
-        Stream stream(io, ctx);
-        stream.set_verify_callback(basio::ssl::host_name_verification("server.test"));
-        SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>("server.test"));
-        stream.next_layer().connect({basio::ip::make_address("127.0.0.1"), port_});
-        bool done = false;
-        std::exception_ptr error;
-        basio::co_spawn(io, make(stream), [&](std::exception_ptr e) {
-            done = true;
-            error = e;
-        });
-        io.run_for(std::chrono::seconds(15));
-        REQUIRE_MESSAGE(done, "the admin API did not answer within 15 s");
-        if (error) std::rethrow_exception(error);
+        auto client = std::make_unique<TlsClient>(port_, ctx_.get(), "server.test", kDeadline);
+        if (!client->ok()) throw std::runtime_error("TLS to the admin API: " + client->error());
+        return client;
     }
 
     std::uint16_t port_;
@@ -156,6 +163,7 @@ private:
     std::filesystem::path cert_;
     std::filesystem::path key_;
     std::string token_;
+    tls::UniqueSslCtx ctx_;
 };
 
 }  // namespace ward::test

@@ -111,15 +111,20 @@ TEST_CASE("cluster trust sync: a file ward did not write stops every change") {
 
 TEST_CASE("cluster trust sync: a subject CN ward cannot write is refused - the configuration stays loadable") {
     Store s;
+    int checked = 0;
     for (const std::string& cn : {std::string(), std::string("a\tb"), std::string("x\x7fy"), std::string(300, 'a')}) {
         CAPTURE(cn.size());
         ops::CertSpec spec = test::TestPki::client_spec(cn);
         if (cn.empty()) spec.common_names = {""};
-        const auto files = s.pki.issue("odd", spec);
-        auto r = sync_trust(s.config_file(), "nodes", "c1", {{{"c1", "odd"}, test::read_text_file(files.cert)}});
+        // (wolfSSL does not read a certificate with an empty CN at all.)
+        const auto files = s.pki.issue_if_readable("odd", spec);
+        if (!files) continue;
+        auto r = sync_trust(s.config_file(), "nodes", "c1", {{{"c1", "odd"}, test::read_text_file(files->cert)}});
         REQUIRE_MESSAGE(r, r.error());
         REQUIRE(r->refused.size() == 1);
         CHECK(r->changes.empty());
         CHECK(config::load_file(s.config_file()).config);
+        ++checked;
     }
+    CHECK(checked >= 3);
 }

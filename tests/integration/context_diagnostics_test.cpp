@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include "tests/support/tls_test_support.hpp"
+#include "tls/flavour.hpp"
+#include "tls/library.hpp"
 
 namespace {
 
@@ -20,7 +22,36 @@ bool starts_with(const std::string& text, const std::string& prefix) { return te
 
 // --- diagnostics when building -----------------------------------------------------------------
 
-TEST_CASE("handshake config: a cipher fips mode forbids is reported at its position") {
+TEST_CASE("handshake config: the fips - enhanced and common-criteria modes are refused where the flavour has no FIPS module") {
+    TempDir dir("handshake-diag");
+    TestPki pki(dir.path());
+    for (const char* mode : {"fips", "enhanced", "common-criteria"}) {
+        CAPTURE(mode);
+        // policy-only too: the modes are claims about the module the cryptography runs in.
+        for (const char* provider : {"policy-only", "required"}) {
+            CAPTURE(provider);
+            const std::string yaml = config_yaml("", {}, std::string("  mode: ") + mode + "\n  fips_provider: " + provider + "\n");
+            const auto check = ward::test::check_config(dir.path(), yaml);
+            INFO(check.diagnostics.to_string());
+            const auto errors = check.formatted("security.mode");
+            if (ward::tls::flavour::kFipsModule) {
+                // (Whether the provider loads here is the fips tier's business.)
+                if (std::string(provider) == "policy-only") CHECK(errors.empty());
+                continue;
+            }
+            CHECK_FALSE(check.activated);
+            CHECK_FALSE(check.snapshot.has_value());
+            REQUIRE(errors.size() == 1);
+            const auto at = ward::test::mark_of(yaml, mode);
+            CHECK(starts_with(errors[0], check.file.string() + ":" + std::to_string(at.line) + ":" +
+                                             std::to_string(at.column) + ": error: security.mode: " + mode +
+                                             " mode needs a FIPS module: This ward is built with wolfSSL"));
+        }
+    }
+}
+
+TEST_CASE("handshake config: a cipher fips mode forbids is reported at its position" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     TempDir dir("handshake-diag");
     TestPki pki(dir.path());
     const std::string yaml = config_yaml("    ciphers: [TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256]\n", {},
@@ -55,8 +86,8 @@ TEST_CASE("handshake config: an unknown cipher is reported at its position") {
     REQUIRE(errors.size() == 1);
     CHECK(starts_with(errors[0], check.file.string() + ":" + std::to_string(at.line) + ":" +
                                      std::to_string(at.column) +
-                                     ": error: tls_contexts.peer.ciphers[1]: 'FOO' is not a TLS cipher known to "
-                                     "OpenSSL 3.0"));
+                                     ": error: tls_contexts.peer.ciphers[1]: 'FOO' is not a TLS cipher known to " +
+                                     ward::tls::tls_library_name()));
     CHECK(check.diagnostics.error_count() == 1);
 }
 

@@ -414,27 +414,6 @@ TEST_CASE("ocsp config: each mistake at its file:line:col") {
                                        ": error: listeners[0].tls_context: context 'peer' waits up to 5s for an OCSP "
                                        "answer, which must fit inside this listener's handshake_timeout (4s)"});
     }
-    SUBCASE("CRLs: required but none - out of date") {
-        auto yaml = config_yaml("    revocation: { crl: require }\n");
-        auto check = ward::test::check_config(dir.path(), yaml);
-        INFO(check.diagnostics.to_string());
-        CHECK(check.formatted("tls_contexts.peer.revocation.crl") ==
-              std::vector<std::string>{where(check, yaml, "require }") +
-                                       ": error: tls_contexts.peer.revocation.crl: CRLs are required but trust store "
-                                       "'peers' holds none, so every peer would be refused"});
-        pki.write_ca_crl({}, 30);
-        check = ward::test::check_config(dir.path(), yaml);
-        INFO(check.diagnostics.to_string());
-        CHECK(check.snapshot);
-        const auto crl = pki.write_ca_crl({}, -1);
-        check = ward::test::check_config(dir.path(), yaml);
-        const auto errors = check.formatted("trust_stores.peers.dir");
-        REQUIRE(errors.size() == 1);
-        CHECK(errors[0] == where(check, yaml, "trust }") + ": error: trust_stores.peers.dir: the CRL of CN=ward test CA, O=ward in '" +
-                               crl.string() +
-                               "' is out of date (nextUpdate has passed): every certificate of that issuer would be "
-                               "refused; put the issuer's current CRL there");
-    }
     SUBCASE("names: two certificates of one key type claiming a name - a domain no certificate names") {
         auto spec = TestPki::client_spec("a.example");
         spec.server_auth = true;

@@ -282,6 +282,10 @@ void TlsClient::start(int fd, SSL_CTX* ctx, const std::string& sni, const std::s
     }
     ssl_.reset(SSL_new(ctx));
     SSL_set_fd(ssl_.get(), fd_);
+#if defined(WARD_TLS_WOLFSSL)
+    // wolfSSL's client asks for a TLS 1.2 session ticket only when told to (OpenSSL's always does).
+    wolfSSL_UseSessionTicket(ssl_.get());
+#endif
     if (resume) SSL_set_session(ssl_.get(), resume);
     if (!sni.empty())
         SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(sni.c_str()));

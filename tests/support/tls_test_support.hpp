@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "config/diagnostics.hpp"
 #include "config/loader.hpp"
+#include "tls/flavour.hpp"
 #include "tls/openssl_ptr.hpp"
 #include "proxy/ops/pki.hpp"
 #include "tls/tls_snapshot.hpp"
@@ -23,6 +24,19 @@
 namespace ward::test {
 
 namespace fs = std::filesystem;
+
+// What the TLS library says where ward leaves the words to it: the alert it sends when ward's
+// verify callback refuses a peer (OpenSSL: handshake_failure; wolfSSL picks bad_certificate
+// for any refusal, with no hook to choose), and its own error texts. Where a test checks the
+// library's words it checks them only in the flavour whose words they are (`openssl`).
+struct LibraryWords {
+    bool openssl;
+    const char* refused_by_verifier_alert;
+    const char* no_certificate_tls12_alert;  // TLS 1.3 has certificate_required in both
+};
+inline constexpr LibraryWords kLibrary = tls::flavour::kName == "openssl"
+                                             ? LibraryWords{true, "handshake failure", "handshake failure"}
+                                             : LibraryWords{false, "bad certificate", "bad certificate"};
 
 // A fresh, uniquely named directory under the system temp dir, removed with its contents.
 class TempDir {
@@ -83,6 +97,10 @@ public:
     // Issues a certificate for a fresh key as `spec` says, signed by `signer`, and writes
     // <dir>/<name>.pem (leaf only) and <dir>/<name>.key.
     CertFiles issue(const std::string& name, const ops::CertSpec& spec, Signer signer = Signer::ca);
+    // The same, or nothing when the TLS library refuses to read what ward wrote (a name string
+    // it will not parse): such a certificate cannot reach ward through that library either.
+    std::optional<CertFiles> issue_if_readable(const std::string& name, const ops::CertSpec& spec,
+                                               Signer signer = Signer::ca);
 
     // Copies a certificate file into the trust store folder (as <name>.pem).
     void trust(const CertFiles& files);
@@ -92,6 +110,7 @@ public:
     fs::path write_ca_crl(const std::vector<long>& revoked_serials = {}, long next_update_days = 30);
 
 private:
+    const ops::Credential* issuer_of(Signer signer) const;
     fs::path dir_;
     ops::Credential ca_;
     ops::Credential untrusted_ca_;

@@ -25,6 +25,10 @@ inline int SSL_CTX_load_verify_file(SSL_CTX* ctx, const char* file) {
 inline void (*SSL_CTX_get_info_callback(SSL_CTX*))(const SSL*, int, int) { return nullptr; }
 inline void (*SSL_get_info_callback(const SSL*))(const SSL*, int, int) { return nullptr; }
 
+#ifndef SSL3_AL_WARNING
+#define SSL3_AL_WARNING 1
+#endif
+
 #ifndef SSL3_MT_SERVER_HELLO
 #define SSL3_MT_SERVER_HELLO 2
 #endif
