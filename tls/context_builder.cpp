@@ -325,6 +325,7 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
         if (store.ok && store.contents) {
             trusted = store.contents.get();
             for (const auto& e : store.contents->certificates) rules->trusted_der.push_back(certificate_der(e.cert.get()));
+            rules->trusted_crls = !store.contents->crls.empty();
             if (c.revocation.crl == config::CrlCheck::require && store.contents->crls.empty())
                 diag_.error(config_.mark(base + ".revocation.crl"), base + ".revocation.crl",
                             "CRLs are required but trust store '" + c.trust_store +

@@ -52,6 +52,7 @@ struct PeerRules {
     // The DER of every certificate in the context's trust store: a peer certificate found here
     // is its own anchor (OpenSSL: X509_V_FLAG_PARTIAL_CHAIN; wolfSSL: the verifier's own check).
     std::vector<std::string> trusted_der;
+    bool trusted_crls = false;  // the trust store holds CRLs
     // The session id context: a digest of everything above plus the context's name and the
     // trust store's contents (see ContextBuilder).
     std::array<unsigned char, 32> session_context{};

@@ -15,6 +15,7 @@
 
 #include "tls/openssl_error.hpp"
 #include "tls/peer_verifier_detail.hpp"
+#include "tls/der.hpp"
 #include "tls/x509.hpp"
 
 #include <wolfssl/error-ssl.h>
@@ -108,16 +109,39 @@ std::string error_text(int raw, int code) {
     return text ? text : "certificate verify failed";
 }
 
+// The extensions a pinned certificate may mark critical: those wolfSSL's parser acts on, whose
+// verdicts a missing issuer does not hide (ParseCertRelative stops at the issuer before it
+// reports an unknown critical extension).
+bool known_critical(std::string_view id) {
+    for (const char* oid : {"2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.17"})
+        if (id == der::known_oid(oid)) return true;
+    return false;
+}
+
 // A peer certificate placed in the trust store itself is its own anchor, as OpenSSL's partial
-// chains make it (wolfSSL finds no issuer for it): byte for byte the same certificate, and
-// within its validity period (which wolfSSL's no-issuer verdict does not say).
+// chains make it (wolfSSL finds no issuer for it): byte for byte the same certificate, within its
+// validity period, no critical extension wolfSSL did not get to judge, and only where revocation
+// does not come into it: wolfSSL looks no CRL up for a certificate it found no issuer for, so a
+// store with CRLs, or CRLs required, refuses it rather than let a revoked one pass.
 bool pinned(X509* cert, const PeerRules& rules, std::string& why) {
     if (cert == nullptr || rules.trusted_der.empty()) return false;
-    const auto der = certificate_der(cert);
-    if (der.empty()) return false;
+    const auto certificate = certificate_der(cert);
+    if (certificate.empty()) return false;
     bool found = false;
-    for (const auto& t : rules.trusted_der) found = found || t == der;
+    for (const auto& t : rules.trusted_der) found = found || t == certificate;
     if (!found) return false;
+    if (rules.trusted_crls || rules.crl_missing == config::CrlMissing::reject) {
+        why = "a certificate pinned in the trust store cannot be checked for revocation in this build "
+              "(wolfSSL); trust its issuer instead";
+        return false;
+    }
+    const auto parts = der::read_certificate(certificate);
+    if (!parts) return false;
+    for (const auto& e : parts->extensions)
+        if (e.critical && !known_critical(e.id)) {
+            why = X509_verify_cert_error_string(X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION);
+            return false;
+        }
     if (X509_cmp_current_time(X509_get_notBefore(cert)) >= 0) {
         why = X509_verify_cert_error_string(X509_V_ERR_CERT_NOT_YET_VALID);
         return false;
@@ -149,6 +173,12 @@ int verify_callback(int ok, X509_STORE_CTX* store) {
                           "the peer presented no certificate, and this TLS context requires one (verify_peer: required)");
         return 1;
     }
+    // wolfSSL cuts a chain longer than its limit short without calling back about it; what it
+    // noted on the connection says so by the time the leaf is judged.
+    if (depth == 0 && SSL_get_verify_result(ssl) == X509_V_ERR_CERT_CHAIN_TOO_LONG)
+        return refuse(ssl, store, X509_V_ERR_CERT_CHAIN_TOO_LONG,
+                      "certificate verification failed: the chain is longer than " + std::to_string(kMaxChainDepth + 1) +
+                          " certificates");
     if (depth > kMaxChainDepth)
         return refuse(ssl, store, X509_V_ERR_CERT_CHAIN_TOO_LONG,
                       "certificate verification failed: the chain is longer than " + std::to_string(kMaxChainDepth + 1) +

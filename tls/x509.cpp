@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tls/x509.hpp"
 
+#include <cctype>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -290,6 +292,49 @@ bool names_ip_address(X509* cert, std::string_view address) {
     const std::string_view wanted(reinterpret_cast<const char*>(octets), size);
     for (const auto& ip : names.ip_addresses)
         if (ip == wanted) return true;
+    return false;
+}
+
+namespace {
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+        if (std::tolower(x) != std::tolower(y)) return false;
+    }
+    return true;
+}
+
+bool dns_pattern_matches(std::string_view pattern, std::string_view host) {
+    if (pattern.empty() || host.empty()) return false;
+    if (pattern.find('\0') != std::string_view::npos) return false;
+    if (equal_ignoring_case(pattern, host)) return true;
+    // "*.example.org": the wildcard is the whole left-most label, over at least two labels.
+    if (pattern.size() < 3 || pattern.substr(0, 2) != "*.") return false;
+    const auto rest = pattern.substr(1);  // ".example.org"
+    if (rest.find('*') != std::string_view::npos || rest.find('.', 1) == std::string_view::npos) return false;
+    const auto dot = host.find('.');
+    if (dot == std::string_view::npos || dot == 0) return false;
+    return equal_ignoring_case(host.substr(dot), rest);
+}
+
+}  // namespace
+
+bool names_dns_host(X509* cert, std::string_view host) {
+    if (cert == nullptr || host.empty()) return false;
+    const auto names = subject_alt_names(cert);
+    if (names.unreadable) return false;
+    if (!names.dns_names.empty()) {
+        for (const auto& name : names.dns_names)
+            if (dns_pattern_matches(name, host)) return true;
+        return false;
+    }
+    std::size_t unreadable = 0;
+    const auto common_names = subject_common_names(cert, &unreadable);
+    if (unreadable != 0) return false;
+    for (const auto& cn : common_names)
+        if (dns_pattern_matches(cn, host)) return true;
     return false;
 }
 

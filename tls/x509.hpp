@@ -44,6 +44,13 @@ SubjectAltNames subject_alt_names(X509* cert);
 // any spelling inet_pton takes): RFC 6125's rule for an address, nothing else consulted.
 bool names_ip_address(X509* cert, std::string_view address);
 
+// Whether the certificate names the DNS host `host` (RFC 6125, as OpenSSL's X509_check_host
+// with X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS): the subjectAltName's dNSName entries when it has
+// any, else the subject CNs; a wildcard only as a whole left-most label over at least two more
+// labels. Unreadable names name nothing. Checked by ward after every handshake where it asked
+// for a host, whichever library verified the chain.
+bool names_dns_host(X509* cert, std::string_view host);
+
 // Subject CN entries as UTF-8, in DER order. Entries are returned verbatim, embedded NULs
 // included, so name matching can reject them; entries that are not valid strings are skipped.
 // `unreadable`, when given, counts the CN entries that are not valid strings (they are left out),

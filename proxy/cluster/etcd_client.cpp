@@ -166,6 +166,10 @@ awaitable<Status> open(EtcdClient::Exchange& x, const asio::any_io_executor& ex,
         // against every name).
         if (literal && !tls::names_ip_address(SSL_get0_peer_certificate(x.conn->ssl()), e.host))
             co_return Error{"etcd's certificate has no iPAddress " + e.host};
+        // A host, by ward's own RFC 6125 check too: the library's can be skipped where a verify
+        // callback overrides an error (wolfSSL).
+        if (!literal && !tls::names_dns_host(SSL_get0_peer_certificate(x.conn->ssl()), e.host))
+            co_return Error{"etcd's certificate does not name " + e.host};
     }
     auto write = x.conn->write_all(request.data(), request.size());
     const auto wec = co_await std::move(write);

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "tests/support/background_process.hpp"
 #include "tests/support/tls_test_support.hpp"
 #include "tls/flavour.hpp"
 #include "tls/tls_counters.hpp"
@@ -407,6 +408,87 @@ TEST_CASE("handshake: a self-signed peer certificate in the trust store is accep
     const auto c = handshake_with(loaded.context("peer"), peer(pki, &unpinned));
     check_refused_in_handshake(c, TLS1_3_VERSION);
     CHECK(contains(c.peer_refusal_reason, "unable to get local issuer certificate"));
+}
+
+TEST_CASE("handshake: a pinned peer certificate where the store holds CRLs - a chain of ten certificates") {
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    const auto pinned = pki.issue("pinned", TestPki::client_spec("pinned.test"), ward::test::Signer::untrusted_ca);
+    pki.trust(pinned);
+    pki.write_ca_crl();
+    const auto loaded = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [pinned.test, client.test]\n", {"pinned.test", "client.test"}));
+    // Review finding (wolfSSL): no CRL is looked up for a certificate wolfSSL found no issuer
+    // for, so a pinned one could not be revoked; there it is refused where revocation applies.
+    const auto r = handshake_with(loaded.context("peer"), peer(pki, &pinned));
+    INFO(r.describe());
+    if (ward::test::kLibrary.openssl) {
+        check_established(r);
+    } else {
+        check_refused_in_handshake(r, TLS1_3_VERSION);
+        CHECK(contains(r.peer_refusal_reason, "cannot be checked for revocation in this build"));
+    }
+
+    // Review finding (wolfSSL): a chain past its limit was cut short without a word to ward's
+    // verifier. Ten certificates: the leaf and the CA nine times.
+    const auto client = pki.issue("client", TestPki::client_spec("client.test"));
+    const auto long_chain = dir.path() / "long-chain.pem";
+    std::string chain = ward::test::read_text_file(client.cert);
+    for (int i = 0; i < 9; ++i) chain += ward::test::read_text_file(pki.ca().cert);
+    ward::test::write_text_file(long_chain, chain);
+    CertFiles sent = client;
+    sent.cert = long_chain;
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &sent);
+        options.max_version = version;
+        const auto l = handshake_with(loaded.context("peer"), options);
+        INFO(l.describe());
+        if (ward::test::kLibrary.openssl) {
+            // OpenSSL builds the chain it needs (client.test, the CA) and ignores the rest.
+            check_established(l);
+            CHECK(l.verified_peer_subject == "client.test");
+        } else {
+            check_refused_in_handshake(l, version);
+            CHECK(contains(l.peer_refusal_reason, "the chain is longer than"));
+        }
+    }
+}
+
+TEST_CASE("handshake: a host name the certificate does not hold - ward's own check refuses whatever the library let through") {
+    // Review finding: wolfSSL compares the host (SSL_set1_host) only for a certificate with no
+    // other error, so where ward's verify callback overrides one (an issuer without a CRL under
+    // crl_missing: accept; a pinned certificate) the library never compared it. The Exchange
+    // egress, the etcd client and the admin CLI check tls::names_dns_host after the handshake.
+    TempDir dir("handshake");
+    TestPki pki(dir.path());
+    pki.trust(pki.untrusted_ca());  // a trusted issuer without a CRL ...
+    pki.write_ca_crl();             // ... where the store holds another issuer's CRL
+    auto spec = TestPki::client_spec("server.test");
+    spec.server_auth = true;
+    spec.dns_names = {"evil.test"};
+    const auto evil = pki.issue("evil", spec, ward::test::Signer::untrusted_ca);
+    const auto loaded = ward::test::load_config(dir.path(), config_yaml("    verify_peer: required\n"));
+
+    PeerOptions o;
+    o.cert = evil.cert;
+    o.key = evil.key;
+    o.trust_ca = pki.ca().cert;
+    auto server_ctx = ward::test::make_peer_server_ctx(o);
+    auto server_ssl = ward::test::make_peer_server(server_ctx.get());
+    auto ward_ssl = loaded.context("peer").new_client("server.test");
+    REQUIRE(SSL_set1_host(ward_ssl.get(), "server.test") == 1);
+    SSL_set_hostflags(ward_ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    const auto r = ward::test::handshake(server_ssl.get(), ward_ssl.get());
+    INFO(r.describe());
+    // OpenSSL compares the name in the verification itself; wolfSSL, after the override, does not.
+    CHECK(r.client_ok == !ward::test::kLibrary.openssl);
+    if (X509* cert = SSL_get0_peer_certificate(ward_ssl.get())) {
+        CHECK_FALSE(ward::tls::names_dns_host(cert, "server.test"));
+        CHECK(ward::tls::names_dns_host(cert, "evil.test"));
+    } else {
+        CHECK(ward::test::kLibrary.openssl);  // refused before a certificate was kept
+    }
 }
 
 // --- versions and ciphers ----------------------------------------------------------------------

@@ -182,3 +182,35 @@ TEST_CASE("x509 names: an address is named by an iPAddress entry with its exact 
     CHECK(X509_check_ip_asc(cert.get(), "::1", 0) == 1);
     CHECK(X509_check_ip_asc(cert.get(), "127.0.0.1", 0) == 1);
 }
+
+TEST_CASE("x509 names: a host is named by a dNSName - the CN only without one - a wildcard only as a whole left-most label") {
+    const auto dns = [](std::string_view name) { return der::tlv(der::tag::context(2), name); };
+    auto cert = certificate(attribute(der::tag::utf8_string, "cn.example.org"),
+                            san(dns("Chat.Example.org") + dns("*.conference.example.org") + dns("f*.example.org") +
+                                dns("*.org")));
+    CHECK(tls::names_dns_host(cert.get(), "chat.example.org"));  // case does not matter
+    CHECK(tls::names_dns_host(cert.get(), "room.conference.example.org"));
+    CHECK_FALSE(tls::names_dns_host(cert.get(), "conference.example.org"));     // the wildcard needs a label
+    CHECK_FALSE(tls::names_dns_host(cert.get(), "a.b.conference.example.org"));  // one label only
+    CHECK_FALSE(tls::names_dns_host(cert.get(), "foo.example.org"));  // no partial wildcards
+    CHECK_FALSE(tls::names_dns_host(cert.get(), "example.org"));      // "*.org": too few labels
+    CHECK_FALSE(tls::names_dns_host(cert.get(), "anything.org"));
+    CHECK_FALSE(tls::names_dns_host(cert.get(), "cn.example.org"));   // the CN is not consulted beside dNSNames
+    CHECK_FALSE(tls::names_dns_host(cert.get(), ""));
+    CHECK_FALSE(tls::names_dns_host(nullptr, "chat.example.org"));
+    // An embedded NUL names nothing (where the library parses such a name at all).
+    if (auto nul = parsed(attribute(der::tag::utf8_string, "x"), san(dns(std::string("nul.example.org\0.evil.test", 27)))))
+        CHECK_FALSE(tls::names_dns_host(nul.get(), "nul.example.org"));
+
+    // Without a dNSName (an iPAddress alone does not count) the CN names the host.
+    auto by_cn = certificate(attribute(der::tag::utf8_string, "cn.example.org"),
+                             san(der::tlv(der::tag::context(7), std::string("\x7f\0\0\x01", 4))));
+    CHECK(tls::names_dns_host(by_cn.get(), "cn.example.org"));
+    CHECK_FALSE(tls::names_dns_host(by_cn.get(), "other.example.org"));
+    auto no_san = certificate(attribute(der::tag::utf8_string, "*.example.org"));
+    CHECK(tls::names_dns_host(no_san.get(), "www.example.org"));
+    // Names ward cannot read name nothing, not the CN in their place.
+    if (auto unreadable = parsed(attribute(der::tag::utf8_string, "cn.example.org"),
+                                 san(der::tlv(der::tag::context(9), "x"))))
+        CHECK_FALSE(tls::names_dns_host(unreadable.get(), "cn.example.org"));
+}
