@@ -134,7 +134,8 @@ TEST_CASE("ward pki issue and ward cert import: the CLI prints what changed - an
     CHECK(check.exit_code == 0);
 }
 
-TEST_CASE("fips mode: ward check loads the real FIPS provider - without one it refuses and says how to install it") {
+TEST_CASE("fips mode: ward check loads the real FIPS provider - without one it refuses and says how to install it" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     Workdir w;
     const auto config = example_setup(w);
     auto text = [&] {
@@ -172,7 +173,8 @@ TEST_CASE("fips mode: ward check loads the real FIPS provider - without one it r
     CHECK(policy_only.err.find("warning: security.fips_provider: policy-only:") != std::string::npos);
 }
 
-TEST_CASE("fips mode rejects a configuration that asks for ChaCha20-Poly1305 - naming the rule") {
+TEST_CASE("fips mode rejects a configuration that asks for ChaCha20-Poly1305 - naming the rule" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     Workdir w;
     const auto config = example_setup(w);
     auto text = [&] {

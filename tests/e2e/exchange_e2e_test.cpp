@@ -304,17 +304,20 @@ TEST_CASE("e2e exchange: NTLM offered - NTLMv2 on one connection for many reques
     ntlm_offered("standard", "ntlm");
 }
 
-TEST_CASE("e2e exchange: Negotiate offered - NTLMv2 inside Negotiate - fips mode on the FIPS provider") {
+TEST_CASE("e2e exchange: Negotiate offered - NTLMv2 inside Negotiate - fips mode on the FIPS provider" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     ntlm_offered("fips", "negotiate");
 }
 
-TEST_CASE("e2e exchange: NTLM offered - NTLMv2 - fips mode on the FIPS provider") { ntlm_offered("fips", "ntlm"); }
+TEST_CASE("e2e exchange: NTLM offered - NTLMv2 - fips mode on the FIPS provider" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) { ntlm_offered("fips", "ntlm"); }
 
 TEST_CASE("e2e exchange: Basic when NTLM is absent or refused or v1-only and basic-only and bad certificates - standard mode") {
     basic_fallbacks("standard");
 }
 
-TEST_CASE("e2e exchange: Basic when NTLM is absent or refused or v1-only and basic-only and bad certificates - fips mode") {
+TEST_CASE("e2e exchange: Basic when NTLM is absent or refused or v1-only and basic-only and bad certificates - fips mode" *
+          doctest::skip(!ward::tls::flavour::kFipsModule)) {
     basic_fallbacks("fips");
 }
 
