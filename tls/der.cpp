@@ -149,6 +149,10 @@ std::optional<Reader::Element> Reader::next() {
         if (count == 0 || count > 4 || rest_.size() < count) return fail();  // indefinite or over 4 GiB
         length = 0;
         for (unsigned i = 0; i < count; ++i) length = (length << 8) | static_cast<unsigned char>(rest_[i]);
+        // DER: the shortest form only (no leading zero octet, the long form from 128 on). A
+        // longer one would hide an element from the byte-for-byte comparisons (an extension's
+        // OID) while another parser still finds it.
+        if (static_cast<unsigned char>(rest_[0]) == 0 || length < 0x80) return fail();
         rest_.remove_prefix(count);
     }
     if (length > rest_.size()) return fail();

@@ -174,8 +174,9 @@ int verify_callback(int ok, X509_STORE_CTX* store) {
         return 1;
     }
     // wolfSSL cuts a chain longer than its limit short without calling back about it; what it
-    // noted on the connection says so by the time the leaf is judged.
-    if (depth == 0 && SSL_get_verify_result(ssl) == X509_V_ERR_CERT_CHAIN_TOO_LONG)
+    // noted on the connection says so from the first call on (before any override of ward's
+    // resets it: review finding).
+    if (SSL_get_verify_result(ssl) == X509_V_ERR_CERT_CHAIN_TOO_LONG)
         return refuse(ssl, store, X509_V_ERR_CERT_CHAIN_TOO_LONG,
                       "certificate verification failed: the chain is longer than " + std::to_string(kMaxChainDepth + 1) +
                           " certificates");

@@ -330,6 +330,9 @@ bool names_dns_host(X509* cert, std::string_view host) {
             if (dns_pattern_matches(name, host)) return true;
         return false;
     }
+    // RFC 6125 6.4.4: no CN where the certificate presents a URI or an application's own
+    // identifier either (stricter than OpenSSL, which looks at dNSName entries only).
+    if (!names.uris.empty() || !names.other_names.empty()) return false;
     std::size_t unreadable = 0;
     const auto common_names = subject_common_names(cert, &unreadable);
     if (unreadable != 0) return false;

@@ -46,7 +46,8 @@ bool names_ip_address(X509* cert, std::string_view address);
 
 // Whether the certificate names the DNS host `host` (RFC 6125, as OpenSSL's X509_check_host
 // with X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS): the subjectAltName's dNSName entries when it has
-// any, else the subject CNs; a wildcard only as a whole left-most label over at least two more
+// any, else the subject CNs unless it presents a URI or otherName (RFC 6125 6.4.4, stricter
+// than OpenSSL); a wildcard only as a whole left-most label over at least two more
 // labels. Unreadable names name nothing. Checked by ward after every handshake where it asked
 // for a host, whichever library verified the chain.
 bool names_dns_host(X509* cert, std::string_view host);

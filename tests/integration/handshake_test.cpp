@@ -438,6 +438,32 @@ TEST_CASE("handshake: a pinned peer certificate where the store holds CRLs - a c
     ward::test::write_text_file(long_chain, chain);
     CertFiles sent = client;
     sent.cert = long_chain;
+    // The same from an issuer the store trusts without a CRL of it: wolfSSL's missing-CRL verdicts
+    // on the copies, which ward tolerates, must not wipe what it noted about the length (review
+    // finding).
+    pki.trust(pki.untrusted_ca());
+    const auto loaded_two = ward::test::load_config(
+        dir.path(), config_yaml("    peer_subjects: [pinned.test, client.test]\n", {"pinned.test", "client.test"}),
+        "ward-two-issuers.yaml");
+    const auto other = pki.issue("other", TestPki::client_spec("client.test"), ward::test::Signer::untrusted_ca);
+    std::string other_chain = ward::test::read_text_file(other.cert);
+    for (int i = 0; i < 9; ++i) other_chain += ward::test::read_text_file(pki.untrusted_ca().cert);
+    ward::test::write_text_file(dir.path() / "other-chain.pem", other_chain);
+    CertFiles other_sent = other;
+    other_sent.cert = dir.path() / "other-chain.pem";
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto padded = peer(pki, &other_sent);
+        padded.max_version = version;
+        const auto p = handshake_with(loaded_two.context("peer"), padded);
+        INFO(p.describe());
+        if (ward::test::kLibrary.openssl) {
+            check_established(p);
+        } else {
+            check_refused_in_handshake(p, version);
+            CHECK(contains(p.peer_refusal_reason, "the chain is longer than"));
+        }
+    }
     for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
         CAPTURE(version_name(version));
         auto options = peer(pki, &sent);

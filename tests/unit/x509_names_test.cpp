@@ -209,6 +209,21 @@ TEST_CASE("x509 names: a host is named by a dNSName - the CN only without one - 
     CHECK_FALSE(tls::names_dns_host(by_cn.get(), "other.example.org"));
     auto no_san = certificate(attribute(der::tag::utf8_string, "*.example.org"));
     CHECK(tls::names_dns_host(no_san.get(), "www.example.org"));
+    // RFC 6125 6.4.4 (review finding): a URI or an application's identifier in the
+    // subjectAltName, and the CN is not consulted either.
+    auto uri_only = certificate(attribute(der::tag::utf8_string, "*.example.org"),
+                                san(der::tlv(der::tag::context(6), "spiffe://example.org/workload")));
+    CHECK_FALSE(tls::names_dns_host(uri_only.get(), "www.example.org"));
+    auto other_only = certificate(attribute(der::tag::utf8_string, "www.example.org"),
+                                  san(other_name("1.3.6.1.5.5.7.8.5", der::tag::utf8_string, "example.org")));
+    CHECK_FALSE(tls::names_dns_host(other_only.get(), "www.example.org"));
+    // An extension whose length is not in DER's shortest form is not read as the subjectAltName
+    // it would be (review finding): the names are unreadable, the CN is not used in its place.
+    const der::Bytes padded_san = der::tlv(der::tag::sequence,
+                                           std::string("\x06\x81\x03\x55\x1d\x11", 6) +
+                                               der::tlv(der::tag::octet_string, der::sequence(dns("other.example"))));
+    if (auto odd = parsed(attribute(der::tag::utf8_string, "victim.example"), padded_san))
+        CHECK_FALSE(tls::names_dns_host(odd.get(), "victim.example"));
     // Names ward cannot read name nothing, not the CN in their place.
     if (auto unreadable = parsed(attribute(der::tag::utf8_string, "cn.example.org"),
                                  san(der::tlv(der::tag::context(9), "x"))))
