@@ -158,8 +158,13 @@ TEST_CASE("xmpp c2s: Direct TLS with ALPN xmpp-client or none and refused with a
     const int before = s.backend.connections();
     TlsClient h2(connect_tcp(s.ward->port("c2s-tls")), s.ctx.get(), "example.org", "h2");
     std::string got;
-    // TLS 1.3: the client may finish before it reads the server's no_application_protocol alert.
-    CHECK((!h2.ok() || (h2.send(kClientHeader) && h2.wait_closed(10s, &got) && got.empty())));
+    // TLS 1.3: the client may finish before it reads the server's no_application_protocol alert;
+    // its first write may then already fail on that alert, and nothing comes back.
+    if (h2.ok()) {
+        (void)h2.send(kClientHeader);
+        CHECK(h2.wait_closed(10s, &got));
+        CHECK(got.empty());
+    }
     CHECK(s.backend.connections() == before);
 }
 

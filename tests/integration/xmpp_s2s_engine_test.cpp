@@ -139,8 +139,13 @@ TEST_CASE("xmpp s2s: without a client certificate the handshake is refused in se
     auto ctx = s.peer_ctx(nullptr);
     auto client = s.starttls(ctx.get());
     std::string got;
-    // TLS 1.3: the client may see its handshake finish before the server's alert.
-    CHECK((!client->ok() || (client->send(kPeerHeader) && client->wait_closed(10s, &got) && got.empty())));
+    // TLS 1.3: the client may see its handshake finish before the server's alert; then its first
+    // write may already fail on that alert (seen with wolfSSL's client), and nothing comes back.
+    if (client->ok()) {
+        (void)client->send(kPeerHeader);
+        CHECK(client->wait_closed(10s, &got));
+        CHECK(got.empty());
+    }
     CHECK(s.backend.connections() == 0);
 }
 
