@@ -67,6 +67,36 @@ void check_refused_in_handshake(const HandshakeResult& r, int client_max_version
     if (client_max_version == TLS1_2_VERSION) CHECK_FALSE(r.client_handshake_returned);
 }
 
+// `leaf` sent with its issuer nine times over: ten certificates, past wolfSSL's limit of nine.
+CertFiles ten_certificates(const std::filesystem::path& dir, const CertFiles& leaf, const CertFiles& issuer) {
+    std::string chain = ward::test::read_text_file(leaf.cert);
+    for (int i = 0; i < 9; ++i) chain += ward::test::read_text_file(issuer.cert);
+    CertFiles sent = leaf;
+    sent.cert = dir / (leaf.name + "-ten.pem");
+    ward::test::write_text_file(sent.cert, chain);
+    return sent;
+}
+
+// OpenSSL builds the chain it needs and ignores the rest (the verified subject, when given, is
+// the leaf's); wolfSSL's flavour refuses the length.
+void check_ten_certificates(const tls::Context& context, const TestPki& pki, const CertFiles& sent,
+                            const char* subject) {
+    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+        CAPTURE(version_name(version));
+        auto options = peer(pki, &sent);
+        options.max_version = version;
+        const auto r = handshake_with(context, options);
+        INFO(r.describe());
+        if (ward::test::kLibrary.openssl) {
+            check_established(r);
+            if (subject) CHECK(r.verified_peer_subject == subject);
+        } else {
+            check_refused_in_handshake(r, version);
+            CHECK(contains(r.peer_refusal_reason, "the chain is longer than"));
+        }
+    }
+}
+
 // A context that issues tickets: one verifying its peers where the flavour resumes verified
 // peers, else one that does not verify (wolfSSL issues no tickets where peers are verified).
 const std::string kTicketContext =
@@ -432,12 +462,7 @@ TEST_CASE("handshake: a pinned peer certificate where the store holds CRLs - a c
     // Review finding (wolfSSL): a chain past its limit was cut short without a word to ward's
     // verifier. Ten certificates: the leaf and the CA nine times.
     const auto client = pki.issue("client", TestPki::client_spec("client.test"));
-    const auto long_chain = dir.path() / "long-chain.pem";
-    std::string chain = ward::test::read_text_file(client.cert);
-    for (int i = 0; i < 9; ++i) chain += ward::test::read_text_file(pki.ca().cert);
-    ward::test::write_text_file(long_chain, chain);
-    CertFiles sent = client;
-    sent.cert = long_chain;
+    check_ten_certificates(loaded.context("peer"), pki, ten_certificates(dir.path(), client, pki.ca()), "client.test");
     // The same from an issuer the store trusts without a CRL of it: wolfSSL's missing-CRL verdicts
     // on the copies, which ward tolerates, must not wipe what it noted about the length (review
     // finding).
@@ -446,39 +471,7 @@ TEST_CASE("handshake: a pinned peer certificate where the store holds CRLs - a c
         dir.path(), config_yaml("    peer_subjects: [pinned.test, client.test]\n", {"pinned.test", "client.test"}),
         "ward-two-issuers.yaml");
     const auto other = pki.issue("other", TestPki::client_spec("client.test"), ward::test::Signer::untrusted_ca);
-    std::string other_chain = ward::test::read_text_file(other.cert);
-    for (int i = 0; i < 9; ++i) other_chain += ward::test::read_text_file(pki.untrusted_ca().cert);
-    ward::test::write_text_file(dir.path() / "other-chain.pem", other_chain);
-    CertFiles other_sent = other;
-    other_sent.cert = dir.path() / "other-chain.pem";
-    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
-        CAPTURE(version_name(version));
-        auto padded = peer(pki, &other_sent);
-        padded.max_version = version;
-        const auto p = handshake_with(loaded_two.context("peer"), padded);
-        INFO(p.describe());
-        if (ward::test::kLibrary.openssl) {
-            check_established(p);
-        } else {
-            check_refused_in_handshake(p, version);
-            CHECK(contains(p.peer_refusal_reason, "the chain is longer than"));
-        }
-    }
-    for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
-        CAPTURE(version_name(version));
-        auto options = peer(pki, &sent);
-        options.max_version = version;
-        const auto l = handshake_with(loaded.context("peer"), options);
-        INFO(l.describe());
-        if (ward::test::kLibrary.openssl) {
-            // OpenSSL builds the chain it needs (client.test, the CA) and ignores the rest.
-            check_established(l);
-            CHECK(l.verified_peer_subject == "client.test");
-        } else {
-            check_refused_in_handshake(l, version);
-            CHECK(contains(l.peer_refusal_reason, "the chain is longer than"));
-        }
-    }
+    check_ten_certificates(loaded_two.context("peer"), pki, ten_certificates(dir.path(), other, pki.untrusted_ca()), nullptr);
 }
 
 TEST_CASE("handshake: a host name the certificate does not hold - ward's own check refuses whatever the library let through") {
