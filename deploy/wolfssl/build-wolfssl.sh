@@ -57,8 +57,10 @@ options=(--enable-sp --enable-sp-asm --enable-intelasm --enable-aesni --enable-t
 # Eight slots per object: ward uses five per connection (MAX_EX_DATA is 5 by default). And the
 # server name a client sent kept on the connection even where no SNI callback chose a certificate
 # (one certificate in the context): ward reads it for XMPP's STARTTLS domain rule and the PROXY
-# header's authority.
-cppflags="-DHAVE_EX_DATA -DHAVE_EX_DATA_CLEANUP_HOOKS -DMAX_EX_DATA=8 -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_VERIFY_CB_ALL_CERTS -DWOLFSSL_ALWAYS_KEEP_SNI"
+# header's authority. And room for a ClientHello of up to 512 cipher suites: wolfSSL refuses one
+# with more than 150 as malformed (WOLFSSL_MAX_SUITE_SZ, 300 bytes), and scanners (sslscan's
+# TLS 1.2 probe, testssl) offer every suite there is: they reported TLS 1.2 disabled.
+cppflags="-DHAVE_EX_DATA -DHAVE_EX_DATA_CLEANUP_HOOKS -DMAX_EX_DATA=8 -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_VERIFY_CB_ALL_CERTS -DWOLFSSL_ALWAYS_KEEP_SNI -DWOLFSSL_MAX_SUITE_SZ=1024"
 if [[ $(uname -m) != x86_64 ]]; then
     # (Intel assembly and AES-NI are x86-64 only.)
     kept=()
