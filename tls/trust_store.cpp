@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include "tls/crypto.hpp"
+#include "tls/library.hpp"
 #include "tls/openssl_error.hpp"
 
 namespace ward::tls {
@@ -29,6 +30,15 @@ std::string read_file(const fs::path& file, std::string& out) {
     if (!in.read(out.data(), static_cast<std::streamsize>(out.size())) || in.peek() != std::char_traits<char>::eof())
         return "cannot read '" + file.string() + "' (it changed while being read)";
     return {};
+}
+
+// The PEM blocks of a file that hold a certificate or a CRL, as the file spells them.
+std::size_t pem_blocks(std::string_view text) {
+    std::size_t n = 0;
+    for (const std::string_view label : {"-----BEGIN CERTIFICATE-----", "-----BEGIN TRUSTED CERTIFICATE-----",
+                                         "-----BEGIN X509 CERTIFICATE-----", "-----BEGIN X509 CRL-----"})
+        for (auto at = text.find(label); at != std::string_view::npos; at = text.find(label, at + label.size())) ++n;
+    return n;
 }
 
 }  // namespace
@@ -75,13 +85,20 @@ Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
             }
         }
         sk_X509_INFO_pop_free(infos, X509_INFO_free);
+        // A certificate the library cannot parse (OpenSSL then reads nothing of the file; wolfSSL
+        // skips it, e.g. for an unknown critical extension) is named, never dropped in silence.
+        if (const auto blocks = pem_blocks(bytes); found < static_cast<int>(blocks))
+            out.problems.push_back(openssl_error("'" + file.string() + "': " + std::to_string(blocks - found) + " of its " +
+                                                 std::to_string(blocks) + " PEM certificates and CRLs cannot be read by " +
+                                                 tls_library_name()));
+        else if (found == 0)
+            out.problems.push_back("'" + file.string() + "' holds no PEM certificate or CRL");
         clear_openssl_errors();
         if (crl_here) {
             auto chained = crypto::hmac_sha256(out.crl_digest, {crypto::bytes(bytes)});
             if (!chained) return Error{"cannot digest the CRLs of '" + file.string() + "'"};
             out.crl_digest = *chained;
         }
-        if (found == 0) out.problems.push_back("'" + file.string() + "' holds no PEM certificate or CRL");
     }
     return out;
 }
