@@ -197,6 +197,11 @@ Result<der::Bytes> extensions(const CertSpec& spec, EVP_PKEY* subject_key, std::
         out += extension(oid::authority_info_access, false, der::sequence(access));
     }
     if (spec.must_staple) out += extension(oid::tls_feature, false, der::sequence(der::integer(5)));  // status_request
+    for (const auto& id : spec.critical_extensions) {
+        const auto encoded = der::object_identifier(id);
+        if (!encoded) return Error{"cannot build an extension: invalid OID \"" + id + "\""};
+        out += der::sequence(*encoded + der::boolean(true) + der::tlv(der::tag::octet_string, der::tlv(der::tag::null, "")));
+    }
     out += extension(oid::subject_key_id, false, der::tlv(der::tag::octet_string, key_id));
     if (issuer) {
         // The issuer's key identifier; an issuer without one (a v1 CA) is named by its issuer

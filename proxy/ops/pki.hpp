@@ -42,6 +42,7 @@ struct CertSpec {
     long serial = 0;                         // 0 => random positive 128-bit serial
     std::string ocsp_url;                    // Authority Information Access OCSP URI (omitted if empty)
     bool must_staple = false;                // TLS feature status_request (RFC 7633)
+    std::vector<std::string> critical_extensions;  // extra critical extensions, by OID, value NULL (negative tests)
     KeySpec key;
 };
 

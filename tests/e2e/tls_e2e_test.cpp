@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/e2e/e2e_helpers.hpp"
+#include "tls/library.hpp"
 #include "tests/support/net_test_support.hpp"
 
 namespace {
@@ -158,6 +159,102 @@ TEST_CASE("tls e2e: sslscan and testssl see only TLS 1.2 and 1.3 - exactly the s
         CHECK(std::regex_search(r.out, renegotiation));
         CHECK(!std::regex_search(r.out, std::regex(R"(VULNERABLE|NOT ok)")));
     }
+}
+
+namespace {
+
+// The openssl command makes a key and a certificate for CN=critical.test carrying an extension
+// no one knows, marked critical, signed by `issuer` (self-signed without one): made outside ward,
+// whose own PKI (and, in the wolfSSL flavour, the library) will not write or read such a thing.
+ward::test::CertFiles critical_certificate(const fs::path& dir, const std::string& name, const ward::test::CertFiles* issuer,
+                                     bool is_ca = false) {
+    const auto key = dir / (name + ".key"), cert = dir / (name + ".pem"), ext = dir / (name + ".ext");
+    ward::test::write_text_file(ext, is_ca ? "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n"
+                                           : "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
+                                             "1.3.6.1.4.1.55555.1.1=critical,DER:05:00\n");
+    auto run = [](const std::vector<std::string>& argv) {
+        const auto r = ward::test::run_process(argv, 30s);
+        REQUIRE_MESSAGE(r.exit_code == 0, r.out << r.err);
+    };
+    const std::string subject = is_ca ? "/O=elsewhere/CN=untrusted CA " + name : "/O=ward/CN=critical.test";
+    run({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+         key.string(), "-subj", subject, "-out", (dir / (name + ".csr")).string()});
+    std::vector<std::string> sign = {"openssl", "x509", "-req", "-in", (dir / (name + ".csr")).string(), "-days", "2",
+                                     "-extfile", ext.string(), "-out", cert.string()};
+    if (issuer) {
+        for (const auto& a : {std::string("-CA"), issuer->cert.string(), std::string("-CAkey"), issuer->key.string(),
+                              std::string("-set_serial"), std::to_string(1000 + name.size())})
+            sign.push_back(a);
+    } else {
+        sign.push_back("-key");
+        sign.push_back(key.string());
+    }
+    run(sign);
+    return {name, cert, key};
+}
+
+}  // namespace
+
+TEST_CASE("tls e2e: a client certificate with an unknown critical extension is refused - pinned in the trust store or issued by the CA") {
+    Setup s;
+    ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
+    const auto made = s.dir.path() / "made";
+    fs::create_directories(made);
+    // Pinned: issued by a CA ward does not trust, the leaf itself in the trust store (the case
+    // where ward, not the library, accepts the certificate in the wolfSSL flavour).
+    const auto elsewhere = critical_certificate(made, "elsewhere", nullptr, true);
+    const auto pinned = critical_certificate(made, "pinned", &elsewhere);
+    const auto pinned_in_store = s.pki.trust_dir() / "pinned.pem";
+    fs::copy_file(pinned.cert, pinned_in_store);
+    const auto issued = critical_certificate(made, "issued", &s.pki.ca());
+
+    std::string yaml = ward::e2e::pki_sections({"critical.test"});
+    yaml += "tls_contexts:\n"
+            "  peers:\n"
+            "    certificate: server\n"
+            "    trust_store: peers\n"
+            "    peer_subjects: [critical.test]\n"
+            "    verify_peer: required\n";
+    yaml += "listeners:\n"
+            "  - name: in\n"
+            "    protocol: tls\n"
+            "    bind: 127.0.0.1:0\n"
+            "    backends: [" + backend.endpoint() + "]\n"
+            "    tls_context: peers\n";
+    yaml += "metrics: { enabled: false }\n";
+    const auto config = ward::e2e::write_config(s.dir.path(), yaml);
+    std::vector<const ward::test::CertFiles*> refused = {&pinned, &issued};
+    const auto checked = ward::test::run_process({ward::test::ward_binary(), "check", "-c", config.string()}, 30s);
+    if (!ward::test::kLibrary.openssl) {
+        // wolfSSL will not read the pinned certificate at all: `ward check` says so by the file
+        // (it is never dropped in silence), and the rest is checked without it.
+        CHECK(checked.exit_code == 78);
+        CHECK_MESSAGE(contains(checked.err, "'" + pinned_in_store.string() + "': 1 of its 1 PEM certificates and CRLs cannot "
+                                            "be read by " + ward::tls::tls_library_name()),
+                      checked.err);
+        fs::remove(pinned_in_store);
+        refused = {&issued};
+    } else {
+        CHECK_MESSAGE(checked.exit_code == 0, checked.out << checked.err);
+    }
+    WardProcess ward(config);
+    INFO("ward log:\n" << ward.log());
+    for (const auto* cert : refused) {
+        INFO(cert->cert.string());
+        BackgroundOptions with_stdin;
+        with_stdin.stdin_pipe = true;
+        BackgroundProcess client({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(ward.port("in")),
+                                  "-servername", "server.test", "-CAfile", s.pki.ca().cert.string(), "-cert",
+                                  cert->cert.string(), "-key", cert->key.string(), "-quiet"},
+                                 with_stdin);
+        client.write_stdin("through\n");
+        INFO(client.describe());
+        // s_client exits when ward refuses it; never an echo.
+        CHECK(client.wait_exit(15s).has_value());
+        CHECK_FALSE(contains(client.output(), "through"));
+    }
+    CHECK(ward.wait_for_log("refused in handshake"));
+    CHECK(backend.connections() == 0);
 }
 
 TEST_CASE("tls e2e: openssl s_client and curl reach a real HTTP server through a tls listener") {
