@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tls/library.hpp"
 #include "e2e_helpers.hpp"
 #include "../support/process.hpp"
 #include "../support/tls_test_support.hpp"
@@ -77,7 +78,8 @@ TEST_CASE("ward check reports every problem and exits 78") {
                      "' does not match certificate") != std::string::npos);
     CHECK(r.err.find(f + at("TLS_AES_128_GCM_SHA999", 0) +
                      "error: tls_contexts.Default_Cisco_UPS_SIP_Proxy_Peer_Auth_TLS_Context.ciphers[1]: "
-                     "'TLS_AES_128_GCM_SHA999' is not a TLS cipher known to OpenSSL 3.0") != std::string::npos);
+                     "'TLS_AES_128_GCM_SHA999' is not a TLS cipher known to " + ward::tls::tls_library_name()) !=
+          std::string::npos);
     CHECK(r.err.find("error: bogus_section: unknown key 'bogus_section'") != std::string::npos);
     CHECK(r.err.find(f + ": configuration is not valid\n") != std::string::npos);
 }
@@ -96,6 +98,15 @@ TEST_CASE("usage errors exit 64 - --help exits 0") {
 TEST_CASE("ward --version names the TLS library it runs on - the one the openssl command loads") {
     const auto r = run_process({ward_binary(), "--version"});
     CHECK(r.exit_code == 0);
+    if (!ward::test::kLibrary.openssl) {
+        // The wolfSSL flavour: the library ward is linked with (ldd, not ward's word for it) and
+        // the GPL it brings.
+        const auto ldd = run_process({"ldd", ward_binary()});
+        CHECK(ldd.out.find("libwolfssl.so") != std::string::npos);
+        CHECK(ldd.out.find("libssl.so") == std::string::npos);
+        CHECK(r.out.rfind("ward 0.1.0\nTLS: " + ward::tls::tls_library_name() + ", GPL-2.0-or-later", 0) == 0);
+        return;
+    }
     // `openssl version`: "OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19 27 Jan 2026)", the
     // library part only when it differs from the command's own.
     const auto openssl = run_process({"openssl", "version"});

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "tls/library.hpp"
 #include "tests/e2e/e2e_helpers.hpp"
 #include "tests/support/net_test_support.hpp"
 
@@ -297,14 +298,14 @@ TEST_CASE("engine e2e: a broken configuration is refused on reload and a valid o
     CHECK(cipher_of(before) == "TLS_AES_256_GCM_SHA384");
     REQUIRE(echoes(before, "before any reload\n"));
 
-    // A cipher OpenSSL does not know: the file loads, building the TLS contexts fails.
+    // A cipher the TLS library does not know: the file loads, building the TLS contexts fails.
     auto broken = yaml;
     broken.replace(broken.find("TLS_AES_256_GCM_SHA384"), 22, "TLS_AES_256_GCM_SHA999");
     ward::test::write_text_file(file, broken);
     const auto mark = ward::test::mark_of(broken, "TLS_AES_256_GCM_SHA999");
     const auto diagnostic = file.string() + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) +
                             ": error: tls_contexts.web.ciphers[0]: 'TLS_AES_256_GCM_SHA999' is not a TLS cipher "
-                            "known to OpenSSL";
+                            "known to " + ward::tls::tls_library_name();
     // `ward reload` runs the whole check first: it prints the problem and signals nothing.
     const auto reload = ward::test::run_process({ward::test::ward_binary(), "reload", "-c", file.string()});
     INFO("ward reload: " << reload.out << reload.err);
