@@ -299,6 +299,9 @@ TEST_CASE("limits: a plain web client that sent a byte but no request is still a
                     "tls_contexts:\n  web-ctx: { certificate: server, verify_peer: none }\n"
                     "security: { xmpp: { web_client_secure: false } }\n"
                     "metrics: { bind: '127.0.0.1:0' }\n"
+                    // (The request stays with the backend, which never answers: stopping ward
+                    // need not wait the default 30 s for it.)
+                    "limits: { drain_timeout: 1s }\n"
                     "listeners:\n"
                     "  - name: web\n    protocol: xmpp-web\n    bind: '127.0.0.1:0'\n    backends: ['" +
                         backend.endpoint() +

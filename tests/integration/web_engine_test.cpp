@@ -391,6 +391,9 @@ TEST_CASE("web listener: an IPv4 client of a dual-stack listener is forwarded as
     const auto got = s.backend_until("hold='1'/>");
     CHECK(got.find("X-Forwarded-For: 127.0.0.1\r\n") != std::string::npos);
     CHECK(got.find("::ffff:") == std::string::npos);
+    // Answered, so that stopping ward has no request in flight to wait for (its drain).
+    REQUIRE(s.backend.send(ok_response("<body xmlns='http://jabber.org/protocol/httpbind'/>")));
+    CHECK(c->read_until("httpbind'/>").find("200 OK") != std::string::npos);
 }
 
 TEST_CASE("web listener: a client offering ALPN must offer http/1.1") {
