@@ -36,7 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CIPHER12 = "ECDHE-ECDSA-AES128-GCM-SHA256"
 SUITE13 = "TLS_AES_128_GCM_SHA256"
-PROXIES = ["ward", "haproxy", "nginx", "stunnel"]
+PROXIES = ["ward", "ward-wolfssl", "haproxy", "nginx", "stunnel"]
 # The ward flavours a run may name, and the build folder of each (the load generator and the
 # PKI always come from the OpenSSL build): `ward` is the OpenSSL flavour, `ward-wolfssl` the
 # wolfSSL one (WARD_TLS=wolfssl). WARD_BENCH_BUILD / WARD_WOLFSSL_BENCH_BUILD override them.

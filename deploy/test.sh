@@ -4,7 +4,7 @@
 # then an AddressSanitizer + UndefinedBehaviorSanitizer build runs the unit, integration and fips
 # tiers, a ThreadSanitizer build the integration tier, and every libFuzzer harness runs a short
 # fixed number of executions (tests/fuzz/run.sh); and ward is built in the wolfSSL flavour, its
-# unit and integration tiers run.
+# unit, integration and e2e tiers run.
 # Installs what it needs first. `.ci/run` calls this. Arguments go to the first ctest run.
 # WARD_SKIP_SANITIZERS=1 (ASan and TSan), WARD_SKIP_WOLFSSL=1 (the wolfSSL flavour's build) and
 # WARD_SKIP_FUZZ=1 leave those stages out; WARD_FUZZ_RUNS sets the executions per harness
@@ -43,16 +43,16 @@ if [ "${WARD_SKIP_SANITIZERS:-}" != 1 ]; then
 fi
 
 if [ "${WARD_SKIP_WOLFSSL:-}" != 1 ]; then
-  # The wolfSSL flavour is being built (issue 20): ward must build and link on it and name its
-  # library, and the tiers that run on it so far pass (unit and integration; e2e is next).
-  stage "wolfSSL flavour: build ward, the unit and integration tiers"
+  # The wolfSSL flavour: ward must build and link on it and name its library and the GPL, and the
+  # whole suite passes on it (the fips tier is the OpenSSL flavour's: it has the FIPS provider).
+  stage "wolfSSL flavour: build ward, the unit, integration and e2e tiers"
   wolf=${WARD_WOLFSSL_BUILD_DIR:-$top/build-wolfssl}
   cmake -S "$top" -B "$wolf" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWARD_TLS=wolfssl \
-    -DWARD_TLS_WOLFSSL_UNFINISHED=ON -DWARD_WERROR=ON -DWARD_BENCH=OFF >/dev/null
-  cmake --build "$wolf" -j "$(nproc)" --target ward ward_unit_tests ward_integration_tests
+    -DWARD_WERROR=ON -DWARD_BENCH=OFF >/dev/null
+  cmake --build "$wolf" -j "$(nproc)"
   "$wolf/proxy/ward" --version | grep -q '^TLS: wolfSSL 5\.7\.2, GPL-2\.0-or-later' ||
     { echo "the wolfSSL build of ward does not name wolfSSL and the GPL" >&2; exit 1; }
-  ctest --test-dir "$wolf" -j "$(nproc)" --output-on-failure --timeout 900 -L 'unit|integration'
+  ctest --test-dir "$wolf" -j "$(nproc)" --output-on-failure --timeout 900 -L 'unit|integration|e2e'
 fi
 
 if [ "${WARD_SKIP_FUZZ:-}" != 1 ]; then
