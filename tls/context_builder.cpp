@@ -330,7 +330,12 @@ std::shared_ptr<const Context> ContextBuilder::build(const config::TlsContext& c
                 diag_.error(config_.mark(base + ".revocation.crl"), base + ".revocation.crl",
                             "CRLs are required but trust store '" + c.trust_store +
                                 "' holds none, so every peer would be refused");
-            UniqueX509Store x509_store = make_x509_store(*store.contents);
+            auto made = make_x509_store(*store.contents);
+            if (!made) {
+                diag_.error(config_.mark(base + ".trust_store"), base + ".trust_store", made.error());
+                return nullptr;
+            }
+            UniqueX509Store x509_store = std::move(*made);
             unsigned long flags = X509_V_FLAG_PARTIAL_CHAIN;
             if (common_criteria) flags |= X509_V_FLAG_X509_STRICT;
             if (common_criteria || !store.contents->crls.empty() || c.revocation.crl == config::CrlCheck::require)

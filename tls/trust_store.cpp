@@ -103,11 +103,17 @@ Result<TrustStoreContents> read_trust_store(const fs::path& dir) {
     return out;
 }
 
-UniqueX509Store make_x509_store(const TrustStoreContents& contents) {
+Result<UniqueX509Store> make_x509_store(const TrustStoreContents& contents) {
     UniqueX509Store store(X509_STORE_new());
-    for (const auto& e : contents.certificates) X509_STORE_add_cert(store.get(), e.cert.get());
-    for (const auto& crl : contents.crls) X509_STORE_add_crl(store.get(), crl.get());
-    // A certificate listed twice ("already in hash table") is harmless.
+    if (!store) return Error{openssl_error("cannot make a certificate store")};
+    // (A certificate listed twice is taken once, and is no error.)
+    for (const auto& e : contents.certificates)
+        if (X509_STORE_add_cert(store.get(), e.cert.get()) != 1)
+            return Error{openssl_error("cannot add a certificate of '" + e.file.string() + "' to the certificate store")};
+    for (std::size_t i = 0; i < contents.crls.size(); ++i)
+        if (X509_STORE_add_crl(store.get(), contents.crls[i].get()) != 1)
+            return Error{openssl_error("cannot add the CRL of '" + contents.crl_files[i].string() +
+                                       "' to the certificate store")};
     clear_openssl_errors();
     return store;
 }

@@ -31,7 +31,8 @@ struct TrustStoreContents {
 inline constexpr std::size_t kMaxTrustFile = 64 * 1024 * 1024;
 Result<TrustStoreContents> read_trust_store(const std::filesystem::path& dir);
 
-// An X509_STORE holding the certificates and CRLs.
-UniqueX509Store make_x509_store(const TrustStoreContents& contents);
+// An X509_STORE holding the certificates and CRLs; an error (never a store missing one of them)
+// when the library cannot take one: a lost CRL would let the peers it revokes in.
+Result<UniqueX509Store> make_x509_store(const TrustStoreContents& contents);
 
 }  // namespace ward::tls
