@@ -420,6 +420,26 @@ TEST_CASE("admin - certificate upload imports like ward cert import - listed - d
     INFO(gone.body);
     CHECK(gone.status == 200);
     CHECK(a.call("DELETE", "/api/v1/trust-stores/peers/certificates/" + fingerprint).status == 404);
+
+    // Review finding: a file that holds more than the certificate (here the CA's CRL too) is not
+    // removed for it: the CRL would go with it, and the peers it revokes would get in.
+    const auto crl = w.pki.write_ca_crl();
+    auto bundled = w.pki.issue("bundled", test::TestPki::client_spec("bundled.example.org"));
+    const auto bundle = w.pki.trust_dir() / "bundle.pem";
+    const auto bundle_text = read_file(bundled.cert) + read_file(crl);
+    test::write_text_file(bundle, bundle_text);
+    fs::remove(crl);
+    std::string bundled_fingerprint;
+    const auto relisted = a.call("GET", "/api/v1/trust-stores/peers/certificates").json().at("certificates").as_array();
+    for (const auto& c : relisted)
+        if (str(c.as_object().at("subject")).find("bundled.example.org") != std::string::npos)
+            bundled_fingerprint = str(c.as_object().at("fingerprint"));
+    REQUIRE_FALSE(bundled_fingerprint.empty());
+    auto kept = a.call("DELETE", "/api/v1/trust-stores/peers/certificates/" + bundled_fingerprint);
+    INFO(kept.body);
+    CHECK(kept.status == 409);
+    CHECK(kept.body.find("holds 1 other certificate(s) or CRL(s)") != std::string::npos);
+    CHECK(read_file(bundle) == bundle_text);
 }
 
 TEST_CASE("admin - a security mode change is checked against the new mode and takes effect at restart" *

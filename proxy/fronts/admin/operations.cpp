@@ -2,6 +2,8 @@
 // The admin API's operations beside the settings: health, trust-store certificates (list,
 // import as `ward cert import` does, delete), the Control Center (listeners, restart, reload) and
 // the audit log.
+#include <algorithm>
+
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,6 +211,18 @@ Reply AdminService::delete_certificate(Request& r) {
     for (const auto& e : contents->certificates) {
         if (normal(tls::sha256_fingerprint(e.cert.get())) != normal(fingerprint)) continue;
         const auto subject = tls::subject_oneline(e.cert.get());
+        // ward removes whole files: one that holds more than this certificate (a bundle of
+        // anchors, or CRLs, whose loss would let revoked peers in) is left to the operator.
+        const auto others = std::count_if(contents->certificates.begin(), contents->certificates.end(),
+                                          [&](const auto& o) { return o.file == e.file; }) -
+                            1 + std::count(contents->crl_files.begin(), contents->crl_files.end(), e.file);
+        if (others > 0) {
+            audit(r, "delete", r.path, json::object{{"subject", subject}, {"file", e.file.filename().string()}}, nullptr,
+                  "409 the file holds more");
+            return Reply::error(409, "'" + e.file.string() + "' holds " + std::to_string(others) +
+                                         " other certificate(s) or CRL(s) besides " + subject +
+                                         "; ward removes whole files only: split the file, or edit it by hand");
+        }
         std::error_code ec;
         fs::remove(e.file, ec);
         if (ec) {
