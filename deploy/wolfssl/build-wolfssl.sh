@@ -140,6 +140,9 @@ say "configuring: ${options[*]} (log: $log)"
     { tail -20 "$log" >&2; die "configure failed (full log: $log)"; }
 # The memory per session the flavour counts on: no fixed certificate chains in sessions.
 ! grep -q 'SESSION_CERTS' wolfssl/options.h || die "the configuration enables SESSION_CERTS (37-56 KB per session)"
+# The SSLv2-compatible ClientHello parser reads past its record (it never checks the length),
+# more so with the larger WOLFSSL_MAX_SUITE_SZ above: it must not be compiled in.
+! grep -q 'OLD_HELLO_ALLOWED' wolfssl/options.h || die "the configuration enables OLD_HELLO_ALLOWED (SSLv2 hellos)"
 say "building with make -j$jobs"
 make -j"$jobs" >>"$log" 2>&1 || { tail -20 "$log" >&2; die "make failed (full log: $log)"; }
 
