@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/engine/connection.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <openssl/err.h>
 
 #include "tls/openssl_error.hpp"
@@ -18,6 +22,29 @@ void Connection::on_connected() {
     // the worker thread, and counts as non-blocking for Asio's own asynchronous operations.
     if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
     socket_.set_option(tcp::no_delay(true), ec);
+}
+
+awaitable<error_code> Connection::connect(const tcp::endpoint& to) {
+    // Never a blocking connect(): it would hold the worker until the kernel gives up.
+    if (!socket_.is_open() || !socket_.non_blocking()) co_return asio::error::bad_descriptor;
+    const int fd = socket_.native_handle();
+    if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0) co_return error_code{};
+    int err = errno;
+    if (err == EINPROGRESS) {
+        if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0) co_return error_code{};
+        err = errno;
+        if (err == EISCONN) co_return error_code{};
+        if (err == EALREADY || err == EINPROGRESS) {
+            auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+            if (wec) co_return wec;
+            if (!socket_.is_open()) co_return asio::error::operation_aborted;
+            int so_error = 0;
+            socklen_t len = sizeof so_error;
+            if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+            co_return error_code(so_error, asio::error::get_system_category());
+        }
+    }
+    co_return error_code(err, asio::error::get_system_category());
 }
 
 void Connection::attach_tls(tls::UniqueSsl ssl) {
@@ -179,6 +206,27 @@ awaitable<void> Connection::shutdown_send() {
     }
     tls::clear_openssl_errors();
     unlock_writes();
+}
+
+awaitable<void> Connection::drain(std::size_t limit) {
+    if (!socket_.is_open()) co_return;
+    error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    // Dropped bytes: one scratch buffer per worker thread, never read back.
+    static thread_local char scratch[16 * 1024];
+    std::size_t dropped = 0;
+    while (socket_.is_open() && dropped < limit) {
+        const auto n = ::recv(socket_.native_handle(), scratch, sizeof scratch, MSG_DONTWAIT);
+        if (n > 0) {
+            dropped += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n == 0) break;  // the peer closed
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) break;
+        auto [wec] = co_await socket_.async_wait(tcp::socket::wait_read, use_tuple);
+        if (wec) break;
+    }
 }
 
 void Connection::close() {

@@ -24,6 +24,13 @@ public:
     // for accepted sockets, call it after an outbound connect.
     void on_connected();
 
+    // Connects the open, non-blocking socket. A loopback backend has usually accepted before
+    // connect() returns (the kernel completes the handshake as the call ends), so a second
+    // connect() asks (EISCONN) before waiting: two system calls, where Asio's async_connect
+    // makes four (connect, EPOLLOUT armed, poll, SO_ERROR) and a trip through the event loop.
+    // Cancelled by close(), as any wait on the socket.
+    awaitable<error_code> connect(const tcp::endpoint& to);
+
     // Attaches TLS (a server or client SSL made from a tls::Context).
     void attach_tls(tls::UniqueSsl ssl);
     bool is_tls() const { return ssl_ != nullptr; }
@@ -55,6 +62,10 @@ public:
 
     // Ends our sending direction: close_notify for TLS, FIN for TCP. Reading stays open.
     awaitable<void> shutdown_send();
+
+    // After shutdown_send: sends FIN (after TLS's close_notify), then reads and drops what the
+    // peer still sends, until it closes, `limit` bytes were dropped, an error, or close().
+    awaitable<void> drain(std::size_t limit);
 
     void close();
     bool is_open() const { return socket_.is_open(); }

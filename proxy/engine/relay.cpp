@@ -94,6 +94,9 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             if (out.close) {
                 summary_.detail = std::string(from_client ? "client" : "backend") + ": " + out.reason;
                 co_await from.shutdown_send();
+                // (What the sender still sends is dropped, so that the close does not reset
+                // the answer away before it has read it.)
+                co_await linger(from);
                 abort(make_error_code(Errc::protocol_error));
                 co_return;
             }

@@ -109,6 +109,12 @@ void Session::arm_timer() {
 }
 
 void Session::on_timer() {
+    if (phase_ == Phase::closing && lingering_) {
+        // The peer did not close within the closing second: closed now, as planned.
+        client_.close();
+        if (backend_) backend_->close();
+        return;
+    }
     if (phase_ == Phase::negotiate && !negotiation_expired_) {
         // Too slow: the front wakes (its waits are cancelled) to say so in its protocol, with
         // one more second for that.
@@ -258,8 +264,9 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             error_code oec;
             socket.open(endpoint.protocol(), oec);
             if (!oec) socket.non_blocking(true, oec);
+            if (oec) continue;  // (out of descriptors, most likely: this endpoint is not tried)
             backend_.emplace(std::move(socket));
-            auto [ec] = co_await backend_->socket().async_connect(endpoint, use_tuple);
+            auto ec = co_await backend_->connect(endpoint);
             if (!ec && !connect_timed_out_ && listener_.proxy_protocol == config::ProxyProtocol::v2 &&
                 !config::is_outbound(listener_.protocol)) {
                 // The PROXY header goes first, before anything of the client's.
@@ -414,7 +421,17 @@ awaitable<void> Session::last_word(Connection& side, std::string bytes) {
     set_deadline(std::chrono::seconds(1));
     if (!bytes.empty()) co_await side.write_all(bytes.data(), bytes.size());
     co_await side.shutdown_send();
+    co_await linger(side);
     finish();
+}
+
+awaitable<void> Session::linger(Connection& side) {
+    if (phase_ != Phase::closing) {
+        enter(Phase::closing);
+        set_deadline(std::chrono::seconds(1));
+    }
+    lingering_ = true;
+    co_await side.drain(kLingerBytes);
 }
 
 void Session::log_summary() {

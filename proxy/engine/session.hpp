@@ -142,8 +142,14 @@ public:
     // deadline), counted in the summary; false, the summary saying why, when it failed or
     // timed out.
     awaitable<bool> write_to_client(std::string bytes, clock::time_point until);
-    // Writes `bytes` to `side`, ends sending, and finishes the session: the last word.
+    // Writes `bytes` to `side`, ends sending, and finishes the session: the last word. What the
+    // peer still sends meanwhile is read and dropped until it closes (a lingering close, at most
+    // kLingerBytes within the closing second): closing with unread bytes would reset the
+    // connection, and a reset can destroy the answer before the peer has read it.
+    static constexpr std::size_t kLingerBytes = 256 * 1024;
     awaitable<void> last_word(Connection& side, std::string bytes);
+    // That lingering close, after shutdown_send (within the closing second).
+    awaitable<void> linger(Connection& side);
     // The relay's filters, per direction (none: bytes pass as they are), handed over before
     // relay() starts.
     void set_filters(std::unique_ptr<StreamFilter> from_client, std::unique_ptr<StreamFilter> from_backend = {});
@@ -219,6 +225,7 @@ private:
     bool exchange_expired_ = false;
     std::uint64_t timer_generation_ = 0;
     bool finished_ = false;
+    bool lingering_ = false;  // last_word's drain: its deadline closes, it is not a failure
     bool slots_released_ = false;
     bool handshake_settled_ = false;
     std::optional<SourceKey> source_;  // held in the listener's SourceLimiter

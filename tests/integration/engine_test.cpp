@@ -183,6 +183,39 @@ TEST_CASE("engine: backends are tried in order and an unreachable set closes the
     CHECK(metric_eventually(ward.metrics_port(), "ward_backend_failures_total{listener=\"nowhere\",protocol=\"tls\"}", 1) == 1);
 }
 
+TEST_CASE("engine: a backend whose TCP handshake never completes is given up at connect_timeout - the next one serves") {
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    // A listener that never accepts, its queue (one connection) filled: the kernel drops the
+    // SYNs that come after, so ward's connect stays in progress (its wait path, not the
+    // loopback one that has completed by the time connect() returns).
+    const int full = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(full >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(full, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(full, 0) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(full, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    const auto silent = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    const int queued = connect_tcp(ntohs(a.sin_port));
+    REQUIRE(queued >= 0);
+    RunningWard ward(s.write(s.config("  - { name: edge, protocol: tls, bind: '127.0.0.1:0', backends: ['" + silent +
+                                      "', '" + backend.endpoint() +
+                                      "'], tls_context: in, limits: { connect_timeout: 300ms } }\n")));
+    auto ctx = s.client_ctx();
+    TlsClient client(ward.port("edge"), ctx.get());
+    REQUIRE(client.ok());
+    const auto begin = std::chrono::steady_clock::now();
+    CHECK(client.send("x"));
+    CHECK(client.read(1) == "x");
+    CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(250));
+    CHECK(backend.connections() == 1);
+    ::close(queued);
+    ::close(full);
+}
+
 TEST_CASE("engine: an idle session is closed at idle_timeout") {
     EngineSetup s;
     TcpBackend backend(TcpBackend::Mode::echo);
