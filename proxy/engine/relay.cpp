@@ -66,7 +66,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
                 const bool said = co_await std::move(say);
                 if (said) co_await to.shutdown_send();
             }
-            abort(ec);
+            if (!lingering_) abort(ec);  // (a lingering side is closed by its drain)
             co_return;
         }
         last_activity_ = clock::now();
@@ -74,11 +74,19 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
         if (transform) {
             auto out = transform->feed(buffer.data(), n);
             buffer = {};  // the filter holds what it still needs
+            if (out.close && !lingering_) {
+                // The closing second starts now, before ward's answer is written: a sender that
+                // does not read it is not waited for. The reason is the protocol error, whatever
+                // the other direction meets while this side lingers.
+                if (!summary_.reason) summary_.reason = make_error_code(Errc::protocol_error);
+                enter(Phase::closing);
+                set_deadline(std::chrono::seconds(1));
+            }
             // Forward first, then answer the sender: the pings or the broken message came after
             // what is forwarded.
             if (!out.forward.empty()) {
                 if (auto wec = co_await to.write_all(out.forward.data(), out.forward.size()); wec) {
-                    abort(wec);
+                    if (!lingering_) abort(wec);  // (a lingering side is closed by its drain)
                     co_return;
                 }
                 bytes += out.forward.size();
@@ -87,7 +95,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             }
             if (!out.reply.empty()) {
                 if (auto wec = co_await from.write_all(out.reply.data(), out.reply.size()); wec) {
-                    abort(wec);
+                    if (!lingering_) abort(wec);  // (a lingering side is closed by its drain)
                     co_return;
                 }
             }
@@ -116,7 +124,7 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             continue;
         }
         if (auto wec = co_await to.write_all(buffer.data(), n); wec) {
-            abort(wec);
+            if (!lingering_) abort(wec);  // (a lingering side is closed by its drain)
             co_return;
         }
         bytes += n;
