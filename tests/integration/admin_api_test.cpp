@@ -410,11 +410,15 @@ TEST_CASE("admin - certificate upload imports like ward cert import - listed - d
     CHECK(junk.status == 422);
     CHECK(read_file(w.config) == before);
 
-    auto listed = a.call("GET", "/api/v1/trust-stores/peers/certificates").json().at("certificates").as_array();
-    std::string fingerprint;
-    for (const auto& c : listed)
-        if (str(c.as_object().at("subject")).find("trunk.example.org") != std::string::npos)
-            fingerprint = str(c.as_object().at("fingerprint"));
+    // The fingerprint the API lists for the certificate whose subject names `name`.
+    auto fingerprint_of = [&](const std::string& name) {
+        const auto listed = a.call("GET", "/api/v1/trust-stores/peers/certificates").json().at("certificates").as_array();
+        std::string found;
+        for (const auto& c : listed)
+            if (str(c.as_object().at("subject")).find(name) != std::string::npos) found = str(c.as_object().at("fingerprint"));
+        return found;
+    };
+    const auto fingerprint = fingerprint_of("trunk.example.org");
     REQUIRE_FALSE(fingerprint.empty());
     auto gone = a.call("DELETE", "/api/v1/trust-stores/peers/certificates/" + fingerprint);
     INFO(gone.body);
@@ -429,11 +433,7 @@ TEST_CASE("admin - certificate upload imports like ward cert import - listed - d
     const auto bundle_text = read_file(bundled.cert) + read_file(crl);
     test::write_text_file(bundle, bundle_text);
     fs::remove(crl);
-    std::string bundled_fingerprint;
-    const auto relisted = a.call("GET", "/api/v1/trust-stores/peers/certificates").json().at("certificates").as_array();
-    for (const auto& c : relisted)
-        if (str(c.as_object().at("subject")).find("bundled.example.org") != std::string::npos)
-            bundled_fingerprint = str(c.as_object().at("fingerprint"));
+    const auto bundled_fingerprint = fingerprint_of("bundled.example.org");
     REQUIRE_FALSE(bundled_fingerprint.empty());
     auto kept = a.call("DELETE", "/api/v1/trust-stores/peers/certificates/" + bundled_fingerprint);
     INFO(kept.body);
