@@ -426,10 +426,7 @@ awaitable<void> Session::last_word(Connection& side, std::string bytes) {
 }
 
 awaitable<void> Session::linger(Connection& side) {
-    if (phase_ != Phase::closing) {
-        enter(Phase::closing);
-        set_deadline(std::chrono::seconds(1));
-    }
+    // (Both callers have entered the closing phase and started its second.)
     lingering_ = true;
     co_await side.drain(kLingerBytes);
 }
