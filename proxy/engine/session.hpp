@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "proxy/engine/asio.hpp"
+#include "proxy/engine/buffer_pool.hpp"
 #include "proxy/engine/connection.hpp"
 #include "proxy/engine/metrics.hpp"
 #include "proxy/engine/snapshot.hpp"
@@ -160,6 +161,18 @@ public:
 
 private:
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
+    // The pump's steps beyond a plain relay: its source's end, its source's failure, and a
+    // chunk through a transforming filter (the bytes forwarded, none when the direction ended).
+    awaitable<void> end_of_stream(Connection& to, StreamFilter* filter, StreamFilter* transform, bool from_client);
+    awaitable<void> source_failed(Connection& from, Connection& to, StreamFilter* filter, error_code ec,
+                                  bool from_client);
+    awaitable<std::optional<std::size_t>> filtered(Connection& from, Connection& to, StreamFilter& filter,
+                                                   BufferPool::Buffer buffer, std::size_t n, bool from_client);
+    // A direction of the relay failed (a read or a write): the session is aborted, unless a
+    // side is lingering after ward's last word.
+    void direction_failed(error_code ec);
+    // Bytes relayed in one direction, into the summary and the listener's counters.
+    void count_relayed(bool from_client, std::size_t n);
     // A filter's last word for `to` when its source went away; true when one was written.
     awaitable<bool> last_word_for(Connection& to, std::string word, bool from_client);
     // The earliest request a relay filter waits on, and the answers for those that passed;
@@ -205,6 +218,9 @@ private:
     std::unique_ptr<StreamFilter> filter_from_backend_;
     AnswerQueue answers_to_client_;
     AnswerQueue answers_to_backend_;
+    // The relay's direction from the backend runs on its own (relay()); the client's waits on
+    // this timer (made then) until it has ended.
+    std::unique_ptr<asio::steady_timer> pump_joined_;
     asio::steady_timer timer_;
     clock::time_point started_;
     clock::time_point negotiation_ends_;  // started_ + handshake_timeout
@@ -228,6 +244,7 @@ private:
     bool lingering_ = false;  // last_word's drain: its deadline closes, it is not a failure
     bool slots_released_ = false;
     bool handshake_settled_ = false;
+    bool backend_pump_running_ = false;
     std::optional<SourceKey> source_;  // held in the listener's SourceLimiter
 };
 
