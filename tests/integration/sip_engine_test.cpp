@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -386,9 +387,8 @@ TEST_CASE("sip engine: a request the backend leaves unanswered gets 408 at messa
     CHECK(c->read_until("\r\n\r\n", std::chrono::milliseconds(800)).empty());
 }
 
-TEST_CASE("sip engine: a peer that never reads the 408s it is owed is cut off - what ward holds for it stays bounded") {
-    SipSetup s("    sip: { message_timeout: 150ms }\n");
-    // A small receive window, set before connecting, and nothing ever read.
+// A peer with a small receive window (set before connecting) that reads nothing unless told.
+std::unique_ptr<TlsClient> connect_small_window(SipSetup& s) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd >= 0);
     const int small = 4096;
@@ -398,8 +398,15 @@ TEST_CASE("sip engine: a peer that never reads the 408s it is owed is cut off - 
     to.sin_port = htons(s.ward->port("sip-in"));
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
-    TlsClient c(fd, s.ctx.get(), "server.test", "");
-    REQUIRE_MESSAGE(c.ok(), c.error());
+    auto c = std::make_unique<TlsClient>(fd, s.ctx.get(), "server.test", "");
+    REQUIRE_MESSAGE(c->ok(), c->error());
+    return c;
+}
+
+TEST_CASE("sip engine: a peer that never reads the 408s it is owed is cut off - what ward holds for it stays bounded") {
+    SipSetup s("    sip: { message_timeout: 150ms }\n");
+    auto client = connect_small_window(s);
+    auto& c = *client;
     // Requests with many Vias (their 408s copy them all), each its own transaction, which the
     // backend never answers: batch after batch until ward gives up on the peer.
     std::string vias;
@@ -419,4 +426,76 @@ TEST_CASE("sip engine: a peer that never reads the 408s it is owed is cut off - 
                              std::chrono::seconds(5));
     }
     CHECK(cut);
+}
+
+TEST_CASE("sip engine: a broken request from a peer that reads nothing ends the session within the closing second") {
+    // The peer's window is full of responses ward relays from the backend, so ward's 400 cannot
+    // be written: the session must not wait for it until idle_timeout.
+    SipSetup s("    limits: { idle_timeout: 120s }\n");
+    auto c = connect_small_window(s);
+    const auto first = options_request("full-1");
+    REQUIRE(c->send(first));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received_size() >= stamped(first).size(); }));
+    // Responses until nothing moves: ward's writes to the peer are blocked.
+    const std::string response = "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKfull-1\r\n"
+                                 "Call-ID: full-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 32768\r\n\r\n" +
+                                 std::string(32768, 'r');
+    std::string pending;
+    bool stalled = false;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!stalled && std::chrono::steady_clock::now() < until) {
+        if (pending.empty()) pending = response;
+        const long n = s.backend.send_some(pending);
+        REQUIRE(n >= 0);
+        if (n > 0) {
+            pending.erase(0, static_cast<std::size_t>(n));
+            continue;
+        }
+        stalled = !s.backend.writable(std::chrono::milliseconds(300));
+    }
+    REQUIRE(stalled);
+    std::string broken = options_request("full-2");
+    broken.replace(broken.find("Content-Length: 0\r\n"), 19, "Content-Length: abc\r\n");
+    REQUIRE(c->send(broken));
+    // Ward gives up on its answer after the closing second and closes both sides.
+    CHECK(s.backend.wait_until([&] { return s.backend.peer_closed(); }, std::chrono::seconds(10)));
+    CHECK(s.backend.received_size() == stamped(first).size());
+}
+
+TEST_CASE("sip engine: a backend writing while ward lingers on a broken peer does not cut the linger short") {
+    // After its 400, ward reads and drops what the peer still sends until the peer closes or the
+    // closing second ends. A response from the backend meanwhile cannot be delivered; it must
+    // not close the peer's connection early (a close with the peer's bytes unread resets it,
+    // and a reset can destroy the 400 before the peer has read it).
+    SipSetup s;
+    auto c = s.connect();
+    const auto first = options_request("linger-1");
+    REQUIRE(c->send(first));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received_size() >= stamped(first).size(); }));
+    const auto begin = std::chrono::steady_clock::now();  // before ward's closing second starts
+    std::string broken = options_request("linger-2");
+    broken.replace(broken.find("Content-Length: 0\r\n"), 19, "Content-Length: abc\r\n");
+    REQUIRE(c->send(broken));
+    std::string got;
+    REQUIRE(c->wait_closed(std::chrono::seconds(10), &got));
+    CHECK(got.rfind("SIP/2.0 400 Bad Request\r\n", 0) == 0);
+    // Ward is lingering now: the backend answers the first request.
+    REQUIRE(s.backend.send("SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKlinger-1\r\n"
+                           "Call-ID: linger-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"));
+    // The peer goes on sending (bytes ward drops) until ward's socket is gone (a reset).
+    const std::string bytes(512, 'x');
+    bool reset = false;
+    while (!reset && std::chrono::steady_clock::now() - begin < std::chrono::seconds(10)) {
+        if (::send(c->fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL) < 0) {
+            reset = true;
+            break;
+        }
+        // Paced (ward drops at most 256 KiB): woken early only by the reset (POLLERR, POLLHUP;
+        // ward's FIN alone is neither).
+        pollfd p{c->fd(), 0, 0};
+        reset = ::poll(&p, 1, 20) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+    }
+    REQUIRE(reset);
+    // Not before the closing second ran out.
+    CHECK(std::chrono::steady_clock::now() - begin >= std::chrono::milliseconds(950));
 }

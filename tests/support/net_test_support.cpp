@@ -165,6 +165,29 @@ bool TcpBackend::send(std::string_view bytes) {
     return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
 }
 
+long TcpBackend::send_some(std::string_view bytes) {
+    int fd = -1;
+    {
+        std::lock_guard lock(mutex_);
+        if (fds_.empty()) return -1;
+        fd = fds_.back();
+    }
+    const auto n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+}
+
+bool TcpBackend::writable(std::chrono::milliseconds deadline) {
+    int fd = -1;
+    {
+        std::lock_guard lock(mutex_);
+        if (fds_.empty()) return false;
+        fd = fds_.back();
+    }
+    pollfd p{fd, POLLOUT, 0};
+    return ::poll(&p, 1, static_cast<int>(deadline.count())) == 1 && (p.revents & POLLOUT) != 0;
+}
+
 void TcpBackend::close_last() {
     std::lock_guard lock(mutex_);
     if (!fds_.empty()) ::shutdown(fds_.back(), SHUT_RDWR);

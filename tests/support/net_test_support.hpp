@@ -67,6 +67,11 @@ public:
     bool peer_closed() const;               // the last connection saw EOF from ward
     // Sends on the most recent connection.
     bool send(std::string_view bytes);
+    // Sends what the most recent connection takes without waiting: the bytes sent (0 when its
+    // send buffer is full), -1 on an error.
+    long send_some(std::string_view bytes);
+    // Whether the most recent connection can take more within `deadline`.
+    bool writable(std::chrono::milliseconds deadline);
     // Ends the most recent connection both ways (ward sees the close).
     void close_last();
     // Resets the most recent connection (ward sees ECONNRESET, not an end of stream).
