@@ -128,16 +128,19 @@ std::pair<error_code, std::size_t> Connection::try_read(void* data, std::size_t 
     return {ssl_failure(0, "TLS read"), 0};
 }
 
-awaitable<void> Connection::lock_writes() {
+awaitable<bool> Connection::lock_writes() {
     while (writing_) {
+        if (!socket_.is_open()) co_return false;
         if (!write_waiters_) {
             write_waiters_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
             write_waiters_->expires_at(asio::steady_timer::time_point::max());
         }
-        // Woken by unlock_writes cancelling the timer.
+        // Woken by unlock_writes or close() cancelling the timer.
         co_await write_waiters_->async_wait(use_tuple);
     }
+    if (!socket_.is_open()) co_return false;
     writing_ = true;
+    co_return true;
 }
 
 void Connection::unlock_writes() {
@@ -146,7 +149,8 @@ void Connection::unlock_writes() {
 }
 
 awaitable<error_code> Connection::write_all(const void* data, std::size_t size) {
-    co_await lock_writes();
+    if (!co_await lock_writes()) co_return asio::error::bad_descriptor;
+    const WriteLock held{this};
     error_code ec;
     const auto* p = static_cast<const char*>(data);
     std::size_t left = size;
@@ -179,7 +183,6 @@ awaitable<error_code> Connection::write_all(const void* data, std::size_t size) 
         ec = ssl_failure(r, "TLS write");
         if (must_wait(ec)) ec = co_await wait_for(ec);
     }
-    unlock_writes();
     co_return ec;
 }
 
@@ -191,7 +194,8 @@ awaitable<void> Connection::shutdown_send() {
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         co_return;
     }
-    co_await lock_writes();
+    if (!co_await lock_writes()) co_return;
+    const WriteLock held{this};
     // Sends close_notify; ward does not wait for the peer's (the read side stays open).
     for (int tries = 0; tries < 8; ++tries) {
         if (!socket_.is_open()) break;  // closed while waiting (see try_read)
@@ -205,7 +209,6 @@ awaitable<void> Connection::shutdown_send() {
         if (e) break;
     }
     tls::clear_openssl_errors();
-    unlock_writes();
 }
 
 awaitable<void> Connection::drain(std::size_t limit) {
@@ -232,6 +235,9 @@ awaitable<void> Connection::drain(std::size_t limit) {
 void Connection::close() {
     error_code ec;
     socket_.close(ec);
+    // Writers waiting for the lock learn it is closed (one that left by an exception has given
+    // the lock back already).
+    if (write_waiters_) write_waiters_->cancel();
 }
 
 }  // namespace ward::proxy

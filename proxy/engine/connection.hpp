@@ -77,8 +77,14 @@ private:
     // for the socket to be readable / writable, eof at the end of the stream (clean_eof_ set on
     // close_notify; a peer that vanishes is eof too), tls_failure otherwise (tls_error_ says why).
     error_code ssl_failure(int ret, const char* what);
-    awaitable<void> lock_writes();
+    // Waits for this connection's writes to be ours; false when it was closed meanwhile (close()
+    // wakes the waiters). WriteLock gives the writes back however the writer leaves.
+    awaitable<bool> lock_writes();
     void unlock_writes();
+    struct WriteLock {
+        Connection* c;
+        ~WriteLock() { c->unlock_writes(); }
+    };
 
     tcp::socket socket_;
     tls::UniqueSsl ssl_;

@@ -22,6 +22,7 @@ public:
             case Errc::limit_exceeded: return "connection limit reached";
             case Errc::shutting_down: return "shutting down";
             case Errc::want_write: return "waiting until the socket is writable";
+            case Errc::internal: return "internal error";
         }
         return "unknown";
     }

@@ -19,6 +19,7 @@ enum class Errc {
     shutting_down,             // drain timeout reached on stop
     want_write,                // TLS must write before it can go on (wait until writable).
                                // Not asio::error::try_again: on Linux that equals would_block.
+    internal,                  // ward failed (an exception); the error log says more
 };
 
 const boost::system::error_category& ward_category();

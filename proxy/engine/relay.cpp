@@ -66,10 +66,12 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
         }
         last_activity_ = clock::now();
         if (watcher) watcher->observe(buffer.data(), n);
+        // (Counted as read, not as forwarded: input a filter swallows or answers costs the
+        // worker as much, and must not keep it from its other sessions either.)
+        since_yield += n;
         if (transform) {
-            const auto forwarded = co_await filtered(from, to, *transform, std::move(buffer), n, from_client);
-            if (!forwarded) co_return;
-            since_yield += *forwarded;
+            const bool go_on = co_await filtered(from, to, *transform, std::move(buffer), n, from_client);
+            if (!go_on) co_return;
             continue;
         }
         if (auto wec = co_await to.write_all(buffer.data(), n); wec) {
@@ -77,7 +79,6 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             co_return;
         }
         count_relayed(from_client, n);
-        since_yield += n;
     }
 }
 
@@ -109,8 +110,8 @@ awaitable<void> Session::source_failed(Connection& from, Connection& to, StreamF
     direction_failed(ec);
 }
 
-awaitable<std::optional<std::size_t>> Session::filtered(Connection& from, Connection& to, StreamFilter& filter,
-                                                        BufferPool::Buffer buffer, std::size_t n, bool from_client) {
+awaitable<bool> Session::filtered(Connection& from, Connection& to, StreamFilter& filter, BufferPool::Buffer buffer,
+                                  std::size_t n, bool from_client) {
     auto out = filter.feed(buffer.data(), n);
     buffer = {};  // the filter holds what it still needs
     if (out.close && !lingering_) {
@@ -126,14 +127,14 @@ awaitable<std::optional<std::size_t>> Session::filtered(Connection& from, Connec
     if (!out.forward.empty()) {
         if (auto wec = co_await to.write_all(out.forward.data(), out.forward.size()); wec) {
             direction_failed(wec);
-            co_return std::nullopt;
+            co_return false;
         }
         count_relayed(from_client, out.forward.size());
     }
     if (!out.reply.empty()) {
         if (auto wec = co_await from.write_all(out.reply.data(), out.reply.size()); wec) {
             direction_failed(wec);
-            co_return std::nullopt;
+            co_return false;
         }
     }
     if (out.close) {
@@ -143,7 +144,7 @@ awaitable<std::optional<std::size_t>> Session::filtered(Connection& from, Connec
         // away before it has read it.)
         co_await linger(from);
         abort(make_error_code(Errc::protocol_error));
-        co_return std::nullopt;
+        co_return false;
     }
     if (out.mid_message && !message_deadline_) {
         message_deadline_ = clock::now() + filter.message_timeout();
@@ -158,7 +159,7 @@ awaitable<std::optional<std::size_t>> Session::filtered(Connection& from, Connec
         deadline_ = *due;
         arm_timer();
     }
-    co_return out.forward.size();
+    co_return true;
 }
 
 awaitable<bool> Session::last_word_for(Connection& to, std::string word, bool from_client) {
@@ -209,6 +210,8 @@ bool Session::answer_for_silent_side(clock::time_point now) {
                                    std::rethrow_exception(e);
                                } catch (const std::exception& x) {
                                    proxy_log().error("[c{}] writing ward's answers failed: {}", id, x.what());
+                               } catch (...) {
+                                   proxy_log().error("[c{}] writing ward's answers failed", id);
                                }
                            });
         }
@@ -251,29 +254,36 @@ awaitable<void> Session::relay() {
                    [self = shared_from_this()](std::exception_ptr e) {
                        self->backend_pump_running_ = false;
                        if (self->pump_joined_) self->pump_joined_->cancel();
-                       if (!e) return;
-                       self->abort(make_error_code(Errc::protocol_error));
-                       try {
-                           std::rethrow_exception(e);
-                       } catch (const std::exception& x) {
-                           proxy_log().error("[c{}] relay from the backend ended by an exception: {}", self->id_,
-                                             x.what());
-                       }
+                       if (e) self->relay_failed(false, e);
                    });
     std::exception_ptr failed;
     try {
         co_await pump(client_, *backend_, filter_from_client_.get(), true);
     } catch (...) {
-        // (Both sides are closed, so the other direction ends too; waited for below.)
         failed = std::current_exception();
-        abort(make_error_code(Errc::protocol_error));
     }
+    if (failed) relay_failed(true, failed);  // (both sides closed: the other direction ends too)
     if (backend_pump_running_) {
         pump_joined_ = std::make_unique<asio::steady_timer>(worker_.io(), asio::steady_timer::time_point::max());
         while (backend_pump_running_) co_await pump_joined_->async_wait(use_tuple);  // cancelled when it ends
         pump_joined_.reset();
     }
-    if (failed) std::rethrow_exception(failed);
+}
+
+void Session::relay_failed(bool from_client, std::exception_ptr e) {
+    // Either direction alike: one error line, the session aborted, and relay() returns, so the
+    // front finishes as after any other end (its summary line, its flow closed).
+    std::string what = "an exception";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        what = x.what();
+    } catch (...) {
+    }
+    const char* side = from_client ? "client" : "backend";
+    proxy_log().error("[c{}] relay from the {} ended by an exception: {}", id_, side, what);
+    summary_.fail(make_error_code(Errc::internal), std::string("relay from the ") + side + " failed: " + what);
+    abort(make_error_code(Errc::internal));
 }
 
 }  // namespace ward::proxy

@@ -6,6 +6,7 @@
 // one summary line at the end. Protocol-free: the engine's half of every front.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -162,12 +163,14 @@ public:
 private:
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
     // The pump's steps beyond a plain relay: its source's end, its source's failure, and a
-    // chunk through a transforming filter (the bytes forwarded, none when the direction ended).
+    // chunk through a transforming filter (false when the direction ended).
     awaitable<void> end_of_stream(Connection& to, StreamFilter* filter, StreamFilter* transform, bool from_client);
     awaitable<void> source_failed(Connection& from, Connection& to, StreamFilter* filter, error_code ec,
                                   bool from_client);
-    awaitable<std::optional<std::size_t>> filtered(Connection& from, Connection& to, StreamFilter& filter,
-                                                   BufferPool::Buffer buffer, std::size_t n, bool from_client);
+    awaitable<bool> filtered(Connection& from, Connection& to, StreamFilter& filter, BufferPool::Buffer buffer,
+                             std::size_t n, bool from_client);
+    // A direction of the relay ended by an exception: logged, the session aborted.
+    void relay_failed(bool from_client, std::exception_ptr e);
     // A direction of the relay failed (a read or a write): the session is aborted, unless a
     // side is lingering after ward's last word.
     void direction_failed(error_code ec);

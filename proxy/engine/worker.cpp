@@ -239,6 +239,8 @@ bool Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
             std::rethrow_exception(e);
         } catch (const std::exception& x) {
             proxy_log().error("[c{} w{}] session ended by an unexpected exception: {}", id, id_, x.what());
+        } catch (...) {
+            proxy_log().error("[c{} w{}] session ended by an unexpected exception", id, id_);
         }
     });
     return true;
