@@ -9,11 +9,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <spdlog/sinks/base_sink.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -24,6 +32,7 @@
 #include "proxy/engine/buffer_pool.hpp"
 #include "proxy/engine/connection.hpp"
 #include "proxy/engine/front.hpp"
+#include "proxy/engine/log.hpp"
 #include "proxy/engine/metrics.hpp"
 #include "proxy/engine/session.hpp"
 #include "proxy/fronts/fronts.hpp"
@@ -284,8 +293,8 @@ TEST_CASE("engine parts: want_write waits for room to write - would_block for so
 namespace {
 
 // A filter of the test's own, per line: "ping" is answered to the sender and not forwarded,
-// "bye" closes the session, anything else is forwarded upper-cased; an unfinished line is a
-// message in progress, with a short message timeout.
+// "drop" is swallowed, "throw" throws, "bye" closes the session, anything else is forwarded
+// upper-cased; an unfinished line is a message in progress, with a short message timeout.
 class LineFilter final : public proxy::StreamFilter {
 public:
     Output feed(const char* data, std::size_t size) override {
@@ -296,6 +305,9 @@ public:
             pending_.erase(0, nl + 1);
             if (line == "ping") {
                 out.reply += "pong\n";
+            } else if (line == "drop") {
+            } else if (line == "throw") {
+                throw std::runtime_error("the test's filter threw");
             } else if (line == "bye") {
                 out.close = true;
                 out.reason = "said bye";
@@ -376,4 +388,85 @@ TEST_CASE("engine parts: a message the filter sees started and not finished time
     CHECK(waited >= 250ms);
     CHECK(waited < 5s);  // the idle timeout is 5 minutes: only the message deadline ends it
     CHECK(s.backend.received().empty());
+}
+
+namespace {
+
+// The session log's lines while it is attached: attached before ward's workers start, detached
+// after they stopped.
+class SessionLines final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    // Waits until a line holds `needle`.
+    bool wait_for(const std::string& needle, std::chrono::milliseconds deadline) {
+        std::unique_lock lock(mutex_);
+        return seen_.wait_for(lock, deadline, [&] { return text_.find(needle) != std::string::npos; });
+    }
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        text_.append(msg.payload.data(), msg.payload.size());
+        text_ += '\n';
+        seen_.notify_all();
+    }
+    void flush_() override {}
+
+private:
+    std::string text_;
+    std::condition_variable_any seen_;
+};
+
+}  // namespace
+
+TEST_CASE("engine parts: a filter that throws ends its session as any end does - its summary line - and the worker serves on") {
+    auto lines = std::make_shared<SessionLines>();
+    auto& sinks = proxy::session_log().sinks();
+    sinks.push_back(lines);
+    {
+        PumpSetup s;
+        TlsClient client(s.ward->port("lines"), s.ctx.get());
+        REQUIRE_MESSAGE(client.ok(), client.error());
+        REQUIRE(client.send("hello\n"));
+        REQUIRE(s.backend.wait_until([&] { return s.backend.received() == "HELLO\n"; }));
+        REQUIRE(client.send("throw\nnever\n"));
+        CHECK(client.wait_closed());
+        CHECK(s.backend.wait_until([&] { return s.backend.peer_closed(); }));
+        CHECK(s.backend.received() == "HELLO\n");
+        // The summary line says why (it was missing when the client's direction threw).
+        CHECK(lines->wait_for("internal error", 10s));
+        CHECK(lines->wait_for("relay from the client failed: the test's filter threw", 10s));
+        TlsClient next(s.ward->port("lines"), s.ctx.get());
+        REQUIRE_MESSAGE(next.ok(), next.error());
+        REQUIRE(next.send("ping\n"));
+        CHECK(next.read(5) == "pong\n");
+    }
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), lines), sinks.end());
+}
+
+TEST_CASE("engine parts: input a filter swallows does not keep the worker from its other sessions") {
+    // One worker. A client streams lines the filter swallows, faster than the filter takes them,
+    // so its socket is never found empty; another client's line must still reach the backend
+    // while the stream goes on (the relay yields after so many bytes read, forwarded or not).
+    PumpSetup s;
+    TlsClient flooder(s.ward->port("lines"), s.ctx.get());
+    REQUIRE_MESSAGE(flooder.ok(), flooder.error());
+    TlsClient other(s.ward->port("lines"), s.ctx.get());
+    REQUIRE_MESSAGE(other.ok(), other.error());
+    std::string chunk;
+    while (chunk.size() < 16 * 1024) chunk += "drop\n";
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> flooded{0};
+    std::thread flood([&] {
+        while (!stop && flooded < 256ull * 1024 * 1024 && flooder.send(chunk)) flooded += chunk.size();
+    });
+    // Well into the stream (ward has more than the yield threshold queued).
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (flooded < 1024 * 1024 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    const bool sent = other.send("served\n");
+    const bool served = s.backend.wait_until([&] { return s.backend.received().find("SERVED\n") != std::string::npos; }, 5s);
+    const auto flooded_then = flooded.load();
+    stop = true;
+    flood.join();
+    REQUIRE(sent);
+    CHECK(served);
+    CHECK_MESSAGE(flooded_then >= 1024 * 1024, "the stream did not get going");
 }
