@@ -149,6 +149,7 @@ void Connection::unlock_writes() {
 }
 
 awaitable<error_code> Connection::write_all(const void* data, std::size_t size) {
+    if (size == 0) co_return error_code{};  // (nothing to wait for, even on a closed connection)
     if (!co_await lock_writes()) co_return asio::error::bad_descriptor;
     const WriteLock held{this};
     error_code ec;
@@ -189,13 +190,15 @@ awaitable<error_code> Connection::write_all(const void* data, std::size_t size) 
 awaitable<void> Connection::shutdown_send() {
     if (send_shut_ || !socket_.is_open()) co_return;
     send_shut_ = true;
+    // After the write in progress, if any: a FIN in the middle of it would cut the peer's last
+    // message short.
+    if (!co_await lock_writes()) co_return;
+    const WriteLock held{this};
     error_code ec;
     if (!ssl_) {
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         co_return;
     }
-    if (!co_await lock_writes()) co_return;
-    const WriteLock held{this};
     // Sends close_notify; ward does not wait for the peer's (the read side stays open).
     for (int tries = 0; tries < 8; ++tries) {
         if (!socket_.is_open()) break;  // closed while waiting (see try_read)

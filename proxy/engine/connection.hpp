@@ -60,7 +60,8 @@ public:
     // may both write to the same peer).
     awaitable<error_code> write_all(const void* data, std::size_t size);
 
-    // Ends our sending direction: close_notify for TLS, FIN for TCP. Reading stays open.
+    // Ends our sending direction, after any write in progress: close_notify for TLS, FIN for
+    // TCP. Reading stays open.
     awaitable<void> shutdown_send();
 
     // After shutdown_send: sends FIN (after TLS's close_notify), then reads and drops what the

@@ -282,7 +282,9 @@ void Session::relay_failed(bool from_client, std::exception_ptr e) {
     }
     const char* side = from_client ? "client" : "backend";
     proxy_log().error("[c{}] relay from the {} ended by an exception: {}", id_, side, what);
-    summary_.fail(make_error_code(Errc::internal), std::string("relay from the ") + side + " failed: " + what);
+    // (An earlier reason keeps its words too: the error line has these.)
+    if (!summary_.reason)
+        summary_.fail(make_error_code(Errc::internal), std::string("relay from the ") + side + " failed: " + what);
     abort(make_error_code(Errc::internal));
 }
 

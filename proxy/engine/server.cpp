@@ -213,6 +213,8 @@ awaitable<void> Server::serve_admin() {
                 std::rethrow_exception(e);
             } catch (const std::exception& x) {
                 proxy_log().error("admin connection ended by an unexpected exception: {}", x.what());
+            } catch (...) {
+                proxy_log().error("admin connection ended by an unexpected exception");
             }
         });
     }

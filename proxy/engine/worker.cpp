@@ -21,6 +21,8 @@ void Worker::start() {
             } catch (const std::exception& e) {
                 // A bug escaped a handler: say so and keep serving the other sessions.
                 proxy_log().error("worker {}: unexpected exception: {}", id_, e.what());
+            } catch (...) {
+                proxy_log().error("worker {}: unexpected exception", id_);
             }
         }
     });
@@ -69,6 +71,8 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
                     std::rethrow_exception(e);
                 } catch (const std::exception& x) {
                     proxy_log().error("worker {}: accept loop of {} ended: {}", id, name, x.what());
+                } catch (...) {
+                    proxy_log().error("worker {}: accept loop of {} ended by an exception", id, name);
                 }
             });
         }
