@@ -129,8 +129,9 @@ std::pair<error_code, std::size_t> Connection::try_read(void* data, std::size_t 
 }
 
 awaitable<bool> Connection::lock_writes() {
-    while (writing_) {
+    for (;;) {
         if (!socket_.is_open()) co_return false;
+        if (!writing_) break;
         if (!write_waiters_) {
             write_waiters_ = std::make_unique<asio::steady_timer>(socket_.get_executor());
             write_waiters_->expires_at(asio::steady_timer::time_point::max());
@@ -138,7 +139,6 @@ awaitable<bool> Connection::lock_writes() {
         // Woken by unlock_writes or close() cancelling the timer.
         co_await write_waiters_->async_wait(use_tuple);
     }
-    if (!socket_.is_open()) co_return false;
     writing_ = true;
     co_return true;
 }

@@ -51,6 +51,16 @@ spdlog::logger& session_log() {
     return *logger;
 }
 
+std::string exception_text(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "an exception of unknown type";
+    }
+}
+
 bool RateLimiter::allow(std::uint64_t& suppressed) {
     const auto now = std::chrono::steady_clock::now();
     if (now - window_ >= std::chrono::seconds(1)) {

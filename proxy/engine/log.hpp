@@ -3,7 +3,9 @@
 // Loggers (one per module) and a rate limiter for lines a peer can provoke.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +19,10 @@ void set_log_level(config::LogLevel level);
 
 spdlog::logger& proxy_log();    // engine, listeners, reload
 spdlog::logger& session_log();  // one line per session
+
+// What an exception that escaped a coroutine says, for its error line (what() of a
+// std::exception; "an exception of unknown type" otherwise).
+std::string exception_text(std::exception_ptr e);
 
 // Allows `per_second` lines, then counts what it suppressed (per worker, no locks).
 class RateLimiter {

@@ -205,14 +205,7 @@ bool Session::answer_for_silent_side(clock::time_point now) {
             queue.writing = true;
             asio::co_spawn(worker_.io(), write_answers(shared_from_this(), sender, &queue),
                            [id = id_](std::exception_ptr e) {
-                               if (!e) return;
-                               try {
-                                   std::rethrow_exception(e);
-                               } catch (const std::exception& x) {
-                                   proxy_log().error("[c{}] writing ward's answers failed: {}", id, x.what());
-                               } catch (...) {
-                                   proxy_log().error("[c{}] writing ward's answers failed", id);
-                               }
+                               if (e) proxy_log().error("[c{}] writing ward's answers failed: {}", id, exception_text(e));
                            });
         }
         return true;
@@ -256,13 +249,11 @@ awaitable<void> Session::relay() {
                        if (self->pump_joined_) self->pump_joined_->cancel();
                        if (e) self->relay_failed(false, e);
                    });
-    std::exception_ptr failed;
     try {
         co_await pump(client_, *backend_, filter_from_client_.get(), true);
     } catch (...) {
-        failed = std::current_exception();
+        relay_failed(true, std::current_exception());  // (both sides closed: the other direction ends too)
     }
-    if (failed) relay_failed(true, failed);  // (both sides closed: the other direction ends too)
     if (backend_pump_running_) {
         pump_joined_ = std::make_unique<asio::steady_timer>(worker_.io(), asio::steady_timer::time_point::max());
         while (backend_pump_running_) co_await pump_joined_->async_wait(use_tuple);  // cancelled when it ends
@@ -273,13 +264,7 @@ awaitable<void> Session::relay() {
 void Session::relay_failed(bool from_client, std::exception_ptr e) {
     // Either direction alike: one error line, the session aborted, and relay() returns, so the
     // front finishes as after any other end (its summary line, its flow closed).
-    std::string what = "an exception";
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        what = x.what();
-    } catch (...) {
-    }
+    const auto what = exception_text(e);
     const char* side = from_client ? "client" : "backend";
     proxy_log().error("[c{}] relay from the {} ended by an exception: {}", id_, side, what);
     // (An earlier reason keeps its words too: the error line has these.)

@@ -208,14 +208,7 @@ awaitable<void> Server::serve_admin() {
             continue;
         }
         asio::co_spawn(control_, admin_->serve(std::move(socket), peer), [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                proxy_log().error("admin connection ended by an unexpected exception: {}", x.what());
-            } catch (...) {
-                proxy_log().error("admin connection ended by an unexpected exception");
-            }
+            if (e) proxy_log().error("admin connection ended by an unexpected exception: {}", exception_text(e));
         });
     }
 }

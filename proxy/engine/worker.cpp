@@ -66,14 +66,7 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<Listene
                          metrics_.listener(s.name, std::string(config::to_string(listener->protocol)))});
             acceptors_[s.key] = a;
             asio::co_spawn(io_, accept_loop(a), [name = s.name, id = id_](std::exception_ptr e) {
-                if (!e) return;
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    proxy_log().error("worker {}: accept loop of {} ended: {}", id, name, x.what());
-                } catch (...) {
-                    proxy_log().error("worker {}: accept loop of {} ended by an exception", id, name);
-                }
+                if (e) proxy_log().error("worker {}: accept loop of {} ended: {}", id, name, exception_text(e));
             });
         }
         // Kept listeners pick the new listener settings up by name at their next accept.
@@ -238,14 +231,7 @@ bool Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
     asio::co_spawn(io_, session->run(), [this, id, session](std::exception_ptr e) {
         live_.erase(id);
         session_count_.fetch_sub(1, std::memory_order_relaxed);
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-            proxy_log().error("[c{} w{}] session ended by an unexpected exception: {}", id, id_, x.what());
-        } catch (...) {
-            proxy_log().error("[c{} w{}] session ended by an unexpected exception", id, id_);
-        }
+        if (e) proxy_log().error("[c{} w{}] session ended by an unexpected exception: {}", id, id_, exception_text(e));
     });
     return true;
 }
