@@ -7,6 +7,7 @@
 
 #include "tls/alpn.hpp"
 #include "tls/peer_verifier_detail.hpp"
+#include "tls/socket_io.hpp"
 
 namespace ward::tls {
 
@@ -21,7 +22,7 @@ std::string tls_library_name() { return "wolfSSL " LIBWOLFSSL_VERSION_STRING; }
 
 void reserve_connection_slots() {
     detail::reserve_slots();
-    for (const int index : {alpn_slot(), ward_peer_certificate_index()})
+    for (const int index : {alpn_slot(), ward_peer_certificate_index(), read_ahead_slot(), held_writes_slot()})
         if (index < 0 || index >= MAX_EX_DATA)
             throw std::runtime_error("wolfSSL has too few per-connection slots (MAX_EX_DATA " +
                                      std::to_string(MAX_EX_DATA) + "): rebuild it with deploy/wolfssl/build-wolfssl.sh");

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 
 #include "tls/openssl_error.hpp"
+#include "tls/socket_io.hpp"
 
 namespace ward::proxy {
 
@@ -56,8 +57,10 @@ void Connection::attach_tls(tls::UniqueSsl ssl) {
         socket_.close(ec);
         return;
     }
-    SSL_set_fd(ssl_.get(), socket_.native_handle());
+    tls::attach_socket(ssl_.get(), socket_.native_handle());
 }
+
+bool Connection::has_pending() const { return ssl_ && tls::has_pending(ssl_.get()); }
 
 error_code Connection::ssl_failure(int ret, const char* what) {
     switch (SSL_get_error(ssl_.get(), ret)) {
@@ -97,19 +100,45 @@ awaitable<std::pair<error_code, std::size_t>> Connection::read_some(void* data, 
     }
 }
 
+awaitable<error_code> Connection::finish_flush(int err) {
+    for (;;) {
+        if (err == 0) co_return error_code{};
+        if (err != EAGAIN && err != EWOULDBLOCK) co_return error_code(err, boost::system::system_category());
+        auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+        if (wec) co_return wec;
+        if (!socket_.is_open()) co_return asio::error::bad_descriptor;  // (see try_read)
+        err = tls::flush_writes(ssl_.get());
+    }
+}
+
 awaitable<error_code> Connection::handshake() {
     if (!ssl_) co_return make_error_code(Errc::tls_handshake_failed);
+    // Each step's output (a server's whole flight) goes out in one send; holding ends with the
+    // handshake, however it ends. (A frame destroyed unresumed leaves the held bytes to the SSL,
+    // which frees them.)
+    tls::hold_writes(ssl_.get());
+    const auto done = [this](error_code ec) {
+        tls::release_writes(ssl_.get());
+        return ec;
+    };
     for (;;) {
-        if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+        if (!socket_.is_open()) co_return done(asio::error::bad_descriptor);
         ERR_clear_error();
         const int r = SSL_do_handshake(ssl_.get());
-        if (r == 1) co_return error_code{};
-        auto ec = ssl_failure(r, "TLS handshake");
+        // (The failure is read before the flush: it reads errno and the error queue.)
+        const auto ec = r == 1 ? error_code{} : ssl_failure(r, "TLS handshake");
+        // What the step wrote goes out also when it failed: its alert, and whatever came before
+        // (a scanner that offers a key share it cannot use still sees the ServerHello it asked
+        // about). The handshake's own failure is the one reported.
+        error_code flushed;
+        if (const int err = tls::flush_writes(ssl_.get())) flushed = co_await finish_flush(err);
+        if (r == 1) co_return done(flushed);
         if (must_wait(ec)) {
-            if (auto wec = co_await wait_for(ec)) co_return wec;
+            if (flushed) co_return done(flushed);
+            if (auto wec = co_await wait_for(ec)) co_return done(wec);
             continue;
         }
-        co_return ec == make_error_code(Errc::tls_failure) ? make_error_code(Errc::tls_handshake_failed) : ec;
+        co_return done(ec == make_error_code(Errc::tls_failure) ? make_error_code(Errc::tls_handshake_failed) : ec);
     }
 }
 

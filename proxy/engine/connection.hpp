@@ -4,6 +4,8 @@
 // writes the socket itself (a socket BIO on the non-blocking descriptor) and Asio only waits
 // for readiness (async_wait on SSL_ERROR_WANT_*), as HAProxy and nginx do: no buffers of our
 // own, no copy through a BIO pair, and with SSL_MODE_RELEASE_BUFFERS nothing held while idle.
+// (wolfSSL, which reads a record in two reads, gets a receive of ward's that reads ahead into a
+// buffer held only while it has bytes: tls/socket_io.hpp.)
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -35,6 +37,8 @@ public:
     void attach_tls(tls::UniqueSsl ssl);
     bool is_tls() const { return ssl_ != nullptr; }
     SSL* ssl() const { return ssl_.get(); }
+    // Bytes the TLS layer holds that a read would return without the socket (tls::has_pending).
+    bool has_pending() const;
     tcp::socket& socket() { return socket_; }
 
     // TLS handshake (either role). On failure, tls_error() says why.
@@ -78,6 +82,9 @@ private:
     // for the socket to be readable / writable, eof at the end of the stream (clean_eof_ set on
     // close_notify; a peer that vanishes is eof too), tls_failure otherwise (tls_error_ says why).
     error_code ssl_failure(int ret, const char* what);
+    // The rest of a flush of held writes (tls::flush_writes) that ended with errno err: waits
+    // for room while the socket is full.
+    awaitable<error_code> finish_flush(int err);
     // Waits for this connection's writes to be ours; false when it was closed meanwhile (close()
     // wakes the waiters). WriteLock gives the writes back however the writer leaves.
     awaitable<bool> lock_writes();

@@ -36,6 +36,7 @@
 #include "proxy/engine/metrics.hpp"
 #include "proxy/engine/session.hpp"
 #include "proxy/fronts/fronts.hpp"
+#include "tls/socket_io.hpp"
 
 using namespace ward;
 using namespace ward::test;
@@ -171,6 +172,64 @@ TEST_CASE("engine parts: a TLS peer that vanishes without close_notify is an eof
         });
         CHECK(server.clean_eof() == say_goodbye);
     }
+}
+
+TEST_CASE("engine parts: TLS records that arrive together are read from the TLS layer - and nothing is held once read") {
+    // Both libraries read ahead (OpenSSL by its own setting, wolfSSL through ward's receive):
+    // what the socket had is read at once, and the records after the first come from the TLS
+    // layer. Nothing may stay there unread for a wait on the socket that would never end, and
+    // a connection that has read everything holds no read-ahead buffer.
+    TempDir dir("engine-parts");
+    TestPki pki(dir.path());
+    const auto loaded = load_config(dir.path(), config_yaml("    verify_peer: none\n"));
+    auto client_ctx = make_peer_ctx(client_options(pki));
+    SocketPair pair;
+    proxy::Connection server(std::move(pair.near));
+    server.attach_tls(loaded.context("peer").new_server());
+    proxy::Connection client(std::move(pair.far));
+    client.attach_tls(make_peer_client(client_ctx.get()));
+    run(pair.io, [&]() -> proxy::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (server.handshake() && client.handshake());
+    });
+    pair.io.restart();
+    std::string big(48 * 1024, 'b');  // three records and some, within the socket's buffers
+    for (std::size_t i = 0; i < big.size(); i += 997) big[i] = static_cast<char>('a' + i % 26);
+    run(pair.io, [&]() -> proxy::awaitable<void> {
+        for (const char* word : {"one", "two", "three"}) CHECK_FALSE(co_await client.write_all(word, std::strlen(word)));
+        CHECK_FALSE(co_await client.write_all(big.data(), big.size()));
+    });
+    pair.io.restart();
+    const int fd = server.socket().native_handle();
+    char got[512];
+    auto [ec, n] = server.try_read(got, sizeof got);
+    REQUIRE_FALSE(ec);
+    CHECK(std::string(got, n) == "one");
+    CHECK(server.has_pending());
+#if defined(WARD_TLS_WOLFSSL)
+    CHECK(tls::read_ahead_bytes(server.ssl()) > 0);
+#endif
+    for (const char* word : {"two", "three"}) {
+        std::tie(ec, n) = server.try_read(got, sizeof got);
+        REQUIRE_FALSE(ec);
+        CHECK(std::string(got, n) == word);
+    }
+    // The rest, in reads smaller than a record, with waits on the socket only when it is empty.
+    std::string rest;
+    std::vector<char> chunk(3000);
+    run(pair.io, [&]() -> proxy::awaitable<void> {
+        while (rest.size() < big.size()) {
+            auto [e, m] = co_await server.read_some(chunk.data(), chunk.size());
+            if (e) break;
+            rest.append(chunk.data(), m);
+        }
+    });
+    CHECK(rest == big);
+    std::tie(ec, n) = server.try_read(got, sizeof got);
+    CHECK(ec == asio::error::would_block);
+    CHECK_FALSE(server.has_pending());
+    CHECK(tls::read_ahead_bytes(server.ssl()) == 0);
+    CHECK(::recv(fd, got, sizeof got, MSG_PEEK | MSG_DONTWAIT) < 0);
 }
 
 TEST_CASE("engine parts: reads and writes on a TLS connection closed under them never touch the descriptor's next owner") {

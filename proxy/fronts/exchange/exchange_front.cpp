@@ -202,7 +202,7 @@ private:
         if (r.result == http_io::Read::ok && response_.result_int() != 101) {
             answered_on_connection_ = true;
             // (Bytes past the answer, also those OpenSSL read ahead: the connection is not in step.)
-            upstream_keep_ = !r.closed && response_.keep_alive() && pending_.empty() && !SSL_has_pending(s_.backend().ssl());
+            upstream_keep_ = !r.closed && response_.keep_alive() && pending_.empty() && !s_.backend().has_pending();
             if (!upstream_keep_) {
                 s_.drop_backend();
                 pending_.clear();
@@ -394,7 +394,7 @@ private:
         const bool poolable = auth_ == Auth::ntlm || state_->mode == config::ExchangeAuth::basic_only;
         const auto* now = s_.worker().current_snapshot();
         if (!s_.has_backend() || !upstream_keep_ || !pending_.empty() || !poolable || now != snapshot_.get() ||
-            SSL_has_pending(s_.backend().ssl())) {
+            s_.backend().has_pending()) {
             s_.drop_backend();
             return;
         }

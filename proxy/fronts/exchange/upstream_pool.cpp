@@ -72,7 +72,7 @@ std::optional<Upstream> take(const void* key) {
         char byte = 0;
         const auto n = ::recv(out->connection.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         const bool quiet = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        if (!quiet || SSL_has_pending(out->connection.ssl())) {
+        if (!quiet || out->connection.has_pending()) {
             out->connection.close();
             return take(key);
         }

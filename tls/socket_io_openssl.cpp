@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tls/socket_io.hpp"
+
+namespace ward::tls {
+
+void attach_socket(SSL* ssl, int fd) { SSL_set_fd(ssl, fd); }
+
+bool has_pending(const SSL* ssl) { return SSL_has_pending(ssl) == 1; }
+
+void hold_writes(SSL*) {}
+void release_writes(SSL*) {}
+int flush_writes(SSL*) { return 0; }
+
+std::size_t read_ahead_bytes(const SSL*) { return 0; }
+
+}  // namespace ward::tls
