@@ -29,9 +29,14 @@ void release_writes(SSL* ssl);
 // (wait for room and call again), another errno when the send failed.
 int flush_writes(SSL* ssl);
 
-// Bytes read from the socket and not yet processed (wolfSSL's read-ahead; 0 for OpenSSL, whose
-// read-ahead buffer has_pending covers). For tests.
-std::size_t read_ahead_bytes(const SSL* ssl);
+// What ward's own socket I/O holds for ssl (wolfSSL; all 0 for OpenSSL, whose read-ahead
+// has_pending covers). For tests.
+struct IoBuffers {
+    std::size_t read_ahead = 0;           // bytes read from the socket, not yet processed
+    std::size_t read_ahead_capacity = 0;  // what holds them
+    std::size_t held_capacity = 0;        // what holds writes (during a handshake)
+};
+IoBuffers io_buffers(const SSL* ssl);
 
 #ifdef WARD_TLS_WOLFSSL
 // The per-connection slots (SSL ex_data indices) that hold the surplus and the held writes;

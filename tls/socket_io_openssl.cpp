@@ -11,6 +11,6 @@ void hold_writes(SSL*) {}
 void release_writes(SSL*) {}
 int flush_writes(SSL*) { return 0; }
 
-std::size_t read_ahead_bytes(const SSL*) { return 0; }
+IoBuffers io_buffers(const SSL*) { return {}; }
 
 }  // namespace ward::tls

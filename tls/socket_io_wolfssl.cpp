@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
-#include <string>
+#include <vector>
 
 #include <wolfssl/wolfio.h>
 
@@ -20,15 +20,28 @@ namespace {
 // and tag) and then some, so a stream of full records costs about one read each.
 constexpr std::size_t kReadAhead = 17 * 1024;
 
-// Bytes read from the socket that wolfSSL has not asked for yet, bytes[begin, end). Made for a
-// read and kept only while it holds some: a connection waiting for its socket holds none.
+// Bytes read from the socket that wolfSSL has not asked for yet, data()[begin, end), in one
+// allocation with this header. Made for a read and kept only while it holds some: a connection
+// waiting for its socket holds none. A small surplus is moved into an allocation of its own
+// size, so a connection that stops being read (its other side is full) holds what it read, not
+// a whole read-ahead buffer.
 struct Surplus {
     std::size_t begin = 0;
     std::size_t end = 0;
-    char bytes[kReadAhead];
+    std::size_t capacity = 0;
+    char* data() { return reinterpret_cast<char*>(this + 1); }
 };
+constexpr std::size_t kSmallSurplus = 2048;
 
-void free_surplus(void* p) { delete static_cast<Surplus*>(p); }
+Surplus* make_surplus(std::size_t capacity) {
+    void* p = ::operator new(sizeof(Surplus) + capacity, std::nothrow);
+    if (p == nullptr) return nullptr;
+    auto* s = new (p) Surplus;
+    s->capacity = capacity;
+    return s;
+}
+
+void free_surplus(void* p) { ::operator delete(p); }  // (Surplus is trivially destructible)
 
 Surplus* surplus_of(const SSL* ssl) {
     return static_cast<Surplus*>(SSL_get_ex_data(const_cast<SSL*>(ssl), read_ahead_slot()));
@@ -40,7 +53,7 @@ void drop_surplus(SSL* ssl) { wolfSSL_set_ex_data_with_cleanup(ssl, read_ahead_s
 // Writes held for one send, bytes[sent, size()). At most kMaxHeld bytes: a larger flight waits
 // for the socket (wolfSSL hears "want write" and offers the same bytes again).
 struct Held {
-    std::string bytes;
+    std::vector<char> bytes;
     std::size_t sent = 0;
 };
 constexpr std::size_t kMaxHeld = 64 * 1024;
@@ -65,29 +78,37 @@ int receive(WOLFSSL* ssl, char* buf, int sz, void* ctx) {
     const auto want = static_cast<std::size_t>(sz);
     if (Surplus* s = surplus_of(ssl)) {
         const std::size_t n = std::min(want, s->end - s->begin);
-        std::memcpy(buf, s->bytes + s->begin, n);
+        std::memcpy(buf, s->data() + s->begin, n);
         s->begin += n;
         if (s->begin == s->end) drop_surplus(ssl);
         return static_cast<int>(n);
     }
     const int fd = *static_cast<const int*>(ctx);  // (SSL_set_fd's context: the descriptor)
-    auto* s = new (std::nothrow) Surplus;
-    iovec iov[2] = {{buf, want}, {s ? s->bytes : nullptr, s ? sizeof s->bytes : 0}};
+    Surplus* s = make_surplus(kReadAhead);
+    iovec iov[2] = {{buf, want}, {s ? s->data() : nullptr, s ? s->capacity : 0}};
     ssize_t n = 0;
     do n = ::readv(fd, iov, s ? 2 : 1);
     while (n < 0 && errno == EINTR);
-    const int err = errno;
+    const int err = n == 0 ? 0 : errno;  // (an end of stream sets none: not an error's leftover)
     if (n <= 0 || static_cast<std::size_t>(n) <= want) {
-        delete s;
+        free_surplus(s);
         errno = err;
         if (n == 0) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
         return n < 0 ? io_error(err) : static_cast<int>(n);
     }
-    s->end = static_cast<std::size_t>(n) - want;
+    const std::size_t extra = static_cast<std::size_t>(n) - want;
+    if (extra <= kSmallSurplus) {
+        if (Surplus* small = make_surplus(extra)) {
+            std::memcpy(small->data(), s->data(), extra);
+            free_surplus(s);
+            s = small;
+        }
+    }
+    s->end = extra;
     if (wolfSSL_set_ex_data_with_cleanup(ssl, read_ahead_slot(), s, free_surplus) != WOLFSSL_SUCCESS) {
         // (Not reached: attach_socket installs this receive only with a usable slot.) Bytes that
         // cannot be kept must not be lost quietly: the connection fails.
-        delete s;
+        free_surplus(s);
         return WOLFSSL_CBIO_ERR_GENERAL;
     }
     return sz;
@@ -103,7 +124,8 @@ int send_held(Held& h, int fd) {
         }
         h.sent += static_cast<std::size_t>(n);
     }
-    h.bytes.clear();
+    // (Its memory too: a handshake waiting for its peer holds nothing it sent.)
+    std::vector<char>().swap(h.bytes);
     h.sent = 0;
     return 0;
 }
@@ -121,7 +143,11 @@ int send_out(WOLFSSL* ssl, char* buf, int sz, void* ctx) {
             }
         }
         if (h->bytes.size() + size <= kMaxHeld) {
-            h->bytes.append(buf, size);
+            try {
+                h->bytes.insert(h->bytes.end(), buf, buf + size);
+            } catch (...) {
+                return WOLFSSL_CBIO_ERR_GENERAL;  // (no exception through wolfSSL's C)
+            }
             return sz;
         }
         // (Nothing held and more than kMaxHeld asked: sent as it is.)
@@ -169,9 +195,14 @@ void attach_socket(SSL* ssl, int fd) {
 
 bool has_pending(const SSL* ssl) { return wolfSSL_has_pending(ssl) == 1 || surplus_of(ssl) != nullptr; }
 
-std::size_t read_ahead_bytes(const SSL* ssl) {
-    const Surplus* s = surplus_of(ssl);
-    return s ? s->end - s->begin : 0;
+IoBuffers io_buffers(const SSL* ssl) {
+    IoBuffers out;
+    if (Surplus* s = surplus_of(ssl)) {
+        out.read_ahead = s->end - s->begin;
+        out.read_ahead_capacity = s->capacity;
+    }
+    if (const Held* h = held_of(const_cast<SSL*>(ssl))) out.held_capacity = h->bytes.capacity();
+    return out;
 }
 
 }  // namespace ward::tls
