@@ -115,6 +115,25 @@ void run(asio::io_context& io, Body body) {
     CHECK(done);
 }
 
+// What a TLS test needs: a PKI, the "peer" context (no client certificate asked for), a client
+// context and a socket pair.
+struct TlsSetup {
+    TempDir dir{"engine-parts"};
+    TestPki pki{dir.path()};
+    LoadedConfig loaded = load_config(dir.path(), config_yaml("    verify_peer: none\n"));
+    tls::UniqueSslCtx client_ctx = make_peer_ctx(client_options(pki));
+    SocketPair pair;
+};
+
+// Both ends' handshakes, to the end.
+void handshake(SocketPair& pair, proxy::Connection& server, proxy::Connection& client) {
+    run(pair.io, [&]() -> proxy::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (server.handshake() && client.handshake());
+    });
+    pair.io.restart();
+}
+
 }  // namespace
 
 TEST_CASE("engine parts: a connection reads what is there - says would_block when nothing is - and eof at the end") {
@@ -179,20 +198,13 @@ TEST_CASE("engine parts: TLS records that arrive together are read from the TLS 
     // what the socket had is read at once, and the records after the first come from the TLS
     // layer. Nothing may stay there unread for a wait on the socket that would never end, and
     // a connection that has read everything holds no read-ahead buffer.
-    TempDir dir("engine-parts");
-    TestPki pki(dir.path());
-    const auto loaded = load_config(dir.path(), config_yaml("    verify_peer: none\n"));
-    auto client_ctx = make_peer_ctx(client_options(pki));
-    SocketPair pair;
+    TlsSetup t;
+    auto& pair = t.pair;
     proxy::Connection server(std::move(pair.near));
-    server.attach_tls(loaded.context("peer").new_server());
+    server.attach_tls(t.loaded.context("peer").new_server());
     proxy::Connection client(std::move(pair.far));
-    client.attach_tls(make_peer_client(client_ctx.get()));
-    run(pair.io, [&]() -> proxy::awaitable<void> {
-        using namespace asio::experimental::awaitable_operators;
-        co_await (server.handshake() && client.handshake());
-    });
-    pair.io.restart();
+    client.attach_tls(make_peer_client(t.client_ctx.get()));
+    handshake(pair, server, client);
     std::string big(48 * 1024, 'b');  // three records and some, within the socket's buffers
     for (std::size_t i = 0; i < big.size(); i += 997) big[i] = static_cast<char>('a' + i % 26);
     run(pair.io, [&]() -> proxy::awaitable<void> {
@@ -237,15 +249,12 @@ TEST_CASE("engine parts: a TLS connection waiting for its peer holds no flight i
     // flight sent: nothing of it may stay held. Two short records that arrive together leave
     // the server, once it has read the first, a few dozen bytes read ahead, in an allocation of
     // their size, not a whole read-ahead buffer.
-    TempDir dir("engine-parts");
-    TestPki pki(dir.path());
-    const auto loaded = load_config(dir.path(), config_yaml("    verify_peer: none\n"));
-    auto client_ctx = make_peer_ctx(client_options(pki));
-    SocketPair pair;
+    TlsSetup t;
+    auto& pair = t.pair;
     proxy::Connection server(std::move(pair.near));
-    server.attach_tls(loaded.context("peer").new_server());
+    server.attach_tls(t.loaded.context("peer").new_server());
     pair.far.non_blocking(true);
-    auto client = make_peer_client(client_ctx.get());
+    auto client = make_peer_client(t.client_ctx.get());
     SSL_set_fd(client.get(), pair.far.native_handle());
     REQUIRE(SSL_do_handshake(client.get()) == -1);  // the ClientHello, then waits
     bool done = false;
@@ -292,21 +301,14 @@ TEST_CASE("engine parts: a TLS connection waiting for its peer holds no flight i
 }
 
 TEST_CASE("engine parts: reads and writes on a TLS connection closed under them never touch the descriptor's next owner") {
-    TempDir dir("engine-parts");
-    TestPki pki(dir.path());
-    const auto loaded = load_config(dir.path(), config_yaml("    verify_peer: none\n"));
-    auto client_ctx = make_peer_ctx(client_options(pki));
-    SocketPair pair;
+    TlsSetup t;
+    auto& pair = t.pair;
     pair.near.set_option(asio::socket_base::send_buffer_size(4096));
     proxy::Connection server(std::move(pair.near));
-    server.attach_tls(loaded.context("peer").new_server());
+    server.attach_tls(t.loaded.context("peer").new_server());
     proxy::Connection client(std::move(pair.far));
-    client.attach_tls(make_peer_client(client_ctx.get()));
-    run(pair.io, [&]() -> proxy::awaitable<void> {
-        using namespace asio::experimental::awaitable_operators;
-        co_await (server.handshake() && client.handshake());
-    });
-    pair.io.restart();
+    client.attach_tls(make_peer_client(t.client_ctx.get()));
+    handshake(pair, server, client);
     // The client reads nothing and the socket is full: the first write blocks in the socket
     // (its record pending in OpenSSL), the second, longer one waits for the first.
     {
