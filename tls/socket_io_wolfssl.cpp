@@ -57,6 +57,9 @@ struct Held {
     std::size_t sent = 0;
 };
 constexpr std::size_t kMaxHeld = 64 * 1024;
+// Room made at a step's first write, so that a flight of five or six messages (a few KiB with
+// its certificate) is one allocation, not one per doubling.
+constexpr std::size_t kFirstHeld = 4096;
 
 void free_held(void* p) { delete static_cast<Held*>(p); }
 
@@ -144,6 +147,7 @@ int send_out(WOLFSSL* ssl, char* buf, int sz, void* ctx) {
         }
         if (h->bytes.size() + size <= kMaxHeld) {
             try {
+                if (h->bytes.capacity() == 0) h->bytes.reserve(std::max(kFirstHeld, size));
                 h->bytes.insert(h->bytes.end(), buf, buf + size);
             } catch (...) {
                 return WOLFSSL_CBIO_ERR_GENERAL;  // (no exception through wolfSSL's C)
