@@ -29,6 +29,24 @@ void release_writes(SSL* ssl);
 // (wait for room and call again), another errno when the send failed.
 int flush_writes(SSL* ssl);
 
+// Lends a connection's "the last read left the socket empty" flag to ward's receive (wolfSSL)
+// for the library calls made while it is in scope, on this thread: a read that gets fewer bytes
+// than it asked for sets it, and the next ask that needs the socket then says "want read"
+// without a system call, once, clearing it. A handshake step that has read a ClientHello asks
+// again before its answer is even sent; that read would find nothing. (Safe only because the
+// caller then waits with Asio's async_wait, which re-arms the descriptor: bytes that came
+// meanwhile wake it at once.) OpenSSL reads through its own socket BIO: a no-op there.
+class ReadHint {
+public:
+    explicit ReadHint(bool& drained) noexcept;
+    ~ReadHint();
+    ReadHint(const ReadHint&) = delete;
+    ReadHint& operator=(const ReadHint&) = delete;
+
+private:
+    bool* outer_;
+};
+
 // What ward's own socket I/O holds for ssl (wolfSSL; all 0 for OpenSSL, whose read-ahead
 // has_pending covers). For tests.
 struct IoBuffers {

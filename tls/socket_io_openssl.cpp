@@ -13,4 +13,7 @@ int flush_writes(SSL*) { return 0; }
 
 IoBuffers io_buffers(const SSL*) { return {}; }
 
+ReadHint::ReadHint(bool&) noexcept : outer_(nullptr) {}
+ReadHint::~ReadHint() = default;
+
 }  // namespace ward::tls

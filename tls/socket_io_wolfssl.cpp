@@ -74,6 +74,9 @@ int io_error(int err) {
     return WOLFSSL_CBIO_ERR_GENERAL;
 }
 
+// The flag of the connection whose library call is running on this thread (ReadHint), if any.
+thread_local bool* t_drained = nullptr;
+
 // wolfSSL's receive callback: what it asks for from the surplus first; else one readv() into its
 // buffer and a fresh surplus. Never more than it asks for (wolfSSL counts that as an overflow).
 int receive(WOLFSSL* ssl, char* buf, int sz, void* ctx) {
@@ -86,6 +89,13 @@ int receive(WOLFSSL* ssl, char* buf, int sz, void* ctx) {
         if (s->begin == s->end) drop_surplus(ssl);
         return static_cast<int>(n);
     }
+    bool* const drained = t_drained;
+    if (drained != nullptr && *drained) {
+        // The last read left the socket empty: this one would find nothing (see ReadHint).
+        *drained = false;
+        errno = EAGAIN;
+        return WOLFSSL_CBIO_ERR_WANT_READ;
+    }
     const int fd = *static_cast<const int*>(ctx);  // (SSL_set_fd's context: the descriptor)
     Surplus* s = make_surplus(kReadAhead);
     iovec iov[2] = {{buf, want}, {s ? s->data() : nullptr, s ? s->capacity : 0}};
@@ -93,6 +103,7 @@ int receive(WOLFSSL* ssl, char* buf, int sz, void* ctx) {
     do n = ::readv(fd, iov, s ? 2 : 1);
     while (n < 0 && errno == EINTR);
     const int err = n == 0 ? 0 : errno;  // (an end of stream sets none: not an error's leftover)
+    if (drained != nullptr && n > 0) *drained = static_cast<std::size_t>(n) < want + (s ? s->capacity : 0);
     if (n <= 0 || static_cast<std::size_t>(n) <= want) {
         free_surplus(s);
         errno = err;
@@ -163,6 +174,9 @@ int send_out(WOLFSSL* ssl, char* buf, int sz, void* ctx) {
 }
 
 }  // namespace
+
+ReadHint::ReadHint(bool& drained) noexcept : outer_(t_drained) { t_drained = &drained; }
+ReadHint::~ReadHint() { t_drained = outer_; }
 
 int held_writes_slot() {
     static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);

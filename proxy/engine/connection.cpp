@@ -18,9 +18,10 @@ Connection::Connection(tcp::socket socket) : socket_(std::move(socket)) {
 
 void Connection::on_connected() {
     error_code ec;
-    // The user-level flag makes the descriptor non-blocking (one ioctl) for OpenSSL, makes
-    // Asio's synchronous read_some and write_some report would_block instead of waiting inside
-    // the worker thread, and counts as non-blocking for Asio's own asynchronous operations.
+    // The user-level flag makes the descriptor non-blocking (one ioctl) for OpenSSL, which
+    // reads and writes it itself, and counts as non-blocking for Asio's own asynchronous
+    // operations (which would otherwise make it so at their first wait). ward's own reads and
+    // writes ask MSG_DONTWAIT.
     if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
     socket_.set_option(tcp::no_delay(true), ec);
 }
@@ -29,12 +30,18 @@ awaitable<error_code> Connection::connect(const tcp::endpoint& to) {
     // Never a blocking connect(): it would hold the worker until the kernel gives up.
     if (!socket_.is_open() || !socket_.non_blocking()) co_return asio::error::bad_descriptor;
     const int fd = socket_.native_handle();
-    if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0) co_return error_code{};
+    // (The backend has been sent nothing yet: its first read waits instead of finding nothing.)
+    if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0) {
+        read_drained_ = true;
+        co_return error_code{};
+    }
     int err = errno;
     if (err == EINPROGRESS) {
-        if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0) co_return error_code{};
+        if (::connect(fd, to.data(), static_cast<socklen_t>(to.size())) == 0 || errno == EISCONN) {
+            read_drained_ = true;
+            co_return error_code{};
+        }
         err = errno;
-        if (err == EISCONN) co_return error_code{};
         if (err == EALREADY || err == EINPROGRESS) {
             auto [wec] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
             if (wec) co_return wec;
@@ -58,6 +65,7 @@ void Connection::attach_tls(tls::UniqueSsl ssl) {
         return;
     }
     tls::attach_socket(ssl_.get(), socket_.native_handle());
+    read_drained_ = false;  // (what the plaintext's last read found says nothing of TLS's)
 }
 
 bool Connection::has_pending() const { return ssl_ && tls::has_pending(ssl_.get()); }
@@ -89,6 +97,7 @@ error_code Connection::ssl_failure(int ret, const char* what) {
 awaitable<error_code> Connection::wait_for(error_code ec) {
     const auto what = ec == make_error_code(Errc::want_write) ? tcp::socket::wait_write : tcp::socket::wait_read;
     auto [wec] = co_await socket_.async_wait(what, use_tuple);
+    if (what == tcp::socket::wait_read) read_drained_ = false;  // (readable: the next read reads)
     co_return wec;
 }
 
@@ -124,7 +133,10 @@ awaitable<error_code> Connection::handshake() {
     for (;;) {
         if (!socket_.is_open()) co_return done(asio::error::bad_descriptor);
         ERR_clear_error();
-        const int r = SSL_do_handshake(ssl_.get());
+        const int r = [&] {
+            const tls::ReadHint hint(read_drained_);
+            return SSL_do_handshake(ssl_.get());
+        }();
         // (The failure is read before the flush: it reads errno and the error queue.)
         const auto ec = r == 1 ? error_code{} : ssl_failure(r, "TLS handshake");
         // What the step wrote goes out also when it failed: its alert, and whatever came before
@@ -148,11 +160,24 @@ std::pair<error_code, std::size_t> Connection::try_read(void* data, std::size_t 
     // OpenSSL's BIO still holds it: nothing may reach OpenSSL any more.
     if (!socket_.is_open()) return {asio::error::bad_descriptor, 0};
     if (!ssl_) {
-        const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
-        return {ec, n};  // would_block (== try_again on Linux) when empty
+        if (size == 0) return {ec, 0};
+        if (read_drained_) {
+            read_drained_ = false;
+            return {asio::error::would_block, 0};
+        }
+        ssize_t n = 0;
+        do n = ::recv(socket_.native_handle(), data, size, MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n > 0) {
+            read_drained_ = static_cast<std::size_t>(n) < size;
+            return {ec, static_cast<std::size_t>(n)};
+        }
+        if (n == 0) return {asio::error::eof, 0};
+        return {error_code(errno, asio::error::get_system_category()), 0};  // would_block when empty
     }
     ERR_clear_error();
     std::size_t n = 0;
+    const tls::ReadHint hint(read_drained_);
     if (SSL_read_ex(ssl_.get(), data, size, &n) == 1) return {ec, n};
     return {ssl_failure(0, "TLS read"), 0};
 }
@@ -191,14 +216,18 @@ awaitable<error_code> Connection::write_all(const void* data, std::size_t size) 
             break;
         }
         if (!ssl_) {
-            const std::size_t n = socket_.write_some(asio::buffer(p, left), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            const ssize_t n = ::send(socket_.native_handle(), p, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
                 ec = e;
                 continue;
             }
+            if (n < 0) {
+                if (errno != EINTR) ec = error_code(errno, asio::error::get_system_category());
+                continue;
+            }
             p += n;
-            left -= n;
+            left -= static_cast<std::size_t>(n);
             continue;
         }
         ERR_clear_error();

@@ -51,6 +51,13 @@ public:
     //
     // Readiness is edge-triggered: only a read that found the socket empty guarantees that
     // wait_for() will wake again, so callers read first and wait only after would_block.
+    //
+    // A read that left the socket empty (fewer bytes than it asked for) is not followed by one
+    // that would find nothing: the next try_read says would_block without a system call, once.
+    // That is safe because wait_for() is Asio's async_wait, which re-arms the descriptor
+    // (EPOLL_CTL_MOD) and so wakes at once for bytes that came meanwhile. The same holds for a
+    // backend just connected (it has not been sent anything yet) and, in the wolfSSL flavour, for
+    // the TLS layer's reads (tls::ReadHint).
     std::pair<error_code, std::size_t> try_read(void* data, std::size_t size);
     static bool must_wait(const error_code& ec) {
         return ec == asio::error::would_block || ec == make_error_code(Errc::want_write);
@@ -98,6 +105,8 @@ private:
     tls::UniqueSsl ssl_;
     std::string tls_error_;
     bool clean_eof_ = false;
+    bool read_drained_ = false;  // the last read left the socket empty: skip the next one
+
     bool send_shut_ = false;
     bool writing_ = false;
     std::unique_ptr<asio::steady_timer> write_waiters_;  // made on first contention
