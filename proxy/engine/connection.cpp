@@ -205,44 +205,58 @@ void Connection::unlock_writes() {
 awaitable<error_code> Connection::write_all(const void* data, std::size_t size) {
     if (size == 0) co_return error_code{};  // (nothing to wait for, even on a closed connection)
     if (!co_await lock_writes()) co_return asio::error::bad_descriptor;
-    const WriteLock held{this};
-    error_code ec;
-    const auto* p = static_cast<const char*>(data);
-    std::size_t left = size;
-    while (left > 0 && !ec) {
-        // Closed while this write waited for the lock or the socket (see try_read).
-        if (!socket_.is_open()) {
-            ec = asio::error::bad_descriptor;
-            break;
-        }
+    const auto ec = co_await write_locked(static_cast<const char*>(data), size, 0);
+    co_return ec;
+}
+
+error_code Connection::try_write(const void* data, std::size_t size, std::size_t& written) {
+    written = 0;
+    if (size == 0) return {};
+    if (writing_) return asio::error::in_progress;
+    if (!socket_.is_open()) return asio::error::bad_descriptor;  // (see try_read)
+    writing_ = true;
+    const auto ec = write_now(static_cast<const char*>(data), size, written);
+    if (!must_wait(ec)) unlock_writes();  // (held for write_rest otherwise)
+    return ec;
+}
+
+awaitable<error_code> Connection::write_rest(const void* data, std::size_t size, std::size_t written) {
+    const auto ec = co_await write_locked(static_cast<const char*>(data), size, written);
+    co_return ec;
+}
+
+error_code Connection::write_now(const char* data, std::size_t size, std::size_t& written) {
+    while (written < size) {
+        const char* p = data + written;
+        const std::size_t left = size - written;
         if (!ssl_) {
             const ssize_t n = ::send(socket_.native_handle(), p, left, MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                auto [e] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
-                ec = e;
+            if (n >= 0) {
+                written += static_cast<std::size_t>(n);
                 continue;
             }
-            if (n < 0) {
-                if (errno != EINTR) ec = error_code(errno, asio::error::get_system_category());
-                continue;
-            }
-            p += n;
-            left -= static_cast<std::size_t>(n);
-            continue;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return make_error_code(Errc::want_write);
+            return error_code(errno, asio::error::get_system_category());
         }
         ERR_clear_error();
         std::size_t n = 0;
         const int r = SSL_write_ex(ssl_.get(), p, left, &n);
-        if (r == 1) {
-            p += n;
-            left -= n;
-            continue;
-        }
-        // On WANT_*, OpenSSL requires the same arguments again: the loop does exactly that.
-        ec = ssl_failure(r, "TLS write");
-        if (must_wait(ec)) ec = co_await wait_for(ec);
+        if (r != 1) return ssl_failure(r, "TLS write");  // (on WANT_*, TLS needs the same bytes again)
+        written += n;
     }
-    co_return ec;
+    return {};
+}
+
+awaitable<error_code> Connection::write_locked(const char* data, std::size_t size, std::size_t written) {
+    const WriteLock held{this};
+    for (;;) {
+        // Closed while this write waited for the lock or the socket (see try_read).
+        if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+        const auto ec = write_now(data, size, written);
+        if (!must_wait(ec)) co_return ec;
+        if (const auto wec = co_await wait_for(ec)) co_return wec;
+    }
 }
 
 awaitable<void> Connection::shutdown_send() {

@@ -64,12 +64,28 @@ public:
     }
     // For an error must_wait() accepts, the matching readiness wait; its error, if any.
     awaitable<error_code> wait_for(error_code ec);
+    // The same wait with a plain completion handler, void(error_code): what a relay that is
+    // not a coroutine holds while it waits (no frame; see Session::pump_plain).
+    template <class Handler>
+    void async_wait_for(error_code ec, Handler&& handler) {
+        const bool write = ec == make_error_code(Errc::want_write);
+        if (!write) read_drained_ = false;  // (its completion says readable: the next read reads)
+        socket_.async_wait(write ? tcp::socket::wait_write : tcp::socket::wait_read, std::forward<Handler>(handler));
+    }
     // try_read, waiting as needed: (error, bytes) with bytes >= 1, or eof at the end.
     awaitable<std::pair<error_code, std::size_t>> read_some(void* data, std::size_t size);
 
     // Writes everything. Writes on one connection are serialised (two directions of a session
     // may both write to the same peer).
     awaitable<error_code> write_all(const void* data, std::size_t size);
+    // Writes what the socket takes now, without waiting, when no other write is in progress.
+    // No error: all `size` bytes written. in_progress: another write holds the connection,
+    // nothing was written (write_all waits for it). must_wait(): `written` bytes are out and
+    // the connection's writes stay held for this writer, which must go on with
+    // write_rest(data, size, written) (TLS requires the rest to be offered as it was). Any other
+    // error: the write failed.
+    error_code try_write(const void* data, std::size_t size, std::size_t& written);
+    awaitable<error_code> write_rest(const void* data, std::size_t size, std::size_t written);
 
     // Ends our sending direction, after any write in progress: close_notify for TLS, FIN for
     // TCP. Reading stays open.
@@ -92,6 +108,11 @@ private:
     // The rest of a flush of held writes (tls::flush_writes) that ended with errno err: waits
     // for room while the socket is full.
     awaitable<error_code> finish_flush(int err);
+    // Writes from data[written] on without waiting, the connection's writes held by the caller:
+    // as try_write, `written` advanced by what went out.
+    error_code write_now(const char* data, std::size_t size, std::size_t& written);
+    // The rest of a write whose lock the caller holds (given back however it ends).
+    awaitable<error_code> write_locked(const char* data, std::size_t size, std::size_t written);
     // Waits for this connection's writes to be ours; false when it was closed meanwhile (close()
     // wakes the waiters). WriteLock gives the writes back however the writer leaves.
     awaitable<bool> lock_writes();

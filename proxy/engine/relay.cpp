@@ -2,6 +2,13 @@
 // The relay: both directions at once, each read only into a buffer taken from the worker's
 // pool while data is in flight (backpressure: never read more than was written), through the
 // direction's filter if it has one, with half-close passed on.
+//
+// A direction that only moves bytes (no filter, or one that only watches) is a plain handler,
+// pump_plain: while it waits it holds one readiness wait on its source and nothing else, no
+// coroutine frame (an idle session is what a worker holds most of). What needs to wait in the
+// middle of a step (a write the other side has no room for, the source's end or failure, with
+// a filter's last word) is a coroutine made for that step, which hands back to the handler.
+// A transforming filter's direction is the pump coroutine throughout.
 #include "proxy/engine/log.hpp"
 #include "proxy/engine/session.hpp"
 #include "proxy/engine/worker.hpp"
@@ -26,16 +33,150 @@ void Session::count_relayed(bool from_client, std::size_t n) {
     }
 }
 
+namespace {
+
+// Reads and writes that complete at once never return to the event loop: after this many
+// bytes in a row, a direction yields, so two fast peers cannot keep a worker's other sessions
+// (and their timers) waiting.
+constexpr std::size_t kYieldAfter = 256 * 1024;
+
+}  // namespace
+
+void Session::start_direction(bool from_client) {
+    try {
+        StreamFilter* filter = from_client ? filter_from_client_.get() : filter_from_backend_.get();
+        if (filter && !filter->watches_only()) {
+            Connection& from = from_client ? client_ : *backend_;
+            Connection& to = from_client ? *backend_ : client_;
+            asio::co_spawn(worker_.io(), pump(from, to, filter, from_client),
+                           [self = shared_from_this(), from_client](std::exception_ptr e) {
+                               if (e) self->relay_failed(from_client, e);
+                               self->direction_ended();
+                           });
+            return;
+        }
+        pump_plain(from_client);
+    } catch (...) {
+        relay_failed(from_client, std::current_exception());
+        direction_ended();
+    }
+}
+
+void Session::pump_plain(bool from_client) {
+    try {
+        Connection& from = from_client ? client_ : *backend_;
+        Connection& to = from_client ? *backend_ : client_;
+        StreamFilter* watcher = from_client ? filter_from_client_.get() : filter_from_backend_.get();
+        std::size_t& since_yield = since_yield_[from_client ? 1 : 0];
+        const std::size_t size = listener_.limits.buffer_size;
+        for (;;) {
+            if (since_yield >= kYieldAfter) {
+                since_yield = 0;
+                asio::post(worker_.io(), [self = shared_from_this(), from_client] { self->pump_plain(from_client); });
+                return;
+            }
+            // Read first, wait only when the socket is empty (edge-triggered readiness), and
+            // hold no buffer while waiting.
+            auto buffer = worker_.pool().take(size);
+            const auto [ec, n] = from.try_read(buffer.data(), buffer.size());
+            if (Connection::must_wait(ec)) {
+                buffer = {};
+                from.async_wait_for(ec, [self = shared_from_this(), from_client](error_code wec) {
+                    if (wec) {
+                        self->direction_failed(wec);
+                        self->direction_ended();
+                        return;
+                    }
+                    self->pump_plain(from_client);
+                });
+                return;
+            }
+            if (ec) {
+                spawn_step(end_step(from_client, ec), from_client);
+                return;
+            }
+            last_activity_ = clock::now();
+            if (watcher) watcher->observe(buffer.data(), n);
+            since_yield += n;
+            std::size_t written = 0;
+            const auto wec = to.try_write(buffer.data(), n, written);
+            if (!wec) {
+                count_relayed(from_client, n);
+                continue;
+            }
+            if (Connection::must_wait(wec) || wec == asio::error::in_progress) {
+                // The rest waits for room, or for another write to this side (an answer of a
+                // filter's): a step of its own, with the buffer.
+                const bool locked = wec != asio::error::in_progress;
+                spawn_step(write_step(from_client, std::move(buffer), n, written, locked), from_client);
+                return;
+            }
+            direction_failed(wec);
+            direction_ended();
+            return;
+        }
+    } catch (...) {
+        relay_failed(from_client, std::current_exception());
+        direction_ended();
+    }
+}
+
+void Session::spawn_step(awaitable<bool> step, bool from_client) {
+    asio::co_spawn(worker_.io(), std::move(step),
+                   [self = shared_from_this(), from_client](std::exception_ptr e, bool go_on) {
+                       if (e) {
+                           self->relay_failed(from_client, e);
+                       } else if (go_on) {
+                           self->pump_plain(from_client);
+                           return;
+                       }
+                       self->direction_ended();
+                   });
+}
+
+awaitable<bool> Session::write_step(bool from_client, BufferPool::Buffer buffer, std::size_t n, std::size_t written,
+                                    bool locked) {
+    Connection& to = from_client ? *backend_ : client_;
+    error_code ec;
+    if (locked) {
+        ec = co_await to.write_rest(buffer.data(), n, written);
+    } else {
+        ec = co_await to.write_all(buffer.data(), n);
+    }
+    if (ec) {
+        direction_failed(ec);
+        co_return false;
+    }
+    count_relayed(from_client, n);
+    co_return true;
+}
+
+awaitable<bool> Session::end_step(bool from_client, error_code ec) {
+    Connection& from = from_client ? client_ : *backend_;
+    Connection& to = from_client ? *backend_ : client_;
+    StreamFilter* watcher = from_client ? filter_from_client_.get() : filter_from_backend_.get();
+    if (ec == asio::error::eof) {
+        co_await end_of_stream(to, watcher, nullptr, from_client);
+    } else {
+        co_await source_failed(from, to, watcher, ec, from_client);
+    }
+    co_return false;
+}
+
+void Session::direction_ended() {
+    if (--directions_running_ > 0) return;
+    if (pump_joined_) pump_joined_->cancel();
+    if (relay_owns_end_) {
+        finish();
+        worker_.session_ended(id_);
+    }
+}
+
 awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client) {
-    // This loop is what an idle session holds while it waits (one frame per direction), so it
-    // keeps only what a plain relay needs: a filter's steps are coroutines of their own, made
-    // while a chunk passes through one.
+    // The direction of a transforming filter (start_direction): a filter's steps are
+    // coroutines of their own, made while a chunk passes through one.
     const std::size_t size = listener_.limits.buffer_size;
-    // Reads and writes that complete at once never return to the event loop: after this many
-    // bytes in a row, the pump yields, so two fast peers cannot keep a worker's other sessions
-    // (and their timers) waiting.
-    constexpr std::size_t kYieldAfter = 256 * 1024;
-    std::size_t since_yield = 0;
+    std::size_t since_yield = 0;  // (see kYieldAfter)
     // A filter that only watches sees the bytes; the others transform them (asked once).
     StreamFilter* watcher = filter && filter->watches_only() ? filter : nullptr;
     StreamFilter* transform = watcher ? nullptr : filter;
@@ -233,32 +374,28 @@ void Session::set_filters(std::unique_ptr<StreamFilter> from_client, std::unique
     filter_from_backend_ = std::move(from_backend);
 }
 
-awaitable<void> Session::relay() {
+void Session::start_directions() {
     enter(Phase::relay);
     last_activity_ = clock::now();
     deadline_ = last_activity_ + listener_.limits.idle_timeout;
     arm_timer();
-    // The backend's direction runs as a coroutine of its own and this one pumps the client's,
-    // then waits for it: the least an idle session can hold (Asio's parallel group for `a && b`
-    // costs about 2 KiB more per session in frames, cancellation states and a third coroutine).
-    // The spawned direction holds the session until it ends.
-    backend_pump_running_ = true;
-    asio::co_spawn(worker_.io(), pump(*backend_, client_, filter_from_backend_.get(), false),
-                   [self = shared_from_this()](std::exception_ptr e) {
-                       self->backend_pump_running_ = false;
-                       if (self->pump_joined_) self->pump_joined_->cancel();
-                       if (e) self->relay_failed(false, e);
-                   });
-    try {
-        co_await pump(client_, *backend_, filter_from_client_.get(), true);
-    } catch (...) {
-        relay_failed(true, std::current_exception());  // (both sides closed: the other direction ends too)
-    }
-    if (backend_pump_running_) {
-        pump_joined_ = std::make_unique<asio::steady_timer>(worker_.io(), asio::steady_timer::time_point::max());
-        while (backend_pump_running_) co_await pump_joined_->async_wait(use_tuple);  // cancelled when it ends
-        pump_joined_.reset();
-    }
+    directions_running_ = 2;
+    start_direction(false);
+    start_direction(true);
+}
+
+awaitable<void> Session::relay() {
+    // Both directions run on their own (start_direction); this coroutine waits until both have
+    // ended, on a timer cancelled by the last one.
+    pump_joined_ = std::make_unique<asio::steady_timer>(worker_.io(), asio::steady_timer::time_point::max());
+    start_directions();
+    while (directions_running_ > 0) co_await pump_joined_->async_wait(use_tuple);
+    pump_joined_.reset();
+}
+
+void Session::start_relay() {
+    relay_owns_end_ = true;
+    start_directions();
 }
 
 void Session::relay_failed(bool from_client, std::exception_ptr e) {

@@ -328,7 +328,7 @@ awaitable<void> Session::run() {
     bool accepted = true;
     if (!listener_.accept_proxy_protocol.empty()) accepted = co_await accept_proxy_header();
     if (accepted) co_await front_.serve(*this);
-    finish();
+    if (!relay_owns_end_) finish();  // (else the relay does, when it ends)
 }
 
 awaitable<bool> Session::accept_tls(const char* alpn) {

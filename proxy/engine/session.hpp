@@ -157,10 +157,27 @@ public:
     void set_filters(std::unique_ptr<StreamFilter> from_client, std::unique_ptr<StreamFilter> from_backend = {});
     // Relays both ways until both directions ended, each direction through its filter if any.
     awaitable<void> relay();
+    // The same relay, handed the session: starts it and returns at once, and the front's
+    // coroutine must return right after (nothing of it is left while the session relays; an
+    // idle session then holds its two readiness waits and no coroutine frame). The relay
+    // finishes the session when both directions have ended.
+    void start_relay();
+    bool relay_owns_end() const { return relay_owns_end_; }
     // The summary line (once), then both sides closed and the timer stopped.
     void finish();
 
 private:
+    // A direction of the relay: a plain handler while it only moves bytes (pump_plain), the
+    // pump coroutine for a transforming filter; either way direction_ended() once it is over.
+    void start_directions();
+    void start_direction(bool from_client);
+    void pump_plain(bool from_client);
+    // Runs one of a direction's coroutine steps; `go_on`'s result true: back to pump_plain.
+    void spawn_step(awaitable<bool> step, bool from_client);
+    awaitable<bool> write_step(bool from_client, BufferPool::Buffer buffer, std::size_t n, std::size_t written,
+                               bool locked);
+    awaitable<bool> end_step(bool from_client, error_code ec);
+    void direction_ended();
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
     // The pump's steps beyond a plain relay: its source's end, its source's failure, and a
     // chunk through a transforming filter (false when the direction ended).
@@ -221,9 +238,11 @@ private:
     std::unique_ptr<StreamFilter> filter_from_backend_;
     AnswerQueue answers_to_client_;
     AnswerQueue answers_to_backend_;
-    // The relay's direction from the backend runs on its own (relay()); the client's waits on
-    // this timer (made then) until it has ended.
+    // relay() waits on this timer (made then) until both directions have ended.
     std::unique_ptr<asio::steady_timer> pump_joined_;
+    int directions_running_ = 0;
+    bool relay_owns_end_ = false;  // start_relay: the relay finishes the session
+    std::size_t since_yield_[2] = {0, 0};  // per direction (index: from_client)
     asio::steady_timer timer_;
     clock::time_point started_;
     clock::time_point negotiation_ends_;  // started_ + handshake_timeout
@@ -247,7 +266,6 @@ private:
     bool lingering_ = false;  // last_word's drain: its deadline closes, it is not a failure
     bool slots_released_ = false;
     bool handshake_settled_ = false;
-    bool backend_pump_running_ = false;
     std::optional<SourceKey> source_;  // held in the listener's SourceLimiter
 };
 

@@ -43,6 +43,9 @@ public:
     RateLimiter& refusal_limiter() { return refusal_limiter_; }
     std::atomic<std::int64_t>& global_active() { return metrics_.global_active(); }
     std::int64_t sessions() const { return session_count_.load(std::memory_order_relaxed); }
+    // A session is over (its coroutine ended, or the relay it handed itself to): it leaves the
+    // worker's live sessions and count. Once per session.
+    void session_ended(std::uint64_t id);
     // The snapshot new connections get now (on the worker's thread only): a session that must
     // follow a reload (xmpp-web's secure mode) looks here.
     const Snapshot* current_snapshot() const { return snapshot_.get(); }

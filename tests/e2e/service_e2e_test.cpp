@@ -19,6 +19,7 @@
 
 #include "tests/e2e/e2e_helpers.hpp"
 #include "tests/support/net_test_support.hpp"
+#include "tests/support/tls_test_support.hpp"
 
 namespace {
 
@@ -106,6 +107,46 @@ TEST_CASE("service e2e: ward tells the service manager it is ready - reloading -
     REQUIRE(ward.process().signal(SIGTERM));
     CHECK(notify.next() == "STOPPING=1\nSTATUS=draining established sessions");
     CHECK(ward.process().wait_exit(30s) == 0);
+}
+
+TEST_CASE("service e2e: a stop waits for the sessions that relay - and closes the last at drain_timeout") {
+    // A relaying session holds no coroutine of its front's (Session::start_relay): it still
+    // counts as a session the stop drains, until it ends.
+    ward::test::TempDir dir{"e2e-drain"};
+    ward::test::TestPki pki{dir.path() / "pki"};
+    ward::test::TcpBackend backend(ward::test::TcpBackend::Mode::echo);
+    const std::string yaml = ward::e2e::pki_sections() +
+                             "tls_contexts:\n  web: { certificate: server, verify_peer: none }\n"
+                             "metrics: { enabled: false }\n"
+                             "limits: { drain_timeout: 3s }\n"
+                             "listeners:\n  - { name: relay, protocol: tls, bind: '127.0.0.1:0', backends: ['" +
+                             backend.endpoint() + "'], tls_context: web }\n";
+    const auto file = dir.path() / "ward.yaml";
+    ward::test::write_text_file(file, yaml);
+    ward::test::WardProcess ward(file);
+    ward::test::PeerOptions options;
+    options.trust_ca = pki.ca().cert;
+    auto ctx = ward::test::make_peer_ctx(options);
+    ward::test::TlsClient a(ward.port("relay"), ctx.get());
+    REQUIRE_MESSAGE(a.ok(), a.error());
+    ward::test::TlsClient b(ward.port("relay"), ctx.get());
+    REQUIRE_MESSAGE(b.ok(), b.error());
+    CHECK(a.send("one"));
+    CHECK(a.read(3) == "one");
+    CHECK(b.send("two"));
+    CHECK(b.read(3) == "two");
+    REQUIRE(ward.process().signal(SIGTERM));
+    REQUIRE(ward.wait_for_log("stopping: no new connections"));
+    // Both still relay while ward drains; one ends by itself, the other at the drain timeout.
+    CHECK(a.send("three"));
+    CHECK(a.read(5) == "three");
+    a.shutdown();
+    CHECK(a.wait_closed());
+    CHECK(b.send("four"));
+    CHECK(b.read(4) == "four");
+    CHECK(b.wait_closed(15s));
+    CHECK(ward.process().wait_exit(15s) == 0);
+    CHECK(ward.wait_for_log("drain timeout: closing 1 session\n", 1s));
 }
 
 TEST_CASE("service e2e: the unit file passes systemd-analyze verify - with its hardening in place") {

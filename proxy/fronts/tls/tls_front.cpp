@@ -9,7 +9,7 @@ namespace {
 
 awaitable<void> serve_tls(Session& s) {
     const bool ready = co_await s.tls_and_backend();
-    if (ready) co_await s.relay();
+    if (ready) s.start_relay();
 }
 
 }  // namespace

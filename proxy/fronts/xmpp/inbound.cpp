@@ -109,7 +109,7 @@ awaitable<void> serve_inbound(Session& s) {
             }
             s.summary().bytes_from_client += rest.size();
             s.set_filters(nullptr, backend_watch_filter(std::move(plain_watch)));
-            co_await s.relay();
+            s.start_relay();
             co_return;
         }
         // proceed: <proceed/>, and TLS on the bytes that follow.
@@ -192,7 +192,7 @@ awaitable<void> serve_inbound(Session& s) {
     }
     if (!first.reply.empty()) co_await s.client().write_all(first.reply.data(), first.reply.size());
     s.set_filters(guard_filter(std::move(guard)), backend_watch_filter(std::move(watch)));
-    co_await s.relay();
+    s.start_relay();
 }
 
 }  // namespace

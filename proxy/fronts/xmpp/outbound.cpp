@@ -126,7 +126,7 @@ awaitable<void> serve_outbound(Session& s) {
         co_return;
     }
     s.set_filters(nullptr, backend_watch_filter(std::move(watch)));
-    co_await s.relay();
+    s.start_relay();
 }
 
 }  // namespace
