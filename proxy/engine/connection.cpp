@@ -220,8 +220,9 @@ error_code Connection::try_write(const void* data, std::size_t size, std::size_t
     return ec;
 }
 
-awaitable<error_code> Connection::write_rest(const void* data, std::size_t size, std::size_t written) {
-    const auto ec = co_await write_locked(static_cast<const char*>(data), size, written);
+awaitable<error_code> Connection::write_rest(const void* data, std::size_t size, std::size_t written,
+                                             error_code wait_first) {
+    const auto ec = co_await write_locked(static_cast<const char*>(data), size, written, wait_first);
     co_return ec;
 }
 
@@ -248,8 +249,12 @@ error_code Connection::write_now(const char* data, std::size_t size, std::size_t
     return {};
 }
 
-awaitable<error_code> Connection::write_locked(const char* data, std::size_t size, std::size_t written) {
+awaitable<error_code> Connection::write_locked(const char* data, std::size_t size, std::size_t written,
+                                               error_code wait_first) {
     const WriteLock held{this};
+    if (must_wait(wait_first)) {
+        if (const auto wec = co_await wait_for(wait_first)) co_return wec;
+    }
     for (;;) {
         // Closed while this write waited for the lock or the socket (see try_read).
         if (!socket_.is_open()) co_return asio::error::bad_descriptor;

@@ -82,10 +82,11 @@ public:
     // No error: all `size` bytes written. in_progress: another write holds the connection,
     // nothing was written (write_all waits for it). must_wait(): `written` bytes are out and
     // the connection's writes stay held for this writer, which must go on with
-    // write_rest(data, size, written) (TLS requires the rest to be offered as it was). Any other
-    // error: the write failed.
+    // write_rest(data, size, written, that error) (TLS requires the rest to be offered as it
+    // was): it waits for the readiness the error names, then writes. Any other error: the write
+    // failed.
     error_code try_write(const void* data, std::size_t size, std::size_t& written);
-    awaitable<error_code> write_rest(const void* data, std::size_t size, std::size_t written);
+    awaitable<error_code> write_rest(const void* data, std::size_t size, std::size_t written, error_code wait_first);
 
     // Ends our sending direction, after any write in progress: close_notify for TLS, FIN for
     // TCP. Reading stays open.
@@ -111,8 +112,10 @@ private:
     // Writes from data[written] on without waiting, the connection's writes held by the caller:
     // as try_write, `written` advanced by what went out.
     error_code write_now(const char* data, std::size_t size, std::size_t& written);
-    // The rest of a write whose lock the caller holds (given back however it ends).
-    awaitable<error_code> write_locked(const char* data, std::size_t size, std::size_t written);
+    // The rest of a write whose lock the caller holds (given back however it ends); first the
+    // wait `wait_first` names, if any (what the last attempt said).
+    awaitable<error_code> write_locked(const char* data, std::size_t size, std::size_t written,
+                                       error_code wait_first = {});
     // Waits for this connection's writes to be ours; false when it was closed meanwhile (close()
     // wakes the waiters). WriteLock gives the writes back however the writer leaves.
     awaitable<bool> lock_writes();

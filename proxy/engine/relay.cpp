@@ -107,8 +107,7 @@ void Session::pump_plain(bool from_client) {
             if (Connection::must_wait(wec) || wec == asio::error::in_progress) {
                 // The rest waits for room, or for another write to this side (an answer of a
                 // filter's): a step of its own, with the buffer.
-                const bool locked = wec != asio::error::in_progress;
-                spawn_step(write_step(from_client, std::move(buffer), n, written, locked), from_client);
+                spawn_step(write_step(from_client, std::move(buffer), n, written, wec), from_client);
                 return;
             }
             direction_failed(wec);
@@ -135,13 +134,13 @@ void Session::spawn_step(awaitable<bool> step, bool from_client) {
 }
 
 awaitable<bool> Session::write_step(bool from_client, BufferPool::Buffer buffer, std::size_t n, std::size_t written,
-                                    bool locked) {
+                                    error_code tried) {
     Connection& to = from_client ? *backend_ : client_;
     error_code ec;
-    if (locked) {
-        ec = co_await to.write_rest(buffer.data(), n, written);
+    if (tried == asio::error::in_progress) {
+        ec = co_await to.write_all(buffer.data(), n);  // (behind the other writer; nothing written)
     } else {
-        ec = co_await to.write_all(buffer.data(), n);
+        ec = co_await to.write_rest(buffer.data(), n, written, tried);  // (its lock held since try_write)
     }
     if (ec) {
         direction_failed(ec);
@@ -167,8 +166,8 @@ void Session::direction_ended() {
     if (--directions_running_ > 0) return;
     if (pump_joined_) pump_joined_->cancel();
     if (relay_owns_end_) {
+        leave_worker();  // (first: finish() logs, which may throw)
         finish();
-        worker_.session_ended(id_);
     }
 }
 
@@ -374,11 +373,14 @@ void Session::set_filters(std::unique_ptr<StreamFilter> from_client, std::unique
     filter_from_backend_ = std::move(from_backend);
 }
 
-void Session::start_directions() {
+void Session::start_directions(bool owns_end) {
     enter(Phase::relay);
     last_activity_ = clock::now();
     deadline_ = last_activity_ + listener_.limits.idle_timeout;
     arm_timer();
+    // Nothing from here on throws (start_direction catches for its direction): the relay is
+    // sure to end both directions, and with them the session when it owns the end.
+    relay_owns_end_ = owns_end;
     directions_running_ = 2;
     start_direction(false);
     start_direction(true);
@@ -388,17 +390,32 @@ awaitable<void> Session::relay() {
     // Both directions run on their own (start_direction); this coroutine waits until both have
     // ended, on a timer cancelled by the last one.
     pump_joined_ = std::make_unique<asio::steady_timer>(worker_.io(), asio::steady_timer::time_point::max());
-    start_directions();
+    start_directions(false);
     while (directions_running_ > 0) co_await pump_joined_->async_wait(use_tuple);
     pump_joined_.reset();
 }
 
-void Session::start_relay() {
-    relay_owns_end_ = true;
-    start_directions();
+void Session::start_relay() { start_directions(true); }
+
+void Session::leave_worker() {
+    if (left_worker_) return;
+    left_worker_ = true;
+    worker_.session_ended(id_);
 }
 
-void Session::relay_failed(bool from_client, std::exception_ptr e) {
+void Session::relay_failed(bool from_client, std::exception_ptr e) noexcept {
+    // (Called in handlers and catch blocks: whatever fails here, the session is aborted.)
+    try {
+        report_relay_failure(from_client, e);
+    } catch (...) {
+    }
+    try {
+        abort(make_error_code(Errc::internal));
+    } catch (...) {
+    }
+}
+
+void Session::report_relay_failure(bool from_client, std::exception_ptr e) {
     // Either direction alike: one error line, the session aborted, and relay() returns, so the
     // front finishes as after any other end (its summary line, its flow closed).
     const auto what = exception_text(e);
@@ -407,7 +424,6 @@ void Session::relay_failed(bool from_client, std::exception_ptr e) {
     // (An earlier reason keeps its words too: the error line has these.)
     if (!summary_.reason)
         summary_.fail(make_error_code(Errc::internal), std::string("relay from the ") + side + " failed: " + what);
-    abort(make_error_code(Errc::internal));
 }
 
 }  // namespace ward::proxy

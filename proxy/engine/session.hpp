@@ -163,19 +163,22 @@ public:
     // finishes the session when both directions have ended.
     void start_relay();
     bool relay_owns_end() const { return relay_owns_end_; }
+    // The session leaves the worker's live sessions and count (Worker::session_ended), once:
+    // when its coroutine ends, or when the relay it was handed to does.
+    void leave_worker();
     // The summary line (once), then both sides closed and the timer stopped.
     void finish();
 
 private:
     // A direction of the relay: a plain handler while it only moves bytes (pump_plain), the
     // pump coroutine for a transforming filter; either way direction_ended() once it is over.
-    void start_directions();
+    void start_directions(bool owns_end);
     void start_direction(bool from_client);
     void pump_plain(bool from_client);
     // Runs one of a direction's coroutine steps; `go_on`'s result true: back to pump_plain.
     void spawn_step(awaitable<bool> step, bool from_client);
     awaitable<bool> write_step(bool from_client, BufferPool::Buffer buffer, std::size_t n, std::size_t written,
-                               bool locked);
+                               error_code tried);
     awaitable<bool> end_step(bool from_client, error_code ec);
     void direction_ended();
     awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
@@ -187,7 +190,8 @@ private:
     awaitable<bool> filtered(Connection& from, Connection& to, StreamFilter& filter, BufferPool::Buffer buffer,
                              std::size_t n, bool from_client);
     // A direction of the relay ended by an exception: logged, the session aborted.
-    void relay_failed(bool from_client, std::exception_ptr e);
+    void relay_failed(bool from_client, std::exception_ptr e) noexcept;
+    void report_relay_failure(bool from_client, std::exception_ptr e);
     // A direction of the relay failed (a read or a write): the session is aborted, unless a
     // side is lingering after ward's last word.
     void direction_failed(error_code ec);
@@ -242,6 +246,7 @@ private:
     std::unique_ptr<asio::steady_timer> pump_joined_;
     int directions_running_ = 0;
     bool relay_owns_end_ = false;  // start_relay: the relay finishes the session
+    bool left_worker_ = false;
     std::size_t since_yield_[2] = {0, 0};  // per direction (index: from_client)
     asio::steady_timer timer_;
     clock::time_point started_;

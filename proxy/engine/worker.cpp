@@ -230,7 +230,7 @@ bool Worker::spawn_session(std::shared_ptr<Acceptor> a, tcp::socket socket, cons
     session_count_.fetch_add(1, std::memory_order_relaxed);
     asio::co_spawn(io_, session->run(), [this, id, session](std::exception_ptr e) {
         // (A session that handed itself to its relay ends when the relay does.)
-        if (!session->relay_owns_end()) session_ended(id);
+        if (!session->relay_owns_end()) session->leave_worker();
         if (e) proxy_log().error("[c{} w{}] session ended by an unexpected exception: {}", id, id_, exception_text(e));
     });
     return true;

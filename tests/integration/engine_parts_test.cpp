@@ -272,6 +272,58 @@ TEST_CASE("engine parts: a TLS read that emptied the socket - and the record tha
     }
 }
 
+TEST_CASE("engine parts: a write the socket cannot take at once keeps the connection's writes until its rest is out - and another waits behind it") {
+    // The relay's plain direction writes with try_write; a full socket leaves the rest to
+    // write_rest, and no other write may come in between (TLS needs the same bytes offered
+    // again; in the clear, another writer's bytes would land in the middle).
+    for (const bool with_tls : {false, true}) {
+        CAPTURE(with_tls);
+        TlsSetup t;
+        auto& pair = t.pair;
+        pair.near.set_option(asio::socket_base::send_buffer_size(4096));
+        proxy::Connection server(std::move(pair.near));
+        proxy::Connection client(std::move(pair.far));
+        if (with_tls) {
+            server.attach_tls(t.loaded.context("peer").new_server());
+            client.attach_tls(make_peer_client(t.client_ctx.get()));
+            handshake(pair, server, client);
+        }
+        std::string big(512 * 1024, 'b');  // more than the peer's receive buffer: the client reads nothing yet
+        for (std::size_t i = 0; i < big.size(); i += 991) big[i] = static_cast<char>('a' + i % 26);
+        std::size_t written = 0;
+        const auto tried = server.try_write(big.data(), big.size(), written);
+        REQUIRE(proxy::Connection::must_wait(tried));
+        CHECK(written < big.size());
+        std::size_t none = 0;
+        CHECK(server.try_write("x", 1, none) == asio::error::in_progress);
+        CHECK(none == 0);
+        bool second_done = false;
+        bool rest_done = false;
+        asio::co_spawn(pair.io, [&]() -> proxy::awaitable<void> {
+            CHECK_FALSE(co_await server.write_all("second", 6));
+            second_done = true;
+        }, asio::detached);
+        asio::co_spawn(pair.io, [&]() -> proxy::awaitable<void> {
+            CHECK_FALSE(co_await server.write_rest(big.data(), big.size(), written, tried));
+            rest_done = true;
+        }, asio::detached);
+        std::string got;
+        run(pair.io, [&]() -> proxy::awaitable<void> {
+            std::vector<char> chunk(64 * 1024);
+            while (got.size() < big.size() + 6) {
+                auto [e, n] = co_await client.read_some(chunk.data(), chunk.size());
+                if (e) break;
+                got.append(chunk.data(), n);
+            }
+        });
+        CHECK(rest_done);
+        CHECK(second_done);
+        CHECK(got.size() == big.size() + 6);
+        CHECK((got == big + "second"));
+        pair.io.restart();
+    }
+}
+
 TEST_CASE("engine parts: a TLS peer that vanishes without close_notify is an eof - not a clean one") {
     TempDir dir("engine-parts");
     TestPki pki(dir.path());
