@@ -135,6 +135,13 @@ void handshake(SocketPair& pair, proxy::Connection& server, proxy::Connection& c
     pair.io.restart();
 }
 
+// The setup's "peer" server and its client attached to the pair's two ends, handshaken.
+void secure(TlsSetup& t, proxy::Connection& server, proxy::Connection& client) {
+    server.attach_tls(t.loaded.context("peer").new_server());
+    client.attach_tls(make_peer_client(t.client_ctx.get()));
+    handshake(t.pair, server, client);
+}
+
 }  // namespace
 
 TEST_CASE("engine parts: a connection reads what is there - says would_block when nothing is - and eof at the end") {
@@ -247,10 +254,8 @@ TEST_CASE("engine parts: a TLS read that emptied the socket - and the record tha
     TlsSetup t;
     auto& pair = t.pair;
     proxy::Connection server(std::move(pair.near));
-    server.attach_tls(t.loaded.context("peer").new_server());
     proxy::Connection client(std::move(pair.far));
-    client.attach_tls(make_peer_client(t.client_ctx.get()));
-    handshake(pair, server, client);
+    secure(t, server, client);
     char got[64];
     proxy::error_code ec;
     std::size_t n = 0;
@@ -283,11 +288,7 @@ TEST_CASE("engine parts: a write the socket cannot take at once keeps the connec
         pair.near.set_option(asio::socket_base::send_buffer_size(4096));
         proxy::Connection server(std::move(pair.near));
         proxy::Connection client(std::move(pair.far));
-        if (with_tls) {
-            server.attach_tls(t.loaded.context("peer").new_server());
-            client.attach_tls(make_peer_client(t.client_ctx.get()));
-            handshake(pair, server, client);
-        }
+        if (with_tls) secure(t, server, client);
         std::string big(512 * 1024, 'b');  // more than the peer's receive buffer: the client reads nothing yet
         for (std::size_t i = 0; i < big.size(); i += 991) big[i] = static_cast<char>('a' + i % 26);
         std::size_t written = 0;
@@ -367,10 +368,8 @@ TEST_CASE("engine parts: TLS records that arrive together are read from the TLS 
     TlsSetup t;
     auto& pair = t.pair;
     proxy::Connection server(std::move(pair.near));
-    server.attach_tls(t.loaded.context("peer").new_server());
     proxy::Connection client(std::move(pair.far));
-    client.attach_tls(make_peer_client(t.client_ctx.get()));
-    handshake(pair, server, client);
+    secure(t, server, client);
     std::string big(48 * 1024, 'b');  // three records and some, within the socket's buffers
     for (std::size_t i = 0; i < big.size(); i += 997) big[i] = static_cast<char>('a' + i % 26);
     run(pair.io, [&]() -> proxy::awaitable<void> {
@@ -479,10 +478,8 @@ TEST_CASE("engine parts: reads and writes on a TLS connection closed under them 
     auto& pair = t.pair;
     pair.near.set_option(asio::socket_base::send_buffer_size(4096));
     proxy::Connection server(std::move(pair.near));
-    server.attach_tls(t.loaded.context("peer").new_server());
     proxy::Connection client(std::move(pair.far));
-    client.attach_tls(make_peer_client(t.client_ctx.get()));
-    handshake(pair, server, client);
+    secure(t, server, client);
     // The client reads nothing and the socket is full: the first write blocks in the socket
     // (its record pending in OpenSSL), the second, longer one waits for the first.
     {

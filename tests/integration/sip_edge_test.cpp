@@ -181,7 +181,10 @@ TEST_CASE("sip edge: REGISTER gets ward's Path and the registrar's INVITE to it 
     CHECK(to_b.find("z9hG4bKmsg1") != std::string::npos);
     // Nothing of this went to the backend connections.
     CHECK(s.registrar.received().find("SIP/2.0 180") == std::string::npos);
-    CHECK(s.metric("ward_sip_routed_total{listener=\"sip-in/return\",protocol=\"sip-return\",direction=\"request_to_peer\"}") == 2);
+    // (Counted by the worker just after the request went out: B may read it first.)
+    CHECK(s.registrar.wait_until([&] {
+        return s.metric("ward_sip_routed_total{listener=\"sip-in/return\",protocol=\"sip-return\",direction=\"request_to_peer\"}") == 2;
+    }));
     CHECK(s.metric("ward_sip_flows_open{listener=\"sip-in\",protocol=\"sip\"}") == 2);
     ::close(r);
 }
