@@ -94,10 +94,14 @@ error_code Connection::ssl_failure(int ret, const char* what) {
     }
 }
 
+tcp::socket::wait_type Connection::wait_type(const error_code& ec) {
+    if (ec == make_error_code(Errc::want_write)) return tcp::socket::wait_write;
+    read_drained_ = false;
+    return tcp::socket::wait_read;
+}
+
 awaitable<error_code> Connection::wait_for(error_code ec) {
-    const auto what = ec == make_error_code(Errc::want_write) ? tcp::socket::wait_write : tcp::socket::wait_read;
-    auto [wec] = co_await socket_.async_wait(what, use_tuple);
-    if (what == tcp::socket::wait_read) read_drained_ = false;  // (readable: the next read reads)
+    auto [wec] = co_await socket_.async_wait(wait_type(ec), use_tuple);
     co_return wec;
 }
 
@@ -205,7 +209,7 @@ void Connection::unlock_writes() {
 awaitable<error_code> Connection::write_all(const void* data, std::size_t size) {
     if (size == 0) co_return error_code{};  // (nothing to wait for, even on a closed connection)
     if (!co_await lock_writes()) co_return asio::error::bad_descriptor;
-    const auto ec = co_await write_locked(static_cast<const char*>(data), size, 0);
+    const auto ec = co_await write_rest(data, size, 0);
     co_return ec;
 }
 
@@ -218,12 +222,6 @@ error_code Connection::try_write(const void* data, std::size_t size, std::size_t
     const auto ec = write_now(static_cast<const char*>(data), size, written);
     if (!must_wait(ec)) unlock_writes();  // (held for write_rest otherwise)
     return ec;
-}
-
-awaitable<error_code> Connection::write_rest(const void* data, std::size_t size, std::size_t written,
-                                             error_code wait_first) {
-    const auto ec = co_await write_locked(static_cast<const char*>(data), size, written, wait_first);
-    co_return ec;
 }
 
 error_code Connection::write_now(const char* data, std::size_t size, std::size_t& written) {
@@ -249,8 +247,9 @@ error_code Connection::write_now(const char* data, std::size_t size, std::size_t
     return {};
 }
 
-awaitable<error_code> Connection::write_locked(const char* data, std::size_t size, std::size_t written,
-                                               error_code wait_first) {
+awaitable<error_code> Connection::write_rest(const void* data, std::size_t size, std::size_t written,
+                                             error_code wait_first) {
+    // (The caller holds the connection's writes: write_all's lock, or try_write's.)
     const WriteLock held{this};
     if (must_wait(wait_first)) {
         if (const auto wec = co_await wait_for(wait_first)) co_return wec;
@@ -258,7 +257,7 @@ awaitable<error_code> Connection::write_locked(const char* data, std::size_t siz
     for (;;) {
         // Closed while this write waited for the lock or the socket (see try_read).
         if (!socket_.is_open()) co_return asio::error::bad_descriptor;
-        const auto ec = write_now(data, size, written);
+        const auto ec = write_now(static_cast<const char*>(data), size, written);
         if (!must_wait(ec)) co_return ec;
         if (const auto wec = co_await wait_for(ec)) co_return wec;
     }

@@ -68,9 +68,7 @@ public:
     // not a coroutine holds while it waits (no frame; see Session::pump_plain).
     template <class Handler>
     void async_wait_for(error_code ec, Handler&& handler) {
-        const bool write = ec == make_error_code(Errc::want_write);
-        if (!write) read_drained_ = false;  // (its completion says readable: the next read reads)
-        socket_.async_wait(write ? tcp::socket::wait_write : tcp::socket::wait_read, std::forward<Handler>(handler));
+        socket_.async_wait(wait_type(ec), std::forward<Handler>(handler));
     }
     // try_read, waiting as needed: (error, bytes) with bytes >= 1, or eof at the end.
     awaitable<std::pair<error_code, std::size_t>> read_some(void* data, std::size_t size);
@@ -86,7 +84,10 @@ public:
     // was): it waits for the readiness the error names, then writes. Any other error: the write
     // failed.
     error_code try_write(const void* data, std::size_t size, std::size_t& written);
-    awaitable<error_code> write_rest(const void* data, std::size_t size, std::size_t written, error_code wait_first);
+    // (write_all's own rest too, once it holds the lock: write_rest gives the lock back however it
+    // ends.)
+    awaitable<error_code> write_rest(const void* data, std::size_t size, std::size_t written,
+                                     error_code wait_first = {});
 
     // Ends our sending direction, after any write in progress: close_notify for TLS, FIN for
     // TCP. Reading stays open.
@@ -109,13 +110,12 @@ private:
     // The rest of a flush of held writes (tls::flush_writes) that ended with errno err: waits
     // for room while the socket is full.
     awaitable<error_code> finish_flush(int err);
+    // The readiness wait_for(ec) waits for; a read wait clears read_drained_ (its completion
+    // says readable: the next read reads).
+    tcp::socket::wait_type wait_type(const error_code& ec);
     // Writes from data[written] on without waiting, the connection's writes held by the caller:
     // as try_write, `written` advanced by what went out.
     error_code write_now(const char* data, std::size_t size, std::size_t& written);
-    // The rest of a write whose lock the caller holds (given back however it ends); first the
-    // wait `wait_first` names, if any (what the last attempt said).
-    awaitable<error_code> write_locked(const char* data, std::size_t size, std::size_t written,
-                                       error_code wait_first = {});
     // Waits for this connection's writes to be ours; false when it was closed meanwhile (close()
     // wakes the waiters). WriteLock gives the writes back however the writer leaves.
     awaitable<bool> lock_writes();
@@ -130,7 +130,6 @@ private:
     std::string tls_error_;
     bool clean_eof_ = false;
     bool read_drained_ = false;  // the last read left the socket empty: skip the next one
-
     bool send_shut_ = false;
     bool writing_ = false;
     std::unique_ptr<asio::steady_timer> write_waiters_;  // made on first contention

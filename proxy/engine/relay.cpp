@@ -42,13 +42,16 @@ constexpr std::size_t kYieldAfter = 256 * 1024;
 
 }  // namespace
 
+Session::Ends Session::ends(bool from_client) {
+    if (from_client) return {client_, *backend_, filter_from_client_.get()};
+    return {*backend_, client_, filter_from_backend_.get()};
+}
+
 void Session::start_direction(bool from_client) {
     try {
-        StreamFilter* filter = from_client ? filter_from_client_.get() : filter_from_backend_.get();
+        const auto [from, to, filter] = ends(from_client);
         if (filter && !filter->watches_only()) {
-            Connection& from = from_client ? client_ : *backend_;
-            Connection& to = from_client ? *backend_ : client_;
-            asio::co_spawn(worker_.io(), pump(from, to, filter, from_client),
+            asio::co_spawn(worker_.io(), pump(from, to, *filter, from_client),
                            [self = shared_from_this(), from_client](std::exception_ptr e) {
                                if (e) self->relay_failed(from_client, e);
                                self->direction_ended();
@@ -64,9 +67,7 @@ void Session::start_direction(bool from_client) {
 
 void Session::pump_plain(bool from_client) {
     try {
-        Connection& from = from_client ? client_ : *backend_;
-        Connection& to = from_client ? *backend_ : client_;
-        StreamFilter* watcher = from_client ? filter_from_client_.get() : filter_from_backend_.get();
+        const auto [from, to, watcher] = ends(from_client);  // (a filter here only watches)
         std::size_t& since_yield = since_yield_[from_client ? 1 : 0];
         const std::size_t size = listener_.limits.buffer_size;
         for (;;) {
@@ -135,7 +136,7 @@ void Session::spawn_step(awaitable<bool> step, bool from_client) {
 
 awaitable<bool> Session::write_step(bool from_client, BufferPool::Buffer buffer, std::size_t n, std::size_t written,
                                     error_code tried) {
-    Connection& to = from_client ? *backend_ : client_;
+    Connection& to = ends(from_client).to;
     error_code ec;
     if (tried == asio::error::in_progress) {
         ec = co_await to.write_all(buffer.data(), n);  // (behind the other writer; nothing written)
@@ -151,9 +152,7 @@ awaitable<bool> Session::write_step(bool from_client, BufferPool::Buffer buffer,
 }
 
 awaitable<bool> Session::end_step(bool from_client, error_code ec) {
-    Connection& from = from_client ? client_ : *backend_;
-    Connection& to = from_client ? *backend_ : client_;
-    StreamFilter* watcher = from_client ? filter_from_client_.get() : filter_from_backend_.get();
+    const auto [from, to, watcher] = ends(from_client);
     if (ec == asio::error::eof) {
         co_await end_of_stream(to, watcher, nullptr, from_client);
     } else {
@@ -171,14 +170,11 @@ void Session::direction_ended() {
     }
 }
 
-awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client) {
+awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter& transform, bool from_client) {
     // The direction of a transforming filter (start_direction): a filter's steps are
     // coroutines of their own, made while a chunk passes through one.
     const std::size_t size = listener_.limits.buffer_size;
     std::size_t since_yield = 0;  // (see kYieldAfter)
-    // A filter that only watches sees the bytes; the others transform them (asked once).
-    StreamFilter* watcher = filter && filter->watches_only() ? filter : nullptr;
-    StreamFilter* transform = watcher ? nullptr : filter;
     for (;;) {
         if (since_yield >= kYieldAfter) {
             since_yield = 0;
@@ -197,28 +193,19 @@ awaitable<void> Session::pump(Connection& from, Connection& to, StreamFilter* fi
             continue;
         }
         if (ec == asio::error::eof) {
-            co_await end_of_stream(to, filter, transform, from_client);
+            co_await end_of_stream(to, &transform, &transform, from_client);
             co_return;
         }
         if (ec) {
-            co_await source_failed(from, to, filter, ec, from_client);
+            co_await source_failed(from, to, &transform, ec, from_client);
             co_return;
         }
         last_activity_ = clock::now();
-        if (watcher) watcher->observe(buffer.data(), n);
         // (Counted as read, not as forwarded: input a filter swallows or answers costs the
         // worker as much, and must not keep it from its other sessions either.)
         since_yield += n;
-        if (transform) {
-            const bool go_on = co_await filtered(from, to, *transform, std::move(buffer), n, from_client);
-            if (!go_on) co_return;
-            continue;
-        }
-        if (auto wec = co_await to.write_all(buffer.data(), n); wec) {
-            direction_failed(wec);
-            co_return;
-        }
-        count_relayed(from_client, n);
+        const bool go_on = co_await filtered(from, to, transform, std::move(buffer), n, from_client);
+        if (!go_on) co_return;
     }
 }
 

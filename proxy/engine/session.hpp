@@ -173,6 +173,13 @@ private:
     // A direction of the relay: a plain handler while it only moves bytes (pump_plain), the
     // pump coroutine for a transforming filter; either way direction_ended() once it is over.
     void start_directions(bool owns_end);
+    // A direction's source, destination and filter (index: from_client).
+    struct Ends {
+        Connection& from;
+        Connection& to;
+        StreamFilter* filter;
+    };
+    Ends ends(bool from_client);
     void start_direction(bool from_client);
     void pump_plain(bool from_client);
     // Runs one of a direction's coroutine steps; `go_on`'s result true: back to pump_plain.
@@ -181,7 +188,7 @@ private:
                                error_code tried);
     awaitable<bool> end_step(bool from_client, error_code ec);
     void direction_ended();
-    awaitable<void> pump(Connection& from, Connection& to, StreamFilter* filter, bool from_client);
+    awaitable<void> pump(Connection& from, Connection& to, StreamFilter& transform, bool from_client);
     // The pump's steps beyond a plain relay: its source's end, its source's failure, and a
     // chunk through a transforming filter (false when the direction ended).
     awaitable<void> end_of_stream(Connection& to, StreamFilter* filter, StreamFilter* transform, bool from_client);

@@ -116,6 +116,15 @@ void run(asio::io_context& io, Body body) {
     CHECK(done);
 }
 
+// One read_some (waiting as the relay does when told to), the io_context ready for the next run.
+std::pair<proxy::error_code, std::size_t> read_waiting(asio::io_context& io, proxy::Connection& c, char* buf,
+                                                       std::size_t size) {
+    std::pair<proxy::error_code, std::size_t> out;
+    run(io, [&]() -> proxy::awaitable<void> { out = co_await c.read_some(buf, size); });
+    io.restart();
+    return out;
+}
+
 // What a TLS test needs: a PKI, the "peer" context (no client certificate asked for), a client
 // context and a socket pair.
 struct TlsSetup {
@@ -195,8 +204,7 @@ TEST_CASE("engine parts: a read that emptied the socket skips the next one - and
     REQUIRE(::send(pair.far.native_handle(), "abc", 3, 0) == 3);
     proxy::error_code ec;
     std::size_t n = 0;
-    run(pair.io, [&]() -> proxy::awaitable<void> { std::tie(ec, n) = co_await c.read_some(buf, sizeof buf); });
-    pair.io.restart();
+    std::tie(ec, n) = read_waiting(pair.io, c, buf, sizeof buf);
     REQUIRE_FALSE(ec);
     CHECK(std::string(buf, n) == "abc");
     REQUIRE(::send(pair.far.native_handle(), "def", 3, 0) == 3);
@@ -217,7 +225,7 @@ TEST_CASE("engine parts: a read that emptied the socket skips the next one - and
     // A read that filled its buffer says nothing of what is left: the next one reads.
     REQUIRE(::send(pair.far.native_handle(), "0123456789abcdefXYZ", 19, 0) == 19);
     pair.io.restart();
-    run(pair.io, [&]() -> proxy::awaitable<void> { std::tie(ec, n) = co_await c.read_some(buf, sizeof buf); });
+    std::tie(ec, n) = read_waiting(pair.io, c, buf, sizeof buf);
     REQUIRE(n == sizeof buf);
     std::tie(ec, n) = c.try_read(buf, sizeof buf);
     REQUIRE_FALSE(ec);
@@ -245,7 +253,7 @@ TEST_CASE("engine parts: a backend just connected is waited for before its first
     std::tie(ec, n) = backend.try_read(buf, sizeof buf);
     CHECK(ec == asio::error::would_block);
     io.restart();
-    run(io, [&]() -> proxy::awaitable<void> { std::tie(ec, n) = co_await backend.read_some(buf, sizeof buf); });
+    std::tie(ec, n) = read_waiting(io, backend, buf, sizeof buf);
     REQUIRE_FALSE(ec);
     CHECK(std::string(buf, n) == "banner");
 }
@@ -270,8 +278,7 @@ TEST_CASE("engine parts: a TLS read that emptied the socket - and the record tha
             CHECK(::recv(server.socket().native_handle(), got, sizeof got, MSG_PEEK | MSG_DONTWAIT) > 0);
         }
 #endif
-        run(pair.io, [&]() -> proxy::awaitable<void> { std::tie(ec, n) = co_await server.read_some(got, sizeof got); });
-        pair.io.restart();
+        std::tie(ec, n) = read_waiting(pair.io, server, got, sizeof got);
         REQUIRE_FALSE(ec);
         CHECK(std::string(got, n) == word);
     }
@@ -383,8 +390,7 @@ TEST_CASE("engine parts: TLS records that arrive together are read from the TLS 
     // empty, so the first try_read may say would_block without looking.)
     proxy::error_code ec;
     std::size_t n = 0;
-    run(pair.io, [&]() -> proxy::awaitable<void> { std::tie(ec, n) = co_await server.read_some(got, sizeof got); });
-    pair.io.restart();
+    std::tie(ec, n) = read_waiting(pair.io, server, got, sizeof got);
     REQUIRE_FALSE(ec);
     CHECK(std::string(got, n) == "one");
     CHECK(server.has_pending());
@@ -456,7 +462,7 @@ TEST_CASE("engine parts: a TLS connection waiting for its peer holds no flight i
         proxy::error_code ec;
         std::size_t n = 0;
         pair.io.restart();
-        run(pair.io, [&]() -> proxy::awaitable<void> { std::tie(ec, n) = co_await server.read_some(got, sizeof got); });
+        std::tie(ec, n) = read_waiting(pair.io, server, got, sizeof got);
         REQUIRE_FALSE(ec);
         CHECK(std::string(got, n) == word);
 #if defined(WARD_TLS_WOLFSSL)
