@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xmpp/stream_tokenizer.hpp"
 
+#include "xmpp/expat_salt.hpp"
+
 #include <expat.h>
 
 #include <algorithm>
@@ -116,6 +118,7 @@ struct StreamTokenizer::Impl {
         parser = XML_ParserCreateNS("UTF-8", kNsSeparator);
         if (parser == nullptr) throw std::bad_alloc();
         XML_SetUserData(parser, this);
+        salt_parser(parser);
         XML_SetReturnNSTriplet(parser, XML_TRUE);
         // Never read or expand anything from a DTD; a DOCTYPE is refused at its start anyway.
         XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);

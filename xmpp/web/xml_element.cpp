@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xmpp/web/xml_element.hpp"
 
+#include "xmpp/expat_salt.hpp"
+
 #include <expat.h>
 
 #include <memory>
@@ -107,6 +109,7 @@ std::variant<Element, ElementError> parse_element(std::string_view xml, const El
     if (!parser) throw std::bad_alloc();
     p.parser = parser.get();
     XML_SetUserData(p.parser, &p);
+    salt_parser(p.parser);
     XML_SetParamEntityParsing(p.parser, XML_PARAM_ENTITY_PARSING_NEVER);
     XML_SetXmlDeclHandler(p.parser, &Parse::on_xml_decl);
     XML_SetStartDoctypeDeclHandler(p.parser, &Parse::on_doctype);
