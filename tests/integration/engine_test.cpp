@@ -10,6 +10,10 @@
 
 #include <openssl/err.h>
 
+#include <memory>
+#include <optional>
+#include <vector>
+
 #include "../support/net_test_support.hpp"
 #include "../support/running_ward.hpp"
 #include "../support/tls_test_support.hpp"
@@ -104,6 +108,26 @@ TEST_CASE("engine: a tls listener relays both ways and passes the half-close on"
     CHECK(metric_eventually(ward.metrics_port(), "ward_handshakes_total{listener=\"edge\",protocol=\"tls\",result=\"ok\"}", 1) == 1);
     CHECK(metric_eventually(ward.metrics_port(),
                             "ward_bytes_total{listener=\"edge\",protocol=\"tls\",direction=\"from_client\"}", 18) == 18);
+}
+
+TEST_CASE("engine: stopping with idle relaying sessions closes them and the workers go cleanly") {
+    // The relay holds an idle session by its readiness handlers alone (no coroutine frame): a
+    // stop must still close it at drain_timeout, and the workers' io_contexts must go after the
+    // sessions they hold (the ASan and TSan builds run this too).
+    EngineSetup s;
+    TcpBackend backend(TcpBackend::Mode::echo);
+    std::optional<RunningWard> ward;
+    ward.emplace(s.write(s.config(tls_listener(backend.endpoint()), "", "limits: { drain_timeout: 200ms }\n")));
+    auto ctx = s.client_ctx();
+    std::vector<std::unique_ptr<TlsClient>> clients;
+    for (int i = 0; i < 4; ++i) {
+        clients.push_back(std::make_unique<TlsClient>(ward->port("edge"), ctx.get()));
+        REQUIRE_MESSAGE(clients.back()->ok(), clients.back()->error());
+        CHECK(clients.back()->send("idle " + std::to_string(i)));
+        CHECK(clients.back()->read(6) == "idle " + std::to_string(i));
+    }
+    ward.reset();  // request_stop, drain for 200 ms, close what is left, join the workers
+    for (auto& c : clients) CHECK(c->wait_closed());
 }
 
 TEST_CASE("engine: a connection that never sends a ClientHello is closed at handshake_timeout") {
