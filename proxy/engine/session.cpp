@@ -36,7 +36,6 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
       started_(clock::now()),
       negotiation_ends_(started_ + listener_.limits.handshake_timeout),
       last_activity_(started_),
-      peer_(endpoint_text(peer)),
       peer_ip_(peer.address()),
       peer_port_(peer.port()) {
     // The worker reserved this session's slots in metrics_->active, global_active and
@@ -44,6 +43,10 @@ Session::Session(Worker& worker, std::uint64_t id, tcp::socket socket, const tcp
 }
 
 Session::~Session() { release_slots(); }
+
+std::string Session::peer_text() const { return endpoint_text(tcp::endpoint(peer_ip_, peer_port_)); }
+
+std::string Session::backend_text() const { return backend_endpoint_ ? backend_endpoint_->to_string() : std::string(); }
 
 std::string Session::peer_address() const {
     auto a = peer_ip_;
@@ -275,7 +278,6 @@ awaitable<bool> Session::connect_to(const std::vector<config::Endpoint>& backend
             }
             if (!ec && !connect_timed_out_) {
                 // (Its options were set when Connection took the open socket.)
-                summary_.backend = b.to_string();
                 backend_endpoint_ = b;
                 co_return true;
             }
@@ -313,7 +315,6 @@ void Session::adopt_backend(Connection connection, const config::Endpoint& endpo
     drop_backend();
     backend_.emplace(std::move(connection));
     backend_endpoint_ = endpoint;
-    summary_.backend = endpoint.to_string();
 }
 
 void Session::drop_backend() {
@@ -342,8 +343,8 @@ awaitable<bool> Session::accept_tls(const char* alpn) {
     }
     // A refusal is a peer's doing: one rate-limited line instead of the summary.
     std::uint64_t suppressed = 0;
-    if (worker_.refusal_limiter().allow(suppressed)) {
-        session_log().info("[c{} w{}] {} {} refused in handshake: {}{}", id_, worker_.id(), listener_.name, peer_,
+    if (session_log().should_log(spdlog::level::info) && worker_.refusal_limiter().allow(suppressed)) {
+        session_log().info("[c{} w{}] {} {} refused in handshake: {}{}", id_, worker_.id(), listener_.name, peer_text(),
                            summary_.detail,
                            suppressed ? " (" + std::to_string(suppressed) + " similar lines suppressed)" : "");
     }
@@ -432,9 +433,11 @@ awaitable<void> Session::linger(Connection& side) {
 }
 
 void Session::log_summary() {
+    if (!session_log().should_log(spdlog::level::info)) return;  // (the words below cost a few allocations)
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     std::string reason;
     const auto& out = summary_;
+    const auto backend = backend_text();
     if (!out.reason || out.reason == asio::error::eof || out.reason == asio::error::operation_aborted)
         reason = "closed";
     else
@@ -442,7 +445,7 @@ void Session::log_summary() {
     SSL* ssl = client_.is_tls() ? client_.ssl() : (backend_ && backend_->is_tls() ? backend_->ssl() : nullptr);
     session_log().info("[c{} w{}] {} {} -> {} {} phase={} sent_to_backend={} sent_to_client={} duration={}ms tls={} "
                        "cipher={} peer_subject={}{}{}{}{}",
-                       id_, worker_.id(), listener_.name, peer_, out.backend.empty() ? "-" : out.backend, reason,
+                       id_, worker_.id(), listener_.name, peer_text(), backend.empty() ? "-" : backend, reason,
                        phase_name(), out.bytes_from_client, out.bytes_to_client, ms, ssl ? SSL_get_version(ssl) : "-",
                        ssl ? SSL_get_cipher_name(ssl) : "-", out.subject.empty() ? "-" : out.subject,
                        via_.empty() ? "" : " via=", via_, out.detail.empty() ? "" : " detail=", out.detail);

@@ -35,7 +35,6 @@ struct SessionSummary {
     error_code reason;        // why it ended (unset: closed normally)
     std::string detail;       // the words behind the reason
     std::string subject;      // the verified peer subject
-    std::string backend;      // host:port of the backend it reached
     std::uint64_t bytes_from_client = 0;
     std::uint64_t bytes_to_client = 0;
 
@@ -116,6 +115,11 @@ public:
     // The client's address, as accepted ("192.0.2.1", "2001:db8::1"; IPv4 unmapped), or as
     // the PROXY header of a load balancer the listener trusts named it.
     std::string peer_address() const;
+    // For log lines: "address:port" of the client (as the PROXY header named it, if one did),
+    // and "host:port" of the backend reached ("" before one is). Made when a line is written:
+    // at the usual log level no session writes one.
+    std::string peer_text() const;
+    std::string backend_text() const;
 
     // --- steps ----------------------------------------------------------------------------
     // The handshake on `side` (its SSL attached), counted in the metrics; on failure the
@@ -263,7 +267,6 @@ private:
     std::optional<clock::time_point> message_deadline_;
     Phase phase_ = Phase::handshake;
     SessionSummary summary_;
-    std::string peer_;
     asio::ip::address peer_ip_;
     std::uint16_t peer_port_ = 0;
     std::string via_;  // the load balancer's address, when a PROXY header named the client

@@ -95,11 +95,10 @@ awaitable<bool> Session::accept_proxy_header() {
     }
     const auto& h = parsed.header;
     if (!h.local && h.source.family != proxy_v2::Address::Family::unspec) {
-        via_ = peer_;
+        via_ = peer_text();
         const auto source = header_endpoint(h.source);
         peer_ip_ = source.address();
         peer_port_ = source.port();
-        peer_ = endpoint_text(source);
         proxied_destination_ = header_endpoint(h.destination);
         // The client's own per-source limits, now that it is known.
         if (!admit_named_client()) co_return false;

@@ -252,7 +252,7 @@ private:
 
     void log_auth(const std::string& what) {
         session_log().info("[c{} w{}] {} exchange {}: {}", s_.id(), s_.worker().id(), s_.listener().name,
-                           s_.summary().backend, what);
+                           s_.backend_text(), what);
     }
 
     // Sends request_ to Exchange and reads the answer to pass on into response_, authenticating
