@@ -66,7 +66,7 @@ bool version_supported(std::string_view version) {
 }
 
 Negotiation::Negotiation(NegotiationConfig config)
-    : config_(std::move(config)), tokenizer_(config_.limits) {
+    : config_(std::move(config)), tokenizer_(std::in_place, config_.limits) {
     if (!config_.make_stream_id) throw std::invalid_argument("Negotiation: make_stream_id is required");
 }
 
@@ -83,11 +83,20 @@ NegotiationActions Negotiation::feed(std::string_view bytes) {
     }
     if (!pending_.empty()) {
         // The engine has not resumed yet: keep the order.
-        auto events = tokenizer_.feed(bytes);
+        auto events = tokenizer_->feed(bytes);
         for (auto& e : events) pending_.push_back(std::move(e));
         return {};
     }
-    return process(tokenizer_.feed(bytes));
+    return process(tokenizer_->feed(bytes));
+}
+
+std::optional<StreamTokenizer> Negotiation::take_tokenizer() {
+    std::optional<StreamTokenizer> taken;
+    if (!header_passed_ || state_ != State::done || !pending_.empty() || !tokenizer_ ||
+        tokenizer_->finished() || tokenizer_->bytes_fed() != client_header_.raw.size())
+        return taken;
+    taken.swap(tokenizer_);
+    return taken;
 }
 
 NegotiationActions Negotiation::resume() {
@@ -211,6 +220,7 @@ void Negotiation::on_header(const StreamHeader& header, NegotiationActions& out)
             }
         }
         out.header_done = true;
+        header_passed_ = true;
         return;
     }
     if (!config_.secure) {

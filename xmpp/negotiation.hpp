@@ -26,6 +26,7 @@
 // on s2s `check_from` decides whether the peer's certificate covers `from`. When it passes
 // ward sends nothing (`header_done`): the backend answers.
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,11 @@ public:
     // The client's header, once received (the engine replays it when relaying plaintext).
     const StreamHeader* client_header() const { return header_received_ ? &client_header_ : nullptr; }
     bool finished() const { return state_ == State::done; }
+    // After TLS, once the header passed (`header_done`) and nothing but the header was fed:
+    // the tokenizer that parsed it, in the header's namespaces, for the relay's guard to go on
+    // with (the header is not parsed twice). Otherwise none: bytes after the header belong to
+    // the guard, which then parses the header itself. Once taken, the negotiation is done.
+    std::optional<StreamTokenizer> take_tokenizer();
 
 private:
     enum class State { expect_header, expect_starttls, done };
@@ -99,10 +105,11 @@ private:
     void finish(NegotiationActions& out, std::string reason);
 
     NegotiationConfig config_;
-    StreamTokenizer tokenizer_;
+    std::optional<StreamTokenizer> tokenizer_;  // none once taken
     State state_ = State::expect_header;
     bool header_sent_ = false;
     bool header_received_ = false;
+    bool header_passed_ = false;  // after TLS: the header was accepted (header_done)
     StreamHeader client_header_;
     std::string domain_;
     std::vector<TokenizerEvent> pending_;  // events held back while the engine opens the backend

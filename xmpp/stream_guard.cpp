@@ -3,6 +3,7 @@
 
 #include <pugixml.hpp>
 
+#include <stdexcept>
 #include <utility>
 #include <variant>
 
@@ -29,7 +30,21 @@ std::string attribute_of(std::string_view raw, const char* name) {
 StreamGuard::StreamGuard(std::string_view peer_header, std::function<bool(std::string_view)> covers,
                          TokenizerLimits limits)
     : covers_(std::move(covers)), tokenizer_(limits) {
-    tokenizer_.feed(peer_header);  // the header event itself was checked by the negotiation
+    // The header event itself was checked by the negotiation. A header that closes itself
+    // (`<stream:stream .../>`) ends the peer's stream: nothing after it goes on.
+    for (const TokenizerEvent& event : tokenizer_.feed(peer_header))
+        if (std::holds_alternative<StreamClosed>(event)) closed_ = true;
+    pending_base_ = tokenizer_.bytes_fed();
+}
+
+StreamGuard::StreamGuard(StreamTokenizer primed, std::function<bool(std::string_view)> covers,
+                         TokenizerLimits limits)
+    : covers_(std::move(covers)), tokenizer_(std::move(primed)) {
+    // Only a tokenizer inside an open stream with nothing held: one still in its header would
+    // take the peer's next start tag for the header, in namespaces the peer chose.
+    if (!tokenizer_.in_stream() || tokenizer_.held_bytes() != 0)
+        throw std::invalid_argument("StreamGuard: the tokenizer has not just parsed a stream header");
+    tokenizer_.set_limits(limits);
     pending_base_ = tokenizer_.bytes_fed();
 }
 
@@ -54,10 +69,12 @@ GuardOutput StreamGuard::feed(std::string_view bytes) {
                 pending_.clear();
                 return out;
             }
-        } else if (std::holds_alternative<StreamClosed>(event)) {
-            passthrough_ = true;
-            out.forward += pending_;
+        } else if (const auto* closed = std::get_if<StreamClosed>(&event)) {
+            // The peer's stream ends with this tag: it goes on, and nothing after it (a peer
+            // has nothing to say after its close tag but the end of TLS).
+            forward_until(closed->end_offset, out);
             pending_.clear();
+            closed_ = true;
             return out;
         } else if (const auto* error = std::get_if<TokenizerError>(&event)) {
             // The complete elements before the error go on; the broken rest is dropped.

@@ -34,8 +34,13 @@ class StreamGuard {
 public:
     // `covers(domain)`: whether the peer's certificate names `domain`; empty for c2s.
     StreamGuard(std::string_view peer_header, std::function<bool(std::string_view)> covers, TokenizerLimits limits);
+    // The same with the tokenizer that has parsed the peer's header and nothing after it
+    // (Negotiation::take_tokenizer): the header is not parsed a second time.
+    StreamGuard(StreamTokenizer primed, std::function<bool(std::string_view)> covers, TokenizerLimits limits);
 
     GuardOutput feed(std::string_view bytes);
+    // Bytes fed and neither forwarded nor dropped yet (for tests of the memory bound).
+    std::size_t held_bytes() const { return pending_.size(); }
 
 private:
     void on_element(const StreamElement& element, GuardOutput& out);

@@ -262,7 +262,7 @@ struct StreamTokenizer::Impl {
         if (!t.within_cap(end)) return;
         const std::size_t closing = t.open_elements--;
         if (closing == 1) {
-            t.events->push_back(StreamClosed{});
+            t.events->push_back(StreamClosed{end});
             t.state = State::done;
             XML_StopParser(t.parser, XML_FALSE);
             return;
@@ -380,8 +380,14 @@ struct StreamTokenizer::Impl {
 
 StreamTokenizer::StreamTokenizer(TokenizerLimits limits) : impl_(std::make_unique<Impl>(limits)) {}
 StreamTokenizer::~StreamTokenizer() = default;
+StreamTokenizer::StreamTokenizer(StreamTokenizer&&) noexcept = default;
+StreamTokenizer& StreamTokenizer::operator=(StreamTokenizer&&) noexcept = default;
 
 std::vector<TokenizerEvent> StreamTokenizer::feed(std::string_view bytes) { return impl_->feed(bytes); }
+
+void StreamTokenizer::set_limits(TokenizerLimits limits) { impl_->limits = limits; }
+
+bool StreamTokenizer::in_stream() const { return impl_->state == Impl::State::stream; }
 
 bool StreamTokenizer::finished() const { return impl_->state == Impl::State::done || impl_->state == Impl::State::after_starttls; }
 

@@ -97,7 +97,9 @@ struct StreamElement {
     std::uint64_t end_offset = 0;  // stream offset just past the element's `>`
 };
 
-struct StreamClosed {};
+struct StreamClosed {
+    std::uint64_t end_offset = 0;  // stream offset just past the closing tag's `>`
+};
 
 struct TokenizerError {
     StreamCondition condition;
@@ -117,11 +119,19 @@ public:
     ~StreamTokenizer();
     StreamTokenizer(const StreamTokenizer&) = delete;
     StreamTokenizer& operator=(const StreamTokenizer&) = delete;
+    // Moves the parse as it stands (a moved-from tokenizer may only be destroyed).
+    StreamTokenizer(StreamTokenizer&&) noexcept;
+    StreamTokenizer& operator=(StreamTokenizer&&) noexcept;
 
     std::vector<TokenizerEvent> feed(std::string_view bytes);
+    // New caps for what is fed from now on (a stream negotiated under one set, relayed under
+    // another).
+    void set_limits(TokenizerLimits limits);
 
     // True once an error, the stream close, starttls or trailing bytes ended parsing.
     bool finished() const;
+    // True while the stream is open: its header parsed, nothing has ended the parse.
+    bool in_stream() const;
     // Total bytes fed so far.
     std::uint64_t bytes_fed() const;
     // Raw bytes kept for the element in progress (for tests of the memory bound).

@@ -117,7 +117,11 @@ void guard(std::uint8_t settings, std::string_view in, std::size_t step) {
                                      "to='chat.fuzz' version='1.0'>";
     std::function<bool(std::string_view)> covers;
     if (s2s) covers = [](std::string_view domain) { return domain == "peer.fuzz"; };
-    StreamGuard g(header, covers, {});
+    // (Bit 3: the guard goes on with a tokenizer that has parsed the header, as the inbound
+    // front hands the negotiation's on.)
+    StreamTokenizer primed;
+    if ((settings & 8) != 0) primed.feed(header);
+    StreamGuard g = (settings & 8) != 0 ? StreamGuard(std::move(primed), covers, {}) : StreamGuard(header, covers, {});
     PeerView peer;
     peer.read(kBackendHeader);  // the guard's replies go into the backend's stream
     std::string forwarded;

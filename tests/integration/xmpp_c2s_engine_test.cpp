@@ -183,6 +183,21 @@ TEST_CASE("xmpp c2s: starttls on an encrypted stream gets failure and never reac
     CHECK(s.backend.received() == kClientHeader);
 }
 
+TEST_CASE("xmpp c2s: starttls in the same write as the encrypted stream's header gets failure too") {
+    // The header's tokenizer goes on in the guard only when nothing followed the header; here
+    // the guard parses the header itself and must refuse the same.
+    C2sSetup s;
+    TlsClient client(connect_tcp(s.ward->port("c2s-tls")), s.ctx.get(), "example.org", "xmpp-client");
+    REQUIRE_MESSAGE(client.ok(), client.error());
+    REQUIRE(client.send(cat({kClientHeader, kStarttls})));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received() == kClientHeader; }));
+    REQUIRE(s.backend.send(cat({kBackendHeader, kBackendFeatures})));
+    std::string got;
+    CHECK(client.wait_closed(10s, &got));
+    CHECK(got.ends_with("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"));
+    CHECK(s.backend.received() == kClientHeader);
+}
+
 TEST_CASE("xmpp c2s: a stanza before TLS is not authorized and the backend sees nothing") {
     C2sSetup s;
     CHECK(s.refused(cat({kClientHeader, "<message to='a@example.org'><body>hi</body></message>"})) ==

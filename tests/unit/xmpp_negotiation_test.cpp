@@ -381,6 +381,87 @@ TEST_CASE("xmpp negotiation after TLS checks the header against the pre-TLS to t
                                   error_text("not-authorized")));
 }
 
+TEST_CASE("xmpp negotiation hands its tokenizer on only after an accepted header with nothing after it") {
+    NegotiationConfig config = make_config();
+    config.after_tls = true;
+    config.server_name = "example.org";
+    {
+        // The header alone, in pieces: the tokenizer that parsed it goes on, and only once.
+        Negotiation n(config);
+        const std::string header(kClientHeader);
+        CHECK_FALSE(n.take_tokenizer());  // nothing yet
+        CHECK(n.feed(header.substr(0, 20)).send.empty());
+        CHECK_FALSE(n.take_tokenizer());  // half a header
+        CHECK(n.feed(header.substr(20)).header_done);
+        auto t = n.take_tokenizer();
+        REQUIRE(t);
+        CHECK(t->bytes_fed() == header.size());
+        CHECK_FALSE(n.take_tokenizer());
+        // The negotiation is over: a byte now is refused as before, without the tokenizer.
+        CHECK(n.feed("<x/>").close);
+        CHECK(n.fail(StreamCondition::remote_connection_failed, "down").send.find("remote-connection-failed") !=
+              std::string::npos);
+        // It parses on in the header's namespaces.
+        auto events = t->feed("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        REQUIRE(events.size() == 1);
+        const auto* element = std::get_if<StreamElement>(&events[0]);
+        REQUIRE(element);
+        CHECK(element->local_name == "starttls");
+    }
+    const std::string_view bare = kClientHeader.substr(kClientHeader.find("<stream:stream"));
+    for (const std::string prefix : {"", "<?xml version='1.0'?>", "\n ", "<?xml version='1.0'?>\n"}) {
+        // Whatever came before the header, fed in any two pieces: all of it was the header's.
+        const std::string all = prefix + std::string(bare);
+        for (std::size_t split = 0; split <= all.size(); ++split) {
+            Negotiation n(config);
+            NegotiationActions a;
+            if (split > 0) a = n.feed(std::string_view(all).substr(0, split));
+            if (split < all.size()) a = n.feed(std::string_view(all).substr(split));
+            INFO("prefix [", prefix, "] split ", split, ": ", a.reason);
+            REQUIRE(a.header_done);
+            auto t = n.take_tokenizer();
+            REQUIRE(t);
+            CHECK(t->bytes_fed() == all.size());
+            CHECK(t->in_stream());
+        }
+    }
+    {
+        // A newline after the header in the same read: the guard's, so nothing is handed on.
+        Negotiation n(config);
+        CHECK(n.feed(cat({kClientHeader, "\n"})).header_done);
+        CHECK_FALSE(n.take_tokenizer());
+    }
+    {
+        // A header that closes itself ends the parse: nothing to hand on.
+        Negotiation n(config);
+        std::string closed(kClientHeader);
+        closed.insert(closed.size() - 1, "/");
+        n.feed(closed);
+        CHECK_FALSE(n.take_tokenizer());
+    }
+    {
+        // Bytes after the header: they are the guard's, which parses the header itself.
+        Negotiation n(config);
+        CHECK(n.feed(cat({kClientHeader, "<auth/>"})).header_done);
+        CHECK_FALSE(n.take_tokenizer());
+    }
+    {
+        // A refused header hands nothing on.
+        Negotiation n(config);
+        const std::string other =
+            "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+            "to='chat.example.net' version='1.0'>";
+        CHECK(n.feed(other).close);
+        CHECK_FALSE(n.take_tokenizer());
+    }
+    {
+        // Before TLS there is no relay to hand it to.
+        Negotiation n(make_config(StreamKind::c2s, false));
+        CHECK(n.feed(kClientHeader).need_backend);
+        CHECK_FALSE(n.take_tokenizer());
+    }
+}
+
 TEST_CASE("xmpp negotiation with secure mode off sends its own header when the backend never answered") {
     Negotiation n(make_config(StreamKind::c2s, false));
     const auto first = n.feed(kClientHeader);

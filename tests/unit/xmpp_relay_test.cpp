@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -200,10 +201,18 @@ constexpr std::string_view kPeerHeader =
     "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
     "xmlns:db='jabber:server:dialback' from='a.example' to='b.example' version='1.0'>";
 
-GuardOutput run_guard(const std::vector<std::string_view>& chunks, bool s2s) {
+// `primed`: the guard goes on with a tokenizer that has parsed the header already (as the
+// negotiation hands it on), else it parses the header itself.
+GuardOutput run_guard(const std::vector<std::string_view>& chunks, bool s2s, bool primed) {
     std::function<bool(std::string_view)> covers;
     if (s2s) covers = [](std::string_view d) { return d == "a.example"; };
-    StreamGuard guard(kPeerHeader, covers, {});
+    StreamTokenizer tokenizer;
+    if (primed) {
+        // (In two pieces: the negotiation reads the header as it comes.)
+        CHECK(tokenizer.feed(kPeerHeader.substr(0, 30)).empty());
+        CHECK(tokenizer.feed(kPeerHeader.substr(30)).size() == 1);
+    }
+    StreamGuard guard = primed ? StreamGuard(std::move(tokenizer), covers, {}) : StreamGuard(kPeerHeader, covers, {});
     GuardOutput all;
     for (const auto chunk : chunks) {
         auto g = guard.feed(chunk);
@@ -216,15 +225,66 @@ GuardOutput run_guard(const std::vector<std::string_view>& chunks, bool s2s) {
 }
 
 void check_guard(std::string_view input, bool s2s, const std::string& forward, const std::string& reply, bool close) {
-    for (const auto& chunks : every_split(input)) {
-        const auto g = run_guard(chunks, s2s);
-        CHECK(g.forward == forward);
-        CHECK(g.reply == reply);
-        CHECK(g.close == close);
+    for (const bool primed : {false, true}) {
+        for (const auto& chunks : every_split(input)) {
+            const auto g = run_guard(chunks, s2s, primed);
+            CHECK(g.forward == forward);
+            CHECK(g.reply == reply);
+            CHECK(g.close == close);
+        }
     }
 }
 
 }  // namespace
+
+TEST_CASE("xmpp guard: nothing after the peer's close tag goes on") {
+    const std::string message = "<db:result from='a.example' to='b.example'>k</db:result>";
+    const std::string evil = "<db:result from='evil.example' to='b.example'>k</db:result>";
+    check_guard(message + "</stream:stream>" + evil, true, message + "</stream:stream>", "", false);
+    check_guard("</stream:stream><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", false, "</stream:stream>", "", false);
+}
+
+TEST_CASE("xmpp guard: a header that closes itself ends the stream and holds nothing after it") {
+    const std::string closed_header =
+        "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+        "xmlns:db='jabber:server:dialback' from='a.example' to='b.example' version='1.0'/>";
+    StreamGuard guard(closed_header, [](std::string_view d) { return d == "a.example"; }, {});
+    const std::string chunk(64 * 1024, ' ');
+    for (int i = 0; i < 16; ++i) {
+        const auto g = guard.feed(chunk);
+        CHECK(g.forward.empty());
+        CHECK_FALSE(g.close);
+    }
+    CHECK(guard.held_bytes() == 0);
+    CHECK(guard.feed("<db:result from='evil.example' to='b.example'>k</db:result>").forward.empty());
+}
+
+TEST_CASE("xmpp guard: only a tokenizer inside an open stream can be handed on") {
+    CHECK_THROWS_AS(StreamGuard(StreamTokenizer(), {}, {}), std::invalid_argument);
+    StreamTokenizer half;
+    CHECK(half.feed(kPeerHeader.substr(0, 40)).empty());
+    CHECK_THROWS_AS(StreamGuard(std::move(half), {}, {}), std::invalid_argument);
+    StreamTokenizer closed;
+    CHECK(closed.feed(std::string(kPeerHeader) + "</stream:stream>").size() == 2);
+    CHECK_THROWS_AS(StreamGuard(std::move(closed), {}, {}), std::invalid_argument);
+}
+
+TEST_CASE("xmpp guard: a tokenizer handed on from the negotiation takes the relay's caps") {
+    // The negotiation parses under its own caps; the relay allows larger elements.
+    TokenizerLimits negotiation;
+    negotiation.max_element_size = 64;
+    TokenizerLimits relay;
+    relay.max_element_size = 4096;
+    const std::string big = "<message to='b@example.org'><body>" + std::string(200, 'x') + "</body></message>";
+    for (const bool raised : {false, true}) {
+        StreamTokenizer tokenizer(negotiation);
+        REQUIRE(tokenizer.feed(kPeerHeader).size() == 1);
+        StreamGuard guard(std::move(tokenizer), {}, raised ? relay : negotiation);
+        const auto g = guard.feed(big);
+        CHECK(g.close == !raised);
+        CHECK(g.forward == (raised ? big : std::string()));
+    }
+}
 
 TEST_CASE("xmpp guard: starttls on an encrypted stream is answered with failure and not forwarded") {
     const std::string failure = "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>";

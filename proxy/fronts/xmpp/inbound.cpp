@@ -166,7 +166,13 @@ awaitable<void> serve_inbound(Session& s) {
     const auto& header = restart.client_header()->raw;
     std::function<bool(std::string_view)> covers;
     if (s2s && secure) covers = [peer_cert](std::string_view domain) { return xmpp::check_server_identity(peer_cert, domain).empty(); };
-    auto guard = std::make_unique<xmpp::StreamGuard>(header, std::move(covers), relay_limits());
+    // The header's own parse goes on in the guard when nothing followed the header (the usual
+    // case: a client waits for the features); else the guard parses the header itself.
+    std::unique_ptr<xmpp::StreamGuard> guard;
+    if (auto primed = restart.take_tokenizer())
+        guard = std::make_unique<xmpp::StreamGuard>(std::move(*primed), std::move(covers), relay_limits());
+    else
+        guard = std::make_unique<xmpp::StreamGuard>(header, std::move(covers), relay_limits());
     // What the peer sent after its header goes through the guard like the rest.
     auto first = guard->feed(std::string_view(seen).substr(header.size()));
     std::string to_backend = header + first.forward;

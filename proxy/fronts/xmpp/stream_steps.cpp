@@ -35,6 +35,8 @@ std::string new_stream_id() {
 }
 
 xmpp::TokenizerLimits relay_limits() {
+    // The header's caps stay the negotiation's (the defaults): the guard may go on with the
+    // tokenizer that parsed the header under them.
     xmpp::TokenizerLimits limits;
     limits.max_element_size = 512 * 1024;
     return limits;
