@@ -3,6 +3,7 @@
 
 #include <pugixml.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 #include <variant>
@@ -33,7 +34,7 @@ StreamGuard::StreamGuard(std::string_view peer_header, std::function<bool(std::s
     // The header event itself was checked by the negotiation. A header that closes itself
     // (`<stream:stream .../>`) ends the peer's stream: nothing after it goes on.
     for (const TokenizerEvent& event : tokenizer_.feed(peer_header))
-        if (std::holds_alternative<StreamClosed>(event)) closed_ = true;
+        if (std::holds_alternative<StreamClosed>(event)) peer_closed_ = true;
     pending_base_ = tokenizer_.bytes_fed();
 }
 
@@ -51,6 +52,10 @@ StreamGuard::StreamGuard(StreamTokenizer primed, std::function<bool(std::string_
 GuardOutput StreamGuard::feed(std::string_view bytes) {
     GuardOutput out;
     if (bytes.empty() || closed_) return out;
+    if (peer_closed_) {
+        after_close(bytes, out);
+        return out;
+    }
     if (passthrough_) {
         out.forward.assign(bytes);
         return out;
@@ -73,8 +78,10 @@ GuardOutput StreamGuard::feed(std::string_view bytes) {
             // The peer's stream ends with this tag: it goes on, and nothing after it (a peer
             // has nothing to say after its close tag but the end of TLS).
             forward_until(closed->end_offset, out);
+            const std::string rest = std::move(pending_);
             pending_.clear();
-            closed_ = true;
+            peer_closed_ = true;
+            after_close(rest, out);
             return out;
         } else if (const auto* error = std::get_if<TokenizerError>(&event)) {
             // The complete elements before the error go on; the broken rest is dropped.
@@ -99,6 +106,17 @@ GuardOutput StreamGuard::feed(std::string_view bytes) {
     // Everything up to the element in progress goes on.
     forward_until(tokenizer_.bytes_fed() - tokenizer_.held_bytes(), out);
     return out;
+}
+
+// After the peer's close tag it has nothing to say but the end of TLS: whitespace is dropped,
+// anything else ends the session (the backend may be gone already, and dropped bytes would
+// keep an ended stream open).
+void StreamGuard::after_close(std::string_view bytes, GuardOutput& out) {
+    if (std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }))
+        return;
+    out.close = true;
+    out.reason = "bytes after the peer's close tag";
+    closed_ = true;
 }
 
 void StreamGuard::forward_until(std::uint64_t offset, GuardOutput& out) {

@@ -45,11 +45,13 @@ public:
 private:
     void on_element(const StreamElement& element, GuardOutput& out);
     void forward_until(std::uint64_t offset, GuardOutput& out);
+    void after_close(std::string_view bytes, GuardOutput& out);
 
     std::function<bool(std::string_view)> covers_;
     StreamTokenizer tokenizer_;
     bool passthrough_ = false;
-    bool closed_ = false;
+    bool closed_ = false;         // the guard ended the stream (or said close): nothing more
+    bool peer_closed_ = false;    // the peer's close tag went on: only whitespace may follow
     std::string pending_;         // bytes fed, not yet forwarded or dropped
     std::uint64_t pending_base_;  // stream offset of pending_[0]
 };

@@ -137,6 +137,9 @@ void guard(std::uint8_t settings, std::string_view in, std::size_t step) {
     // What reached the backend, parsed by its own tokenizer: no dialback for an uncovered domain.
     StreamTokenizer backend;
     for (const auto& event : backend.feed(header + forwarded)) {
+        // Nothing went on after the peer's close tag.
+        if (const auto* c = std::get_if<StreamClosed>(&event); c && c->end_offset != header.size() + forwarded.size())
+            std::abort();
         const auto* e = std::get_if<StreamElement>(&event);
         if (e == nullptr || e->ns != kDialbackNs || e->local_name != "result") continue;
         pugi::xml_document doc;

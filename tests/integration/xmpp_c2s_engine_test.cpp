@@ -198,6 +198,20 @@ TEST_CASE("xmpp c2s: starttls in the same write as the encrypted stream's header
     CHECK(s.backend.received() == kClientHeader);
 }
 
+TEST_CASE("xmpp c2s: after its close tag a client may send only whitespace - anything else ends the session") {
+    C2sSetup s;
+    auto client = s.starttls();
+    s.open_through(*client);
+    // The close comes first (the guard's first element), then a keepalive and a byte.
+    REQUIRE(client->send(kClose));
+    REQUIRE(s.backend.wait_until([&] { return s.backend.received().ends_with(kClose); }));
+    REQUIRE(client->send(" \n"));
+    REQUIRE(client->send("<message to='a@example.org'/>"));
+    CHECK(client->wait_closed(10s));
+    CHECK(s.backend.wait_until([&] { return s.backend.peer_closed(); }));
+    CHECK(s.backend.received() == cat({kClientHeader, kClose}));
+}
+
 TEST_CASE("xmpp c2s: a stanza before TLS is not authorized and the backend sees nothing") {
     C2sSetup s;
     CHECK(s.refused(cat({kClientHeader, "<message to='a@example.org'><body>hi</body></message>"})) ==

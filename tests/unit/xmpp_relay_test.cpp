@@ -237,11 +237,13 @@ void check_guard(std::string_view input, bool s2s, const std::string& forward, c
 
 }  // namespace
 
-TEST_CASE("xmpp guard: nothing after the peer's close tag goes on") {
+TEST_CASE("xmpp guard: nothing after the peer's close tag goes on - whitespace is dropped and the rest closes") {
     const std::string message = "<db:result from='a.example' to='b.example'>k</db:result>";
     const std::string evil = "<db:result from='evil.example' to='b.example'>k</db:result>";
-    check_guard(message + "</stream:stream>" + evil, true, message + "</stream:stream>", "", false);
-    check_guard("</stream:stream><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", false, "</stream:stream>", "", false);
+    check_guard(message + "</stream:stream>" + evil, true, message + "</stream:stream>", "", true);
+    check_guard("</stream:stream><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", false, "</stream:stream>", "", true);
+    check_guard(message + "</stream:stream> \r\n\t ", true, message + "</stream:stream>", "", false);
+    check_guard("</stream:stream>\n x", false, "</stream:stream>", "", true);
 }
 
 TEST_CASE("xmpp guard: a header that closes itself ends the stream and holds nothing after it") {
@@ -256,7 +258,10 @@ TEST_CASE("xmpp guard: a header that closes itself ends the stream and holds not
         CHECK_FALSE(g.close);
     }
     CHECK(guard.held_bytes() == 0);
-    CHECK(guard.feed("<db:result from='evil.example' to='b.example'>k</db:result>").forward.empty());
+    const auto g = guard.feed("<db:result from='evil.example' to='b.example'>k</db:result>");
+    CHECK(g.forward.empty());
+    CHECK(g.close);
+    CHECK(guard.held_bytes() == 0);
 }
 
 TEST_CASE("xmpp guard: only a tokenizer inside an open stream can be handed on") {

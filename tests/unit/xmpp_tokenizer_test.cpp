@@ -43,7 +43,7 @@ std::string render(const TokenizerEvent& event) {
         return "element {" + e->ns + "}" + e->local_name + " end=" + std::to_string(e->end_offset) +
                " raw=" + printable(e->raw) + "\n";
     }
-    if (std::holds_alternative<StreamClosed>(event)) return "closed\n";
+    if (const auto* c = std::get_if<StreamClosed>(&event)) return "closed end=" + std::to_string(c->end_offset) + "\n";
     if (const auto* err = std::get_if<TokenizerError>(&event)) {
         return "error " + std::string(condition_name(err->condition)) + "\n";
     }
@@ -138,7 +138,8 @@ TEST_CASE("xmpp tokenizer reports children raw and keepalive whitespace and stre
                           input.substr(0, header_end) + "\nelement {jabber:server}message end=" +
                           std::to_string(message_end) + " raw=" + message +
                           "\nelement {jabber:server:dialback}result end=" + std::to_string(result_end) +
-                          " raw=<db:result from='a' to='b'>key</db:result>\nclosed\n");
+                          " raw=<db:result from='a' to='b'>key</db:result>\nclosed end=" +
+                          std::to_string(input.size()) + "\n");
 }
 
 TEST_CASE("xmpp tokenizer refuses DOCTYPE and billion laughs without expanding") {
