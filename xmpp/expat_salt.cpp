@@ -9,6 +9,13 @@ namespace ward::xmpp {
 
 namespace {
 
+struct ThreadSalt {
+    unsigned long value = 0;
+    unsigned uses = 0;         // parsers keyed with `value`; a new one is drawn at 0
+    std::uint64_t drawn = 0;
+};
+thread_local ThreadSalt t_salt;
+
 unsigned long draw_salt() {
     unsigned long value = 0;
     for (int attempt = 0; attempt < 4 && value == 0; ++attempt) {
@@ -20,8 +27,15 @@ unsigned long draw_salt() {
 }  // namespace
 
 void salt_parser(XML_Parser parser) {
-    thread_local const unsigned long salt = draw_salt();
-    if (salt != 0 && XML_SetHashSalt(parser, salt) != 1) throw std::logic_error("expat refused the hash salt");
+    if (t_salt.uses == 0) {
+        t_salt.value = draw_salt();
+        ++t_salt.drawn;
+    }
+    t_salt.uses = (t_salt.uses + 1) % kParsersPerSalt;
+    if (t_salt.value != 0 && XML_SetHashSalt(parser, t_salt.value) != 1)
+        throw std::logic_error("expat refused the hash salt");
 }
+
+std::uint64_t salts_drawn_on_this_thread() { return t_salt.drawn; }
 
 }  // namespace ward::xmpp

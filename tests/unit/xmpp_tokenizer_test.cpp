@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "xmpp/expat_salt.hpp"
 #include "xmpp/stream_tokenizer.hpp"
 
 using namespace ward::xmpp;
@@ -270,4 +271,17 @@ TEST_CASE("xmpp tokenizer is spent after an error") {
     CHECK(tokenizer.feed("<!-- x -->").size() == 1);
     CHECK(tokenizer.finished());
     CHECK(tokenizer.feed("<stream:stream>").empty());
+}
+
+TEST_CASE("xmpp tokenizer: a thread's parsers share a hash salt for a bounded number of parsers") {
+    // One salt per kParsersPerSalt parsers instead of a getrandom per parser; a disclosed salt
+    // keys a bounded number of parsers.
+    const auto before = salts_drawn_on_this_thread();
+    for (unsigned i = 0; i < 2 * kParsersPerSalt; ++i) {
+        StreamTokenizer tokenizer;
+        CHECK(tokenizer.feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>").size() == 1);
+    }
+    const auto drawn = salts_drawn_on_this_thread() - before;
+    CHECK(drawn >= 2);
+    CHECK(drawn <= 3);
 }
