@@ -110,6 +110,9 @@ struct StreamTokenizer::Impl {
     ExpandedName element_name;
     std::uint64_t starttls_end = 0;
     std::vector<std::pair<std::string, std::string>> pending_ns_decls;
+    // Namespace declarations of each open element (the stream's first), and their sum.
+    std::vector<std::size_t> open_namespaces;
+    std::size_t namespaces_in_force = 0;
     std::vector<TokenizerEvent>* events = nullptr;
 
     explicit Impl(TokenizerLimits l) : limits(l) {
@@ -215,6 +218,34 @@ struct StreamTokenizer::Impl {
                                         uri == nullptr ? std::string() : std::string(uri));
     }
 
+    // The caps on what expat keeps for the stream's life (TokenizerLimits); on success the
+    // element's declarations are in force until its end.
+    bool within_name_caps(const XML_Char* name, const XML_Char** atts,
+                          const std::vector<std::pair<std::string, std::string>>& ns_decls) {
+        bool fits = std::char_traits<char>::length(name) <= limits.max_name_size;
+        for (const XML_Char** a = atts; fits && *a != nullptr; a += 2)
+            fits = std::char_traits<char>::length(a[0]) <= limits.max_name_size;
+        for (const auto& [prefix, uri] : ns_decls)
+            fits = fits && prefix.size() <= limits.max_name_size;
+        if (!fits) {
+            fail(StreamCondition::policy_violation, "an element or attribute name exceeds the size limit");
+            return false;
+        }
+        for (const auto& [prefix, uri] : ns_decls) {
+            if (uri.size() > limits.max_namespace_size) {
+                fail(StreamCondition::policy_violation, "a namespace name exceeds the size limit");
+                return false;
+            }
+        }
+        if (namespaces_in_force + ns_decls.size() > limits.max_open_namespaces) {
+            fail(StreamCondition::policy_violation, "too many namespace declarations in force");
+            return false;
+        }
+        namespaces_in_force += ns_decls.size();
+        open_namespaces.push_back(ns_decls.size());
+        return true;
+    }
+
     static void XMLCALL on_start(void* user, const XML_Char* name, const XML_Char** atts) {
         Impl& t = self(user);
         if (!t.active()) return;
@@ -229,6 +260,7 @@ struct StreamTokenizer::Impl {
             t.fail(StreamCondition::policy_violation, "too many attributes");
             return;
         }
+        if (!t.within_name_caps(name, atts, ns_decls)) return;
         if (t.open_elements == 1) {
             ExpandedName n = split_name(name);
             StreamHeader header;
@@ -261,6 +293,10 @@ struct StreamTokenizer::Impl {
         const std::uint64_t end = t.event_end();
         if (!t.within_cap(end)) return;
         const std::size_t closing = t.open_elements--;
+        if (!t.open_namespaces.empty()) {
+            t.namespaces_in_force -= t.open_namespaces.back();
+            t.open_namespaces.pop_back();
+        }
         if (closing == 1) {
             t.events->push_back(StreamClosed{end});
             t.state = State::done;

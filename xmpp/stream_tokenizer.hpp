@@ -75,6 +75,11 @@ struct TokenizerLimits {
     std::size_t max_element_size = 64 * 1024;   // one child of the stream, bytes
     std::size_t max_depth = 32;                 // a child of the stream is at depth 1
     std::size_t max_attributes = 64;            // per element, namespace declarations included
+    // What expat keeps for a stream's whole life, bounded: it reuses the buffers of closed
+    // elements' names and of their namespace bindings, each grown to the longest it has held.
+    std::size_t max_name_size = 2 * 1024;       // an element or attribute name, its namespace included
+    std::size_t max_namespace_size = 1024;      // a namespace declaration's URI
+    std::size_t max_open_namespaces = 256;      // declarations in force in the open elements
 };
 
 struct StreamHeader {

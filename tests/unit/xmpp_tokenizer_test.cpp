@@ -285,3 +285,52 @@ TEST_CASE("xmpp tokenizer: a thread's parsers share a hash salt for a bounded nu
     CHECK(drawn >= 2);
     CHECK(drawn <= 3);
 }
+
+namespace {
+
+// The events of a stream header followed by `body`, fed in one piece, under `limits`.
+std::vector<TokenizerEvent> stream_events(const std::string& body, TokenizerLimits limits = {}) {
+    StreamTokenizer tokenizer(limits);
+    auto events = tokenizer.feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server'>" + body);
+    return events;
+}
+
+bool refused_for_policy(const std::vector<TokenizerEvent>& events) {
+    return !events.empty() && std::holds_alternative<TokenizerError>(events.back()) &&
+           std::get<TokenizerError>(events.back()).condition == StreamCondition::policy_violation;
+}
+
+}  // namespace
+
+TEST_CASE("xmpp tokenizer: what expat keeps for a stream's life is bounded - long names, long namespaces, namespaces in force") {
+    // Expat reuses the name buffers of closed elements and the buffers of released namespace
+    // bindings, each grown to the longest it ever held, for the parser's whole life.
+    const TokenizerLimits limits;
+    const std::string long_name(limits.max_name_size + 1, 'n');
+    CHECK(refused_for_policy(stream_events("<" + long_name + "/>")));
+    CHECK(refused_for_policy(stream_events("<e " + long_name + "='1'/>")));
+    CHECK(refused_for_policy(stream_events("<e xmlns:" + long_name + "='urn:x'/>")));
+    const std::string long_uri = "urn:" + std::string(limits.max_namespace_size, 'u');
+    CHECK(refused_for_policy(stream_events("<e xmlns:p='" + long_uri + "'/>")));
+    CHECK(refused_for_policy(stream_events("<e xmlns='" + long_uri + "'/>")));
+    // Just within: passes.
+    const std::string fits_uri = std::string(limits.max_namespace_size - 4, 'u');
+    const auto ok = stream_events("<e xmlns:p='urn:" + fits_uri + "' p:a='1'><p:f/></e>");
+    REQUIRE(ok.size() == 2);
+    CHECK(std::holds_alternative<StreamElement>(ok[1]));
+
+    // Declarations in force add up down the open elements, and are released at each end.
+    std::string decls;
+    for (int i = 0; i < 10; ++i) decls += " xmlns:p" + std::to_string(i) + "='urn:x'";
+    std::string deep, close;
+    for (int level = 0; level < 26; ++level) {  // 26 x 10 + the header's 2 > 256
+        deep += "<e" + decls + ">";
+        close += "</e>";
+    }
+    CHECK(refused_for_policy(stream_events(deep + close)));
+    std::string siblings;
+    for (int i = 0; i < 200; ++i) siblings += "<e" + decls + "><e" + decls + "/></e>";
+    const auto many = stream_events(siblings);
+    CHECK(many.size() == 201);
+    CHECK(std::holds_alternative<StreamElement>(many.back()));
+}
