@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <climits>
 #include <new>
+#include <utility>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace ward::xmpp {
@@ -93,8 +95,66 @@ void disable_reparse_deferral(Parser, long) {}
 
 }  // namespace
 
+namespace {
+
+constexpr std::size_t kMaxSlice = 16 * 1024;
+
+// Expat's memory, counted per tokenizer: every block carries its size and the counter it was
+// charged to; the tokenizer names its counter for the length of each call into expat.
+thread_local std::size_t* t_expat_account = nullptr;
+
+struct alignas(16) BlockHeader {
+    std::size_t size;
+    std::size_t* account;
+};
+
+void* expat_malloc(std::size_t size) {
+    auto* h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + size));
+    if (h == nullptr) return nullptr;
+    h->size = size;
+    h->account = t_expat_account;
+    if (h->account) *h->account += size;
+    return h + 1;
+}
+
+void expat_free(void* p) {
+    if (p == nullptr) return;
+    auto* h = static_cast<BlockHeader*>(p) - 1;
+    if (h->account) *h->account -= h->size;
+    std::free(h);
+}
+
+void* expat_realloc(void* p, std::size_t size) {
+    if (p == nullptr) return expat_malloc(size);
+    auto* h = static_cast<BlockHeader*>(p) - 1;
+    const std::size_t old_size = h->size;
+    std::size_t* account = h->account;
+    auto* moved = static_cast<BlockHeader*>(std::realloc(h, sizeof(BlockHeader) + size));
+    if (moved == nullptr) return nullptr;  // (the old block stands, still charged)
+    moved->size = size;
+    if (account) *account = *account - old_size + size;
+    return moved + 1;
+}
+
+const XML_Memory_Handling_Suite kCountingMemory{&expat_malloc, &expat_realloc, &expat_free};
+
+// Charges expat's allocations to `account` for the length of a call into expat.
+class ChargeTo {
+public:
+    explicit ChargeTo(std::size_t& account) : outer_(std::exchange(t_expat_account, &account)) {}
+    ~ChargeTo() { t_expat_account = outer_; }
+    ChargeTo(const ChargeTo&) = delete;
+    ChargeTo& operator=(const ChargeTo&) = delete;
+
+private:
+    std::size_t* outer_;
+};
+
+}  // namespace
+
 struct StreamTokenizer::Impl {
-    enum class State { header, stream, after_starttls, done };
+    // (priming: a replacement parser reads the stream's header again; nothing is reported.)
+    enum class State { header, stream, after_starttls, done, priming };
 
     TokenizerLimits limits;
     XML_Parser parser = nullptr;
@@ -114,38 +174,78 @@ struct StreamTokenizer::Impl {
     std::vector<std::size_t> open_namespaces;
     std::size_t namespaces_in_force = 0;
     std::vector<TokenizerEvent>* events = nullptr;
+    // Expat keeps every distinct name of the stream, and its input buffer as large as the largest
+    // element, for the parser's life. Past max_parser_memory, at the end of a child of the
+    // stream, the parser is replaced by a fresh one that reads the header again (header_raw),
+    // and its offsets continue from offset_base.
+    std::size_t parser_memory = 0;
+    std::string header_raw;
+    std::uint64_t offset_base = 0;
+    bool replace_pending = false;
+    std::uint64_t replacements = 0;
 
-    explicit Impl(TokenizerLimits l) : limits(l) {
+    explicit Impl(TokenizerLimits l) : limits(l) { parser = create_parser(); }
+
+    XML_Parser create_parser() {
+        ChargeTo charge(parser_memory);
         // Only UTF-8 is XMPP (section 11.6): a declaration naming another encoding is refused
         // in on_xml_decl, UTF-16/32 byte patterns in looks_like_utf16_or_32.
-        parser = XML_ParserCreateNS("UTF-8", kNsSeparator);
-        if (parser == nullptr) throw std::bad_alloc();
-        XML_SetUserData(parser, this);
-        salt_parser(parser);
-        XML_SetReturnNSTriplet(parser, XML_TRUE);
+        XML_Parser p = XML_ParserCreate_MM("UTF-8", &kCountingMemory, &kNsSeparator);
+        if (p == nullptr) throw std::bad_alloc();
+        XML_SetUserData(p, this);
+        salt_parser(p);
+        XML_SetReturnNSTriplet(p, XML_TRUE);
         // Never read or expand anything from a DTD; a DOCTYPE is refused at its start anyway.
-        XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
+        XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
         // Reparse deferral (expat 2.6, and backported into Debian's 2.5.0 with the fix for
         // CVE-2023-52425) holds back complete tokens until more bytes arrive; a client sends
         // nothing after `<starttls/>` until it sees `<proceed/>`, so it must be off.
-        disable_reparse_deferral(parser, 0);
-        XML_SetXmlDeclHandler(parser, &Impl::on_xml_decl);
-        XML_SetStartDoctypeDeclHandler(parser, &Impl::on_doctype);
-        XML_SetEntityDeclHandler(parser, &Impl::on_entity_decl);
-        XML_SetCommentHandler(parser, &Impl::on_comment);
-        XML_SetProcessingInstructionHandler(parser, &Impl::on_pi);
-        XML_SetNamespaceDeclHandler(parser, &Impl::on_ns_decl, nullptr);
-        XML_SetElementHandler(parser, &Impl::on_start, &Impl::on_end);
-        XML_SetCharacterDataHandler(parser, &Impl::on_chars);
+        disable_reparse_deferral(p, 0);
+        XML_SetXmlDeclHandler(p, &Impl::on_xml_decl);
+        XML_SetStartDoctypeDeclHandler(p, &Impl::on_doctype);
+        XML_SetEntityDeclHandler(p, &Impl::on_entity_decl);
+        XML_SetCommentHandler(p, &Impl::on_comment);
+        XML_SetProcessingInstructionHandler(p, &Impl::on_pi);
+        XML_SetNamespaceDeclHandler(p, &Impl::on_ns_decl, nullptr);
+        XML_SetElementHandler(p, &Impl::on_start, &Impl::on_end);
+        XML_SetCharacterDataHandler(p, &Impl::on_chars);
+        return p;
     }
 
-    ~Impl() { XML_ParserFree(parser); }
+    ~Impl() {
+        ChargeTo charge(parser_memory);
+        XML_ParserFree(parser);
+    }
+
+    // At `boundary` (the end of a child of the stream): a fresh parser, in the header's
+    // namespaces, goes on from there.
+    void replace_parser() {
+        replace_pending = false;
+        {
+            ChargeTo charge(parser_memory);
+            XML_ParserFree(parser);
+            parser = nullptr;
+        }
+        parser = create_parser();
+        offset_base = boundary - header_raw.size();
+        state = State::priming;
+        {
+            ChargeTo charge(parser_memory);
+            const auto status = XML_Parse(parser, header_raw.data(), static_cast<int>(header_raw.size()), XML_FALSE);
+            // (It parsed these bytes before with the same settings: only memory can fail it.)
+            if (status != XML_STATUS_OK) throw std::bad_alloc();
+        }
+        state = State::stream;
+        ++replacements;
+    }
 
     static Impl& self(void* user) { return *static_cast<Impl*>(user); }
 
     bool active() const { return state == State::header || state == State::stream; }
 
-    std::uint64_t event_start() const { return static_cast<std::uint64_t>(XML_GetCurrentByteIndex(parser)); }
+    std::uint64_t event_start() const {
+        return offset_base + static_cast<std::uint64_t>(XML_GetCurrentByteIndex(parser));
+    }
     std::uint64_t event_end() const {
         return event_start() + static_cast<std::uint64_t>(XML_GetCurrentByteCount(parser));
     }
@@ -272,6 +372,7 @@ struct StreamTokenizer::Impl {
                 header.attributes.emplace_back(split_name(a[0]).qname, a[1]);
             }
             header.raw = t.raw(0, end);
+            t.header_raw = header.raw;
             t.events->push_back(std::move(header));
             t.state = State::stream;
             t.boundary = end;
@@ -319,6 +420,10 @@ struct StreamTokenizer::Impl {
             t.state = State::after_starttls;
             t.starttls_end = end;
             XML_StopParser(t.parser, XML_FALSE);
+        } else if (t.parser_memory > t.limits.max_parser_memory) {
+            // Between two children of the stream: parse() replaces the parser here.
+            t.replace_pending = true;
+            XML_StopParser(t.parser, XML_TRUE);
         }
     }
 
@@ -365,13 +470,29 @@ struct StreamTokenizer::Impl {
         state = State::done;
     }
 
+    // `bytes` are the last ones fed: they begin at stream offset fed - bytes.size().
     void parse(std::string_view bytes) {
+        std::uint64_t at = fed - bytes.size();
         while (!bytes.empty() && active()) {
-            const std::size_t n = std::min<std::size_t>(bytes.size(), INT_MAX / 2);
-            if (XML_Parse(parser, bytes.data(), static_cast<int>(n), XML_FALSE) == XML_STATUS_ERROR && active()) {
-                map_expat_error();
+            // At most a TLS record's worth at a time: what follows a replacement is copied into
+            // the fresh parser's buffer, which must not start out over the memory bound.
+            const std::size_t n = std::min<std::size_t>(bytes.size(), kMaxSlice);
+            XML_Status status;
+            {
+                ChargeTo charge(parser_memory);
+                status = XML_Parse(parser, bytes.data(), static_cast<int>(n), XML_FALSE);
+            }
+            if (status == XML_STATUS_ERROR && active()) map_expat_error();
+            if (status == XML_STATUS_SUSPENDED && replace_pending && active()) {
+                // Stopped at the end of a child of the stream: the rest goes to a fresh parser.
+                const auto used = static_cast<std::size_t>(boundary - at);
+                bytes.remove_prefix(used);
+                at = boundary;
+                replace_parser();
+                continue;
             }
             bytes.remove_prefix(n);
+            at += n;
         }
     }
 
@@ -430,5 +551,9 @@ bool StreamTokenizer::finished() const { return impl_->state == Impl::State::don
 std::uint64_t StreamTokenizer::bytes_fed() const { return impl_->fed; }
 
 std::size_t StreamTokenizer::held_bytes() const { return impl_->window.size(); }
+
+std::size_t StreamTokenizer::parser_memory() const { return impl_->parser_memory; }
+
+std::uint64_t StreamTokenizer::parser_replacements() const { return impl_->replacements; }
 
 }  // namespace ward::xmpp

@@ -80,6 +80,10 @@ struct TokenizerLimits {
     std::size_t max_name_size = 2 * 1024;       // an element or attribute name, its namespace included
     std::size_t max_namespace_size = 1024;      // a namespace declaration's URI
     std::size_t max_open_namespaces = 256;      // declarations in force in the open elements
+    // Expat keeps every distinct name of a stream (and an input buffer as large as the largest
+    // element) for the parser's life. Past this much, at the end of a child of the stream, the
+    // parser is replaced by a fresh one that has read the header again: nothing is refused.
+    std::size_t max_parser_memory = 256 * 1024;
 };
 
 struct StreamHeader {
@@ -141,6 +145,9 @@ public:
     std::uint64_t bytes_fed() const;
     // Raw bytes kept for the element in progress (for tests of the memory bound).
     std::size_t held_bytes() const;
+    // Expat's memory for this stream now, and how often its parser was replaced (for tests).
+    std::size_t parser_memory() const;
+    std::uint64_t parser_replacements() const;
 
 private:
     struct Impl;

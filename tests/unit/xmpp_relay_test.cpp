@@ -274,6 +274,25 @@ TEST_CASE("xmpp guard: only a tokenizer inside an open stream can be handed on")
     CHECK_THROWS_AS(StreamGuard(std::move(closed), {}, {}), std::invalid_argument);
 }
 
+TEST_CASE("xmpp guard: an s2s peer's ever new names pass - its parser is replaced, not its stream refused") {
+    // A remote server relays whatever names its users send; expat's memory for them stays
+    // bounded by replacing the parser between stanzas (see the tokenizer's tests).
+    StreamGuard guard(kPeerHeader, [](std::string_view d) { return d == "a.example"; }, {});
+    std::string sent, forwarded;
+    for (int i = 0; i < 20000; ++i) {
+        const std::string element = "<x" + std::to_string(i) + " y" + std::to_string(i) + "='1'/>";
+        sent += element;
+        const auto g = guard.feed(element);
+        REQUIRE_FALSE(g.close);
+        forwarded += g.forward;
+    }
+    // A dialback result for a domain the certificate does not name is still refused after it.
+    const auto g = guard.feed("<db:result from='evil.example' to='b.example'>k</db:result>");
+    CHECK(g.close);
+    CHECK(g.forward.empty());
+    CHECK(forwarded == sent);
+}
+
 TEST_CASE("xmpp guard: a tokenizer handed on from the negotiation takes the relay's caps") {
     // The negotiation parses under its own caps; the relay allows larger elements.
     TokenizerLimits negotiation;

@@ -4,6 +4,7 @@
 // same events.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -333,4 +334,70 @@ TEST_CASE("xmpp tokenizer: what expat keeps for a stream's life is bounded - lon
     const auto many = stream_events(siblings);
     CHECK(many.size() == 201);
     CHECK(std::holds_alternative<StreamElement>(many.back()));
+}
+
+TEST_CASE("xmpp tokenizer: a stream's parser is replaced when it holds too much - the events do not change") {
+    // Expat keeps every distinct name of a stream for the parser's life; past max_parser_memory
+    // the parser is replaced between two children of the stream, and nothing is refused.
+    const std::string header =
+        "<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+        "xmlns='jabber:server' xmlns:db='jabber:server:dialback' from='a.example' version='1.0'>";
+    std::string body;
+    for (int i = 0; i < 400; ++i) {
+        const auto n = std::to_string(i);
+        body += "<db:result from='a.example' to='b.example'>k" + n + "</db:result> \n";
+        body += "<e" + n + " a" + n + "='1' xmlns:p" + n + "='urn:p" + n + "'><p" + n + ":x/>text</e" + n + ">";
+    }
+    body += "</stream:stream>";
+    const std::string input = header + body;
+    TokenizerLimits small;
+    small.max_parser_memory = 16 * 1024;
+    for (const std::size_t piece : {std::size_t(1), std::size_t(7), std::size_t(100), std::size_t(4096), input.size()}) {
+        StreamTokenizer plain;
+        StreamTokenizer replaced(small);
+        std::string expected, got;
+        std::size_t most = 0;
+        for (std::size_t at = 0; at < input.size(); at += piece) {
+            const auto chunk = std::string_view(input).substr(at, piece);
+            for (const auto& e : plain.feed(chunk)) expected += render(e);
+            for (const auto& e : replaced.feed(chunk)) got += render(e);
+            most = std::max(most, replaced.parser_memory());
+        }
+        INFO("piece ", piece);
+        CHECK(got == expected);
+        CHECK(expected.ends_with("closed end=" + std::to_string(input.size()) + "\n"));
+        CHECK(replaced.parser_replacements() > 5);
+        CHECK(plain.parser_replacements() == 0);
+        CHECK(most < 3 * small.max_parser_memory);
+    }
+}
+
+TEST_CASE("xmpp tokenizer: ever new names keep a stream's parser within its memory bound") {
+    StreamTokenizer tokenizer;
+    REQUIRE(tokenizer.feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server'>").size() == 1);
+    std::size_t most = 0;
+    for (int i = 0; i < 100000; ++i) {
+        const std::string element = "<a" + std::to_string(i) + " b" + std::to_string(i) + "='1'/>";
+        const auto events = tokenizer.feed(element);
+        REQUIRE(events.size() == 1);
+        REQUIRE(std::holds_alternative<StreamElement>(events[0]));
+        most = std::max(most, tokenizer.parser_memory());
+    }
+    CHECK(tokenizer.parser_replacements() > 0);
+    CHECK(most < 2 * TokenizerLimits{}.max_parser_memory);
+}
+
+TEST_CASE("xmpp tokenizer: a large piece of ever new names replaces the parser a bounded number of times") {
+    // After a replacement the rest of the piece goes to the fresh parser; fed whole, a large
+    // rest would start it over the bound and replace it again at every element.
+    StreamTokenizer tokenizer;
+    REQUIRE(tokenizer.feed("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server'>").size() == 1);
+    std::string piece;
+    int elements = 0;
+    while (piece.size() < 1024 * 1024) piece += "<a" + std::to_string(elements++) + "/>";
+    const auto events = tokenizer.feed(piece);
+    CHECK(events.size() == static_cast<std::size_t>(elements));
+    CHECK(tokenizer.parser_replacements() > 5);
+    CHECK(tokenizer.parser_replacements() < 100);
+    CHECK(tokenizer.parser_memory() < 2 * TokenizerLimits{}.max_parser_memory);
 }
