@@ -92,8 +92,9 @@ NegotiationActions Negotiation::feed(std::string_view bytes) {
 
 std::optional<StreamTokenizer> Negotiation::take_tokenizer() {
     std::optional<StreamTokenizer> taken;
-    if (!header_passed_ || state_ != State::done || !pending_.empty() || !tokenizer_ ||
-        tokenizer_->finished() || tokenizer_->bytes_fed() != client_header_.raw.size())
+    // (header_passed_: after TLS, the header accepted, and the negotiation done with it.)
+    if (!header_passed_ || !tokenizer_ || tokenizer_->finished() ||
+        tokenizer_->bytes_fed() != client_header_.raw.size())
         return taken;
     taken.swap(tokenizer_);
     return taken;

@@ -112,7 +112,7 @@ GuardOutput StreamGuard::feed(std::string_view bytes) {
 // anything else ends the session (the backend may be gone already, and dropped bytes would
 // keep an ended stream open).
 void StreamGuard::after_close(std::string_view bytes, GuardOutput& out) {
-    if (std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }))
+    if (std::all_of(bytes.begin(), bytes.end(), is_xml_space))
         return;
     out.close = true;
     out.reason = "bytes after the peer's close tag";

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xmpp/stream_tokenizer.hpp"
 
+#include "xmpp/expat_memory.hpp"
 #include "xmpp/expat_salt.hpp"
 
 #include <expat.h>
@@ -8,8 +9,6 @@
 #include <algorithm>
 #include <climits>
 #include <new>
-#include <utility>
-#include <cstdlib>
 #include <stdexcept>
 
 namespace ward::xmpp {
@@ -39,6 +38,8 @@ std::optional<std::string_view> StreamHeader::attribute(std::string_view name) c
     }
     return std::nullopt;
 }
+
+bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 namespace {
 
@@ -73,8 +74,6 @@ ExpandedName split_name(std::string_view name) {
     return out;
 }
 
-bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
 bool iequals_ascii(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
@@ -93,62 +92,8 @@ auto disable_reparse_deferral(Parser parser, int) -> decltype(XML_SetReparseDefe
 template <typename Parser>
 void disable_reparse_deferral(Parser, long) {}
 
-}  // namespace
-
-namespace {
-
+// At most a TLS record's worth at a time (see parse()).
 constexpr std::size_t kMaxSlice = 16 * 1024;
-
-// Expat's memory, counted per tokenizer: every block carries its size and the counter it was
-// charged to; the tokenizer names its counter for the length of each call into expat.
-thread_local std::size_t* t_expat_account = nullptr;
-
-struct alignas(16) BlockHeader {
-    std::size_t size;
-    std::size_t* account;
-};
-
-void* expat_malloc(std::size_t size) {
-    auto* h = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + size));
-    if (h == nullptr) return nullptr;
-    h->size = size;
-    h->account = t_expat_account;
-    if (h->account) *h->account += size;
-    return h + 1;
-}
-
-void expat_free(void* p) {
-    if (p == nullptr) return;
-    auto* h = static_cast<BlockHeader*>(p) - 1;
-    if (h->account) *h->account -= h->size;
-    std::free(h);
-}
-
-void* expat_realloc(void* p, std::size_t size) {
-    if (p == nullptr) return expat_malloc(size);
-    auto* h = static_cast<BlockHeader*>(p) - 1;
-    const std::size_t old_size = h->size;
-    std::size_t* account = h->account;
-    auto* moved = static_cast<BlockHeader*>(std::realloc(h, sizeof(BlockHeader) + size));
-    if (moved == nullptr) return nullptr;  // (the old block stands, still charged)
-    moved->size = size;
-    if (account) *account = *account - old_size + size;
-    return moved + 1;
-}
-
-const XML_Memory_Handling_Suite kCountingMemory{&expat_malloc, &expat_realloc, &expat_free};
-
-// Charges expat's allocations to `account` for the length of a call into expat.
-class ChargeTo {
-public:
-    explicit ChargeTo(std::size_t& account) : outer_(std::exchange(t_expat_account, &account)) {}
-    ~ChargeTo() { t_expat_account = outer_; }
-    ChargeTo(const ChargeTo&) = delete;
-    ChargeTo& operator=(const ChargeTo&) = delete;
-
-private:
-    std::size_t* outer_;
-};
 
 }  // namespace
 
@@ -190,7 +135,7 @@ struct StreamTokenizer::Impl {
         ChargeTo charge(parser_memory);
         // Only UTF-8 is XMPP (section 11.6): a declaration naming another encoding is refused
         // in on_xml_decl, UTF-16/32 byte patterns in looks_like_utf16_or_32.
-        XML_Parser p = XML_ParserCreate_MM("UTF-8", &kCountingMemory, &kNsSeparator);
+        XML_Parser p = XML_ParserCreate_MM("UTF-8", &counting_memory(), &kNsSeparator);
         if (p == nullptr) throw std::bad_alloc();
         XML_SetUserData(p, this);
         salt_parser(p);

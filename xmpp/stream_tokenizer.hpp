@@ -70,6 +70,9 @@ inline constexpr std::string_view kSaslNs = "urn:ietf:params:xml:ns:xmpp-sasl";
 inline constexpr std::string_view kDialbackNs = "jabber:server:dialback";
 inline constexpr std::string_view kStreamErrorNs = "urn:ietf:params:xml:ns:xmpp-streams";
 
+// XML's white space (section 2.3 of XML 1.0): what may stand between a stream's children.
+bool is_xml_space(char c);
+
 struct TokenizerLimits {
     std::size_t max_header_size = 4 * 1024;    // XML declaration + stream header, bytes
     std::size_t max_element_size = 64 * 1024;   // one child of the stream, bytes
