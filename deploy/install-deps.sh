@@ -30,7 +30,7 @@ packages=(
   # building the FIPS provider from Debian's OpenSSL source
   perl make dpkg-dev
   # building wolfSSL from Debian's source (deploy/wolfssl/build-wolfssl.sh, the wolfSSL flavour)
-  autoconf automake libtool
+  autoconf automake libtool patch
 )
 
 # Node.js and npm build the admin console (esbuild) and run its browser tests. Debian's

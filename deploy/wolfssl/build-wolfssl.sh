@@ -62,8 +62,13 @@ options=(--enable-sp --enable-sp-asm --enable-intelasm --enable-aesni --enable-t
 # TLS 1.2 probe, testssl) offer every suite there is: they reported TLS 1.2 disabled.
 # And each connection's random generator seeded by getrandom(2), the kernel's generator as
 # /dev/urandom is, in one system call instead of three (open, read, close of /dev/urandom per
-# connection).
-cppflags="-DHAVE_EX_DATA -DHAVE_EX_DATA_CLEANUP_HOOKS -DMAX_EX_DATA=8 -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_VERIFY_CB_ALL_CERTS -DWOLFSSL_ALWAYS_KEEP_SNI -DWOLFSSL_MAX_SUITE_SZ=1024 -DWOLFSSL_GETRANDOM"
+# connection). And one random generator per thread for that thread's connections, as OpenSSL
+# has, instead of a generator instantiated, health-tested and seeded for every connection: ward's
+# own patch over Debian's source (patches/thread-rng.patch says why and the one rule it asks).
+cppflags="-DHAVE_EX_DATA -DHAVE_EX_DATA_CLEANUP_HOOKS -DMAX_EX_DATA=8 -DWOLFSSL_ALWAYS_VERIFY_CB -DWOLFSSL_VERIFY_CB_ALL_CERTS -DWOLFSSL_ALWAYS_KEEP_SNI -DWOLFSSL_MAX_SUITE_SZ=1024 -DWOLFSSL_GETRANDOM -DWOLFSSL_WARD_THREAD_RNG"
+# ward's patches, applied in name order after Debian's.
+patch_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/patches
+patches=("$patch_dir"/*.patch)
 if [[ $(uname -m) != x86_64 ]]; then
     # (Intel assembly and AES-NI are x86-64 only.)
     kept=()
@@ -79,10 +84,10 @@ fi
 [[ $cache_dir == /* ]] || cache_dir=$PWD/$cache_dir
 
 missing=()
-for tool in apt-get apt-cache dpkg-source autoreconf libtoolize make cc sha256sum; do
+for tool in apt-get apt-cache dpkg-source autoreconf libtoolize make cc sha256sum patch; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
-((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (apt-get install dpkg-dev autoconf automake libtool build-essential)"
+((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (apt-get install dpkg-dev autoconf automake libtool build-essential patch)"
 
 mkdir -p "$cache_dir"
 exec 9>"$cache_dir/lock"
@@ -116,7 +121,7 @@ say "reading $suite's Sources from $mirror"
 apt-get "${apt_opts[@]}" -q update >"$cache_dir/apt.log" 2>&1 || { tail -5 "$cache_dir/apt.log" >&2; die "apt-get update failed"; }
 version=$(apt-cache "${apt_opts[@]}" showsrc --only-source wolfssl 2>/dev/null | sed -n 's/^Version: //p' | sort -rV | head -n 1)
 [[ -n $version ]] || die "no wolfssl source package in $suite"
-stamp="wolfssl $version: ${options[*]} CPPFLAGS=$cppflags"
+stamp="wolfssl $version: ${options[*]} CPPFLAGS=$cppflags patches: $(cd "$patch_dir" && sha256sum -- *.patch | tr -s ' \n' ' ')"
 
 if [[ -f $prefix/lib/libwolfssl.so && -f $prefix/ward-build-stamp && $(cat "$prefix/ward-build-stamp") == "$stamp" ]]; then
     say "wolfSSL $version already built into $prefix"
@@ -138,6 +143,10 @@ mkdir -p "$build"
 say "unpacking with Debian's patches"
 dpkg-source -x "$dsc" "$build/wolfssl" >"$log" 2>&1 || { tail -5 "$log" >&2; die "dpkg-source -x failed"; }
 cd "$build/wolfssl"
+for p in "${patches[@]}"; do
+    say "applying ward's $(basename "$p")"
+    patch -p1 --forward --no-backup-if-mismatch <"$p" >>"$log" 2>&1 || { tail -5 "$log" >&2; die "$(basename "$p") does not apply to wolfssl $version"; }
+done
 say "configuring: ${options[*]} (log: $log)"
 { autoreconf -fi && ./configure --prefix="$prefix" "${options[@]}" CPPFLAGS="$cppflags"; } >>"$log" 2>&1 ||
     { tail -20 "$log" >&2; die "configure failed (full log: $log)"; }
