@@ -252,3 +252,31 @@ TEST_CASE("tls random: wolfSSL connections share their thread's generator, which
     CHECK(wolfSSL_GetRNG(c.server.get()) == again);
 }
 #endif
+
+#if defined(WARD_TLS_WOLFSSL)
+TEST_CASE("tls random: a thread's failed wolfSSL generator is replaced and its connections fail cleanly") {
+    // A generator whose health test or reseed failed refuses every draw. The connections that
+    // hold it fail their handshakes (no crash, no randoms from a broken generator), and the
+    // next connection on the thread takes a freshly seeded one.
+    TempDir dir("tls-random");
+    TestPki pki(dir.path());
+    const auto peers = make_peers(pki, TLS1_3_VERSION);
+    auto broken = ward::test::make_peer_server(peers.server.get());
+    WC_RNG* const failed = wolfSSL_GetRNG(broken.get());
+    REQUIRE(failed != nullptr);
+    failed->status = 2;  // wolfcrypt/src/random.c's DRBG_FAILED
+
+    auto fresh = connect(peers);
+    CHECK(wolfSSL_GetRNG(fresh.server.get()) != failed);
+    CHECK(wolfSSL_GetRNG(fresh.client.get()) == wolfSSL_GetRNG(fresh.server.get()));
+
+    auto client = ward::test::make_peer_client(peers.client.get());
+    const auto r = ward::test::handshake(broken.get(), client.get());
+    INFO(r.describe());
+    CHECK_FALSE(r.server_ok);
+    CHECK_FALSE(r.client_ok);
+    broken.reset();  // the last reference to the failed generator
+    auto after = connect(peers);
+    CHECK(wolfSSL_GetRNG(after.server.get()) == wolfSSL_GetRNG(fresh.server.get()));
+}
+#endif
