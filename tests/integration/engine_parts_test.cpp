@@ -744,25 +744,32 @@ TEST_CASE("engine parts: input a filter swallows does not keep the worker from i
     // so its socket is never found empty; another client's line must still reach the backend
     // while the stream goes on (the relay yields after so many bytes read, forwarded or not).
     PumpSetup s;
-    TlsClient flooder(s.ward->port("lines"), s.ctx.get());
-    REQUIRE_MESSAGE(flooder.ok(), flooder.error());
     TlsClient other(s.ward->port("lines"), s.ctx.get());
     REQUIRE_MESSAGE(other.ok(), other.error());
     std::string chunk;
     while (chunk.size() < 16 * 1024) chunk += "drop\n";
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> flooded{0};
+    std::atomic<bool> flooder_failed{false};
+    // The flooding client lives on its thread: a TLS connection is used on the thread that
+    // made it (ward's wolfSSL refuses any other).
     std::thread flood([&] {
+        TlsClient flooder(s.ward->port("lines"), s.ctx.get());
+        if (!flooder.ok()) {
+            flooder_failed = true;
+            return;
+        }
         while (!stop && flooded < 256ull * 1024 * 1024 && flooder.send(chunk)) flooded += chunk.size();
     });
     // Well into the stream (ward has more than the yield threshold queued).
     const auto until = std::chrono::steady_clock::now() + 10s;
-    while (flooded < 1024 * 1024 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    while (flooded < 1024 * 1024 && !flooder_failed && std::chrono::steady_clock::now() < until) std::this_thread::yield();
     const bool sent = other.send("served\n");
     const bool served = s.backend.wait_until([&] { return s.backend.received().find("SERVED\n") != std::string::npos; }, 5s);
     const auto flooded_then = flooded.load();
     stop = true;
     flood.join();
+    REQUIRE_FALSE(flooder_failed);
     REQUIRE(sent);
     CHECK(served);
     CHECK_MESSAGE(flooded_then >= 1024 * 1024, "the stream did not get going");

@@ -3,8 +3,9 @@
 // thread for all its connections; ward's wolfSSL is patched to do the same
 // (deploy/wolfssl/patches/thread-rng.patch) instead of seeding one per connection. What must
 // hold either way: no two connections draw the same randoms, a forked child never repeats its
-// parent's, and a connection still draws after the thread that made it has ended.
+// parent's, and a connection never draws from a generator another thread may be using.
 #include <doctest/doctest.h>
+#include <openssl/err.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,12 @@ Connection connect(const Peers& peers) {
     REQUIRE(SSL_get_server_random(c.server.get(), c.server_random.data(), c.server_random.size()) == 32);
     REQUIRE(SSL_get_client_random(c.client.get(), c.client_random.data(), c.client_random.size()) == 32);
     return c;
+}
+
+// An SSL_get_error answer that is neither success nor a wait (wolfSSL passes its own negative
+// codes through where OpenSSL says SSL_ERROR_SSL).
+bool hard_error(int e) {
+    return e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_ZERO_RETURN;
 }
 
 // `n` connections on the calling thread: their server and client randoms.
@@ -159,9 +166,11 @@ TEST_CASE("tls random: a forked child never draws its parent's randoms") {
     CHECK(all.size() == mine.size() * 2);
 }
 
-TEST_CASE("tls random: a connection still draws after the thread that made it has ended") {
-    // TLS 1.2 with a CBC suite: every record the server writes draws its explicit IV from the
-    // connection's generator, which the handshake's thread made (or shared) and has since left.
+TEST_CASE("tls random: a connection whose thread has ended is refused by wolfSSL and goes on with OpenSSL") {
+    // TLS 1.2 with a CBC suite: every record the server writes draws its explicit IV. OpenSSL
+    // lets a connection move between threads (its generators are per thread, looked up at each
+    // draw). ward's wolfSSL binds a connection to the generator of the thread that made it, so
+    // on any other thread the connection fails rather than draw; freeing it anywhere is safe.
     TempDir dir("tls-random");
     TestPki pki(dir.path());
     const auto peers = make_peers(pki, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256");
@@ -177,15 +186,21 @@ TEST_CASE("tls random: a connection still draws after the thread that made it ha
 
     for (auto& c : made) {
         CHECK(std::string(SSL_get_cipher_name(c.server.get())) == "ECDHE-ECDSA-AES128-SHA256");
-        for (int i = 0; i < 2; ++i) {
-            const std::string message = "after the thread " + std::to_string(i);
-            REQUIRE(SSL_write(c.server.get(), message.data(), static_cast<int>(message.size())) ==
-                    static_cast<int>(message.size()));
+        const std::string message = "after the thread";
+        const int written = SSL_write(c.server.get(), message.data(), static_cast<int>(message.size()));
+        if (ward::test::kLibrary.openssl) {
+            REQUIRE(written == static_cast<int>(message.size()));
             char got[64] = {};
             REQUIRE(SSL_read(c.client.get(), got, sizeof got) == static_cast<int>(message.size()));
             CHECK(std::string(got, message.size()) == message);
+        } else {
+            CHECK(written <= 0);
+            CHECK(hard_error(SSL_get_error(c.server.get(), written)));
+            char got[64] = {};
+            CHECK(SSL_read(c.client.get(), got, sizeof got) <= 0);  // nothing was sent
         }
     }
+    ERR_clear_error();
     made.clear();  // freed on this thread, after their thread has ended
 }
 
@@ -278,5 +293,47 @@ TEST_CASE("tls random: a thread's failed wolfSSL generator is replaced and its c
     broken.reset();  // the last reference to the failed generator
     auto after = connect(peers);
     CHECK(wolfSSL_GetRNG(after.server.get()) == wolfSSL_GetRNG(fresh.server.get()));
+}
+#endif
+
+#if defined(WARD_TLS_WOLFSSL)
+TEST_CASE("tls random: a wolfSSL connection refuses to run on a thread other than its own") {
+    // Its own thread is alive and may draw from the same generator at any moment: on another
+    // thread the connection's handshake, write, read and shutdown all fail, and it still works
+    // on its own thread afterwards.
+    TempDir dir("tls-random");
+    TestPki pki(dir.path());
+    const auto peers = make_peers(pki, TLS1_3_VERSION);
+    auto c = connect(peers);
+    auto fresh_server = ward::test::make_peer_server(peers.server.get());
+
+    int write_result = 1;
+    int write_error = 0;
+    int read_result = 1;
+    int shutdown_result = 1;
+    int handshake_result = 1;
+    std::thread elsewhere([&] {
+        const char one = 'x';
+        write_result = SSL_write(c.server.get(), &one, 1);
+        write_error = SSL_get_error(c.server.get(), write_result);
+        char got[8];
+        read_result = SSL_read(c.server.get(), got, sizeof got);
+        shutdown_result = SSL_shutdown(c.server.get());
+        handshake_result = SSL_do_handshake(fresh_server.get());
+        ERR_clear_error();
+    });
+    elsewhere.join();
+    CHECK(write_result <= 0);
+    CHECK(hard_error(write_error));
+    CHECK(read_result <= 0);
+    CHECK(shutdown_result < 0);
+    CHECK(handshake_result <= 0);
+
+    const std::string message = "at home";
+    REQUIRE(SSL_write(c.server.get(), message.data(), static_cast<int>(message.size())) ==
+            static_cast<int>(message.size()));
+    char got[64] = {};
+    REQUIRE(SSL_read(c.client.get(), got, sizeof got) == static_cast<int>(message.size()));
+    CHECK(std::string(got, message.size()) == message);
 }
 #endif
