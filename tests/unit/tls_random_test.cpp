@@ -45,6 +45,14 @@ Peers make_peers(const TestPki& pki, int version, const char* tls12_cipher = nul
     return {ward::test::make_peer_server_ctx(s), ward::test::make_peer_ctx(c)};
 }
 
+// A throw-away PKI and a server and client context on it.
+struct Setup {
+    explicit Setup(int version, const char* tls12_cipher = nullptr) : peers(make_peers(pki, version, tls12_cipher)) {}
+    TempDir dir{"tls-random"};
+    TestPki pki{dir.path()};
+    Peers peers;
+};
+
 struct Connection {
     ward::tls::UniqueSsl server;
     ward::tls::UniqueSsl client;
@@ -88,9 +96,8 @@ std::vector<Random> randoms_of(const Peers& peers, int n) {
 }  // namespace
 
 TEST_CASE("tls random: no two connections draw the same randoms on one thread or across threads") {
-    TempDir dir("tls-random");
-    TestPki pki(dir.path());
-    const auto peers = make_peers(pki, TLS1_3_VERSION);
+    const Setup setup(TLS1_3_VERSION);
+    const auto& peers = setup.peers;
     std::vector<Random> a;
     std::vector<Random> b;
     std::vector<Random> here;
@@ -123,9 +130,8 @@ TEST_CASE("tls random: no two connections draw the same randoms on one thread or
 TEST_CASE("tls random: a forked child never draws its parent's randoms") {
     // The parent's thread has drawn before the fork; then each side makes the same handshakes.
     // A child that carried on from its parent's generator state would draw the very same bytes.
-    TempDir dir("tls-random");
-    TestPki pki(dir.path());
-    const auto peers = make_peers(pki, TLS1_3_VERSION);
+    const Setup setup(TLS1_3_VERSION);
+    const auto& peers = setup.peers;
     (void)randoms_of(peers, 2);
 
     int fds[2];
@@ -171,9 +177,8 @@ TEST_CASE("tls random: a connection whose thread has ended is refused by wolfSSL
     // lets a connection move between threads (its generators are per thread, looked up at each
     // draw). ward's wolfSSL binds a connection to the generator of the thread that made it, so
     // on any other thread the connection fails rather than draw; freeing it anywhere is safe.
-    TempDir dir("tls-random");
-    TestPki pki(dir.path());
-    const auto peers = make_peers(pki, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256");
+    const Setup setup(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA256");
+    const auto& peers = setup.peers;
     std::vector<Connection> made;
     std::thread maker([&] {
         try {
@@ -209,9 +214,8 @@ TEST_CASE("tls random: wolfSSL connections share their thread's generator, which
     // ward's patch (deploy/wolfssl/patches/thread-rng.patch) is in the library: connections
     // made on one thread draw from one generator, another thread's from another; the thread's
     // generator gives way to a freshly seeded one after 1,024 connections, and in a forked child.
-    TempDir dir("tls-random");
-    TestPki pki(dir.path());
-    const auto peers = make_peers(pki, TLS1_3_VERSION);
+    const Setup setup(TLS1_3_VERSION);
+    const auto& peers = setup.peers;
     auto first = ward::test::make_peer_server(peers.server.get());
     auto second = ward::test::make_peer_server(peers.server.get());
     WC_RNG* const mine = wolfSSL_GetRNG(first.get());
@@ -266,16 +270,13 @@ TEST_CASE("tls random: wolfSSL connections share their thread's generator, which
     auto c = connect(peers);
     CHECK(wolfSSL_GetRNG(c.server.get()) == again);
 }
-#endif
 
-#if defined(WARD_TLS_WOLFSSL)
 TEST_CASE("tls random: a thread's failed wolfSSL generator is replaced and its connections fail cleanly") {
     // A generator whose health test or reseed failed refuses every draw. The connections that
     // hold it fail their handshakes (no crash, no randoms from a broken generator), and the
     // next connection on the thread takes a freshly seeded one.
-    TempDir dir("tls-random");
-    TestPki pki(dir.path());
-    const auto peers = make_peers(pki, TLS1_3_VERSION);
+    const Setup setup(TLS1_3_VERSION);
+    const auto& peers = setup.peers;
     auto broken = ward::test::make_peer_server(peers.server.get());
     WC_RNG* const failed = wolfSSL_GetRNG(broken.get());
     REQUIRE(failed != nullptr);
@@ -294,17 +295,14 @@ TEST_CASE("tls random: a thread's failed wolfSSL generator is replaced and its c
     auto after = connect(peers);
     CHECK(wolfSSL_GetRNG(after.server.get()) == wolfSSL_GetRNG(fresh.server.get()));
 }
-#endif
 
-#if defined(WARD_TLS_WOLFSSL)
 TEST_CASE("tls random: a wolfSSL connection refuses to run on a thread other than its own") {
     // Its own thread is alive and may draw from the same generator at any moment: on another
     // thread each entry point that can draw fails with BAD_STATE_E before it does (a read or a
     // handshake that merely waited would say WANT_READ), nothing is sent, and the connection
     // still works on its own thread afterwards.
-    TempDir dir("tls-random");
-    TestPki pki(dir.path());
-    const auto peers = make_peers(pki, TLS1_3_VERSION);
+    const Setup setup(TLS1_3_VERSION);
+    const auto& peers = setup.peers;
     auto c = connect(peers);
     auto fresh_server = ward::test::make_peer_server(peers.server.get());
     auto fresh_client = ward::test::make_peer_client(peers.client.get());
