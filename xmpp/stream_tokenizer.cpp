@@ -7,7 +7,6 @@
 #include <expat.h>
 
 #include <algorithm>
-#include <climits>
 #include <new>
 #include <stdexcept>
 
@@ -165,21 +164,16 @@ struct StreamTokenizer::Impl {
     // At `boundary` (the end of a child of the stream): a fresh parser, in the header's
     // namespaces, goes on from there.
     void replace_parser() {
+        ChargeTo charge(parser_memory);
         replace_pending = false;
-        {
-            ChargeTo charge(parser_memory);
-            XML_ParserFree(parser);
-            parser = nullptr;
-        }
+        XML_ParserFree(parser);
+        parser = nullptr;  // (so a failed create leaves nothing for ~Impl to free twice)
         parser = create_parser();
         offset_base = boundary - header_raw.size();
         state = State::priming;
-        {
-            ChargeTo charge(parser_memory);
-            const auto status = XML_Parse(parser, header_raw.data(), static_cast<int>(header_raw.size()), XML_FALSE);
-            // (It parsed these bytes before with the same settings: only memory can fail it.)
-            if (status != XML_STATUS_OK) throw std::bad_alloc();
-        }
+        const auto status = XML_Parse(parser, header_raw.data(), static_cast<int>(header_raw.size()), XML_FALSE);
+        // (It parsed these bytes before with the same settings: only memory can fail it.)
+        if (status != XML_STATUS_OK) throw std::bad_alloc();
         state = State::stream;
         ++replacements;
     }
