@@ -2,13 +2,12 @@
 #include "xmpp/stream_tokenizer.hpp"
 
 #include "xmpp/expat_memory.hpp"
-#include "xmpp/expat_salt.hpp"
+#include "xmpp/expat_stream_parser.hpp"
 
 #include <expat.h>
 
 #include <algorithm>
 #include <new>
-#include <stdexcept>
 
 namespace ward::xmpp {
 
@@ -41,10 +40,6 @@ std::optional<std::string_view> StreamHeader::attribute(std::string_view name) c
 bool is_xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 namespace {
-
-// Expat reports names as "uri SEP local SEP prefix" (XML_SetReturnNSTriplet); a character
-// that cannot occur in a name or a namespace URI keeps the split unambiguous.
-constexpr char kNsSeparator = '\x01';
 
 struct ExpandedName {
     std::string ns;
@@ -79,17 +74,6 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
                return lower(x) == lower(y);
            });
 }
-
-// The version macros do not tell whether XML_SetReparseDeferralEnabled exists (distributions
-// backport it), so the call is resolved at instantiation: the first overload drops out of
-// overload resolution when the function is not declared.
-template <typename Parser>
-auto disable_reparse_deferral(Parser parser, int) -> decltype(XML_SetReparseDeferralEnabled(parser, XML_FALSE), void()) {
-    if (XML_SetReparseDeferralEnabled(parser, XML_FALSE) != XML_TRUE) throw std::logic_error("expat refused to disable reparse deferral");
-}
-
-template <typename Parser>
-void disable_reparse_deferral(Parser, long) {}
 
 // At most a TLS record's worth at a time (see parse()).
 constexpr std::size_t kMaxSlice = 16 * 1024;
@@ -132,19 +116,7 @@ struct StreamTokenizer::Impl {
 
     XML_Parser create_parser() {
         ChargeTo charge(parser_memory);
-        // Only UTF-8 is XMPP (section 11.6): a declaration naming another encoding is refused
-        // in on_xml_decl, UTF-16/32 byte patterns in looks_like_utf16_or_32.
-        XML_Parser p = XML_ParserCreate_MM("UTF-8", &counting_memory(), &kNsSeparator);
-        if (p == nullptr) throw std::bad_alloc();
-        XML_SetUserData(p, this);
-        salt_parser(p);
-        XML_SetReturnNSTriplet(p, XML_TRUE);
-        // Never read or expand anything from a DTD; a DOCTYPE is refused at its start anyway.
-        XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
-        // Reparse deferral (expat 2.6, and backported into Debian's 2.5.0 with the fix for
-        // CVE-2023-52425) holds back complete tokens until more bytes arrive; a client sends
-        // nothing after `<starttls/>` until it sees `<proceed/>`, so it must be off.
-        disable_reparse_deferral(p, 0);
+        XML_Parser p = create_stream_parser(this);
         XML_SetXmlDeclHandler(p, &Impl::on_xml_decl);
         XML_SetStartDoctypeDeclHandler(p, &Impl::on_doctype);
         XML_SetEntityDeclHandler(p, &Impl::on_entity_decl);
